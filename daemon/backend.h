@@ -1,0 +1,134 @@
+/*
+ * backend.h: all that the daemon core may see of a hypervisor.
+ *
+ * Two implementations: backend/libxl*.c (the real one, the only code that includes <libxl.h>)
+ * and backend/sim.c (an in-process simulated hypervisor for demos and tests above the backend).
+ *
+ * Threading and re-entrancy: every call is made from the event loop thread, and every
+ * callback (done functions, domain events) is delivered from the event loop, never from
+ * inside the call that started the work. Long operations (create, destroy) are asynchronous:
+ * they return 0 once started and report through their done function exactly once.
+ *
+ * Policy lives in the core: the backend reports that a guest powered off, rebooted or crashed
+ * and leaves the dying domain in place; the core decides (on_poweroff/on_reboot/on_crash) and
+ * calls destroy and/or create. libxl restarts nothing by itself, and neither does sim.
+ */
+#ifndef VMD_BACKEND_H
+#define VMD_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct vm_config;
+struct backend;
+
+/* An error from the backend: a VMD_ERR_* code and a message for humans. */
+struct be_error {
+	int code;
+	char msg[512];
+};
+
+enum dom_state {
+	DOM_RUNNING,
+	DOM_BLOCKED,  /* running but idle; reported as running above */
+	DOM_PAUSED,
+	DOM_SHUTDOWN, /* shut down (poweroff/reboot/suspend), not yet destroyed */
+	DOM_CRASHED,
+	DOM_DYING,
+};
+
+/* One domain as the hypervisor sees it. */
+struct dom_info {
+	uint32_t domid;
+	uint8_t uuid[16];
+	char name[128];
+	enum dom_state state;
+	uint64_t memory_kib;    /* current allocation */
+	uint64_t maxmem_kib;
+	int vcpus;              /* online vCPUs */
+	uint64_t cpu_time_ns;
+	uint64_t start_time;    /* seconds since the epoch, 0 if unknown */
+	char *record;           /* our per-domain record (opaque JSON text) or NULL if not ours */
+};
+
+void dom_info_finish(struct dom_info *d); /* frees record */
+void dom_info_list_free(struct dom_info *list, size_t n);
+
+enum dom_event {
+	DOM_EV_POWEROFF, /* the guest shut itself down (or obeyed a shutdown request) */
+	DOM_EV_REBOOT,   /* the guest asked to be rebooted */
+	DOM_EV_CRASH,    /* the guest crashed */
+	DOM_EV_GONE,     /* the domain disappeared (destroyed by someone, or by us) */
+};
+
+struct host_info {
+	uint64_t total_kib;
+	uint64_t free_kib;
+	int nr_cpus;
+	char hypervisor[64]; /* "xen-4.17", "sim" */
+};
+
+struct console_info {
+	char path[256]; /* pty slave device the client opens */
+	char kind[16];  /* "pv" or "serial" */
+};
+
+typedef void backend_done_fn(void *arg, const struct be_error *err, uint32_t domid);
+typedef void backend_event_fn(void *arg, uint32_t domid, enum dom_event ev);
+
+struct backend_options {
+	const char *state_dir;       /* for backends that keep files (sim keeps its domains) */
+	uint64_t sim_memory_mib;     /* sim: host memory size */
+	unsigned sim_delay_ms;       /* sim: how long a guest takes to react to shutdown/reboot */
+	backend_event_fn *on_event;  /* domain events, for every watched domain */
+	void *event_arg;
+};
+
+struct backend_ops {
+	const char *name;
+	/* Is this backend usable on this host? Fills err when not. */
+	bool (*available)(struct be_error *err);
+	struct backend *(*open)(struct event_base *base, const struct backend_options *opts,
+				struct be_error *err);
+	/* Stops watching and frees; running guests are left running. NULL-safe. */
+	void (*close)(struct backend *be);
+
+	int (*host_info)(struct backend *be, struct host_info *out, struct be_error *err);
+	/* All domains but dom0, with records where they are ours. Caller frees with dom_info_list_free. */
+	int (*list)(struct backend *be, struct dom_info **out, size_t *n, struct be_error *err);
+	/* One domain; VMD_ERR_NOT_FOUND when it does not exist. Caller frees with dom_info_finish. */
+	int (*info)(struct backend *be, uint32_t domid, struct dom_info *out, struct be_error *err);
+
+	/* Build and unpause a domain; store record with it; watch it. done gets the new domid. */
+	int (*create)(struct backend *be, const struct vm_config *cfg, const char *record,
+		      backend_done_fn *done, void *arg, struct be_error *err);
+	/* Ask the guest to shut down / reboot; completion arrives as a DOM_EV_* event. */
+	int (*shutdown)(struct backend *be, uint32_t domid, struct be_error *err);
+	int (*reboot)(struct backend *be, uint32_t domid, struct be_error *err);
+	/* Hard power-off and release of all resources. done once the domain is gone. */
+	int (*destroy)(struct backend *be, uint32_t domid, backend_done_fn *done, void *arg,
+		       struct be_error *err);
+	int (*pause)(struct backend *be, uint32_t domid, struct be_error *err);
+	int (*unpause)(struct backend *be, uint32_t domid, struct be_error *err);
+	int (*console)(struct backend *be, uint32_t domid, struct console_info *out,
+		       struct be_error *err);
+	/* Start delivering events for a domain found running at daemon start (adoption). */
+	int (*watch)(struct backend *be, uint32_t domid, struct be_error *err);
+	/* Backend-specific test hook (sim: fault injection); NULL when unsupported. */
+	int (*inject)(struct backend *be, const char *fault, uint32_t domid, struct be_error *err);
+};
+
+extern const struct backend_ops backend_sim;
+#ifdef VMD_HAVE_LIBXL
+extern const struct backend_ops backend_libxl;
+#endif
+
+/* Finds a backend by name ("sim", "libxl"); NULL if unknown or not built. */
+const struct backend_ops *backend_find(const char *name);
+
+void be_error_set(struct be_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

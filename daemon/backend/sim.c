@@ -1,0 +1,1230 @@
+/*
+ * sim.c: the "sim" backend, a simulated hypervisor inside the daemon (`vmd --backend=sim`).
+ *
+ * What it is for: demos without Xen, and fast tests of everything above backend.h (core,
+ * protocol, vmctl), like libvirt's test:///default. Seen through backend.h it behaves like the
+ * libxl backend: same calls, same asynchrony, same events, same error codes.
+ *
+ * What it simulates: domains with Xen-like domids (from 1, increasing, never reused within a
+ * run), states (running, paused, shut down, crashed, dying), memory accounting against a host of
+ * sim_memory_mib (default 8192; a create that does not fit is refused), cpu time growing with
+ * wall time while running, consoles as ptys that print a short boot log and echo what is typed,
+ * and guests that obey shutdown/reboot requests after sim_delay_ms (default 300).
+ * Faults for tests, through inject() (domid ignored where none is named):
+ *   fail-create    the next create fails (through its done)
+ *   fail-destroy   the next destroy fails (through its done)
+ *   crash          domid crashes now (running or paused): DOM_CRASHED + DOM_EV_CRASH
+ *   hang-shutdown  domid ignores shutdown/reboot requests from now on
+ *   poweroff       domid (running) powers itself off now: DOM_SHUTDOWN + DOM_EV_POWEROFF
+ *   reboot         domid (running) asks for a reboot now: DOM_SHUTDOWN + DOM_EV_REBOOT
+ *   vanish         domid disappears now, as if `xl destroy`ed: DOM_EV_GONE
+ *   foreign:NAME   a domain started by someone else (`xl create`): running, no record,
+ *                  unwatched, 256 MiB, 1 vCPU, pv
+ * Unknown fault: VMD_ERR_INVALID_PARAMS; unknown domid: VMD_ERR_NOT_FOUND; a guest in the
+ * wrong state for the fault: VMD_ERR_BAD_STATE.
+ * What it does not: no guest code runs; disks, kernel and ramdisk are only checked to exist
+ * (as libxl would fail without them); vifs, vnc, bootloaders are ignored; no ballooning
+ * (maxmem is only reported); no suspend, save, migration; no dom0 in lists; 4 host CPUs; no
+ * locking of the state file (one daemon per state_dir is the daemon's business).
+ *
+ * Decisions the core relies on:
+ * - Every callback comes from a later event-loop callback through one FIFO queue, never from
+ *   inside a backend call; callbacks may call any backend function, close() included.
+ * - create() refuses synchronously (-1, done never called): EXISTS for a name in use (also by a
+ *   domain being built or dying, as in Xen), NO_RESOURCES, INVALID_CONFIG for a missing name or
+ *   zero memory, BACKEND for a missing kernel, ramdisk (pv/pvh) or disk target. Otherwise the
+ *   domain is built for min(50 ms, delay): it holds its name, memory and domid but is not
+ *   visible (list, info and all calls on its domid say NOT_FOUND) until done reports its domid;
+ *   then it is running, watched and has a console. An injected fail-create fails through done
+ *   (VMD_ERR_BACKEND "injected failure", domid 0) after the build time and leaves nothing.
+ * - destroy() marks the domain DOM_DYING at once (it is still listed, still holds memory) and
+ *   calls done once it is gone, min(10 ms, delay) later; a second destroy meanwhile also
+ *   succeeds. An injected fail-destroy fails through done and leaves the domain as it was.
+ * - Events go only to watched domains: those created by this backend instance, and those the
+ *   core watch()es (adoption after a restart, foreign domains). POWEROFF/REBOOT/CRASH still
+ *   queued when the core destroys the domain are dropped. DOM_EV_GONE is delivered only for a
+ *   watched domain that disappears without the core asking (fault "vanish"); a destroy the
+ *   core asked for is reported by its done alone.
+ * - shutdown()/reboot() of a running or paused guest: accepted; the guest reacts sim_delay_ms
+ *   after the first request (a repeated request does not restart the countdown; the last
+ *   one decides poweroff or reboot). Xen guests cannot act while paused: pausing stops the
+ *   countdown and unpause starts it again from zero. A shut down, crashed or dying domain:
+ *   VMD_ERR_BAD_STATE. With hang-shutdown the request is accepted and ignored.
+ * - pause()/unpause() are idempotent (Xen counts pauses; the sim does not); BAD_STATE unless
+ *   running or paused.
+ *
+ * Persistence: with a state_dir, the hypervisor's domains live in <state_dir>/sim/domains.json,
+ * rewritten atomically after every change and at close(): {"version":1,"next_domid":N,
+ * "domains":[{"domid","name","uuid","type","state","memory_kib","maxmem_kib","vcpus",
+ * "cpu_time_ns","start_time","hang_shutdown","request","record"},...]}; domains being built or
+ * dying are left out. open() reloads it: the guests are still there, in their saved state (cpu
+ * time going on from the saved value, a pending shutdown request still acted on), with fresh
+ * console ptys, unwatched until the core watch()es them, as if they had outlived the daemon
+ * like Xen guests do. close() cancels pending done callbacks without calling them and leaves
+ * the file in place. A file that cannot be read or parsed makes open() fail (VMD_ERR_IO).
+ */
+#include "backend.h"
+#include "config.h"
+#include "log.h"
+#include "util.h"
+#include "vmd-proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#define DEFAULT_MEMORY_MIB 8192
+#define DEFAULT_DELAY_MS 300
+#define BUILD_MS 50
+#define DESTROY_MS 10
+#define NR_CPUS 4
+#define FOREIGN_MEMORY_MIB 256
+#define STATE_FILE_MAX (16 * 1024 * 1024)
+#define STATE_VERSION 1
+#define NAME_SIZE 128 /* as struct dom_info */
+
+enum request { REQ_NONE, REQ_POWEROFF, REQ_REBOOT };
+
+struct dom {
+	struct dom *next;
+	struct backend *be;
+	uint32_t domid;
+	char name[NAME_SIZE];
+	uint8_t uuid[16];
+	enum vm_type type;
+	enum dom_state state;
+	uint64_t memory_kib;
+	uint64_t maxmem_kib;
+	int vcpus;
+	uint64_t cpu_ns;      /* cpu time accumulated up to run_since */
+	double run_since;     /* monotonic time of the last state change */
+	uint64_t start_time;
+	char *record;
+	bool building;        /* being built: invisible until the create's done */
+	bool watched;
+	bool hang;            /* ignores shutdown/reboot requests */
+	enum request request; /* pending shutdown/reboot request */
+	struct event *react;  /* the guest acting on request */
+	int master;           /* console pty, -1 if none */
+	int slave;            /* kept open so that the master never sees a hangup */
+	struct event *con_ev;
+	char pty[256];
+};
+
+enum op_kind { OP_BUILD, OP_DESTROY };
+
+/* A timed hypervisor operation that ends with a done callback. */
+struct op {
+	struct op *next;
+	struct backend *be;
+	struct event *timer;
+	enum op_kind kind;
+	uint32_t domid;
+	bool fail;
+	backend_done_fn *done;
+	void *arg;
+};
+
+/* A callback waiting to be delivered: a done or a domain event. */
+struct note {
+	struct note *next;
+	bool is_event;
+	uint32_t domid;
+	enum dom_event ev;
+	backend_done_fn *done;
+	void *arg;
+	bool failed;
+	struct be_error err;
+};
+
+struct backend {
+	struct event_base *base;
+	uint64_t total_kib;
+	unsigned delay_ms;
+	backend_event_fn *on_event;
+	void *event_arg;
+	char *path; /* <state_dir>/sim/domains.json or NULL */
+	uint32_t next_domid;
+	struct dom *doms; /* by increasing domid */
+	struct op *ops;
+	struct note *notes;
+	struct note **notes_tail;
+	struct event *kick; /* delivers notes */
+	unsigned fail_create;
+	unsigned fail_destroy;
+};
+
+static const char *type_str(enum vm_type t)
+{
+	switch (t) {
+	case VM_TYPE_PV:
+		return "pv";
+	case VM_TYPE_PVH:
+		return "pvh";
+	case VM_TYPE_HVM:
+		return "hvm";
+	}
+	return "?";
+}
+
+static const char *state_str(enum dom_state s)
+{
+	switch (s) {
+	case DOM_RUNNING:
+	case DOM_BLOCKED:
+		return "running";
+	case DOM_PAUSED:
+		return "paused";
+	case DOM_SHUTDOWN:
+		return "shutdown";
+	case DOM_CRASHED:
+		return "crashed";
+	case DOM_DYING:
+		return "dying";
+	}
+	return "?";
+}
+
+static const char *request_str(enum request r)
+{
+	return r == REQ_POWEROFF ? "poweroff" : r == REQ_REBOOT ? "reboot" : "none";
+}
+
+static unsigned short_delay(const struct backend *be, unsigned ms)
+{
+	return be->delay_ms < ms ? be->delay_ms : ms;
+}
+
+/* ---- domains ---- */
+
+static struct dom *find_any(struct backend *be, uint32_t domid)
+{
+	for (struct dom *d = be->doms; d; d = d->next)
+		if (d->domid == domid)
+			return d;
+	return NULL;
+}
+
+static struct dom *find(struct backend *be, uint32_t domid)
+{
+	struct dom *d = find_any(be, domid);
+	return d && !d->building ? d : NULL;
+}
+
+static struct dom *find_name(struct backend *be, const char *name)
+{
+	for (struct dom *d = be->doms; d; d = d->next)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	return NULL;
+}
+
+static int bad_state(const struct dom *d, struct be_error *err)
+{
+	be_error_set(err, VMD_ERR_BAD_STATE, "domain %" PRIu32 " (%s) is %s", d->domid, d->name,
+		     state_str(d->state));
+	return -1;
+}
+
+static struct dom *find_or_err(struct backend *be, uint32_t domid, struct be_error *err)
+{
+	struct dom *d = find(be, domid);
+	if (!d)
+		be_error_set(err, VMD_ERR_NOT_FOUND, "no domain with domid %" PRIu32, domid);
+	return d;
+}
+
+static uint64_t used_kib(const struct backend *be)
+{
+	uint64_t used = 0;
+	for (const struct dom *d = be->doms; d; d = d->next)
+		used += d->memory_kib;
+	return used;
+}
+
+static uint64_t free_kib(const struct backend *be)
+{
+	uint64_t used = used_kib(be);
+	return used < be->total_kib ? be->total_kib - used : 0;
+}
+
+static uint64_t cpu_time(const struct dom *d)
+{
+	uint64_t t = d->cpu_ns;
+	if (d->state == DOM_RUNNING) {
+		double dt = now_monotonic() - d->run_since;
+		if (dt > 0)
+			t += (uint64_t)(dt * 1e9);
+	}
+	return t;
+}
+
+static void set_state(struct dom *d, enum dom_state s)
+{
+	d->cpu_ns = cpu_time(d);
+	d->run_since = now_monotonic();
+	d->state = s;
+}
+
+static void react_cb(evutil_socket_t fd, short what, void *arg);
+
+static struct dom *dom_new(struct backend *be, uint32_t domid, const char *name)
+{
+	struct dom *d = xcalloc(1, sizeof *d);
+	d->be = be;
+	d->domid = domid;
+	snprintf(d->name, sizeof d->name, "%s", name);
+	d->master = -1;
+	d->slave = -1;
+	d->run_since = now_monotonic();
+	d->react = evtimer_new(be->base, react_cb, d);
+	if (!d->react) {
+		fputs("vmd: sim: cannot allocate a timer\n", stderr);
+		abort();
+	}
+	/* keep the list sorted by domid */
+	struct dom **pp = &be->doms;
+	while (*pp && (*pp)->domid < domid)
+		pp = &(*pp)->next;
+	d->next = *pp;
+	*pp = d;
+	return d;
+}
+
+static void console_close(struct dom *d)
+{
+	if (d->con_ev)
+		event_free(d->con_ev);
+	d->con_ev = NULL;
+	if (d->master >= 0)
+		close(d->master);
+	if (d->slave >= 0)
+		close(d->slave);
+	d->master = d->slave = -1;
+}
+
+/* Unlinks and frees d. */
+static void dom_free(struct dom *d)
+{
+	struct backend *be = d->be;
+	for (struct dom **pp = &be->doms; *pp; pp = &(*pp)->next) {
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	}
+	console_close(d);
+	event_free(d->react);
+	free(d->record);
+	free(d);
+}
+
+static void fill_info(const struct dom *d, struct dom_info *out)
+{
+	memset(out, 0, sizeof *out);
+	out->domid = d->domid;
+	memcpy(out->uuid, d->uuid, sizeof out->uuid);
+	snprintf(out->name, sizeof out->name, "%s", d->name);
+	out->state = d->state;
+	out->memory_kib = d->memory_kib;
+	out->maxmem_kib = d->maxmem_kib;
+	out->vcpus = d->vcpus;
+	out->cpu_time_ns = cpu_time(d);
+	out->start_time = d->start_time;
+	out->record = xstrdup(d->record);
+}
+
+/* ---- consoles ---- */
+
+static void console_write(struct dom *d, const char *s, size_t len)
+{
+	if (d->master < 0 || len == 0)
+		return;
+	/* Non-blocking: what does not fit in the pty buffer is dropped, as a serial line would. */
+	ssize_t w = write(d->master, s, len);
+	(void)w;
+}
+
+static void console_printf(struct dom *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void console_printf(struct dom *d, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	console_write(d, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+static void console_prompt(struct dom *d)
+{
+	console_printf(d, "%s login: ", d->name);
+}
+
+/* What the client types: echoed, and every line ends in a new login prompt. */
+static void console_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dom *d = arg;
+	char in[256], out[1024];
+	ssize_t r = read(fd, in, sizeof in);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r <= 0) {
+		/* cannot happen while we hold the slave; do not spin if it does */
+		log_warn("sim: console of domain %" PRIu32 ": %s", d->domid,
+			 r < 0 ? strerror(errno) : "end of file");
+		event_del(d->con_ev);
+		return;
+	}
+	size_t n = 0;
+	bool prompt = false;
+	for (ssize_t i = 0; i < r; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (c == '\r' || c == '\n') {
+			out[n++] = '\r';
+			out[n++] = '\n';
+			prompt = true;
+		} else if (c >= 0x20 && c < 0x7f) {
+			out[n++] = (char)c;
+		}
+	}
+	console_write(d, out, n);
+	if (prompt && (d->state == DOM_RUNNING || d->state == DOM_PAUSED))
+		console_prompt(d);
+}
+
+static int console_open(struct dom *d, struct be_error *err)
+{
+	const char *what = "posix_openpt";
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
+		goto fail;
+	d->master = m;
+	what = "grantpt";
+	if (grantpt(m) < 0)
+		goto fail;
+	what = "unlockpt";
+	if (unlockpt(m) < 0)
+		goto fail;
+	what = "ptsname";
+	int e = ptsname_r(m, d->pty, sizeof d->pty);
+	if (e) {
+		errno = e;
+		goto fail;
+	}
+	/* Like xenconsoled: hold the slave open (no hangup on the master when the last client
+	 * leaves; output waits in the pty for the next client) and make the line raw. */
+	what = d->pty;
+	d->slave = open(d->pty, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (d->slave < 0)
+		goto fail;
+	struct termios t;
+	what = "tcsetattr";
+	if (tcgetattr(d->slave, &t) < 0)
+		goto fail;
+	cfmakeraw(&t);
+	if (tcsetattr(d->slave, TCSANOW, &t) < 0)
+		goto fail;
+	what = "fcntl";
+	int fl = fcntl(m, F_GETFL);
+	if (fl < 0 || fcntl(m, F_SETFL, fl | O_NONBLOCK) < 0)
+		goto fail;
+	d->con_ev = event_new(d->be->base, m, EV_READ | EV_PERSIST, console_read_cb, d);
+	if (!d->con_ev || event_add(d->con_ev, NULL) < 0) {
+		errno = ENOMEM;
+		what = "event_add";
+		goto fail;
+	}
+	return 0;
+fail:
+	be_error_set(err, VMD_ERR_BACKEND, "console for %s: %s: %s", d->name, what,
+		     strerror(errno));
+	console_close(d);
+	return -1;
+}
+
+static void boot_log(struct dom *d)
+{
+	console_printf(d, "sim: booting %s (domid %" PRIu32 ", %s, %d vCPU%s, %" PRIu64 " MiB)\r\n",
+		       d->name, d->domid, type_str(d->type), d->vcpus, d->vcpus == 1 ? "" : "s",
+		       d->memory_kib / 1024);
+	console_printf(d, "Linux version 6.1.0-sim (simulated) #1 SMP PREEMPT_DYNAMIC\r\n");
+	console_printf(d, "Run /sbin/init as init process\r\n");
+	console_printf(d, "Welcome to Sim Linux!\r\n\r\n");
+	console_prompt(d);
+}
+
+/* ---- persistence ---- */
+
+static void save(struct backend *be)
+{
+	if (!be->path)
+		return;
+	json_t *arr = json_array();
+	for (struct dom *d = be->doms; d; d = d->next) {
+		if (d->building || d->state == DOM_DYING)
+			continue;
+		char uuid[UUID_STR_LEN];
+		uuid_format(d->uuid, uuid);
+		json_t *o = json_pack(
+			"{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:I, s:b, s:s, s:s?}",
+			"domid", (json_int_t)d->domid, "name", d->name, "uuid", uuid,
+			"type", type_str(d->type), "state", state_str(d->state),
+			"memory_kib", (json_int_t)d->memory_kib,
+			"maxmem_kib", (json_int_t)d->maxmem_kib, "vcpus", d->vcpus,
+			"cpu_time_ns", (json_int_t)cpu_time(d),
+			"start_time", (json_int_t)d->start_time,
+			"hang_shutdown", d->hang, "request", request_str(d->request),
+			"record", d->record);
+		if (!o || json_array_append_new(arr, o) < 0) {
+			log_error("sim: cannot build the state of domain %" PRIu32, d->domid);
+			json_decref(arr);
+			return;
+		}
+	}
+	json_t *root = json_pack("{s:i, s:I, s:o}", "version", STATE_VERSION, "next_domid",
+				 (json_int_t)be->next_domid, "domains", arr);
+	char *text = root ? json_dumps(root, JSON_INDENT(1)) : NULL;
+	json_decref(root);
+	if (!text) {
+		log_error("sim: cannot serialize %s", be->path);
+		return;
+	}
+	char *data = xasprintf("%s\n", text);
+	free(text);
+	if (write_file_atomic(be->path, data, strlen(data), 0600) < 0)
+		log_error("sim: cannot write %s: %s", be->path, strerror(errno));
+	free(data);
+}
+
+static int parse_enum(const char *s, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int load_dom(struct backend *be, json_t *o, struct be_error *err)
+{
+	static const char *const types[] = {"pv", "pvh", "hvm"};
+	static const char *const states[] = {"running", "paused", "shutdown", "crashed"};
+	static const enum dom_state state_vals[] = {DOM_RUNNING, DOM_PAUSED, DOM_SHUTDOWN,
+						    DOM_CRASHED};
+	static const char *const requests[] = {"none", "poweroff", "reboot"};
+	json_int_t domid, mem, maxmem, cpu, start;
+	int vcpus, hang;
+	const char *name, *uuid, *type, *state, *request;
+	json_t *record;
+	json_error_t je;
+	if (json_unpack_ex(o, &je, JSON_STRICT,
+			   "{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:I, s:b, s:s, s:o}",
+			   "domid", &domid, "name", &name, "uuid", &uuid, "type", &type,
+			   "state", &state, "memory_kib", &mem, "maxmem_kib", &maxmem,
+			   "vcpus", &vcpus, "cpu_time_ns", &cpu, "start_time", &start,
+			   "hang_shutdown", &hang, "request", &request, "record", &record) < 0) {
+		be_error_set(err, VMD_ERR_IO, "%s", je.text);
+		return -1;
+	}
+	uint8_t u[16];
+	int t = parse_enum(type, types, 3), s = parse_enum(state, states, 4);
+	int r = parse_enum(request, requests, 3);
+	const json_int_t mem_max = (json_int_t)1 << 50; /* KiB: 1 EiB, sums cannot overflow */
+	if (domid <= 0 || domid > INT32_MAX || !*name || strlen(name) >= NAME_SIZE ||
+	    uuid_parse(uuid, u) < 0 || t < 0 || s < 0 || r < 0 || mem < 0 || mem > mem_max ||
+	    maxmem < 0 || maxmem > mem_max ||
+	    vcpus < 1 || cpu < 0 || start < 0 ||
+	    !(json_is_string(record) || json_is_null(record))) {
+		be_error_set(err, VMD_ERR_IO, "bad value in domain %" JSON_INTEGER_FORMAT, domid);
+		return -1;
+	}
+	if (find_any(be, (uint32_t)domid) || find_name(be, name)) {
+		be_error_set(err, VMD_ERR_IO, "duplicate domain %" JSON_INTEGER_FORMAT " (%s)",
+			     domid, name);
+		return -1;
+	}
+	struct dom *d = dom_new(be, (uint32_t)domid, name);
+	memcpy(d->uuid, u, sizeof u);
+	d->type = (enum vm_type)t;
+	d->state = state_vals[s];
+	d->memory_kib = (uint64_t)mem;
+	d->maxmem_kib = (uint64_t)maxmem;
+	d->vcpus = vcpus;
+	d->cpu_ns = (uint64_t)cpu;
+	d->start_time = (uint64_t)start;
+	d->hang = hang;
+	d->request = d->hang ? REQ_NONE : (enum request)r;
+	d->record = json_is_string(record) ? xstrdup(json_string_value(record)) : NULL;
+	if (be->next_domid <= d->domid)
+		be->next_domid = d->domid + 1;
+	struct be_error cerr;
+	if (console_open(d, &cerr) < 0)
+		log_warn("sim: domain %" PRIu32 " (%s) has no console: %s", d->domid, d->name,
+			 cerr.msg);
+	console_printf(d, "\r\n");
+	console_prompt(d);
+	if (d->request != REQ_NONE && d->state == DOM_RUNNING) {
+		struct timeval tv = {be->delay_ms / 1000, (be->delay_ms % 1000) * 1000};
+		evtimer_add(d->react, &tv);
+	}
+	return 0;
+}
+
+static int load(struct backend *be, struct be_error *err)
+{
+	size_t len;
+	char *text = read_file(be->path, STATE_FILE_MAX, &len);
+	if (!text) {
+		if (errno == ENOENT)
+			return 0;
+		be_error_set(err, VMD_ERR_IO, "%s: %s", be->path, strerror(errno));
+		return -1;
+	}
+	json_error_t je;
+	json_t *root = json_loadb(text, len, 0, &je);
+	free(text);
+	if (!root) {
+		be_error_set(err, VMD_ERR_IO, "%s:%d: %s", be->path, je.line, je.text);
+		return -1;
+	}
+	int version;
+	json_int_t next;
+	json_t *doms;
+	if (json_unpack_ex(root, &je, JSON_STRICT, "{s:i, s:I, s:o}", "version", &version,
+			   "next_domid", &next, "domains", &doms) < 0 ||
+	    version != STATE_VERSION || !json_is_array(doms) || next < 1 || next > INT32_MAX) {
+		be_error_set(err, VMD_ERR_IO, "%s: not a sim state file of version %d", be->path,
+			     STATE_VERSION);
+		json_decref(root);
+		return -1;
+	}
+	be->next_domid = (uint32_t)next;
+	size_t i;
+	json_t *o;
+	json_array_foreach(doms, i, o) {
+		struct be_error derr;
+		if (load_dom(be, o, &derr) < 0) {
+			be_error_set(err, VMD_ERR_IO, "%s: domain #%zu: %s", be->path, i, derr.msg);
+			json_decref(root);
+			return -1;
+		}
+	}
+	json_decref(root);
+	if (used_kib(be) > be->total_kib)
+		log_warn("sim: reloaded domains use %" PRIu64 " MiB, more than the host's %" PRIu64
+			 " MiB", used_kib(be) / 1024, be->total_kib / 1024);
+	return 0;
+}
+
+/* ---- callbacks: one FIFO, one callback per loop callback ---- */
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct backend *be = arg;
+	struct note *n;
+	while ((n = be->notes)) {
+		be->notes = n->next;
+		if (!be->notes)
+			be->notes_tail = &be->notes;
+		if (n->is_event) {
+			struct dom *d = find(be, n->domid);
+			bool live = d && d->watched && d->state != DOM_DYING;
+			if (!be->on_event || (n->ev != DOM_EV_GONE && !live)) {
+				free(n);
+				continue;
+			}
+		}
+		if (be->notes)
+			event_active(be->kick, EV_TIMEOUT, 1);
+		struct note c = *n;
+		free(n);
+		/* The callback may do anything, close() included: touch nothing after it. */
+		if (c.is_event)
+			be->on_event(be->event_arg, c.domid, c.ev);
+		else
+			c.done(c.arg, c.failed ? &c.err : NULL, c.domid);
+		return;
+	}
+}
+
+static struct note *note_push(struct backend *be)
+{
+	struct note *n = xcalloc(1, sizeof *n);
+	*be->notes_tail = n;
+	be->notes_tail = &n->next;
+	event_active(be->kick, EV_TIMEOUT, 1);
+	return n;
+}
+
+static void queue_event(struct dom *d, enum dom_event ev)
+{
+	if (!d->watched)
+		return;
+	struct note *n = note_push(d->be);
+	n->is_event = true;
+	n->domid = d->domid;
+	n->ev = ev;
+}
+
+static struct note *queue_done(struct backend *be, backend_done_fn *done, void *arg,
+			       uint32_t domid)
+{
+	struct note *n = note_push(be);
+	n->done = done;
+	n->arg = arg;
+	n->domid = domid;
+	return n;
+}
+
+/* ---- guest behaviour ---- */
+
+static void arm_react(struct dom *d)
+{
+	unsigned ms = d->be->delay_ms;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(d->react, &tv);
+}
+
+static void cancel_request(struct dom *d)
+{
+	evtimer_del(d->react);
+	d->request = REQ_NONE;
+}
+
+/* The guest has shut itself down (on request or by itself). */
+static void guest_down(struct dom *d, enum request why)
+{
+	cancel_request(d);
+	set_state(d, DOM_SHUTDOWN);
+	console_printf(d, "\r\n%s\r\n", why == REQ_REBOOT ? "reboot: Restarting system"
+							   : "reboot: Power down");
+	save(d->be);
+	queue_event(d, why == REQ_REBOOT ? DOM_EV_REBOOT : DOM_EV_POWEROFF);
+}
+
+static void react_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dom *d = arg;
+	if (d->state == DOM_RUNNING && d->request != REQ_NONE && !d->hang)
+		guest_down(d, d->request);
+}
+
+/* ---- timed operations ---- */
+
+static void op_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct op *op = arg;
+	struct backend *be = op->be;
+	for (struct op **pp = &be->ops; *pp; pp = &(*pp)->next) {
+		if (*pp == op) {
+			*pp = op->next;
+			break;
+		}
+	}
+	event_free(op->timer);
+	struct dom *d = find_any(be, op->domid);
+	if (op->kind == OP_BUILD) {
+		if (!d || op->fail) {
+			if (d)
+				dom_free(d);
+			save(be);
+			struct note *n = queue_done(be, op->done, op->arg, 0);
+			n->failed = true;
+			be_error_set(&n->err, VMD_ERR_BACKEND, "injected failure");
+		} else {
+			d->building = false;
+			d->watched = true;
+			set_state(d, DOM_RUNNING);
+			boot_log(d);
+			save(be);
+			queue_done(be, op->done, op->arg, d->domid);
+		}
+	} else if (op->fail) {
+		struct note *n = queue_done(be, op->done, op->arg, op->domid);
+		n->failed = true;
+		be_error_set(&n->err, VMD_ERR_BACKEND,
+			     "destroying domain %" PRIu32 ": injected failure", op->domid);
+	} else {
+		if (d)
+			dom_free(d);
+		save(be);
+		queue_done(be, op->done, op->arg, op->domid);
+	}
+	free(op);
+}
+
+static int op_start(struct backend *be, enum op_kind kind, uint32_t domid, bool fail,
+		    backend_done_fn *done, void *arg, unsigned ms, struct be_error *err)
+{
+	struct op *op = xcalloc(1, sizeof *op);
+	op->be = be;
+	op->kind = kind;
+	op->domid = domid;
+	op->fail = fail;
+	op->done = done;
+	op->arg = arg;
+	op->timer = evtimer_new(be->base, op_cb, op);
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	if (!op->timer || evtimer_add(op->timer, &tv) < 0) {
+		if (op->timer)
+			event_free(op->timer);
+		free(op);
+		be_error_set(err, VMD_ERR_INTERNAL, "sim: cannot start a timer");
+		return -1;
+	}
+	op->next = be->ops;
+	be->ops = op;
+	return 0;
+}
+
+/* ---- backend_ops ---- */
+
+static bool sim_available(struct be_error *err)
+{
+	return true;
+}
+
+static void free_all(struct backend *be)
+{
+	while (be->ops) {
+		struct op *op = be->ops;
+		be->ops = op->next;
+		event_free(op->timer);
+		free(op);
+	}
+	while (be->notes) {
+		struct note *n = be->notes;
+		be->notes = n->next;
+		free(n);
+	}
+	while (be->doms)
+		dom_free(be->doms);
+	if (be->kick)
+		event_free(be->kick);
+	free(be->path);
+	free(be);
+}
+
+static struct backend *sim_open(struct event_base *base, const struct backend_options *opts,
+				struct be_error *err)
+{
+	if (!base) {
+		be_error_set(err, VMD_ERR_INTERNAL, "sim: no event base");
+		return NULL;
+	}
+	struct backend *be = xcalloc(1, sizeof *be);
+	be->base = base;
+	uint64_t mib = opts && opts->sim_memory_mib ? opts->sim_memory_mib : DEFAULT_MEMORY_MIB;
+	be->total_kib = mib > UINT64_MAX / 1024 ? UINT64_MAX : mib * 1024;
+	be->delay_ms = opts && opts->sim_delay_ms ? opts->sim_delay_ms : DEFAULT_DELAY_MS;
+	be->on_event = opts ? opts->on_event : NULL;
+	be->event_arg = opts ? opts->event_arg : NULL;
+	be->next_domid = 1;
+	be->notes_tail = &be->notes;
+	be->kick = event_new(base, -1, 0, kick_cb, be);
+	if (!be->kick) {
+		be_error_set(err, VMD_ERR_INTERNAL, "sim: cannot allocate an event");
+		free_all(be);
+		return NULL;
+	}
+	if (opts && opts->state_dir) {
+		char *dir = xasprintf("%s/sim", opts->state_dir);
+		if (mkdir_p(dir, 0700) < 0) {
+			be_error_set(err, VMD_ERR_IO, "%s: %s", dir, strerror(errno));
+			free(dir);
+			free_all(be);
+			return NULL;
+		}
+		be->path = xasprintf("%s/domains.json", dir);
+		free(dir);
+		if (load(be, err) < 0) {
+			free_all(be); /* without saving: leave the bad file for a human */
+			return NULL;
+		}
+		save(be);
+	}
+	log_info("sim: host of %" PRIu64 " MiB, guests react in %u ms, %s", be->total_kib / 1024,
+		 be->delay_ms, be->path ? be->path : "no persistence");
+	return be;
+}
+
+static void sim_close(struct backend *be)
+{
+	if (!be)
+		return;
+	save(be); /* current cpu times; the guests "keep running" */
+	free_all(be);
+}
+
+static int sim_host_info(struct backend *be, struct host_info *out, struct be_error *err)
+{
+	memset(out, 0, sizeof *out);
+	out->total_kib = be->total_kib;
+	out->free_kib = free_kib(be);
+	out->nr_cpus = NR_CPUS;
+	snprintf(out->hypervisor, sizeof out->hypervisor, "sim");
+	return 0;
+}
+
+static int sim_list(struct backend *be, struct dom_info **out, size_t *n, struct be_error *err)
+{
+	size_t count = 0;
+	for (struct dom *d = be->doms; d; d = d->next)
+		if (!d->building)
+			count++;
+	struct dom_info *list = xcalloc(count, sizeof *list);
+	size_t i = 0;
+	for (struct dom *d = be->doms; d; d = d->next)
+		if (!d->building)
+			fill_info(d, &list[i++]);
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+static int sim_info(struct backend *be, uint32_t domid, struct dom_info *out,
+		    struct be_error *err)
+{
+	struct dom *d = find_or_err(be, domid, err);
+	if (!d)
+		return -1;
+	fill_info(d, out);
+	return 0;
+}
+
+static int check_file(const char *what, const char *path, struct be_error *err)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		be_error_set(err, VMD_ERR_BACKEND, "%s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Name and memory free? Sets err and returns -1 when not. */
+static int check_room(struct backend *be, const char *name, uint64_t memory_mib,
+		      struct be_error *err)
+{
+	struct dom *other = find_name(be, name);
+	if (other) {
+		be_error_set(err, VMD_ERR_EXISTS,
+			     "a domain named %s already exists (domid %" PRIu32 ")", name,
+			     other->domid);
+		return -1;
+	}
+	uint64_t avail = free_kib(be);
+	if (memory_mib > UINT64_MAX / 1024 || memory_mib * 1024 > avail) {
+		be_error_set(err, VMD_ERR_NO_RESOURCES,
+			     "not enough memory for %s: %" PRIu64 " MiB needed, %" PRIu64
+			     " MiB free", name, memory_mib, avail / 1024);
+		return -1;
+	}
+	return 0;
+}
+
+static int sim_create(struct backend *be, const struct vm_config *cfg, const char *record,
+		      backend_done_fn *done, void *arg, struct be_error *err)
+{
+	if (!cfg || !done) {
+		be_error_set(err, VMD_ERR_INTERNAL, "sim: create without config or done");
+		return -1;
+	}
+	if (!cfg->name || !*cfg->name || strlen(cfg->name) >= NAME_SIZE) {
+		be_error_set(err, VMD_ERR_INVALID_CONFIG, "bad or missing domain name");
+		return -1;
+	}
+	if (cfg->memory == 0) {
+		be_error_set(err, VMD_ERR_INVALID_CONFIG, "%s: memory must not be 0", cfg->name);
+		return -1;
+	}
+	if (check_room(be, cfg->name, cfg->memory, err) < 0)
+		return -1;
+	if (cfg->type != VM_TYPE_HVM) {
+		if (cfg->kernel && check_file("kernel", cfg->kernel, err) < 0)
+			return -1;
+		if (cfg->ramdisk && check_file("ramdisk", cfg->ramdisk, err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < cfg->n_disks; i++) {
+		const struct vm_disk *disk = &cfg->disks[i];
+		if (!disk->target || !*disk->target) {
+			if (disk->cdrom)
+				continue;
+			be_error_set(err, VMD_ERR_BACKEND, "disk %s: no target",
+				     disk->vdev ? disk->vdev : "?");
+			return -1;
+		}
+		struct stat st;
+		if (stat(disk->target, &st) < 0) {
+			be_error_set(err, VMD_ERR_BACKEND, "disk %s: %s: %s",
+				     disk->vdev ? disk->vdev : "?", disk->target, strerror(errno));
+			return -1;
+		}
+	}
+
+	struct dom *d = dom_new(be, be->next_domid, cfg->name);
+	d->building = true;
+	d->state = DOM_PAUSED; /* as Xen builds domains */
+	if (cfg->has_uuid)
+		memcpy(d->uuid, cfg->uuid, sizeof d->uuid);
+	else
+		uuid_generate_v4(d->uuid);
+	d->type = cfg->type;
+	d->memory_kib = cfg->memory * 1024;
+	d->maxmem_kib = (cfg->maxmem > cfg->memory ? cfg->maxmem : cfg->memory) * 1024;
+	d->vcpus = cfg->vcpus > 0 ? cfg->vcpus : 1;
+	d->start_time = (uint64_t)now_wall();
+	d->record = xstrdup(record);
+	if (console_open(d, err) < 0 ||
+	    op_start(be, OP_BUILD, d->domid, be->fail_create > 0, done, arg,
+		     short_delay(be, BUILD_MS), err) < 0) {
+		dom_free(d);
+		return -1;
+	}
+	be->next_domid++;
+	if (be->fail_create > 0)
+		be->fail_create--;
+	save(be);
+	log_debug("sim: building %s as domain %" PRIu32, d->name, d->domid);
+	return 0;
+}
+
+static int guest_request(struct backend *be, uint32_t domid, enum request req,
+			 struct be_error *err)
+{
+	struct dom *d = find_or_err(be, domid, err);
+	if (!d)
+		return -1;
+	if (d->state != DOM_RUNNING && d->state != DOM_PAUSED)
+		return bad_state(d, err);
+	if (d->hang)
+		return 0; /* accepted, never acted on */
+	d->request = req;
+	if (d->state == DOM_RUNNING && !evtimer_pending(d->react, NULL))
+		arm_react(d);
+	save(be);
+	return 0;
+}
+
+static int sim_shutdown(struct backend *be, uint32_t domid, struct be_error *err)
+{
+	return guest_request(be, domid, REQ_POWEROFF, err);
+}
+
+static int sim_reboot(struct backend *be, uint32_t domid, struct be_error *err)
+{
+	return guest_request(be, domid, REQ_REBOOT, err);
+}
+
+static int sim_destroy(struct backend *be, uint32_t domid, backend_done_fn *done, void *arg,
+		       struct be_error *err)
+{
+	if (!done) {
+		be_error_set(err, VMD_ERR_INTERNAL, "sim: destroy without done");
+		return -1;
+	}
+	struct dom *d = find_or_err(be, domid, err);
+	if (!d)
+		return -1;
+	bool fail = be->fail_destroy > 0;
+	if (op_start(be, OP_DESTROY, domid, fail, done, arg, short_delay(be, DESTROY_MS), err) < 0)
+		return -1;
+	if (fail) {
+		be->fail_destroy--;
+		return 0;
+	}
+	if (d->state != DOM_DYING) {
+		cancel_request(d);
+		set_state(d, DOM_DYING);
+		save(be);
+	}
+	return 0;
+}
+
+static int sim_pause(struct backend *be, uint32_t domid, struct be_error *err)
+{
+	struct dom *d = find_or_err(be, domid, err);
+	if (!d)
+		return -1;
+	if (d->state == DOM_PAUSED)
+		return 0;
+	if (d->state != DOM_RUNNING)
+		return bad_state(d, err);
+	evtimer_del(d->react); /* a pending request waits for unpause */
+	set_state(d, DOM_PAUSED);
+	save(be);
+	return 0;
+}
+
+static int sim_unpause(struct backend *be, uint32_t domid, struct be_error *err)
+{
+	struct dom *d = find_or_err(be, domid, err);
+	if (!d)
+		return -1;
+	if (d->state == DOM_RUNNING)
+		return 0;
+	if (d->state != DOM_PAUSED)
+		return bad_state(d, err);
+	set_state(d, DOM_RUNNING);
+	if (d->request != REQ_NONE && !d->hang)
+		arm_react(d);
+	save(be);
+	return 0;
+}
+
+static int sim_console(struct backend *be, uint32_t domid, struct console_info *out,
+		       struct be_error *err)
+{
+	struct dom *d = find_or_err(be, domid, err);
+	if (!d)
+		return -1;
+	if (d->master < 0) {
+		be_error_set(err, VMD_ERR_BACKEND, "domain %" PRIu32 " (%s) has no console", domid,
+			     d->name);
+		return -1;
+	}
+	memset(out, 0, sizeof *out);
+	snprintf(out->path, sizeof out->path, "%s", d->pty);
+	snprintf(out->kind, sizeof out->kind, "%s", d->type == VM_TYPE_HVM ? "serial" : "pv");
+	return 0;
+}
+
+static int sim_watch(struct backend *be, uint32_t domid, struct be_error *err)
+{
+	struct dom *d = find_or_err(be, domid, err);
+	if (!d)
+		return -1;
+	d->watched = true;
+	return 0;
+}
+
+static int inject_foreign(struct backend *be, const char *name, struct be_error *err)
+{
+	if (!*name || strlen(name) >= NAME_SIZE) {
+		be_error_set(err, VMD_ERR_INVALID_PARAMS, "foreign: bad domain name");
+		return -1;
+	}
+	if (check_room(be, name, FOREIGN_MEMORY_MIB, err) < 0)
+		return -1;
+	struct dom *d = dom_new(be, be->next_domid, name);
+	uuid_generate_v4(d->uuid);
+	d->type = VM_TYPE_PV;
+	d->memory_kib = d->maxmem_kib = FOREIGN_MEMORY_MIB * 1024;
+	d->vcpus = 1;
+	d->start_time = (uint64_t)now_wall();
+	if (console_open(d, err) < 0) {
+		dom_free(d);
+		return -1;
+	}
+	be->next_domid++;
+	set_state(d, DOM_RUNNING);
+	boot_log(d);
+	save(be);
+	log_info("sim: foreign domain %" PRIu32 " (%s) started", d->domid, d->name);
+	return 0;
+}
+
+static int sim_inject(struct backend *be, const char *fault, uint32_t domid,
+		      struct be_error *err)
+{
+	if (!fault) {
+		be_error_set(err, VMD_ERR_INVALID_PARAMS, "no fault given");
+		return -1;
+	}
+	log_info("sim: injecting %s (domid %" PRIu32 ")", fault, domid);
+	if (strcmp(fault, "fail-create") == 0) {
+		be->fail_create++;
+		return 0;
+	}
+	if (strcmp(fault, "fail-destroy") == 0) {
+		be->fail_destroy++;
+		return 0;
+	}
+	if (strncmp(fault, "foreign:", 8) == 0)
+		return inject_foreign(be, fault + 8, err);
+
+	enum { F_CRASH, F_HANG, F_POWEROFF, F_REBOOT, F_VANISH } f;
+	if (strcmp(fault, "crash") == 0)
+		f = F_CRASH;
+	else if (strcmp(fault, "hang-shutdown") == 0)
+		f = F_HANG;
+	else if (strcmp(fault, "poweroff") == 0)
+		f = F_POWEROFF;
+	else if (strcmp(fault, "reboot") == 0)
+		f = F_REBOOT;
+	else if (strcmp(fault, "vanish") == 0)
+		f = F_VANISH;
+	else {
+		be_error_set(err, VMD_ERR_INVALID_PARAMS,
+			     "unknown fault %s (fail-create, fail-destroy, crash, hang-shutdown, "
+			     "poweroff, reboot, vanish, foreign:NAME)", fault);
+		return -1;
+	}
+	struct dom *d = find_or_err(be, domid, err);
+	if (!d)
+		return -1;
+	switch (f) {
+	case F_HANG:
+		d->hang = true;
+		cancel_request(d);
+		save(be);
+		return 0;
+	case F_VANISH:
+		/* Someone else destroyed it. If the core is destroying it too, its done says so. */
+		if (d->state != DOM_DYING)
+			queue_event(d, DOM_EV_GONE);
+		dom_free(d);
+		save(be);
+		return 0;
+	case F_CRASH:
+		if (d->state != DOM_RUNNING && d->state != DOM_PAUSED)
+			break;
+		cancel_request(d);
+		set_state(d, DOM_CRASHED);
+		console_printf(d, "\r\nKernel panic - not syncing: sim: injected crash\r\n");
+		save(be);
+		queue_event(d, DOM_EV_CRASH);
+		return 0;
+	case F_POWEROFF:
+	case F_REBOOT:
+		if (d->state != DOM_RUNNING)
+			break;
+		guest_down(d, f == F_REBOOT ? REQ_REBOOT : REQ_POWEROFF);
+		return 0;
+	}
+	return bad_state(d, err);
+}
+
+const struct backend_ops backend_sim = {
+	.name = "sim",
+	.available = sim_available,
+	.open = sim_open,
+	.close = sim_close,
+	.host_info = sim_host_info,
+	.list = sim_list,
+	.info = sim_info,
+	.create = sim_create,
+	.shutdown = sim_shutdown,
+	.reboot = sim_reboot,
+	.destroy = sim_destroy,
+	.pause = sim_pause,
+	.unpause = sim_unpause,
+	.console = sim_console,
+	.watch = sim_watch,
+	.inject = sim_inject,
+};

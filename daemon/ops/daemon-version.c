@@ -1,0 +1,28 @@
+/*
+ * daemon.version: who answers, which protocol and which backend.
+ */
+#include "daemon.h"
+#include "ops.h"
+#include "rpc.h"
+#include "vmd-proto.h"
+
+static void exec(struct rpc_req *req)
+{
+	struct host_info hi = {0};
+	struct be_error err = {0};
+	const char *hv = "unknown";
+	if (req->d->be_ops->host_info(req->d->be, &hi, &err) == 0)
+		hv = hi.hypervisor;
+	rpc_reply_result(req, json_pack("{s:s, s:i, s:s, s:s}", "version", VMD_VERSION,
+					"protocol", VMD_PROTO_VERSION, "backend",
+					req->d->be_ops->name, "hypervisor", hv));
+}
+
+static const struct param_spec params[] = {{NULL, 0, false, 0, 0}};
+
+const struct op_entry op_daemon_version = {
+	.method = "daemon.version",
+	.params = params,
+	.perm = OP_READ,
+	.exec = exec,
+};

@@ -1,0 +1,119 @@
+/*
+ * vm.define and vm.create: a new guest from xl.cfg text or the JSON config object; create
+ * also starts it and answers once it runs. A create whose start fails leaves nothing
+ * behind: the definition it made is removed again, so a script can simply retry.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "ops.h"
+#include "rpc.h"
+#include "vm.h"
+#include "vmd-proto.h"
+#include "xlcfg.h"
+
+static const char *check(json_t *params)
+{
+	bool has_cfg = json_object_get(params, "config") != NULL;
+	bool has_xl = json_object_get(params, "xlcfg") != NULL;
+	if (has_cfg == has_xl)
+		return "exactly one of 'config' (object) and 'xlcfg' (text) is required";
+	if (json_object_get(params, "filename") && !has_xl)
+		return "'filename' goes with 'xlcfg'";
+	return NULL;
+}
+
+/* Parses and defines; replies with an error and returns NULL on failure. */
+static struct vm *define(struct rpc_req *req)
+{
+	struct vm_config cfg;
+	struct config_error cerr = {0};
+	vm_config_init(&cfg);
+	int r;
+	const char *text = rpc_param_str(req, "xlcfg");
+	if (text) {
+		const char *fname = rpc_param_str(req, "filename");
+		json_t *jt = json_object_get(req->params, "xlcfg");
+		r = xlcfg_parse(text, json_string_length(jt), fname ? fname : "config", &cfg, &cerr);
+	} else {
+		r = config_from_json(json_object_get(req->params, "config"), &cfg, &cerr);
+	}
+	if (r < 0) {
+		json_t *data = json_object();
+		if (cerr.key[0])
+			json_object_set_new(data, "key", json_string(cerr.key));
+		if (cerr.line)
+			json_object_set_new(data, "line", json_integer(cerr.line));
+		rpc_reply_error(req, VMD_ERR_INVALID_CONFIG, data, "%s", cerr.message);
+		vm_config_finish(&cfg);
+		return NULL;
+	}
+	int code;
+	char msg[512];
+	json_t *data;
+	struct vm *vm = vm_define(req->d, &cfg, &code, msg, sizeof msg, &data);
+	vm_config_finish(&cfg);
+	if (!vm)
+		rpc_reply_error(req, code, data, "%s", msg);
+	return vm;
+}
+
+static void exec_define(struct rpc_req *req)
+{
+	struct vm *vm = define(req);
+	if (vm)
+		ops_reply_vm(req, vm);
+}
+
+static void started(struct vm *vm, void *arg, const struct be_error *err)
+{
+	struct rpc_req *req = arg;
+	if (!err) {
+		ops_reply_vm(req, vm);
+		return;
+	}
+	ops_reply_be_error(req, vm, err);
+	/* Undo the define: create is all or nothing. */
+	int code;
+	char msg[512];
+	json_t *deleted = json_array(), *kept = json_array();
+	if (vm_remove(vm, false, deleted, kept, &code, msg, sizeof msg) < 0)
+		log_error("create failed and its definition could not be removed: %s", msg);
+	json_decref(deleted);
+	json_decref(kept);
+}
+
+static void exec_create(struct rpc_req *req)
+{
+	struct vm *vm = define(req);
+	if (!vm)
+		return;
+	struct be_error err = {0};
+	if (vm_start(vm, started, req, &err) < 0)
+		started(vm, req, &err);
+}
+
+static const struct param_spec params[] = {
+	{"config", P_OBJECT, false, 0, 0},
+	{"xlcfg", P_STRING, false, 0, 0},
+	{"filename", P_STRING, false, 0, 0},
+	{NULL, 0, false, 0, 0},
+};
+
+const struct op_entry op_vm_define = {
+	.method = "vm.define",
+	.params = params,
+	.perm = OP_WRITE,
+	.exec = exec_define,
+	.check = check,
+};
+
+const struct op_entry op_vm_create = {
+	.method = "vm.create",
+	.params = params,
+	.perm = OP_WRITE,
+	.exec = exec_create,
+	.check = check,
+};

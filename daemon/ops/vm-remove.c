@@ -1,0 +1,44 @@
+/*
+ * vm.remove: forgets a stopped guest. With delete_disks, the images vmd created for it
+ * (clone, install) are deleted too; images it was given are never deleted, only listed.
+ */
+#include <stdlib.h>
+
+#include "ops.h"
+#include "rpc.h"
+#include "util.h"
+#include "vm.h"
+
+static void exec(struct rpc_req *req)
+{
+	struct vm *vm = ops_vm_or_reply(req);
+	if (!vm)
+		return;
+	json_t *deleted = json_array(), *kept = json_array();
+	char *name = xstrdup(vm->cfg.name);
+	int code;
+	char msg[512];
+	if (vm_remove(vm, rpc_param_bool(req, "delete_disks", false), deleted, kept, &code, msg,
+		      sizeof msg) < 0) {
+		json_decref(deleted);
+		json_decref(kept);
+		rpc_reply_error(req, code, json_pack("{s:s}", "name", name), "%s", msg);
+	} else {
+		rpc_reply_result(req, json_pack("{s:s, s:o, s:o}", "name", name, "deleted",
+						deleted, "kept", kept));
+	}
+	free(name);
+}
+
+static const struct param_spec params[] = {
+	{"name", P_NAME, true, 0, 0},
+	{"delete_disks", P_BOOL, false, 0, 0},
+	{NULL, 0, false, 0, 0},
+};
+
+const struct op_entry op_vm_remove = {
+	.method = "vm.remove",
+	.params = params,
+	.perm = OP_WRITE,
+	.exec = exec,
+};

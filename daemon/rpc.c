@@ -1,0 +1,285 @@
+/*
+ * rpc.c: see rpc.h. Validation order: framing (server.c), JSON, request shape, method,
+ * params, permission; only then does an op run.
+ */
+#include "rpc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "ops.h"
+#include "server.h"
+#include "util.h"
+#include "vmd-proto.h"
+
+json_t *rpc_error_msg(json_t *id, int code, const char *message, json_t *data)
+{
+	return json_pack("{s:s, s:O, s:{s:i, s:s, s:o}}", "jsonrpc", "2.0", "id",
+			 id ? id : json_null(), "error", "code", code, "message", message, "data",
+			 data ? data : json_object());
+}
+
+static void send_error(struct conn *c, json_t *id, int code, json_t *data, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void send_error(struct conn *c, json_t *id, int code, json_t *data, const char *fmt, ...)
+{
+	if (!c) { /* a notification: JSON-RPC forbids any reply, errors included */
+		json_decref(data);
+		return;
+	}
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	conn_send(c, rpc_error_msg(id, code, msg, data));
+}
+
+static const char *type_name(enum param_type t)
+{
+	switch (t) {
+	case P_STRING:
+	case P_NAME:
+		return "a string";
+	case P_INT:
+		return "an integer";
+	case P_BOOL:
+		return "a boolean";
+	case P_OBJECT:
+		return "an object";
+	case P_ARRAY:
+		return "an array";
+	}
+	return "?";
+}
+
+static bool type_ok(enum param_type t, json_t *v)
+{
+	switch (t) {
+	case P_STRING:
+	case P_NAME:
+		return json_is_string(v);
+	case P_INT:
+		return json_is_integer(v);
+	case P_BOOL:
+		return json_is_boolean(v);
+	case P_OBJECT:
+		return json_is_object(v);
+	case P_ARRAY:
+		return json_is_array(v);
+	}
+	return false;
+}
+
+/* Checks params against the op's table; on failure sends the error and returns -1. */
+static int check_params(struct conn *c, json_t *id, const struct op_entry *op, json_t *params)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(params, key, v) {
+		const struct param_spec *p = op->params;
+		while (p->name && strcmp(p->name, key) != 0)
+			p++;
+		if (!p->name) {
+			send_error(c, id, VMD_ERR_INVALID_PARAMS, json_pack("{s:s}", "param", key),
+				   "unknown parameter '%.64s' for %s", key, op->method);
+			return -1;
+		}
+		if (!type_ok(p->type, v)) {
+			send_error(c, id, VMD_ERR_INVALID_PARAMS, json_pack("{s:s}", "param", key),
+				   "parameter '%s' must be %s", key, type_name(p->type));
+			return -1;
+		}
+		if (p->type == P_INT && (p->min || p->max)) {
+			long long n = json_integer_value(v);
+			if (n < p->min || n > p->max) {
+				send_error(c, id, VMD_ERR_INVALID_PARAMS,
+					   json_pack("{s:s}", "param", key),
+					   "parameter '%s' must be between %lld and %lld", key,
+					   p->min, p->max);
+				return -1;
+			}
+		}
+		if (p->type == P_NAME && !vm_name_valid(json_string_value(v))) {
+			send_error(c, id, VMD_ERR_INVALID_PARAMS, json_pack("{s:s}", "param", key),
+				   "'%.80s' is not a valid guest name (letters, digits, '.', '_', "
+				   "'-'; no leading dot; at most %d)",
+				   json_string_value(v), VMD_NAME_MAX);
+			return -1;
+		}
+	}
+	for (const struct param_spec *p = op->params; p->name; p++) {
+		if (p->required && !json_object_get(params, p->name)) {
+			send_error(c, id, VMD_ERR_INVALID_PARAMS, json_pack("{s:s}", "param", p->name),
+				   "missing parameter '%s' for %s", p->name, op->method);
+			return -1;
+		}
+	}
+	if (op->check) {
+		const char *why = op->check(params);
+		if (why) {
+			send_error(c, id, VMD_ERR_INVALID_PARAMS, NULL, "%s", why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void rpc_handle_line(struct conn *c, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!msg) {
+		send_error(c, NULL, VMD_ERR_PARSE, json_pack("{s:i}", "column", jerr.column),
+			   "parse error: %s", jerr.text);
+		return;
+	}
+	json_t *id = NULL;
+	if (!json_is_object(msg)) {
+		send_error(c, NULL, VMD_ERR_INVALID_REQUEST, NULL,
+			   json_is_array(msg) ? "batch requests are not supported"
+					      : "a request must be a JSON object");
+		goto out;
+	}
+	/* Pick up the id first so that later errors can carry it. */
+	id = json_object_get(msg, "id");
+	if (id && !json_is_string(id) && !json_is_integer(id) && !json_is_null(id)) {
+		send_error(c, NULL, VMD_ERR_INVALID_REQUEST, NULL,
+			   "'id' must be a string, an integer or null");
+		goto out;
+	}
+	const char *key;
+	json_t *v;
+	struct conn *ec = c; /* where errors go: nowhere for a well-formed notification */
+	json_object_foreach(msg, key, v) {
+		if (strcmp(key, "jsonrpc") && strcmp(key, "id") && strcmp(key, "method") &&
+		    strcmp(key, "params")) {
+			send_error(c, id, VMD_ERR_INVALID_REQUEST, json_pack("{s:s}", "member", key),
+				   "unknown member '%.64s' in request", key);
+			goto out;
+		}
+	}
+	json_t *ver = json_object_get(msg, "jsonrpc");
+	if (!json_is_string(ver) || strcmp(json_string_value(ver), "2.0") != 0) {
+		send_error(c, id, VMD_ERR_INVALID_REQUEST, NULL, "'jsonrpc' must be \"2.0\"");
+		goto out;
+	}
+	json_t *method = json_object_get(msg, "method");
+	if (!json_is_string(method)) {
+		send_error(c, id, VMD_ERR_INVALID_REQUEST, NULL, "'method' must be a string");
+		goto out;
+	}
+	if (!id)
+		ec = NULL;
+	const struct op_entry *op = ops_find(json_string_value(method));
+	if (!op) {
+		send_error(ec, id, VMD_ERR_METHOD_NOT_FOUND,
+			   json_pack("{s:s}", "method", json_string_value(method)),
+			   "unknown method '%.64s'", json_string_value(method));
+		goto out;
+	}
+	json_t *params = json_object_get(msg, "params");
+	if (params && !json_is_object(params)) {
+		send_error(ec, id, VMD_ERR_INVALID_PARAMS, NULL,
+			   "'params' must be an object (named parameters)");
+		goto out;
+	}
+	params = params ? json_incref(params) : json_object();
+	if (check_params(ec, id, op, params) < 0) {
+		json_decref(params);
+		goto out;
+	}
+	if (op->perm == OP_WRITE && !c->can_write) {
+		json_decref(params);
+		send_error(ec, id, VMD_ERR_PERMISSION, json_pack("{s:s}", "method", op->method),
+			   "permission denied: %s changes guests; uid %d may only read", op->method,
+			   (int)c->uid);
+		goto out;
+	}
+
+	struct rpc_req *req = xcalloc(1, sizeof *req);
+	req->d = server_daemon(c->srv);
+	req->conn = c;
+	req->id = id ? json_incref(id) : NULL;
+	req->op = op;
+	req->params = params;
+	LIST_INSERT_HEAD(&c->reqs, req, link);
+	log_debug("client %u: %s", c->id, op->method);
+	op->exec(req);
+out:
+	json_decref(msg);
+}
+
+static void req_free(struct rpc_req *req)
+{
+	if (req->conn) {
+		LIST_REMOVE(req, link);
+		req->conn = NULL;
+	}
+	json_decref(req->id);
+	json_decref(req->params);
+	free(req);
+}
+
+/* Sends msg if the request expects a reply and its client is there; then frees the request
+ * and lets a half-closed connection finish. */
+static void finish(struct rpc_req *req, json_t *msg)
+{
+	struct conn *c = req->conn;
+	if (c && req->id)
+		conn_send(c, msg);
+	else
+		json_decref(msg);
+	req_free(req);
+	if (c)
+		conn_request_done(c);
+}
+
+void rpc_reply_result(struct rpc_req *req, json_t *result)
+{
+	finish(req, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id",
+			      req->id ? req->id : json_null(), "result", result));
+}
+
+void rpc_reply_error(struct rpc_req *req, int code, json_t *data, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	finish(req, rpc_error_msg(req->id, code, msg, data));
+}
+
+void rpc_notify(struct rpc_req *req, const char *method, json_t *params)
+{
+	if (!req->conn) {
+		json_decref(params);
+		return;
+	}
+	conn_send(req->conn,
+		  json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", method, "params", params));
+}
+
+const char *rpc_param_str(const struct rpc_req *req, const char *key)
+{
+	return json_string_value(json_object_get(req->params, key));
+}
+
+bool rpc_param_bool(const struct rpc_req *req, const char *key, bool dflt)
+{
+	json_t *v = json_object_get(req->params, key);
+	return v ? json_is_true(v) : dflt;
+}
+
+long long rpc_param_int(const struct rpc_req *req, const char *key, long long dflt)
+{
+	json_t *v = json_object_get(req->params, key);
+	return v ? json_integer_value(v) : dflt;
+}

@@ -1,0 +1,344 @@
+/*
+ * server.c: see server.h.
+ *
+ * Framing: one request per '\n'-terminated line. The size limit is enforced on the buffered
+ * bytes before any parsing, so a hostile client can make us hold at most VMD_MAX_LINE plus
+ * one read's worth of input. A line over the limit cannot be skipped safely (its end may be
+ * far away), so the client gets an error and is disconnected.
+ *
+ * Connection lifetime: a client that half-closes (sends its requests, then shuts down its
+ * write side, as `nc -N` does) still gets the replies of its open requests; the connection is
+ * closed when they are done. A client that really vanishes is noticed on the next write
+ * (EPIPE; SIGPIPE is ignored in main) or by the EOF with nothing open. Freeing is deferred
+ * to a fresh loop iteration so that no callback frees a connection under its own feet.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "rpc.h"
+#include "util.h"
+#include "vmd-proto.h"
+
+struct server {
+	struct daemon *d;
+	struct evconnlistener *listener;
+	char *path;      /* unlinked at exit when we created it */
+	bool own_path;
+	unsigned next_id;
+	TAILQ_HEAD(, conn) conns;
+};
+
+static void conn_free(struct conn *c);
+
+struct daemon *server_daemon(struct server *srv)
+{
+	return srv->d;
+}
+
+static void deferred_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_free(arg);
+}
+
+/* Marks the connection dead and frees it from a fresh loop iteration. Idempotent. */
+static void conn_drop(struct conn *c, const char *why)
+{
+	if (!c->bev)
+		return;
+	log_debug("client %u: closing (%s)", c->id, why);
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	c->closing = true;
+	event_base_once(c->srv->d->base, -1, EV_TIMEOUT, deferred_free_cb, c, NULL);
+}
+
+static void conn_free(struct conn *c)
+{
+	/* Open requests outlive the connection: they are told and keep running detached. */
+	struct rpc_req *req;
+	while ((req = LIST_FIRST(&c->reqs))) {
+		LIST_REMOVE(req, link);
+		req->conn = NULL;
+		if (req->on_cancel)
+			req->on_cancel(req, req->cancel_arg);
+	}
+	if (c->bev)
+		bufferevent_free(c->bev);
+	TAILQ_REMOVE(&c->srv->conns, c, link);
+	free(c);
+}
+
+static void maybe_finish_closing(struct conn *c)
+{
+	if (!c->bev || !c->closing)
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && LIST_EMPTY(&c->reqs))
+		conn_drop(c, "done");
+}
+
+void conn_request_done(struct conn *c)
+{
+	maybe_finish_closing(c);
+}
+
+void conn_send(struct conn *c, json_t *msg)
+{
+	if (!c->bev) {
+		json_decref(msg);
+		return;
+	}
+	char *text = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	if (!text) {
+		log_error("client %u: cannot encode a reply", c->id);
+		return;
+	}
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) + strlen(text) > VMD_MAX_OUTQ) {
+		free(text);
+		log_warn("client %u: not reading its replies (over %d bytes queued); dropping it",
+			 c->id, VMD_MAX_OUTQ);
+		conn_drop(c, "output queue full");
+		return;
+	}
+	evbuffer_add(out, text, strlen(text));
+	evbuffer_add(out, "\n", 1);
+	free(text);
+}
+
+void conn_send_and_close(struct conn *c, json_t *msg)
+{
+	conn_send(c, msg);
+	if (!c->bev)
+		return;
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	maybe_finish_closing(c);
+}
+
+void server_broadcast(struct server *srv, const char *method, json_t *params)
+{
+	/* conn_send may drop a client (deferred), so the list stays intact while we walk it. */
+	struct conn *c;
+	TAILQ_FOREACH(c, &srv->conns, link) {
+		if (!c->subscribed || !c->bev)
+			continue;
+		conn_send(c, json_pack("{s:s, s:s, s:O}", "jsonrpc", "2.0", "method", method,
+				       "params", params));
+	}
+}
+
+static void handle_line(struct conn *c, char *line, size_t len)
+{
+	if (len > 0 && line[len - 1] == '\r')
+		line[--len] = '\0';
+	if (len == 0)
+		return;
+	rpc_handle_line(c, line, len);
+}
+
+static void refuse_long_line(struct conn *c)
+{
+	log_warn("client %u: request line over %d bytes; disconnecting", c->id, VMD_MAX_LINE);
+	char msg[96];
+	snprintf(msg, sizeof msg, "request line longer than %d bytes", VMD_MAX_LINE);
+	conn_send_and_close(c, rpc_error_msg(json_null(), VMD_ERR_INVALID_REQUEST, msg,
+					     json_pack("{s:i}", "limit", VMD_MAX_LINE)));
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	while (c->bev && !c->closing) {
+		struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+		if (eol.pos < 0) {
+			if (evbuffer_get_length(in) > VMD_MAX_LINE)
+				refuse_long_line(c);
+			return;
+		}
+		size_t len = (size_t)eol.pos;
+		if (len > VMD_MAX_LINE) {
+			refuse_long_line(c);
+			return;
+		}
+		char *line = xmalloc(len + 1);
+		evbuffer_remove(in, line, len);
+		evbuffer_drain(in, 1);
+		line[len] = '\0';
+		handle_line(c, line, len);
+		free(line);
+	}
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+	maybe_finish_closing(arg);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (what & BEV_EVENT_ERROR) {
+		conn_drop(c, strerror(EVUTIL_SOCKET_ERROR()));
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		/* A last request without its newline still counts. */
+		struct evbuffer *in = bufferevent_get_input(bev);
+		size_t len = evbuffer_get_length(in);
+		if (len > 0 && len <= VMD_MAX_LINE && !c->closing) {
+			char *line = xmalloc(len + 1);
+			evbuffer_remove(in, line, len);
+			line[len] = '\0';
+			handle_line(c, line, len);
+			free(line);
+		}
+		if (!c->bev)
+			return;
+		c->closing = true;
+		bufferevent_disable(c->bev, EV_READ);
+		maybe_finish_closing(c);
+	}
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	struct server *srv = arg;
+	struct ucred cred;
+	socklen_t clen = sizeof cred;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+		log_warn("accept: cannot read peer credentials: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	struct conn *c = xcalloc(1, sizeof *c);
+	c->srv = srv;
+	c->id = ++srv->next_id;
+	c->pid = cred.pid;
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	/* Root and the daemon's own user may change guests; finer rules come with vmd.conf. */
+	c->can_write = cred.uid == 0 || cred.uid == geteuid();
+	LIST_INIT(&c->reqs);
+	c->bev = bufferevent_socket_new(srv->d->base, fd,
+					BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (!c->bev) {
+		close(fd);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&srv->conns, c, link);
+	/* Stop reading once a line's worth is buffered; read_cb then refuses or consumes it. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, VMD_MAX_LINE + 2);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	log_debug("client %u: connected (pid %d uid %d)", c->id, (int)c->pid, (int)c->uid);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	/* EMFILE and friends: log and go on; the listener retries on the next event. */
+	log_warn("accept: %s", strerror(EVUTIL_SOCKET_ERROR()));
+}
+
+/* Binds path, refusing to take the socket of a live daemon. */
+static int bind_path(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sun.sun_path) {
+		log_error("socket path too long: %s", path);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir_p(dir, 0755) < 0) {
+			log_error("cannot create %s: %s", dir, strerror(errno));
+			free(dir);
+			return -1;
+		}
+	}
+	free(dir);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
+		log_error("another vmd is already listening on %s", path);
+		close(fd);
+		errno = EADDRINUSE;
+		return -1;
+	}
+	unlink(path); /* stale socket of a daemon that died */
+	mode_t old = umask(0117);
+	int r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old);
+	if (r < 0 || listen(fd, 64) < 0) {
+		int e = errno;
+		log_error("cannot listen on %s: %s", path, strerror(e));
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+struct server *server_new(struct daemon *d, const char *path, int fd)
+{
+	struct server *srv = xcalloc(1, sizeof *srv);
+	srv->d = d;
+	TAILQ_INIT(&srv->conns);
+	srv->path = xstrdup(path);
+	if (fd < 0) {
+		fd = bind_path(path);
+		if (fd < 0) {
+			free(srv->path);
+			free(srv);
+			return NULL;
+		}
+		srv->own_path = true;
+	}
+	evutil_make_socket_nonblocking(fd);
+	srv->listener = evconnlistener_new(d->base, accept_cb, srv,
+					   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (!srv->listener) {
+		close(fd);
+		server_free(srv);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(srv->listener, accept_error_cb);
+	return srv;
+}
+
+void server_free(struct server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->listener)
+		evconnlistener_free(srv->listener);
+	struct conn *c;
+	while ((c = TAILQ_FIRST(&srv->conns)))
+		conn_free(c);
+	if (srv->own_path && srv->listener)
+		unlink(srv->path);
+	free(srv->path);
+	free(srv);
+}

@@ -1,0 +1,45 @@
+/*
+ * server.h: the listening socket and client connections: newline framing with a size limit
+ * checked before parsing, output queues with a cap, peer credentials, event subscriptions.
+ */
+#ifndef VMD_SERVER_H
+#define VMD_SERVER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+struct daemon;
+struct rpc_req;
+
+struct conn {
+	TAILQ_ENTRY(conn) link;
+	struct server *srv;
+	struct bufferevent *bev;
+	unsigned id;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool can_write;  /* may call mutating methods */
+	bool subscribed; /* receives vm.event notifications */
+	bool closing;    /* flush what is queued, then close */
+	LIST_HEAD(, rpc_req) reqs;
+};
+
+/* Listens on path (fd >= 0: an inherited listening socket, e.g. from systemd). */
+struct server *server_new(struct daemon *d, const char *path, int fd);
+void server_free(struct server *srv);
+struct daemon *server_daemon(struct server *srv);
+
+/* Queues one message (stolen) as a compact JSON line. A client whose queue exceeds
+ * VMD_MAX_OUTQ is dropped. */
+void conn_send(struct conn *c, json_t *msg);
+/* Sends the message, then closes the connection once it has been written. */
+void conn_send_and_close(struct conn *c, json_t *msg);
+/* A request of c finished: a half-closed connection may now be closed. */
+void conn_request_done(struct conn *c);
+/* vm.event to every subscribed client; params borrowed. */
+void server_broadcast(struct server *srv, const char *method, json_t *params);
+
+#endif

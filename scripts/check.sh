@@ -1,0 +1,61 @@
+#!/bin/sh
+# Runs every test tier and prints one closing line "N passed, N failed" over all of them.
+#   1. unit + integration tests (meson test) on the normal build
+#   2. the same under ASan + UBSan
+#   3. the real-Xen tier (tests/xen: Xen 4.17 + Debian dom0 under QEMU)
+# A tier's failure does not stop the others, so one run shows everything that is wrong.
+set -u
+BUILD=${1:-build}
+ASAN=${2:-build-asan}
+passed=0
+failed=0
+
+count() { # $1 = build dir: adds that meson run's results from its JSON log
+	eval "$(/usr/bin/python3 - "$1/meson-logs/testlog.json" <<'PY'
+import json, sys
+p = f = 0
+try:
+    for line in open(sys.argv[1]):
+        r = json.loads(line)
+        if r.get("result") in ("OK", "EXPECTEDFAIL", "SKIP"):
+            p += 1
+        else:
+            f += 1
+except OSError:
+    f += 1
+print(f"tp={p} tf={f}")
+PY
+)"
+	passed=$((passed + tp))
+	failed=$((failed + tf))
+}
+
+echo "== unit and integration tests"
+meson test -C "$BUILD" --print-errorlogs
+count "$BUILD"
+
+echo "== the same under ASan+UBSan"
+if ninja -C "$ASAN" >/dev/null; then
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C "$ASAN" --print-errorlogs
+	count "$ASAN"
+else
+	echo "check: the ASan build failed"
+	failed=$((failed + 1))
+fi
+
+echo "== real Xen (tests/xen)"
+xlog=$(mktemp)
+bash tests/xen/run.sh "$BUILD" 2>&1 | tee "$xlog"
+xline=$(grep -E '^xen: [0-9]+ passed, [0-9]+ failed' "$xlog" | tail -n 1)
+if [ -n "$xline" ]; then
+	passed=$((passed + $(echo "$xline" | sed -E 's/^xen: ([0-9]+) passed.*/\1/')))
+	failed=$((failed + $(echo "$xline" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+else
+	echo "check: tests/xen printed no result line"
+	failed=$((failed + 1))
+fi
+rm -f "$xlog"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs the Debian 12 packages that building and testing vmd need, and only those that
+# are missing (one dpkg query, then at most one apt-get run). Used by `make demo` and
+# `make check`; safe to run again.
+set -eu
+
+# build
+PKGS="gcc make meson ninja-build pkg-config libxen-dev libevent-dev libjansson-dev libyajl-dev"
+# tests: integration (python + schemas), sanitizers and memory checks
+PKGS="$PKGS python3 python3-jsonschema valgrind"
+# tests/xen: QEMU and the tools that build the dom0 image (nothing Xen-related on the host)
+PKGS="$PKGS qemu-system-x86 busybox-static cpio e2fsprogs xz-utils zstd kmod fdisk"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

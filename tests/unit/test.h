@@ -1,0 +1,48 @@
+/*
+ * test.h: the whole unit-test framework. A test file defines test functions, lists them in
+ * main() with RUN(), and exits non-zero when any CHECK failed. Output is TAP-like so a failure
+ * names the file, line and expression.
+ */
+#ifndef VMD_TEST_H
+#define VMD_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int test_failures;
+static int test_count;
+
+#define CHECK(expr)                                                                          \
+	do {                                                                                 \
+		if (!(expr)) {                                                               \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
+			test_failures++;                                                     \
+		}                                                                            \
+	} while (0)
+
+#define CHECK_STR(a, b)                                                                      \
+	do {                                                                                 \
+		const char *a_ = (a), *b_ = (b);                                             \
+		if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                     \
+			fprintf(stderr, "%s:%d: CHECK_STR failed: %s == %s\n  got:      %s\n  expected: %s\n", \
+				__FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+			test_failures++;                                                     \
+		}                                                                            \
+	} while (0)
+
+#define RUN(fn)                                                                              \
+	do {                                                                                 \
+		int before_ = test_failures;                                                 \
+		test_count++;                                                                \
+		fn();                                                                        \
+		printf("%s %d - %s\n", test_failures == before_ ? "ok" : "not ok", test_count, #fn); \
+	} while (0)
+
+#define TEST_DONE()                                                                          \
+	do {                                                                                 \
+		printf("1..%d\n", test_count);                                               \
+		return test_failures ? EXIT_FAILURE : EXIT_SUCCESS;                          \
+	} while (0)
+
+#endif
