@@ -1,0 +1,383 @@
+#!/bin/sh
+#
+# test-vmctl.sh VMD VMCTL: drives a real `vmd --backend=sim` with vmctl, end to end.
+#
+# The daemon runs on a socket and state directory of its own in a temporary directory, so the
+# test needs no root and touches nothing of the host. Each check prints "ok N - what" or
+# "not ok N - what" (with diagnostics as "# " lines); the last line is "P passed, F failed",
+# and the exit status is 1 if anything failed.
+#
+set -u
+
+if [ $# -ne 2 ]; then
+	echo "usage: $0 VMD VMCTL" >&2
+	exit 2
+fi
+VMD=$1
+VMCTL=$2
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+NAME=centos65_3.pv
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/test-vmctl.XXXXXX") || exit 1
+VMD_PID=
+BG_PIDS=
+
+cleanup() {
+	for p in $BG_PIDS; do
+		kill "$p" 2>/dev/null
+	done
+	if [ -n "$VMD_PID" ]; then
+		kill "$VMD_PID" 2>/dev/null
+		wait "$VMD_PID" 2>/dev/null
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+n=0
+passed=0
+failed=0
+
+ok() {
+	n=$((n + 1))
+	passed=$((passed + 1))
+	echo "ok $n - $1"
+}
+
+not_ok() {
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n - $1"
+	# What vmctl said last, for whoever reads the failure.
+	for f in "$T/out" "$T/err"; do
+		[ -s "$f" ] && sed -n '1,10s/^/# /p' "$f"
+	done
+	return 0
+}
+
+# vmctl ARGS...: runs vmctl against our daemon; stdout in $T/out, stderr in $T/err, status in $rc.
+vmctl() {
+	"$VMCTL" -s "$T/sock" "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+}
+
+# check DESC COMMAND...: one check from a command's status.
+check() {
+	desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+# expect STATUS DESC: the last vmctl exited with STATUS.
+expect() {
+	if [ "$rc" -eq "$1" ]; then ok "$2"; else not_ok "$2 (exit $rc, expected $1)"; fi
+}
+
+out_has() { grep -q -- "$1" "$T/out"; }
+out_lacks() { ! grep -q -- "$1" "$T/out"; }
+err_has() { grep -q -- "$1" "$T/err"; }
+
+# pyj EXPR: evaluates a Python expression (which may span lines) over the JSON document in
+# $T/out (as d); true if the expression is true.
+pyj() {
+	"$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$T/out" "$1" 2>/dev/null
+}
+
+# state_is NAME STATE: the guest is in STATE according to vm.info.
+state_is() {
+	vmctl --json info "$1" && pyj "d['state'] == '$2'"
+}
+
+# wait_state NAME STATE: up to 10 s for the guest to reach STATE.
+wait_state() {
+	i=0
+	while [ $i -lt 100 ]; do
+		state_is "$1" "$2" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# ---- start the daemon ------------------------------------------------------------------
+
+mkdir -p "$T/state" "$T/disks"
+"$VMD" --backend=sim --socket "$T/sock" --state-dir "$T/state" --log-level debug \
+	--sim-delay-ms 100 2>"$T/vmd.log" &
+VMD_PID=$!
+i=0
+while [ ! -S "$T/sock" ] && [ $i -lt 100 ] && kill -0 "$VMD_PID" 2>/dev/null; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if [ ! -S "$T/sock" ]; then
+	echo "not ok 1 - vmd did not come up"
+	sed 's/^/# /' "$T/vmd.log"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+ok "vmd listens on $T/sock"
+
+# The example guest, with a disk and paths that exist (sim checks them).
+truncate -s 64M "$T/disks/centos65_pv_3.img"
+cat >"$T/$NAME.cfg" <<EOF
+name = "$NAME"
+vcpus = 1
+memory = 4096
+vif = [ 'mac=00:16:3e:54:02:03, bridge=xenbr0' ]
+disk = [ 'file:$T/disks/centos65_pv_3.img,xvda,w' ]
+bootloader = "pygrub"
+EOF
+
+# ---- version ---------------------------------------------------------------------------
+
+vmctl version
+expect 0 "version"
+check "version names the client" out_has "^vmctl "
+check "version names the daemon and its backend" out_has "^vmd .*backend sim"
+vmctl --json version
+check "--json version: protocol 1, backend sim" pyj "d['protocol'] == 1 and d['backend'] == 'sim'"
+
+# ---- events, in the background for the whole walk ----------------------------------------
+
+"$VMCTL" -s "$T/sock" --json events >"$T/ev.json" 2>"$T/ev.err" &
+EV_JSON=$!
+"$VMCTL" -s "$T/sock" events >"$T/ev.txt" 2>"$T/ev.txt.err" &
+EV_TXT=$!
+BG_PIDS="$EV_JSON $EV_TXT"
+# The subscriptions must be in place before anything happens; there is no ready signal.
+sleep 0.5
+
+# ---- create, list, info ------------------------------------------------------------------
+
+vmctl create "$T/$NAME.cfg"
+expect 0 "create from xl.cfg"
+check "create says 'created NAME (domid N)'" out_has "^created $NAME (domid [0-9][0-9]*)$"
+
+vmctl list
+expect 0 "list"
+check "list has a header" \
+	out_has "^NAME  *DOMID  *STATE  *TYPE  *VCPUS  *MEMORY  *AUTOSTART  *MANAGED$"
+check "list shows the guest running" \
+	out_has "^$NAME  *[0-9][0-9]*  *running  *pv  *1  *4 GiB  *no  *yes$"
+
+vmctl --json list
+check "--json list is one line" test "$(wc -l <"$T/out")" -eq 1
+check "--json list: guest running with an integer domid" pyj \
+	"[v for v in d['vms'] if v['name'] == '$NAME' and v['state'] == 'running'
+	  and isinstance(v['domid'], int) and v['managed']]"
+
+vmctl info "$NAME"
+expect 0 "info"
+check "info: state line" out_has "^state: *running$"
+check "info: memory line" out_has "^memory: *4 GiB$"
+check "info: vif sub-list" out_has "^  0: .*mac=00:16:3e:54:02:03"
+check "info: disk sub-list" out_has "^  xvda: .*centos65_pv_3.img"
+vmctl --json info "$NAME"
+check "--json info: memory 4096, vcpus 1, uuid" pyj \
+	"d['memory'] == 4096 and d['vcpus'] == 1 and len(d['uuid']) == 36"
+
+# ---- config round trip -------------------------------------------------------------------
+
+vmctl config "$NAME"
+expect 0 "config"
+cp "$T/out" "$T/x.cfg"
+check "config prints xl.cfg with the name" grep -q "^name *= *\"$NAME\"" "$T/x.cfg"
+# The same guest under another name: new name, no UUID, another MAC (both must be unique).
+sed -e "s/$NAME/copy.pv/" -e '/^uuid *=/d' -e 's/00:16:3e:54:02:03/00:16:3e:54:02:04/' \
+	"$T/x.cfg" >"$T/copy.cfg"
+vmctl define "$T/copy.cfg"
+expect 0 "define from config output"
+check "define says 'defined NAME'" out_has "^defined copy.pv$"
+vmctl --json config copy.pv
+check "--json config: same memory and disk" pyj \
+	"d['config']['memory'] == 4096 and 'xlcfg' in d
+	 and d['config']['disk'][0]['target'].endswith('centos65_pv_3.img')"
+vmctl list
+check "list without --all omits the stopped copy" out_lacks "^copy.pv "
+vmctl list --all
+check "list --all shows the stopped copy" out_has "^copy.pv  *-  *stopped "
+vmctl remove copy.pv
+expect 0 "remove the copy"
+check "remove says 'removed NAME'" out_has "^removed copy.pv$"
+
+# ---- console -----------------------------------------------------------------------------
+
+vmctl console "$NAME" --timeout 2 </dev/null
+expect 0 "console --timeout with stdin at EOF"
+check "console prints the boot log" out_has "Linux version"
+check "console says how to detach" \
+	err_has "^Connected to $NAME (pty /dev/pts/[0-9]*). Escape character is ^]$"
+printf 'hello-console\n' >"$T/in"
+vmctl console "$NAME" --timeout 1 <"$T/in"
+expect 0 "console relays stdin"
+check "console input is echoed by the guest" out_has "hello-console"
+
+# ---- pause, shutdown, start, reboot, destroy ---------------------------------------------
+
+vmctl pause "$NAME"
+expect 0 "pause"
+check "paused" state_is "$NAME" paused
+vmctl unpause "$NAME"
+expect 0 "unpause"
+check "running again" state_is "$NAME" running
+
+vmctl shutdown "$NAME" --wait --timeout 30
+expect 0 "shutdown --wait"
+check "shutdown --wait says stopped" out_has "^stopped $NAME$"
+vmctl --json info "$NAME"
+check "stopped, domid null" pyj "d['state'] == 'stopped' and d['domid'] is None"
+
+vmctl start "$NAME"
+expect 0 "start"
+check "start says 'started NAME (domid N)'" out_has "^started $NAME (domid [0-9][0-9]*)$"
+
+vmctl shutdown "$NAME"
+expect 0 "shutdown without --wait"
+check "shutdown without --wait reaches stopped" wait_state "$NAME" stopped
+vmctl start "$NAME"
+expect 0 "start again"
+
+vmctl reboot "$NAME"
+expect 0 "reboot"
+check "running after reboot" wait_state "$NAME" running
+
+vmctl destroy "$NAME"
+expect 0 "destroy"
+check "destroyed guest is stopped" state_is "$NAME" stopped
+vmctl list --all
+check "definition stays after destroy" out_has "^$NAME  *-  *stopped "
+
+# ---- autostart ---------------------------------------------------------------------------
+
+vmctl autostart "$NAME" on
+expect 0 "autostart on"
+check "autostart on says so" out_has "^autostart $NAME on$"
+vmctl --json info "$NAME"
+check "info: autostart true" pyj "d['autostart'] is True"
+vmctl autostart "$NAME" off
+expect 0 "autostart off"
+vmctl --json info "$NAME"
+check "info: autostart false" pyj "d['autostart'] is False"
+
+# ---- other inputs: JSON config, stdin ----------------------------------------------------
+
+cat >"$T/j1.json" <<EOF
+{"name": "j1", "memory": 256, "bootloader": "pygrub",
+ "disk": ["file:$T/disks/centos65_pv_3.img,xvda,r"]}
+EOF
+vmctl --json create "$T/j1.json"
+expect 0 "create from a .json config"
+check "--json create prints the vm object" pyj "d['name'] == 'j1' and d['state'] == 'running'"
+vmctl destroy j1
+vmctl remove j1
+expect 0 "remove j1"
+printf 'name = "stdin1"\nmemory = 128\nbootloader = "pygrub"\n' >"$T/stdin1.cfg"
+"$VMCTL" -s "$T/sock" define - <"$T/stdin1.cfg" >"$T/out" 2>"$T/err"
+rc=$?
+expect 0 "define from stdin"
+check "define - says 'defined stdin1'" out_has "^defined stdin1$"
+vmctl remove stdin1
+
+# ---- errors and exit codes ---------------------------------------------------------------
+
+vmctl info no-such-guest
+expect 2 "unknown guest: exit 2"
+check "unknown guest: 'vmctl: ' message" err_has "^vmctl: "
+vmctl --json info no-such-guest
+expect 2 "unknown guest with --json: exit 2"
+check "--json error object has code 1" pyj "d['code'] == 1 and 'message' in d"
+vmctl start "$NAME"
+vmctl start "$NAME"
+expect 2 "start of a running guest: exit 2"
+vmctl destroy "$NAME"
+vmctl create "$T/$NAME.cfg"
+expect 2 "create of an existing name: exit 2"
+
+vmctl shutdown
+expect 1 "missing argument: exit 1"
+check "bad usage prints the verb's usage" \
+	err_has "^usage: vmctl .*shutdown NAME \[--wait\] \[--timeout S\]$"
+vmctl frobnicate
+expect 1 "unknown command: exit 1"
+vmctl autostart "$NAME" maybe
+expect 1 "autostart maybe: exit 1"
+vmctl list --bogus
+expect 1 "unknown option: exit 1"
+vmctl shutdown "$NAME" --timeout zero
+expect 1 "bad --timeout: exit 1"
+vmctl help
+expect 0 "help: exit 0"
+check "help lists the exit codes" out_has "Exit status"
+vmctl --help
+expect 0 "--help: exit 0"
+vmctl create "$T/missing.cfg"
+expect 1 "missing config file: exit 1"
+head -c 1100000 /dev/zero | tr '\0' '#' >"$T/big.cfg"
+vmctl create "$T/big.cfg"
+expect 1 "config file over 1 MiB: exit 1"
+
+"$VMCTL" -s "$T/nosock" list >"$T/out" 2>"$T/err"
+rc=$?
+expect 1 "no daemon: exit 1"
+check "no daemon: 'cannot connect' message" err_has "^vmctl: cannot connect to $T/nosock: "
+VMD_SOCKET="$T/sock" "$VMCTL" version >"$T/out" 2>"$T/err"
+rc=$?
+expect 0 "VMD_SOCKET selects the socket"
+
+# A daemon that answers garbage: a transport failure, not a crash.
+"$PY" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+c, _ = s.accept(); c.makefile().readline(); c.sendall(b"this is not json\n")' "$T/bad.sock" &
+BAD=$!
+i=0
+while [ ! -S "$T/bad.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+"$VMCTL" -s "$T/bad.sock" list >"$T/out" 2>"$T/err"
+rc=$?
+wait $BAD
+expect 1 "garbage reply: exit 1"
+check "garbage reply: 'malformed reply' message" err_has "^vmctl: malformed reply from daemon"
+
+# SIGINT while waiting: exit 130. A background job of sh ignores SIGINT, so start vmctl with
+# the default disposition.
+"$PY" -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$VMCTL" -s "$T/sock" events >/dev/null 2>&1 &
+INT_PID=$!
+sleep 0.3
+kill -INT $INT_PID
+wait $INT_PID
+rc=$?
+expect 130 "SIGINT: exit 130"
+
+# ---- events ------------------------------------------------------------------------------
+
+vmctl remove "$NAME"
+expect 0 "remove"
+check "remove says 'removed NAME'" out_has "^removed $NAME$"
+vmctl info "$NAME"
+expect 2 "removed guest is gone"
+
+sleep 0.3
+kill $EV_JSON $EV_TXT 2>/dev/null
+wait $EV_JSON $EV_TXT 2>/dev/null
+BG_PIDS=
+cp "$T/ev.json" "$T/out"
+for ev in defined started paused unpaused destroyed removed; do
+	check "events --json: $ev" "$PY" -c 'import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(0 if [e for e in evs if e["name"] == sys.argv[2] and e["event"] == sys.argv[3]
+               and isinstance(e["time"], float) and "state" in e and "domid" in e] else 1)' \
+		"$T/ev.json" "$NAME" "$ev"
+done
+check "events: human lines" \
+	grep -q "^[0-9-]*T[0-9:]* $NAME started state=running domid=[0-9][0-9]*$" "$T/ev.txt"
+check "events: stopped guests have domid -" \
+	grep -q "^[0-9-]*T[0-9:]* $NAME destroyed state=stopped domid=-$" "$T/ev.txt"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
