@@ -4,8 +4,10 @@
 #   make check-xen   only the real-Xen tier (tests/xen), VMD_XEN_SCENARIO=name picks one
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build demo check check-fast check-asan check-xen clean
+.PHONY: all deps build demo check check-fast check-asan check-xen fuzz clean
 
 all: build
 
@@ -37,5 +39,14 @@ check-asan: deps $(ASAN_BUILD)/build.ninja
 check-xen: build
 	bash tests/xen/run.sh $(BUILD)
 
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debug -Dfuzz=true -Dlibxl=disabled -Dxen_tests=false \
+		-Db_sanitize=address,undefined -Db_lundef=false
+
+# libFuzzer on the request path and the config parsers, FUZZ_SECONDS each.
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	@sh scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -148,7 +148,9 @@ static int conn_read_msg(struct conn *c, json_t **msg)
 	size_t scanned = 0;
 
 	for (;;) {
-		char *nl = memchr(c->buf + scanned, '\n', c->len - scanned);
+		/* buf is NULL before the first read: memchr(NULL, ..., 0) is still UB. */
+		char *nl = c->len > scanned ? memchr(c->buf + scanned, '\n', c->len - scanned)
+					    : NULL;
 
 		if (nl) {
 			size_t linelen = (size_t)(nl - c->buf);
@@ -756,6 +758,66 @@ static json_t *parse_console(const struct args *a)
 	return params_name(a);
 }
 
+/* An absolute path: the daemon does not share our working directory. NULL after reporting. */
+static char *abs_path(const struct args *a, const char *path)
+{
+	char *cwd, *out;
+
+	if (path[0] == '/')
+		return strdup(path);
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	cwd = getcwd(NULL, 0);
+	if (!cwd) {
+		usage_error(a->cmd, "%s: cannot make it absolute: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (!*path || strcmp(path, ".") == 0)
+		return cwd; /* "." and "./" are the directory itself */
+	if (asprintf(&out, "%s/%s", strcmp(cwd, "/") ? cwd : "", path) < 0)
+		out = NULL;
+	free(cwd);
+	return out;
+}
+
+static json_t *parse_clone(const struct args *a)
+{
+	json_t *p = json_object();
+	const char *dir = arg_flag_val(a, "disk-dir", NULL);
+
+	if (!set_str(a, p, "source", a->pos[0]) || !set_str(a, p, "name", a->pos[1]))
+		goto fail;
+	if (dir) {
+		char *abs = abs_path(a, dir);
+		bool ok = abs && set_str(a, p, "disk_dir", abs);
+
+		free(abs);
+		if (!ok)
+			goto fail;
+	}
+	json_object_set_new(p, "start", json_boolean(arg_flag(a, "start")));
+	json_object_set_new(p, "sysprep", json_boolean(arg_flag(a, "sysprep")));
+	return p;
+fail:
+	json_decref(p);
+	return NULL;
+}
+
+/* disk create PATH SIZE: the daemon parses SIZE ("10G"), so vmctl and scripts agree. */
+static json_t *parse_disk_create(const struct args *a)
+{
+	json_t *p = json_object();
+	char *abs = abs_path(a, a->pos[0]);
+	bool ok = abs && set_str(a, p, "path", abs) && set_str(a, p, "size", a->pos[1]);
+
+	free(abs);
+	if (!ok) {
+		json_decref(p);
+		return NULL;
+	}
+	return p;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Output */
 
@@ -1106,6 +1168,51 @@ static int print_remove(const struct ctx *x, json_t *result)
 	return VMCTL_EXIT_OK;
 }
 
+static int print_clone(const struct ctx *x, json_t *result)
+{
+	json_t *vm = json_object_get(result, "vm");
+	const char *name = get_str(vm, "name");
+	json_t *domid = json_object_get(vm, "domid");
+	json_t *copied = json_object_get(result, "copied");
+	json_t *shared = json_object_get(result, "shared");
+	json_t *d;
+	size_t i;
+
+	if (!name || !json_is_array(copied) || !json_is_array(shared))
+		return malformed("no guest name or disk lists");
+	printf("cloned %s as %s", x->args->pos[0], name);
+	if (json_is_integer(domid))
+		printf(" (started, domid %" JSON_INTEGER_FORMAT ")", json_integer_value(domid));
+	fputs(json_is_true(json_object_get(result, "sysprep")) ? " (sysprepped)\n" : "\n",
+	      stdout);
+	json_array_foreach(copied, i, d) {
+		char size[32];
+
+		fmt_mib(json_number_value(json_object_get(d, "bytes")) / (1024.0 * 1024.0), size,
+			sizeof(size));
+		printf("  %s: %s -> %s (%s, %s)\n", get_str_or(d, "vdev", "?"),
+		       get_str_or(d, "source", "?"), get_str_or(d, "target", "?"), size,
+		       get_str_or(d, "method", "?"));
+	}
+	json_array_foreach(shared, i, d)
+		printf("  %s: %s (shared)\n", get_str_or(d, "vdev", "?"),
+		       get_str_or(d, "target", "?"));
+	return VMCTL_EXIT_OK;
+}
+
+static int print_disk_create(const struct ctx *x, json_t *result)
+{
+	const char *path = get_str(result, "path");
+	json_t *size = json_object_get(result, "size");
+	char buf[32];
+
+	if (!path || !json_is_integer(size))
+		return malformed("no path or size");
+	fmt_mib((double)json_integer_value(size) / (1024.0 * 1024.0), buf, sizeof(buf));
+	printf("created %s (%s, sparse)\n", path, buf);
+	return VMCTL_EXIT_OK;
+}
+
 static int print_config(const struct ctx *x, json_t *result)
 {
 	json_t *text = json_object_get(result, "xlcfg");
@@ -1243,6 +1350,12 @@ static const struct cmd cmds[] = {
 	  1, 1, { { "timeout", "S" } }, parse_console, run_console, true, NULL },
 	{ "autostart", "vm.autostart", "NAME on|off", "start a guest when vmd starts, or not",
 	  2, 2, { { 0 } }, parse_autostart, print_autostart, false, NULL },
+	{ "clone", "vm.clone", "SOURCE NAME",
+	  "copy a stopped guest, with its own disk images",
+	  2, 2, { { "disk-dir", "DIR" }, { "start", NULL }, { "sysprep", NULL } }, parse_clone,
+	  print_clone, false, NULL },
+	{ "disk create", "disk.create", "PATH SIZE", "create a sparse raw image (SIZE: 20G, 512M)",
+	  2, 2, { { 0 } }, parse_disk_create, print_disk_create, false, NULL },
 	{ "events", "events.subscribe", "", "print guest events as they happen",
 	  0, 0, { { 0 } }, parse_none, run_events, true, NULL },
 	{ "version", "daemon.version", "", "print the versions of vmctl and vmd",
@@ -1269,6 +1382,19 @@ static void usage_cmd(const struct cmd *c)
 
 	synopsis(c, buf, sizeof(buf));
 	fprintf(stderr, "usage: vmctl [-j] [-s PATH] %s\n", buf);
+}
+
+/* How many words of argv name the verb ("disk create" takes two); 0 if they do not. */
+static int verb_words(const char *verb, int argc, char **argv)
+{
+	const char *space = strchr(verb, ' ');
+	size_t n = space ? (size_t)(space - verb) : strlen(verb);
+
+	if (argc < 1 || strlen(argv[0]) != n || strncmp(verb, argv[0], n) != 0)
+		return 0;
+	if (!space)
+		return 1;
+	return argc >= 2 && strcmp(space + 1, argv[1]) == 0 ? 2 : 0;
 }
 
 /* Explicit help goes to stdout (exit 0); usage after a mistake to stderr (exit 1). */
@@ -1348,7 +1474,7 @@ int main(int argc, char **argv)
 	struct conn conn;
 	struct ctx ctx;
 	json_t *params, *result;
-	int opt, rc;
+	int opt, rc, words = 0;
 
 	setup_signals();
 	stderr_tty = isatty(STDERR_FILENO);
@@ -1387,7 +1513,8 @@ int main(int argc, char **argv)
 		return VMCTL_EXIT_FAIL;
 	}
 	for (cmd = cmds; cmd->verb; cmd++) {
-		if (strcmp(cmd->verb, argv[optind]) == 0)
+		words = verb_words(cmd->verb, argc - optind, argv + optind);
+		if (words)
 			break;
 	}
 	if (!cmd->verb) {
@@ -1399,7 +1526,7 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return VMCTL_EXIT_OK;
 	}
-	if (parse_args(cmd, argc - optind - 1, argv + optind + 1, &args) < 0)
+	if (parse_args(cmd, argc - optind - words, argv + optind + words, &args) < 0)
 		return VMCTL_EXIT_FAIL;
 	params = cmd->parse(&args);
 	if (!params)

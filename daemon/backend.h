@@ -39,6 +39,13 @@ enum dom_state {
 	DOM_DYING,
 };
 
+enum dom_event {
+	DOM_EV_POWEROFF, /* the guest shut itself down (or obeyed a shutdown request) */
+	DOM_EV_REBOOT,   /* the guest asked to be rebooted */
+	DOM_EV_CRASH,    /* the guest crashed */
+	DOM_EV_GONE,     /* the domain disappeared (destroyed by someone, or by us) */
+};
+
 /* One domain as the hypervisor sees it. */
 struct dom_info {
 	uint32_t domid;
@@ -51,17 +58,15 @@ struct dom_info {
 	uint64_t cpu_time_ns;
 	uint64_t start_time;    /* seconds since the epoch, 0 if unknown */
 	char *record;           /* our per-domain record (opaque JSON text) or NULL if not ours */
+	/* Why a domain in DOM_SHUTDOWN or DOM_CRASHED stopped, when known: lets the core apply
+	 * on_* to a guest that stopped while the daemon was not running. */
+	bool has_reason;
+	enum dom_event reason;  /* DOM_EV_POWEROFF, DOM_EV_REBOOT or DOM_EV_CRASH */
 };
 
 void dom_info_finish(struct dom_info *d); /* frees record */
 void dom_info_list_free(struct dom_info *list, size_t n);
 
-enum dom_event {
-	DOM_EV_POWEROFF, /* the guest shut itself down (or obeyed a shutdown request) */
-	DOM_EV_REBOOT,   /* the guest asked to be rebooted */
-	DOM_EV_CRASH,    /* the guest crashed */
-	DOM_EV_GONE,     /* the domain disappeared (destroyed by someone, or by us) */
-};
 
 struct host_info {
 	uint64_t total_kib;

@@ -13,6 +13,7 @@
 #include "store.h"
 
 struct event_base;
+struct jobs;
 struct server;
 struct vm;
 
@@ -22,6 +23,7 @@ struct daemon {
 	struct backend *be;
 	struct store store;
 	struct server *server;
+	struct jobs *jobs; /* long work in worker threads (job.c) */
 	TAILQ_HEAD(vm_list, vm) vms;
 	char *state_dir;
 	char *run_dir;

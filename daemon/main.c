@@ -2,6 +2,10 @@
  * main.c: vmd, the daemon. Arguments, the event loop, signals, and the order in which the
  * pieces come up and go down. Guests are never touched on the way down: stopping vmd leaves
  * them running, and the next vmd adopts them.
+ *
+ * Settings come from the command line, then /etc/vmd/vmd.conf (conf.c), then the defaults.
+ * Under systemd the listening sockets may be handed over (socket activation) and readiness
+ * is reported once requests are served (Type=notify); without systemd vmd binds them itself.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -13,8 +17,11 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "conf.h"
 #include "daemon.h"
+#include "job.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "util.h"
 #include "vm.h"
@@ -26,7 +33,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vmd [options]\n"
+		"  -c, --config PATH       settings file (default %s; see vmd.conf(5))\n"
+		"      --check-config      check the settings file, print OK or its errors, exit\n"
 		"  -s, --socket PATH       listen on PATH (default %s)\n"
+		"      --ro-socket PATH    read-only socket, or none (default: PATH-ro.sock)\n"
 		"  -d, --state-dir DIR     guest definitions (default %s)\n"
 		"      --run-dir DIR       runtime files (default: the socket's directory)\n"
 		"  -b, --backend NAME      libxl (default when Xen is present) or sim\n"
@@ -34,14 +44,16 @@ static void usage(FILE *f)
 		"      --syslog            log to syslog instead of stderr\n"
 		"      --sim-memory MIB    sim: host memory (default 8192)\n"
 		"      --sim-delay-ms MS   sim: guest reaction time (default 300)\n"
+		"      --no-autostart      leave autostart to systemd (vmd-guests.service)\n"
 		"  -h, --help              this text\n"
 		"  -V, --version           print the version\n",
-		VMD_DEFAULT_SOCKET, DEFAULT_STATE_DIR);
+		VMD_CONF_PATH, VMD_DEFAULT_SOCKET, DEFAULT_STATE_DIR);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	log_info("signal %d: stopping (guests keep running)", (int)sig);
+	sdnotify_stopping();
 	event_base_loopbreak(arg);
 }
 
@@ -103,17 +115,22 @@ int main(int argc, char **argv)
 		{"syslog", no_argument, NULL, 'S'},
 		{"sim-memory", required_argument, NULL, 'M'},
 		{"sim-delay-ms", required_argument, NULL, 'D'},
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"ro-socket", required_argument, NULL, 'R'},
+		{"no-autostart", no_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *socket_path = NULL, *state_dir = DEFAULT_STATE_DIR, *run_dir = NULL;
-	const char *backend_name = NULL;
+	const char *socket_path = NULL, *state_dir = NULL, *run_dir = NULL;
+	const char *backend_name = NULL, *config_path = NULL, *ro_socket_opt = NULL;
 	enum log_level level = LOG_LVL_INFO;
+	bool level_set = false, sim_delay_set = false, check_config = false, no_autostart = false;
 	int use_syslog = 0;
 	uint64_t sim_mem = 0, sim_delay = 0;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "s:d:b:l:hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:s:d:b:l:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			socket_path = optarg;
@@ -132,6 +149,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "vmd: unknown log level '%s'\n", optarg);
 				return 1;
 			}
+			level_set = true;
 			break;
 		case 'S':
 			use_syslog = 1;
@@ -147,6 +165,19 @@ int main(int argc, char **argv)
 				fprintf(stderr, "vmd: --sim-delay-ms wants 0..600000\n");
 				return 1;
 			}
+			sim_delay_set = true;
+			break;
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'C':
+			check_config = true;
+			break;
+		case 'R':
+			ro_socket_opt = optarg;
+			break;
+		case 'A':
+			no_autostart = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -163,16 +194,76 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+
+	/* The settings file: a missing default file means defaults; a missing --config file is
+	 * an error, as is anything wrong in either. */
+	struct vmd_conf conf;
+	struct conf_diag diag = {0};
+	conf_init(&conf);
+	const char *conf_file = config_path ? config_path : VMD_CONF_PATH;
+	int conf_errors = conf_load(&conf, conf_file, config_path != NULL, &diag);
+	if (conf.backend && !backend_find(conf.backend)) {
+		char *e = xasprintf("%s: backend %s is not in this build of vmd", conf_file,
+				    conf.backend);
+		diag.errors = xrealloc(diag.errors, (diag.n_errors + 1) * sizeof(char *));
+		diag.errors[diag.n_errors++] = e;
+		conf_errors++;
+	}
+	conf_check_host(&conf, &diag);
+	if (check_config || conf_errors) {
+		FILE *out = check_config ? stdout : stderr;
+		for (size_t i = 0; i < diag.n_errors; i++)
+			fprintf(out, "%s\n", diag.errors[i]);
+		for (size_t i = 0; i < diag.n_warnings; i++)
+			fprintf(out, "%s: warning: %s\n", conf_file, diag.warnings[i]);
+		if (!conf_errors)
+			fprintf(out, "%s: %s\n", conf_file,
+				access(conf_file, F_OK) == 0 ? "OK" : "absent, the defaults are OK");
+		conf_diag_finish(&diag);
+		conf_finish(&conf);
+		return conf_errors ? 1 : 0;
+	}
 	if (!socket_path)
-		socket_path = getenv(VMD_SOCKET_ENV) ? getenv(VMD_SOCKET_ENV) : VMD_DEFAULT_SOCKET;
-	if (state_dir[0] != '/' || socket_path[0] != '/' || (run_dir && run_dir[0] != '/')) {
-		fprintf(stderr, "vmd: --socket, --state-dir and --run-dir want absolute paths\n");
+		socket_path = getenv(VMD_SOCKET_ENV) ? getenv(VMD_SOCKET_ENV)
+			    : conf.socket		  ? conf.socket
+							  : VMD_DEFAULT_SOCKET;
+	if (!state_dir)
+		state_dir = conf.state_dir;
+	if (!run_dir)
+		run_dir = conf.run_dir;
+	if (!backend_name)
+		backend_name = conf.backend;
+	if (!level_set)
+		level = conf.log_level;
+	if (!sim_mem)
+		sim_mem = conf.sim_memory_mib;
+	if (!sim_delay_set && conf.sim_delay_set)
+		sim_delay = conf.sim_delay_ms;
+	if (ro_socket_opt) {
+		free(conf.ro_socket);
+		conf.ro_socket = xstrdup(strcmp(ro_socket_opt, "none") ? ro_socket_opt : "");
+	}
+	char *ro_socket = conf_ro_socket(&conf, socket_path);
+	if (state_dir[0] != '/' || socket_path[0] != '/' || (run_dir && run_dir[0] != '/') ||
+	    (ro_socket && ro_socket[0] != '/')) {
+		fprintf(stderr, "vmd: --socket, --ro-socket, --state-dir and --run-dir want "
+				"absolute paths\n");
+		free(ro_socket);
+		conf_diag_finish(&diag);
+		conf_finish(&conf);
 		return 1;
 	}
+	conf_set_active(&conf);
 	log_init(level, use_syslog);
+	for (size_t i = 0; i < diag.n_warnings; i++)
+		log_warn("%s: %s", conf_file, diag.warnings[i]);
+	conf_diag_finish(&diag);
 	const struct backend_ops *be_ops = pick_backend(backend_name);
-	if (!be_ops)
+	if (!be_ops) {
+		free(ro_socket);
+		conf_finish(&conf);
 		return 1;
+	}
 
 	/* A client that vanishes mid-reply must cost us an EPIPE, not our life. */
 	signal(SIGPIPE, SIG_IGN);
@@ -219,21 +310,55 @@ int main(int argc, char **argv)
 	}
 	if (vm_registry_load(&d) < 0)
 		goto out;
-	d.server = server_new(&d, d.socket_path, -1);
-	if (!d.server)
+	/* Jobs (clone, disk.create) run in worker threads. What a killed daemon's jobs left
+	 * behind goes now: after the registry load, which tells the images a stored definition
+	 * owns (kept) from those of a clone that never got its definition (removed). */
+	if (job_system_init(&d) < 0) {
+		log_error("cannot set up jobs in %s/jobs: %s", d.state_dir, strerror(errno));
 		goto out;
+	}
+	job_recover(&d);
+	/* Socket activation: systemd holds the sockets (and their modes) and hands them over;
+	 * then we bind nothing ourselves, not even a socket it did not pass. */
+	int rw_fd, ro_fd;
+	char why[256];
+	int n_fds = sdnotify_listen_fds(&rw_fd, &ro_fd, why, sizeof why);
+	if (n_fds < 0) {
+		log_error("%s", why);
+		goto out;
+	}
+	d.server = server_new(&d, d.socket_path, n_fds > 0 ? rw_fd : -1);
+	if (!d.server) {
+		if (n_fds > 0)
+			log_error("cannot serve the socket passed by systemd");
+		goto out;
+	}
+	if ((n_fds > 0 && ro_fd >= 0) || (n_fds == 0 && ro_socket)) {
+		const char *ro_path = ro_socket ? ro_socket : "(read-only socket from systemd)";
+		if (server_listen(d.server, ro_path, n_fds > 0 ? ro_fd : -1, true) < 0) {
+			log_error("cannot listen on the read-only socket %s: %s", ro_path,
+				  strerror(errno));
+			goto out;
+		}
+	}
 	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, d.base);
 	struct event *sigint = evsignal_new(d.base, SIGINT, on_signal, d.base);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
-	vm_registry_autostart(&d);
-	log_info("vmd %s ready on %s (backend %s, state %s)", VMD_VERSION, d.socket_path,
-		 be_ops->name, d.state_dir);
+	if (!no_autostart && conf.autostart)
+		vm_registry_autostart(&d);
+	log_info("vmd %s ready on %s%s (backend %s, state %s)", VMD_VERSION, d.socket_path,
+		 n_fds > 0 ? " (socket-activated)" : "", be_ops->name, d.state_dir);
+	char *status = xasprintf("serving on %s (backend %s)", d.socket_path, be_ops->name);
+	sdnotify_ready(status);
+	free(status);
 	event_base_dispatch(d.base);
 	event_free(sigterm);
 	event_free(sigint);
 	rc = 0;
 out:
+	/* Cancels running jobs and waits for their workers, which remove what they made. */
+	job_system_shutdown(&d);
 	server_free(d.server);
 	vm_registry_finish(&d);
 	if (d.be)
@@ -244,5 +369,8 @@ out:
 	free(d.state_dir);
 	free(d.socket_path);
 	free(d.run_dir);
+	free(ro_socket);
+	conf_set_active(NULL);
+	conf_finish(&conf);
 	return rc;
 }

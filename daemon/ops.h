@@ -75,5 +75,8 @@ extern const struct op_entry op_vm_console;
 extern const struct op_entry op_vm_autostart;
 extern const struct op_entry op_events_subscribe;
 extern const struct op_entry op_sim_inject;
+extern const struct op_entry op_vm_clone;
+extern const struct op_entry op_disk_create;
+extern const struct op_entry op_job_cancel;
 
 #endif

@@ -134,7 +134,7 @@ static int check_params(struct conn *c, json_t *id, const struct op_entry *op, j
 void rpc_handle_line(struct conn *c, const char *line, size_t len)
 {
 	json_error_t jerr;
-	json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!msg) {
 		send_error(c, NULL, VMD_ERR_PARSE, json_pack("{s:i}", "column", jerr.column),
 			   "parse error: %s", jerr.text);

@@ -11,6 +11,10 @@
  * closed when they are done. A client that really vanishes is noticed on the next write
  * (EPIPE; SIGPIPE is ignored in main) or by the EOF with nothing open. Freeing is deferred
  * to a fresh loop iteration so that no callback frees a connection under its own feet.
+ *
+ * Access: a server has up to two listening sockets, the main one (mode 0660, group vmd) and
+ * a read-only one (0666). Rights are fixed at accept from the peer's kernel credentials
+ * (access.c); on the read-only socket nobody may write, whoever they are.
  */
 #include "server.h"
 
@@ -27,17 +31,28 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "access.h"
+#include "conf.h"
 #include "daemon.h"
 #include "log.h"
 #include "rpc.h"
 #include "util.h"
 #include "vmd-proto.h"
 
-struct server {
-	struct daemon *d;
-	struct evconnlistener *listener;
+struct listener {
+	struct server *srv;
+	struct evconnlistener *evl;
 	char *path;      /* unlinked at exit when we created it */
 	bool own_path;
+	bool read_only;  /* every connection may only read */
+};
+
+#define MAX_LISTENERS 2
+
+struct server {
+	struct daemon *d;
+	struct listener ls[MAX_LISTENERS];
+	size_t n_ls;
 	unsigned next_id;
 	TAILQ_HEAD(, conn) conns;
 };
@@ -219,25 +234,27 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
-	struct server *srv = arg;
-	struct ucred cred;
-	socklen_t clen = sizeof cred;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+	struct listener *lst = arg;
+	struct server *srv = lst->srv;
+	struct peer peer;
+	if (access_peer_read(fd, &peer) < 0) {
 		log_warn("accept: cannot read peer credentials: %s", strerror(errno));
 		close(fd);
 		return;
 	}
+	const struct vmd_conf *conf = conf_active();
 	struct conn *c = xcalloc(1, sizeof *c);
 	c->srv = srv;
 	c->id = ++srv->next_id;
-	c->pid = cred.pid;
-	c->uid = cred.uid;
-	c->gid = cred.gid;
-	/* Root and the daemon's own user may change guests; finer rules come with vmd.conf. */
-	c->can_write = cred.uid == 0 || cred.uid == geteuid();
+	c->pid = peer.pid;
+	c->uid = peer.uid;
+	c->gid = peer.gid;
+	c->can_write = !lst->read_only &&
+		       access_can_write(&peer, geteuid(), conf->group_found, conf->group_gid);
+	access_peer_finish(&peer);
 	LIST_INIT(&c->reqs);
 	c->bev = bufferevent_socket_new(srv->d->base, fd,
-					BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+					BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		close(fd);
 		free(c);
@@ -248,7 +265,8 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	bufferevent_setwatermark(c->bev, EV_READ, 0, VMD_MAX_LINE + 2);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	log_debug("client %u: connected (pid %d uid %d)", c->id, (int)c->pid, (int)c->uid);
+	log_debug("client %u: connected (pid %d uid %d, %s)", c->id, (int)c->pid, (int)c->uid,
+		  c->can_write ? "read-write" : "read-only");
 }
 
 static void accept_error_cb(struct evconnlistener *l, void *arg)
@@ -257,8 +275,8 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 	log_warn("accept: %s", strerror(EVUTIL_SOCKET_ERROR()));
 }
 
-/* Binds path, refusing to take the socket of a live daemon. */
-static int bind_path(const char *path)
+/* Binds path with the given mode, refusing to take the socket of a live daemon. */
+static int bind_path(const char *path, mode_t mode)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof sun.sun_path) {
@@ -288,7 +306,7 @@ static int bind_path(const char *path)
 		return -1;
 	}
 	unlink(path); /* stale socket of a daemon that died */
-	mode_t old = umask(0117);
+	mode_t old = umask(~mode & 0777);
 	int r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
 	umask(old);
 	if (r < 0 || listen(fd, 64) < 0) {
@@ -301,30 +319,53 @@ static int bind_path(const char *path)
 	return fd;
 }
 
+int server_listen(struct server *srv, const char *path, int fd, bool read_only)
+{
+	if (srv->n_ls == MAX_LISTENERS) {
+		errno = ENOSPC;
+		return -1;
+	}
+	bool own = fd < 0;
+	if (own) {
+		fd = bind_path(path, read_only ? 0666 : 0660);
+		if (fd < 0)
+			return -1;
+		/* As vmd.socket's SocketGroup=: members of the group may connect. */
+		const struct vmd_conf *conf = conf_active();
+		if (!read_only && conf->group_found && chown(path, (uid_t)-1, conf->group_gid) < 0)
+			log_warn("cannot give %s to group %s: %s", path, conf->group,
+				 strerror(errno));
+	}
+	evutil_make_socket_nonblocking(fd);
+	struct listener *lst = &srv->ls[srv->n_ls];
+	lst->evl = evconnlistener_new(srv->d->base, accept_cb, lst,
+				      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (!lst->evl) {
+		int e = errno;
+		close(fd);
+		if (own)
+			unlink(path);
+		errno = e;
+		return -1;
+	}
+	lst->srv = srv;
+	lst->path = xstrdup(path);
+	lst->own_path = own;
+	lst->read_only = read_only;
+	srv->n_ls++;
+	evconnlistener_set_error_cb(lst->evl, accept_error_cb);
+	return 0;
+}
+
 struct server *server_new(struct daemon *d, const char *path, int fd)
 {
 	struct server *srv = xcalloc(1, sizeof *srv);
 	srv->d = d;
 	TAILQ_INIT(&srv->conns);
-	srv->path = xstrdup(path);
-	if (fd < 0) {
-		fd = bind_path(path);
-		if (fd < 0) {
-			free(srv->path);
-			free(srv);
-			return NULL;
-		}
-		srv->own_path = true;
-	}
-	evutil_make_socket_nonblocking(fd);
-	srv->listener = evconnlistener_new(d->base, accept_cb, srv,
-					   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
-	if (!srv->listener) {
-		close(fd);
-		server_free(srv);
+	if (server_listen(srv, path, fd, false) < 0) {
+		free(srv);
 		return NULL;
 	}
-	evconnlistener_set_error_cb(srv->listener, accept_error_cb);
 	return srv;
 }
 
@@ -332,13 +373,15 @@ void server_free(struct server *srv)
 {
 	if (!srv)
 		return;
-	if (srv->listener)
-		evconnlistener_free(srv->listener);
+	for (size_t i = 0; i < srv->n_ls; i++)
+		evconnlistener_free(srv->ls[i].evl);
 	struct conn *c;
 	while ((c = TAILQ_FIRST(&srv->conns)))
 		conn_free(c);
-	if (srv->own_path && srv->listener)
-		unlink(srv->path);
-	free(srv->path);
+	for (size_t i = 0; i < srv->n_ls; i++) {
+		if (srv->ls[i].own_path)
+			unlink(srv->ls[i].path);
+		free(srv->ls[i].path);
+	}
 	free(srv);
 }

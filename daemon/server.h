@@ -29,6 +29,10 @@ struct conn {
 
 /* Listens on path (fd >= 0: an inherited listening socket, e.g. from systemd). */
 struct server *server_new(struct daemon *d, const char *path, int fd);
+/* One more listening socket (at most two in all), e.g. the read-only one: on it every
+ * connection may only read. A socket vmd binds itself gets mode 0660 and the group of
+ * vmd.conf, or 0666 when read-only. 0 / -1 with errno. */
+int server_listen(struct server *srv, const char *path, int fd, bool read_only);
 void server_free(struct server *srv);
 struct daemon *server_daemon(struct server *srv);
 

@@ -84,7 +84,8 @@ int store_load_all(struct store *s, store_load_fn *fn, void *arg)
 		names[n++] = xstrdup(de->d_name);
 	}
 	closedir(dir);
-	qsort(names, n, sizeof *names, cmp_str);
+	if (n > 1)
+		qsort(names, n, sizeof *names, cmp_str);
 
 	int skipped = 0;
 	for (size_t i = 0; i < n; i++) {

@@ -66,7 +66,7 @@ bool vm_has_domain(const struct vm *vm)
 
 bool vm_busy(const struct vm *vm)
 {
-	return vm->in_flight;
+	return vm->in_flight || vm->clones > 0;
 }
 
 /* ---- registry ---------------------------------------------------------------------------- */
@@ -322,8 +322,12 @@ static void adopt(struct daemon *d)
 		}
 		vm->domid = doms[i].domid;
 		vm->started_at = (double)doms[i].start_time;
-		log_info("%s: adopted running domain %u", vm->cfg.name, doms[i].domid);
+		log_info("%s: adopted domain %u", vm->cfg.name, doms[i].domid);
 		set_state(vm, adopted_state(doms[i].state), "adopted");
+		/* It stopped while we were away: its on_* rule is still to be applied. */
+		if ((doms[i].state == DOM_SHUTDOWN || doms[i].state == DOM_CRASHED) &&
+		    doms[i].has_reason)
+			vm_dom_event(d, doms[i].domid, doms[i].reason);
 	}
 	dom_info_list_free(doms, n);
 }
@@ -397,6 +401,12 @@ void vm_registry_finish(struct daemon *d)
 struct vm *vm_define(struct daemon *d, struct vm_config *cfg, int *code, char *msg, size_t msglen,
 		     json_t **data)
 {
+	return vm_define_owned(d, cfg, NULL, 0, code, msg, msglen, data);
+}
+
+struct vm *vm_define_owned(struct daemon *d, struct vm_config *cfg, char *const *owned,
+			   size_t n_owned, int *code, char *msg, size_t msglen, json_t **data)
+{
 	*data = NULL;
 	if (vm_find(d, cfg->name)) {
 		*code = VMD_ERR_EXISTS;
@@ -453,6 +463,12 @@ struct vm *vm_define(struct daemon *d, struct vm_config *cfg, int *code, char *m
 	struct vm *vm = vm_new(d);
 	vm->cfg = *cfg;
 	vm_config_init(cfg);
+	if (n_owned) {
+		vm->owned_disks = xcalloc(n_owned, sizeof(char *));
+		for (size_t i = 0; i < n_owned; i++)
+			vm->owned_disks[i] = xstrdup(owned[i]);
+		vm->n_owned_disks = n_owned;
+	}
 	json_t *doc = vm_doc(vm);
 	int r = store_save(&d->store, vm->cfg.name, doc, true);
 	int e = errno;
@@ -482,6 +498,12 @@ struct vm *vm_define(struct daemon *d, struct vm_config *cfg, int *code, char *m
 int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, int *code,
 	      char *msg, size_t msglen)
 {
+	if (vm->clones) {
+		*code = VMD_ERR_BAD_STATE;
+		snprintf(msg, msglen, "guest '%s' is being cloned; remove it once the copy is done",
+			 vm->cfg.name);
+		return -1;
+	}
 	if (vm->state != VM_STOPPED || vm_busy(vm)) {
 		*code = VMD_ERR_BAD_STATE;
 		snprintf(msg, msglen, "guest '%s' is %s; destroy or shut it down first",
@@ -561,6 +583,12 @@ static int begin_create(struct vm *vm, struct be_error *err)
 
 int vm_start(struct vm *vm, vm_done_fn *done, void *arg, struct be_error *err)
 {
+	if (vm->clones) {
+		/* Its disks are being copied: a running guest would change them under the copy. */
+		be_error_set(err, VMD_ERR_BUSY, "guest '%s' is being cloned; start it once the "
+			     "copy is done", vm->cfg.name);
+		return -1;
+	}
 	if (vm_busy(vm)) {
 		be_error_set(err, VMD_ERR_BUSY, "guest '%s' is %s", vm->cfg.name,
 			     vm_state_name(vm->state));
@@ -709,7 +737,12 @@ int vm_pause(struct vm *vm, struct be_error *err)
 
 int vm_unpause(struct vm *vm, struct be_error *err)
 {
-	if (vm->state != VM_PAUSED || vm_busy(vm)) {
+	if (vm_busy(vm)) {
+		be_error_set(err, VMD_ERR_BUSY, "guest '%s' is %s", vm->cfg.name,
+			     vm_state_name(vm->state));
+		return -1;
+	}
+	if (vm->state != VM_PAUSED) {
 		be_error_set(err, VMD_ERR_BAD_STATE, "cannot unpause guest '%s': it is %s",
 			     vm->cfg.name, vm_state_name(vm->state));
 		return -1;

@@ -53,6 +53,8 @@ struct vm {
 	LIST_HEAD(, vm_waiter) waiters;
 	/* A backend create or destroy is outstanding: no other operation may start. */
 	bool in_flight;
+	/* Clone jobs copying this guest's disks: it may not start or be removed meanwhile. */
+	unsigned clones;
 	/* Who to tell when the requested start/destroy is done (NULL for internal ones). */
 	vm_done_fn *op_done;
 	void *op_arg;
@@ -64,7 +66,7 @@ struct vm {
 const char *vm_state_name(enum vm_state s);
 /* True while a domain exists for the guest. */
 bool vm_has_domain(const struct vm *vm);
-/* True while a backend create or destroy is outstanding. */
+/* True while a backend create or destroy is outstanding, or a clone copies its disks. */
 bool vm_busy(const struct vm *vm);
 
 void vm_registry_init(struct daemon *d);
@@ -83,6 +85,10 @@ struct vm *vm_find_domid(struct daemon *d, uint32_t domid);
  * missing; checks uniqueness; stores it. Returns the vm, or NULL with *code/msg set. */
 struct vm *vm_define(struct daemon *d, struct vm_config *cfg, int *code, char *msg, size_t msglen,
 		     json_t **data);
+/* The same, for a guest whose disk images vmd made (clone): owned (copied) lists them and is
+ * stored with the definition in the same write; vm.remove --delete-disks deletes them. */
+struct vm *vm_define_owned(struct daemon *d, struct vm_config *cfg, char *const *owned,
+			   size_t n_owned, int *code, char *msg, size_t msglen, json_t **data);
 /* Forgets a stopped guest and its stored definition; deleted/kept list owned/other disks. */
 int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, int *code,
 	      char *msg, size_t msglen);

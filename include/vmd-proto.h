@@ -38,5 +38,6 @@
 #define VMD_ERR_TIMEOUT 9         /* a wait ran out (e.g. shutdown --wait --timeout) */
 #define VMD_ERR_NO_RESOURCES 10   /* not enough host memory (or other resource) */
 #define VMD_ERR_CANCELLED 11      /* a job was cancelled */
+#define VMD_ERR_NOT_SUPPORTED 12  /* vmd cannot do this here (block-device clone, no virt-sysprep) */
 
 #endif

@@ -2,7 +2,8 @@
 # Runs every test tier and prints one closing line "N passed, N failed" over all of them.
 #   1. unit + integration tests (meson test) on the normal build
 #   2. the same under ASan + UBSan
-#   3. the real-Xen tier (tests/xen: Xen 4.17 + Debian dom0 under QEMU)
+#   3. systemd as PID 1 under QEMU (tests/systemd: vmd's units on a booted Debian)
+#   4. the real-Xen tier (tests/xen: Xen 4.17 + Debian dom0 under QEMU)
 # A tier's failure does not stop the others, so one run shows everything that is wrong.
 set -u
 BUILD=${1:-build}
@@ -43,6 +44,19 @@ else
 	echo "check: the ASan build failed"
 	failed=$((failed + 1))
 fi
+
+echo "== systemd as PID 1 under QEMU (tests/systemd)"
+slog=$(mktemp)
+bash tests/systemd/run.sh "$BUILD" 2>&1 | tee "$slog"
+sline=$(grep -E '^systemd: [0-9]+ passed, [0-9]+ failed' "$slog" | tail -n 1)
+if [ -n "$sline" ]; then
+	passed=$((passed + $(echo "$sline" | sed -E 's/^systemd: ([0-9]+) passed.*/\1/')))
+	failed=$((failed + $(echo "$sline" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+else
+	echo "check: tests/systemd printed no result line"
+	failed=$((failed + 1))
+fi
+rm -f "$slog"
 
 echo "== real Xen (tests/xen)"
 xlog=$(mktemp)

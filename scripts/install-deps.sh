@@ -6,10 +6,19 @@ set -eu
 
 # build
 PKGS="gcc make meson ninja-build pkg-config libxen-dev libevent-dev libjansson-dev libyajl-dev"
+# systemd integration (sd_notify, socket activation) and the man pages
+PKGS="$PKGS libsystemd-dev scdoc"
 # tests: integration (python + schemas), sanitizers and memory checks
-PKGS="$PKGS python3 python3-jsonschema valgrind"
+PKGS="$PKGS python3 python3-jsonschema valgrind clang libclang-rt-14-dev"
+# vm.clone tests and tests/bench/clone: XFS with reflink on a loop device (xfsprogs), and
+# virt-sysprep on cloned images (libguestfs-tools; its appliance boots the host's kernel from
+# /boot, which a container or microVM may lack: linux-image-amd64)
+PKGS="$PKGS xfsprogs libguestfs-tools linux-image-amd64"
 # tests/xen: QEMU and the tools that build the dom0 image (nothing Xen-related on the host)
 PKGS="$PKGS qemu-system-x86 busybox-static cpio e2fsprogs xz-utils zstd kmod fdisk"
+# tests/systemd: a debootstrapped Debian with systemd as PID 1 under QEMU; systemd-analyze
+# and systemd-sysusers on the host (the host need not run systemd)
+PKGS="$PKGS debootstrap systemd"
 
 missing=""
 for p in $PKGS; do

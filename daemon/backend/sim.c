@@ -342,6 +342,13 @@ static void fill_info(const struct dom *d, struct dom_info *out)
 	out->cpu_time_ns = cpu_time(d);
 	out->start_time = d->start_time;
 	out->record = xstrdup(d->record);
+	if (d->state == DOM_CRASHED) {
+		out->has_reason = true;
+		out->reason = DOM_EV_CRASH;
+	} else if (d->state == DOM_SHUTDOWN && d->request != REQ_NONE) {
+		out->has_reason = true;
+		out->reason = d->request == REQ_REBOOT ? DOM_EV_REBOOT : DOM_EV_POWEROFF;
+	}
 }
 
 /* ---- consoles ---- */
@@ -709,6 +716,7 @@ static void cancel_request(struct dom *d)
 static void guest_down(struct dom *d, enum request why)
 {
 	cancel_request(d);
+	d->request = why; /* kept (and saved) as the reason it is down, for list/info */
 	set_state(d, DOM_SHUTDOWN);
 	console_printf(d, "\r\n%s\r\n", why == REQ_REBOOT ? "reboot: Restarting system"
 							   : "reboot: Power down");

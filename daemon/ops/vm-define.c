@@ -5,11 +5,15 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "access.h"
+#include "conf.h"
 #include "daemon.h"
 #include "log.h"
 #include "ops.h"
 #include "rpc.h"
+#include "server.h"
 #include "vm.h"
 #include "vmd-proto.h"
 #include "xlcfg.h"
@@ -49,6 +53,22 @@ static struct vm *define(struct rpc_req *req)
 		rpc_reply_error(req, VMD_ERR_INVALID_CONFIG, data, "%s", cerr.message);
 		vm_config_finish(&cfg);
 		return NULL;
+	}
+	/* What the host decides (default bridge), then what a writer who is not root may name
+	 * (access.h): both before the definition exists. */
+	const struct vmd_conf *conf = conf_active();
+	conf_apply_defaults(conf, &cfg);
+	if (!req->conn || !access_unrestricted(req->conn->uid, geteuid())) {
+		char key[64], path[4096], why[4096 + 256];
+		if (access_check_config(&cfg, conf->storage_roots, conf->n_storage_roots, key,
+					path, why, sizeof why) < 0) {
+			json_t *data = json_pack("{s:s, s:s}", "method", req->op->method, "key", key);
+			if (path[0])
+				json_object_set_new(data, "path", json_string(path));
+			rpc_reply_error(req, VMD_ERR_PERMISSION, data, "permission denied: %s", why);
+			vm_config_finish(&cfg);
+			return NULL;
+		}
 	}
 	int code;
 	char msg[512];

@@ -8,6 +8,7 @@
 #include "rpc.h"
 #include "util.h"
 #include "vm.h"
+#include "vmd-proto.h"
 
 static void exec(struct rpc_req *req)
 {
@@ -22,7 +23,10 @@ static void exec(struct rpc_req *req)
 		      sizeof msg) < 0) {
 		json_decref(deleted);
 		json_decref(kept);
-		rpc_reply_error(req, code, json_pack("{s:s}", "name", name), "%s", msg);
+		json_t *data = json_pack("{s:s}", "name", name);
+		if (code == VMD_ERR_BAD_STATE) /* refused: the guest is still there */
+			json_object_set_new(data, "state", json_string(vm_state_name(vm->state)));
+		rpc_reply_error(req, code, data, "%s", msg);
 	} else {
 		rpc_reply_result(req, json_pack("{s:s, s:o, s:o}", "name", name, "deleted",
 						deleted, "kept", kept));

@@ -1,0 +1,94 @@
+# bash completion for vmctl(1): commands, their flags, guest names (asked of vmd, through the
+# read-only socket when the main one is closed to the user), files for create/define.
+# shellcheck shell=bash
+
+_vmctl_guests()
+{
+	local sock=() out
+	[[ -n ${_vmctl_socket-} ]] && sock=(-s "$_vmctl_socket")
+	out=$(vmctl "${sock[@]}" list --all 2>/dev/null) ||
+		{ [[ -z ${_vmctl_socket-} ]] &&
+			out=$(vmctl -s /run/vmd/vmd-ro.sock list --all 2>/dev/null); } ||
+		return
+	# The first column of the table, without its header.
+	awk 'NR > 1 { print $1 }' <<<"$out"
+}
+
+_vmctl()
+{
+	local cur prev words cword
+	_init_completion || return
+
+	local commands="create define start shutdown reboot destroy pause unpause list info
+		remove config console autostart events version help"
+	local i cmd="" _vmctl_socket=""
+	for ((i = 1; i < cword; i++)); do
+		case ${words[i]} in
+		-s | --socket)
+			_vmctl_socket=${words[i + 1]}
+			((i++))
+			;;
+		-*) ;;
+		*)
+			cmd=${words[i]}
+			break
+			;;
+		esac
+	done
+
+	case $prev in
+	-s | --socket)
+		_filedir
+		return
+		;;
+	--timeout)
+		return
+		;;
+	esac
+
+	if [[ -z $cmd ]]; then
+		if [[ $cur == -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "-s --socket -j --json -h --help -V
+				--version" -- "$cur")
+		else
+			mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
+		fi
+		return
+	fi
+
+	# Position of the word being completed among the command's arguments.
+	local nargs=0
+	for ((i = i + 1; i < cword; i++)); do
+		[[ ${words[i]} == -* ]] || ((nargs++))
+		[[ ${words[i]} == --timeout ]] && ((i++))
+	done
+
+	local flags=""
+	case $cmd in
+	shutdown) flags="--wait --timeout" ;;
+	list) flags="--all" ;;
+	remove) flags="--delete-disks" ;;
+	config) flags="--json" ;;
+	console) flags="--timeout" ;;
+	esac
+	if [[ $cur == -* ]]; then
+		mapfile -t COMPREPLY < <(compgen -W "$flags" -- "$cur")
+		return
+	fi
+
+	case $cmd in
+	create | define)
+		((nargs == 0)) && _filedir '@(cfg|json)'
+		;;
+	start | shutdown | reboot | destroy | pause | unpause | info | remove | config | console)
+		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
+		;;
+	autostart)
+		if ((nargs == 0)); then
+			mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
+		elif ((nargs == 1)); then
+			mapfile -t COMPREPLY < <(compgen -W "on off" -- "$cur")
+		fi
+		;;
+	esac
+} && complete -F _vmctl vmctl

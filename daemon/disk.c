@@ -1,0 +1,679 @@
+/*
+ * disk.c: see disk.h.
+ *
+ * Progress counts bytes of the source image, holes included, so that done reaches total (the
+ * image size) whichever method ran: a reflink jumps there at once, a sparse copy jumps over
+ * each hole and walks through each data extent.
+ */
+#include "disk.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* Zero detection granularity of the read/write copy: the file system block size of ext4 and
+ * XFS, so a skipped block really becomes a hole. */
+#define ZERO_BLOCK 4096
+
+int disk_parse_size(const char *s, uint64_t *out)
+{
+	if (!s || !isdigit((unsigned char)s[0])) {
+		errno = EINVAL;
+		return -1;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -1;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		break;
+	case '\0':
+		break;
+	default:
+		errno = EINVAL;
+		return -1;
+	}
+	if (shift) {
+		end++;
+		/* "10G", "10GiB", "10GB": all powers of 1024, as qemu-img and truncate(1)'s G. */
+		if (strcmp(end, "iB") == 0 || strcasecmp(end, "b") == 0)
+			end += strlen(end);
+	}
+	if (*end || v == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (v > ((unsigned long long)INT64_MAX >> shift)) {
+		errno = ERANGE;
+		return -1;
+	}
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+const char *disk_copy_method_name(int method)
+{
+	switch (method) {
+	case DISK_COPY_REFLINK:
+		return "reflink";
+	case DISK_COPY_SPARSE:
+		return "sparse";
+	case DISK_COPY_RW:
+		return "readwrite";
+	}
+	return "none";
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Formats the message (which may use strerror(errno)) without losing errno. */
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	int e = errno;
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	errno = e;
+}
+
+/* ---- the copy engine ---------------------------------------------------------------------- */
+
+struct copy {
+	int in, out;
+	uint64_t size;
+	const struct disk_copy_ctl *ctl;
+	size_t chunk;
+	char *buf; /* for read/write, allocated on first use */
+	char *err;
+	size_t errlen;
+};
+
+static bool cancelled(const struct copy *c)
+{
+	return c->ctl->cancel && atomic_load(c->ctl->cancel);
+}
+
+static int check_cancel(struct copy *c)
+{
+	if (!cancelled(c))
+		return 0;
+	errno = ECANCELED;
+	seterr(c->err, c->errlen, "cancelled");
+	return -1;
+}
+
+/* n more bytes of the source are done; pos is where the copy stands now. */
+static void advance(struct copy *c, uint64_t n, uint64_t pos)
+{
+	if (c->ctl->progress)
+		atomic_fetch_add(c->ctl->progress, n);
+	if (c->ctl->hook)
+		c->ctl->hook(c->ctl->hook_arg, pos);
+}
+
+static int shrank(struct copy *c, uint64_t pos)
+{
+	errno = ESTALE;
+	seterr(c->err, c->errlen,
+	       "the source image changed during the copy (it ends at %llu of %llu bytes)",
+	       (unsigned long long)pos, (unsigned long long)c->size);
+	return -1;
+}
+
+static bool all_zero(const char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+static int pwrite_all(int fd, const char *p, size_t n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* Copies [from, to) with pread/pwrite. Runs of zero blocks are not written: the target is a
+ * new file, so they read back as zeros and take no space (what cp --sparse=always does). */
+static int copy_rw(struct copy *c, uint64_t from, uint64_t to)
+{
+	if (!c->buf)
+		c->buf = xmalloc(c->chunk);
+	uint64_t pos = from;
+	while (pos < to) {
+		if (check_cancel(c) < 0)
+			return -1;
+		size_t want = to - pos < c->chunk ? (size_t)(to - pos) : c->chunk;
+		ssize_t r = pread(c->in, c->buf, want, (off_t)pos);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			seterr(c->err, c->errlen, "cannot read the source image at %llu: %s",
+			       (unsigned long long)pos, strerror(errno));
+			return -1;
+		}
+		if (r == 0)
+			return shrank(c, pos);
+		/* Write each run of non-zero blocks with one call. */
+		size_t run = 0, off = 0;
+		while (off < (size_t)r) {
+			size_t n = (size_t)r - off < ZERO_BLOCK ? (size_t)r - off : ZERO_BLOCK;
+			bool zero = all_zero(c->buf + off, n);
+			if (!zero) {
+				off += n;
+				if (off < (size_t)r)
+					continue;
+			}
+			if (off > run &&
+			    pwrite_all(c->out, c->buf + run, off - run, pos + run) < 0) {
+				seterr(c->err, c->errlen, "cannot write the copy at %llu: %s",
+				       (unsigned long long)(pos + run), strerror(errno));
+				return -1;
+			}
+			if (zero)
+				off += n;
+			run = off;
+		}
+		pos += (uint64_t)r;
+		advance(c, (uint64_t)r, pos);
+	}
+	return 0;
+}
+
+/* The kernel says it cannot do this here (not "it failed"): try the next method. */
+static bool unsupported(int e)
+{
+	return e == EOPNOTSUPP || e == ENOTTY || e == EXDEV || e == EINVAL || e == ENOSYS;
+}
+
+/* Walks the source's data extents; copy_file_range moves each (falling back to read/write
+ * when it cannot). Returns the method that did the work, or -1. */
+static int copy_sparse(struct copy *c, unsigned allowed)
+{
+	bool cfr = allowed & DISK_COPY_SPARSE;
+	bool seek = true;
+	uint64_t pos = 0;
+	while (pos < c->size) {
+		if (check_cancel(c) < 0)
+			return -1;
+		uint64_t data = pos, end = c->size;
+		if (seek) {
+			off_t d = lseek(c->in, (off_t)pos, SEEK_DATA);
+			if (d < 0 && errno == ENXIO) {
+				data = c->size; /* nothing but hole up to the end */
+			} else if (d < 0 && errno == EINVAL) {
+				seek = false; /* no SEEK_DATA here: everything is data */
+			} else if (d < 0) {
+				seterr(c->err, c->errlen, "cannot find data in the source: %s",
+				       strerror(errno));
+				return -1;
+			} else {
+				data = (uint64_t)d;
+			}
+		}
+		if (data >= c->size) {
+			advance(c, c->size - pos, c->size);
+			pos = c->size;
+			break;
+		}
+		if (seek) {
+			off_t h = lseek(c->in, (off_t)data, SEEK_HOLE);
+			if (h < 0 && errno == ENXIO)
+				return shrank(c, data);
+			if (h < 0) {
+				seterr(c->err, c->errlen, "cannot find holes in the source: %s",
+				       strerror(errno));
+				return -1;
+			}
+			end = (uint64_t)h < c->size ? (uint64_t)h : c->size;
+		}
+		if (data > pos)
+			advance(c, data - pos, data);
+		uint64_t p = data;
+		while (p < end) {
+			if (check_cancel(c) < 0)
+				return -1;
+			size_t want = end - p < c->chunk ? (size_t)(end - p) : c->chunk;
+			if (!cfr) {
+				if (copy_rw(c, p, p + want) < 0)
+					return -1;
+				p += want;
+				continue;
+			}
+			loff_t ip = (loff_t)p, op = (loff_t)p;
+			ssize_t n = copy_file_range(c->in, &ip, c->out, &op, want, 0);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (unsupported(errno) && (allowed & DISK_COPY_RW)) {
+					cfr = false;
+					continue;
+				}
+				seterr(c->err, c->errlen, "cannot copy at %llu: %s",
+				       (unsigned long long)p, strerror(errno));
+				return -1;
+			}
+			if (n == 0)
+				return shrank(c, p);
+			p += (uint64_t)n;
+			advance(c, (uint64_t)n, p);
+		}
+		pos = end;
+	}
+	return cfr ? DISK_COPY_SPARSE : DISK_COPY_RW;
+}
+
+int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl, char *err,
+		 size_t errlen)
+{
+	static const struct disk_copy_ctl none = {0};
+	struct copy c = {
+		.in = in,
+		.out = out,
+		.size = size,
+		.ctl = ctl ? ctl : &none,
+		.err = err,
+		.errlen = errlen,
+	};
+	c.chunk = c.ctl->chunk ? c.ctl->chunk : DISK_COPY_CHUNK;
+	unsigned allowed = c.ctl->methods ? c.ctl->methods : DISK_COPY_ALL;
+	int method = -1;
+
+	if (check_cancel(&c) < 0)
+		return -1;
+	if (allowed & DISK_COPY_REFLINK) {
+		if (ioctl(out, FICLONE, in) == 0) {
+			advance(&c, size, size);
+			method = DISK_COPY_REFLINK;
+			goto check;
+		}
+		if (!unsupported(errno) || !(allowed & (DISK_COPY_SPARSE | DISK_COPY_RW))) {
+			seterr(err, errlen, "cannot reflink the image: %s", strerror(errno));
+			return -1;
+		}
+	}
+	if (allowed & DISK_COPY_SPARSE) {
+		method = copy_sparse(&c, allowed);
+	} else if (allowed & DISK_COPY_RW) {
+		/* Forced read/write: still skip the holes we know of, as copy_sparse does. */
+		method = copy_sparse(&c, allowed);
+	} else {
+		errno = EINVAL;
+		seterr(err, errlen, "no copy method allowed");
+		return -1;
+	}
+	free(c.buf);
+	if (method < 0)
+		return -1;
+	/* The holes at the end: the size, not data, makes them. */
+	if (ftruncate(out, (off_t)size) < 0) {
+		seterr(err, errlen, "cannot set the size of the copy: %s", strerror(errno));
+		return -1;
+	}
+check:;
+	/* A source that grew or shrank while we copied gives a copy of no consistent moment. */
+	struct stat st;
+	if (fstat(in, &st) < 0) {
+		seterr(err, errlen, "cannot stat the source image: %s", strerror(errno));
+		return -1;
+	}
+	if ((uint64_t)st.st_size != size) {
+		errno = ESTALE;
+		seterr(err, errlen,
+		       "the source image changed size during the copy (%llu bytes, now %llu)",
+		       (unsigned long long)size, (unsigned long long)st.st_size);
+		return -1;
+	}
+	return method;
+}
+
+/* ---- names and commits -------------------------------------------------------------------- */
+
+char *disk_temp_name(const char *final)
+{
+	static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	const char *slash = strrchr(final, '/');
+	size_t dirlen = slash ? (size_t)(slash - final) + 1 : 0;
+	uint8_t r[6];
+	char x[sizeof r + 1];
+	if (random_bytes(r, sizeof r) < 0)
+		abort(); /* getrandom does not fail once the pool is seeded */
+	for (size_t i = 0; i < sizeof r; i++)
+		x[i] = set[r[i] % (sizeof set - 1)];
+	x[sizeof r] = '\0';
+	return xasprintf("%.*s.%s.%s%s", (int)dirlen, final, final + dirlen, x, DISK_TMP_SUFFIX);
+}
+
+bool disk_is_temp_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t n = strlen(base), m = strlen(DISK_TMP_SUFFIX);
+	/* "." + at least one character + "." + six random characters + suffix */
+	return base[0] == '.' && n >= 1 + 1 + 1 + 6 + m &&
+	       strcmp(base + n - m, DISK_TMP_SUFFIX) == 0;
+}
+
+int disk_fsync_dir(const char *path)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd < 0)
+		return -1;
+	int r = fsync(fd);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+int disk_commit(const char *tmp, const char *final)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* A file system without RENAME_NOREPLACE (some NFS and FUSE): link() refuses an
+	 * existing name just as well. */
+	if (link(tmp, final) < 0)
+		return -1;
+	unlink(tmp);
+	return 0;
+}
+
+int disk_create(const char *path, const char *tmp, uint64_t size, unsigned mode, char *err,
+		size_t errlen)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		errno = EEXIST;
+		seterr(err, errlen, "%s already exists", path);
+		return -1;
+	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0) {
+		seterr(err, errlen, "cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* fchmod: the daemon's umask must not decide who may read a guest's disk. */
+	if (fchmod(fd, mode) < 0) {
+		seterr(err, errlen, "cannot set the mode of %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (ftruncate(fd, (off_t)size) < 0) {
+		seterr(err, errlen, "cannot make %s %llu bytes large: %s", path,
+		       (unsigned long long)size, strerror(errno));
+		goto fail;
+	}
+	struct stat made;
+	if (fsync(fd) < 0 || fstat(fd, &made) < 0) {
+		seterr(err, errlen, "cannot sync %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		seterr(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (disk_commit(tmp, path) < 0) {
+		if (errno == EEXIST)
+			seterr(err, errlen, "%s already exists", path);
+		else
+			seterr(err, errlen, "cannot create %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (disk_fsync_dir(path) < 0) {
+		/* Not durable: take back what we renamed (and only that), and say so. */
+		int e = errno;
+		seterr(err, errlen, "cannot sync the directory of %s: %s", path, strerror(e));
+		if (lstat(path, &st) == 0 && st.st_dev == made.st_dev && st.st_ino == made.st_ino)
+			unlink(path);
+		errno = e;
+		return -1;
+	}
+	return 0;
+fail:;
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = e;
+	return -1;
+}
+
+/* ---- virt-sysprep --------------------------------------------------------------------------- */
+
+char *disk_find_program(const char *prog)
+{
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0 ? xstrdup(prog) : NULL;
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (const char *p = path; *p;) {
+		const char *colon = strchr(p, ':');
+		size_t n = colon ? (size_t)(colon - p) : strlen(p);
+		if (n > 0) {
+			char *cand = xasprintf("%.*s/%s", (int)n, p, prog);
+			struct stat st;
+			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
+				return cand;
+			free(cand);
+		}
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	return NULL;
+}
+
+#define SYSPREP_TAIL 8192
+#define SYSPREP_KILL_GRACE 5.0 /* seconds between SIGTERM and SIGKILL after a cancel */
+
+/* The line that says why: the first "error:" line of the tail, else its last line. */
+static void sysprep_reason(char *tail, char *err, size_t errlen, const char *prefix)
+{
+	char *pick = NULL, *last = NULL, *save = NULL;
+	for (char *line = strtok_r(tail, "\r\n", &save); line;
+	     line = strtok_r(NULL, "\r\n", &save)) {
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (!*line)
+			continue;
+		if (!pick && strstr(line, "error:"))
+			pick = line;
+		last = line;
+	}
+	if (!pick)
+		pick = last;
+	if (pick)
+		for (char *c = pick; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = ' ';
+	seterr(err, errlen, "%s%s%s", prefix, pick ? ": " : "", pick ? pick : "");
+}
+
+int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size_t n,
+		 const char *hostname, const atomic_bool *cancel, char *err, size_t errlen)
+{
+	extern char **environ;
+	const char **argv = xcalloc(4 * n + 12, sizeof *argv);
+	size_t a = 0;
+	argv[a++] = prog;
+	argv[a++] = "--quiet";
+	for (size_t i = 0; i < n; i++) {
+		argv[a++] = "--format";
+		argv[a++] = images[i].format ? images[i].format : "raw";
+		argv[a++] = "-a";
+		argv[a++] = images[i].path;
+	}
+	argv[a++] = "--operations";
+	argv[a++] = DISK_SYSPREP_OPS;
+	argv[a++] = "--hostname";
+	argv[a++] = hostname;
+	argv[a++] = "--firstboot-command";
+	argv[a++] = DISK_SYSPREP_FIRSTBOOT;
+	argv[a] = NULL;
+
+	int out[2];
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		seterr(err, errlen, "cannot run %s: %s", prog, strerror(errno));
+		free(argv);
+		return -1;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+	posix_spawnattr_init(&at);
+	/* Workers block every signal and the daemon ignores SIGPIPE: the tool gets neither.
+	 * Its own process group lets a cancel stop it together with the qemu it runs. */
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+					      POSIX_SPAWN_SETPGROUP);
+	pid_t pid;
+	int e = posix_spawn(&pid, prog, &fa, &at, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	free(argv);
+	close(out[1]);
+	if (e) {
+		close(out[0]);
+		errno = e;
+		seterr(err, errlen, "cannot run %s: %s", prog, strerror(e));
+		return -1;
+	}
+
+	char *tail = xcalloc(1, SYSPREP_TAIL + 1);
+	size_t tlen = 0;
+	bool eof = false, killed = false;
+	double kill_at = 0;
+	int status = 0;
+	for (;;) {
+		if (cancel && atomic_load(cancel) && !killed) {
+			kill(-pid, SIGTERM);
+			killed = true;
+			kill_at = now_monotonic() + SYSPREP_KILL_GRACE;
+		}
+		if (killed && kill_at && now_monotonic() > kill_at) {
+			kill(-pid, SIGKILL);
+			kill_at = 0;
+		}
+		if (eof) {
+			pid_t w = waitpid(pid, &status, WNOHANG);
+			if (w == pid)
+				break;
+			if (w < 0 && errno != EINTR) {
+				status = -1;
+				break;
+			}
+			usleep(100000);
+			continue;
+		}
+		struct pollfd pfd = {.fd = out[0], .events = POLLIN};
+		int r = poll(&pfd, 1, 100);
+		if (r <= 0)
+			continue;
+		char buf[4096];
+		ssize_t got = read(out[0], buf, sizeof buf);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			eof = true;
+			continue;
+		}
+		/* Keep the last SYSPREP_TAIL bytes (buf is smaller than that). */
+		_Static_assert(sizeof buf < SYSPREP_TAIL, "one read fits the tail");
+		size_t g = (size_t)got;
+		if (tlen + g > SYSPREP_TAIL) {
+			size_t drop = tlen + g - SYSPREP_TAIL;
+			memmove(tail, tail + drop, tlen - drop);
+			tlen -= drop;
+		}
+		memcpy(tail + tlen, buf, g);
+		tlen += g;
+		tail[tlen] = '\0';
+	}
+	close(out[0]);
+	int rc = 0;
+	if (killed) {
+		errno = ECANCELED;
+		seterr(err, errlen, "cancelled");
+		rc = -1;
+	} else if (status != 0) {
+		char prefix[128];
+		if (status > 0 && WIFEXITED(status))
+			snprintf(prefix, sizeof prefix, "virt-sysprep failed (exit status %d)",
+				 WEXITSTATUS(status));
+		else if (status > 0 && WIFSIGNALED(status))
+			snprintf(prefix, sizeof prefix, "virt-sysprep was killed by signal %d",
+				 WTERMSIG(status));
+		else
+			snprintf(prefix, sizeof prefix, "virt-sysprep failed");
+		errno = EIO;
+		sysprep_reason(tail, err, errlen, prefix);
+		rc = -1;
+	}
+	free(tail);
+	return rc;
+}

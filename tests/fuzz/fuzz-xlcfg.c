@@ -1,0 +1,51 @@
+/*
+ * fuzz-xlcfg.c: libFuzzer on the config parsers. The input is tried as xl.cfg text and as a
+ * JSON config object; whatever parses must round-trip (format, parse again, compare), which
+ * turns silent misparses into crashes the fuzzer reports.
+ */
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "xlcfg.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void roundtrip(const struct vm_config *cfg)
+{
+	char *text = xlcfg_format(cfg);
+	struct vm_config again;
+	struct config_error err;
+	if (xlcfg_parse(text, strlen(text), "fuzz", &again, &err) < 0 ||
+	    !vm_config_equal(cfg, &again))
+		abort();
+	vm_config_finish(&again);
+	free(text);
+	json_t *j = config_to_json(cfg);
+	if (config_from_json(j, &again, &err) < 0 || !vm_config_equal(cfg, &again))
+		abort();
+	vm_config_finish(&again);
+	json_decref(j);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct vm_config cfg;
+	struct config_error err;
+	if (xlcfg_parse((const char *)data, size, "fuzz", &cfg, &err) == 0) {
+		roundtrip(&cfg);
+		vm_config_finish(&cfg);
+	}
+	json_t *j = json_loadb((const char *)data, size, 0, NULL);
+	if (j) {
+		if (config_from_json(j, &cfg, &err) == 0) {
+			roundtrip(&cfg);
+			vm_config_finish(&cfg);
+		}
+		json_decref(j);
+	}
+	return 0;
+}

@@ -1,0 +1,526 @@
+#!/usr/bin/python3
+"""Bad input: every bad request gets its documented error (or, for notifications, nothing), and
+the daemon keeps serving: the same connection where the spec says it stays open, and always a
+second connection that was open all along and a brand-new one."""
+
+import json
+import os
+import socket
+import time
+
+import vmdtest
+from vmdtest import VmdTestCase, WAIT
+from vmdclient import (BAD_STATE, EXISTS, INVALID_CONFIG, INVALID_PARAMS, INVALID_REQUEST,
+                       MAX_LINE, METHOD_NOT_FOUND, NOT_FOUND, PARSE_ERROR, ConnectionClosed)
+
+V = vmdtest.VALIDATOR
+
+
+def req(method, params=None, id=1):
+    m = {"jsonrpc": "2.0", "id": id, "method": method}
+    if params is not None:
+        m["params"] = params
+    return m
+
+
+def line(obj):
+    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+
+
+class BadInputCase(VmdTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.other = self.connect()  # a bystander, open through every test
+        self.other.call("vm.list")
+
+    def raw(self, data, conn=None):
+        """Sends raw bytes; returns the next message."""
+        conn = conn or self.c
+        conn.send_bytes(data)
+        return conn.read_message(keep=False)
+
+    def raw_error(self, data, code, id=None, conn=None, data_eq=None):
+        """Sends raw bytes; the reply must be an error with that code and id; then the daemon
+        must still answer on this connection, the bystander and a new one."""
+        conn = conn or self.c
+        r = self.raw(data, conn)
+        self.assertIn("error", r, "no error for %r: %r" % (data[:200], r))
+        self.assertEqual(r["error"]["code"], code, "for %r: %r" % (data[:200], r))
+        self.assertEqual(r["id"], id)
+        if data_eq is not None:
+            self.assertEqual(r["error"]["data"], data_eq)
+        self.assertServing(conn)
+        self.assertServing(self.other)
+        return r["error"]
+
+    def assertServing(self, conn=None):
+        super().assertServing(conn)
+
+    def assertClosed(self, conn):
+        """The daemon closed conn (after sending what it had to send)."""
+        deadline = time.monotonic() + WAIT
+        with self.assertRaises(ConnectionClosed):
+            while time.monotonic() < deadline:
+                conn.read_message(WAIT)
+
+
+class TestFraming(BadInputCase):
+
+    def test_malformed_json(self):
+        for bad in (b"{", b"}", b"nope", b"{\"jsonrpc\":\"2.0\",}", b"{'a':1}",
+                    b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.version\"} x",
+                    b"{\"a\":1}}", b"[1,2", b"\"unterminated", b"   ", b"\t",
+                    b"{\"jsonrpc\":\"2.0\",\"id\":01,\"method\":\"daemon.version\"}",
+                    b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.version\",\"params\":{}}{}",
+                    b"NaN", b"{\"id\":1e400}"):
+            e = self.raw_error(bad + b"\n", PARSE_ERROR)
+            self.assertEqual(set(e["data"]) - {"column"}, set())
+
+    def test_duplicate_member_is_a_parse_error(self):
+        self.raw_error(b'{"jsonrpc":"2.0","id":1,"id":2,"method":"daemon.version"}\n',
+                       PARSE_ERROR)
+        self.raw_error(b'{"jsonrpc":"2.0","id":1,"method":"vm.info",'
+                       b'"params":{"name":"a","name":"b"}}\n', PARSE_ERROR)
+
+    def test_invalid_utf8(self):
+        base = b'{"jsonrpc":"2.0","id":1,"method":"vm.info","params":{"name":"%s"}}\n'
+        for bad in (b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\x80", b"a\xe2\x82",
+                    b"\xf8\x88\x80\x80\x80", b"\xf4\x90\x80\x80"):
+            self.raw_error(base.replace(b"%s", bad), PARSE_ERROR)
+        # outside strings, and in a member name
+        self.raw_error(b'\xfe{"jsonrpc":"2.0","id":1,"method":"daemon.version"}\n', PARSE_ERROR)
+        self.raw_error(b'{"jsonrpc":"2.0","id":1,"method":"daemon.version","\xff":1}\n',
+                       PARSE_ERROR)
+        # escapes that are not Unicode scalar values or hold NUL
+        self.raw_error(base.replace(b"%s", b"\\ud800"), PARSE_ERROR)
+        self.raw_error(base.replace(b"%s", b"a\\u0000b"), PARSE_ERROR)
+        self.raw_error(base.replace(b"%s", b"a\x00b"), PARSE_ERROR)
+        # valid UTF-8 that is not a valid name is a params error, not a parse error
+        self.raw_error(base.replace(b"%s", "\u00e9".encode()), INVALID_PARAMS, id=1)
+
+    def test_deep_nesting_and_huge_numbers(self):
+        self.raw_error(b"[" * 100000 + b"]" * 100000 + b"\n", PARSE_ERROR)
+        self.raw_error(b'{"a":' * 50000 + b"1" + b"}" * 50000 + b"\n", PARSE_ERROR)
+        self.raw_error(b'{"jsonrpc":"2.0","id":123456789012345678901234567890,'
+                       b'"method":"daemon.version"}\n', PARSE_ERROR)
+
+    def test_not_a_request_object(self):
+        # valid JSON that is not a request object (JSON-RPC 2.0 section 5.1: -32600)
+        for bad in (b"[]", b'[{"jsonrpc":"2.0","id":1,"method":"daemon.version"}]', b"[1]",
+                    b"{}", b"42", b'"vm.list"', b"null", b"true"):
+            self.raw_error(bad + b"\n", INVALID_REQUEST, data_eq={})
+
+    def test_bad_envelope(self):
+        cases = [
+            ({"id": 7, "method": "daemon.version"}, 7, {}),
+            ({"jsonrpc": "1.0", "id": 7, "method": "daemon.version"}, 7, {}),
+            ({"jsonrpc": 2.0, "id": 7, "method": "daemon.version"}, 7, {}),
+            ({"jsonrpc": "2.0", "id": 7}, 7, {}),
+            ({"jsonrpc": "2.0", "id": 7, "method": 5}, 7, {}),
+            ({"jsonrpc": "2.0", "id": 7, "method": None}, 7, {}),
+            ({"jsonrpc": "2.0", "id": 7, "method": "daemon.version", "extra": 1}, 7,
+             {"member": "extra"}),
+            ({"jsonrpc": "2.0", "id": "x", "method": "vm.list", "Params": {}}, "x",
+             {"member": "Params"}),
+            # bad ids: answered with id null
+            ({"jsonrpc": "2.0", "id": 1.5, "method": "daemon.version"}, None, {}),
+            ({"jsonrpc": "2.0", "id": {}, "method": "daemon.version"}, None, {}),
+            ({"jsonrpc": "2.0", "id": [1], "method": "daemon.version"}, None, {}),
+            ({"jsonrpc": "2.0", "id": True, "method": "daemon.version"}, None, {}),
+        ]
+        for msg, id, data in cases:
+            self.raw_error(line(msg), INVALID_REQUEST, id=id, data_eq=data)
+            self.assertFalse(vmdtest.VALIDATOR.is_valid("request", msg), msg)
+
+    def test_unknown_method(self):
+        for m in ("vm.frobnicate", "", "VM.LIST", "vm.list ", "daemon", "job.progress",
+                  "vm.event", "x" * 5000):
+            e = self.raw_error(line(req(m, {})), METHOD_NOT_FOUND, id=1)
+            self.assertEqual(e["data"], {"method": m})
+
+    def test_empty_lines_and_crlf(self):
+        """Empty lines are skipped; a CR before the LF is dropped."""
+        self.c.expect(5, "daemon.version")
+        r = self.raw(b"\n\n\r\n" + line(req("daemon.version", id=5))[:-1] + b"\r\n")
+        self.assertEqual((r["id"], r["result"]["protocol"]), (5, 1))
+        self.c.drain(0.3)
+        self.assertEqual(len(self.c.received), 1)
+
+    def test_request_split_across_writes(self):
+        data = line(req("vm.list", {"all": True}, id=9))
+        self.c.expect(9, "vm.list")
+        for i in range(len(data)):
+            self.c.send_bytes(data[i:i + 1])
+        self.assertEqual(self.c.response(9)["result"], {"vms": []})
+
+    def test_last_request_without_newline_then_eof(self):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.d.socket)
+        s.sendall(line(req("daemon.version", id=3))[:-1])
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(WAIT)
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+        s.close()
+        r = json.loads(data)
+        V.check("response", r)
+        self.assertEqual((r["id"], r["result"]["protocol"]), (3, 1))
+        self.assertServing(self.other)
+
+
+class TestLineLimit(BadInputCase):
+
+    def test_line_of_exactly_the_limit_is_parsed(self):
+        head = line(req("vm.list", {"all": True}, id=11))[:-1]
+        pad = MAX_LINE - len(head)
+        data = head[:-1] + b" " * pad + b"}"
+        self.assertEqual(len(data), MAX_LINE)
+        self.c.expect(11, "vm.list")
+        self.assertEqual(self.raw(data + b"\n")["result"], {"vms": []})
+        # a string member making the line exactly the limit: a normal params error
+        head = b'{"jsonrpc":"2.0","id":12,"method":"vm.info","params":{"name":"'
+        tail = b'"}}'
+        data = head + b"a" * (MAX_LINE - len(head) - len(tail)) + tail
+        self.assertEqual(len(data), MAX_LINE)
+        e = self.raw_error(data + b"\n", INVALID_PARAMS, id=12)
+        self.assertEqual(e["data"], {"param": "name"})
+        # not JSON, exactly the limit: a normal parse error
+        self.raw_error(b"x" * MAX_LINE + b"\n", PARSE_ERROR)
+
+    def test_line_over_the_limit_is_refused_and_closes(self):
+        head = line(req("vm.list", {}, id=13))[:-1]
+        data = head[:-1] + b" " * (MAX_LINE + 1 - len(head)) + b"}"
+        self.assertEqual(len(data), MAX_LINE + 1)
+        self.c.send_bytes(data + b"\n" + line(req("daemon.version", id=14)))
+        r = self.c.read_message()
+        self.assertEqual(r["id"], None)
+        self.assertEqual(r["error"]["code"], INVALID_REQUEST)
+        self.assertEqual(r["error"]["data"], {"limit": MAX_LINE})
+        self.assertClosed(self.c)  # nothing after the long line is read
+        self.assertServing(self.other)
+
+    def test_endless_line_without_newline(self):
+        """The limit applies before the newline comes: the daemon does not buffer forever."""
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.d.socket)
+        s.settimeout(WAIT)
+        chunk = b" " * 65536
+        sent = 0
+        try:
+            while sent < 64 * MAX_LINE:
+                s.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        data = b""
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        except ConnectionResetError:
+            pass
+        s.close()
+        self.assertLess(sent, 64 * MAX_LINE, "the daemon kept reading an endless line")
+        r = json.loads(data.split(b"\n")[0])
+        V.check("response", r)
+        self.assertEqual(r["error"]["code"], INVALID_REQUEST)
+        self.assertServing(self.other)
+
+
+class TestParams(BadInputCase):
+
+    def params_error(self, method, params, param=None, conn=None):
+        e = self.raw_error(line(req(method, params)), INVALID_PARAMS, id=1, conn=conn)
+        if param is not None:
+            self.assertEqual(e["data"], {"param": param}, (method, params))
+        if V.has(method + ".params"):
+            self.assertFalse(V.is_valid(method + ".params", params),
+                             "schema accepts params the daemon refuses: %s %s" % (method, params))
+        return e
+
+    def test_params_not_an_object(self):
+        for p in ([], ["x"], "x", 1, None, True):
+            msg = {"jsonrpc": "2.0", "id": 1, "method": "vm.info", "params": p}
+            e = self.raw_error(line(msg), INVALID_PARAMS, id=1)
+            self.assertEqual(e["data"], {})
+            self.assertFalse(V.is_valid("request", msg))
+
+    def test_unknown_and_missing_params(self):
+        self.params_error("daemon.version", {"x": 1}, "x")
+        self.params_error("vm.list", {"all": True, "verbose": True}, "verbose")
+        self.params_error("vm.info", {"name": "a", "Name": "a"}, "Name")
+        self.params_error("vm.info", {}, "name")
+        self.params_error("vm.autostart", {"name": "a"}, "enabled")
+        self.params_error("vm.shutdown", {"wait": True}, "name")
+        self.params_error("sim.inject", {"name": "a"}, "fault")
+        self.params_error("events.subscribe", {"filter": "x"}, "filter")
+        self.params_error("vm.define", {})
+        self.params_error("vm.define", {"config": {"name": "a"}, "xlcfg": "name='a'"})
+        self.params_error("vm.create", {"config": {"name": "a"}, "filename": "a.cfg"})
+        self.params_error("vm.define", {"config": {"name": "a"}, "bogus": 1}, "bogus")
+
+    def test_wrong_types(self):
+        cases = [
+            ("vm.info", {"name": 5}, "name"), ("vm.info", {"name": None}, "name"),
+            ("vm.info", {"name": ["a"]}, "name"), ("vm.info", {"name": {"a": 1}}, "name"),
+            ("vm.list", {"all": "yes"}, "all"), ("vm.list", {"all": 1}, "all"),
+            ("vm.list", {"all": None}, "all"),
+            ("vm.shutdown", {"name": "a", "wait": "true"}, "wait"),
+            ("vm.shutdown", {"name": "a", "timeout": "5"}, "timeout"),
+            ("vm.shutdown", {"name": "a", "timeout": 1.5}, "timeout"),
+            ("vm.shutdown", {"name": "a", "timeout": 0}, "timeout"),
+            ("vm.shutdown", {"name": "a", "timeout": -1}, "timeout"),
+            ("vm.shutdown", {"name": "a", "timeout": 86401}, "timeout"),
+            ("vm.shutdown", {"name": "a", "timeout": 2 ** 62}, "timeout"),
+            ("vm.remove", {"name": "a", "delete_disks": "no"}, "delete_disks"),
+            ("vm.autostart", {"name": "a", "enabled": "on"}, "enabled"),
+            ("vm.autostart", {"name": "a", "enabled": 1}, "enabled"),
+            ("vm.define", {"config": "name = 'a'"}, "config"),
+            ("vm.define", {"config": []}, "config"),
+            ("vm.define", {"xlcfg": {"name": "a"}}, "xlcfg"),
+            ("vm.define", {"xlcfg": "name='a'", "filename": 3}, "filename"),
+            ("sim.inject", {"fault": 1}, "fault"),
+        ]
+        for method, params, param in cases:
+            self.params_error(method, params, param)
+        # boundaries that are fine
+        self.define("ok1")
+        for t in (1, 86400):
+            self.assertEqual(self.c.error("vm.shutdown", {"name": "ok1", "timeout": t}).code,
+                             BAD_STATE)
+
+    def test_bad_names(self):
+        long_ok = "n" * 64
+        for bad in ("../x", "a/b", "", "n" * 65, "x" * 1000, ".hidden", ".", "..", "a b",
+                    "a\nb", "\u00e9t\u00e9", "a:b", "-" * 0 + "*", "a\\b", "~root"):
+            for method in ("vm.info", "vm.start", "vm.remove", "vm.config"):
+                self.params_error(method, {"name": bad}, "name")
+            e = self.raw_error(line(req("vm.define", {"config": self.config("x") | {"name": bad}})),
+                               INVALID_CONFIG, id=1)
+            self.assertEqual(e["data"].get("key"), "name", bad)
+            if "\n" not in bad:
+                e = self.raw_error(line(req("vm.define", {"xlcfg": 'name = "%s"\nkernel = "%s"\n'
+                                                          % (bad, self.kernel)})),
+                                   INVALID_CONFIG, id=1)
+                self.assertEqual(e["data"].get("key"), "name", bad)
+        # nothing was written outside (or inside) the guests directory
+        self.assertEqual(os.listdir(self.d.guests_dir), [])
+        self.assertEqual(sorted(os.listdir(self.d.state_dir)), ["guests", "jobs", "sim"])
+        self.assertEqual(os.listdir(os.path.join(self.d.state_dir, "jobs")), [])
+        self.assertFalse(os.path.exists(os.path.join(self.d.state_dir, "x.json")))
+        # 64 characters is allowed; so are the other characters of the alphabet
+        for good in (long_ok, "A-z_0.9", "-x", "_", "x..y"):
+            self.assertEqual(self.define(good)["name"], good)
+            self.assertEqual(self.info(good)["name"], good)
+
+    def test_duplicates(self):
+        a = self.define("dupa", vifs=1)
+        cfg_a = self.c.call("vm.config", {"name": "dupa"})["config"]
+        mac = cfg_a["vif"][0]["mac"]
+        # same name
+        e = self.c.error("vm.define", {"config": self.config("dupa")})
+        self.assertRPCError(e, EXISTS, data={"name": "dupa"})
+        # same UUID, also spelt in upper case
+        for u in (a["uuid"], a["uuid"].upper()):
+            e = self.c.error("vm.define", {"config": self.config("dupb", uuid=u)})
+            self.assertRPCError(e, EXISTS, data={"uuid": a["uuid"], "name": "dupa"})
+        e = self.c.error("vm.define", {"xlcfg": 'name = "dupb"\nkernel = "%s"\nuuid = "%s"\n'
+                                       % (self.kernel, a["uuid"])})
+        self.assertRPCError(e, EXISTS, data={"uuid": a["uuid"], "name": "dupa"})
+        # same MAC as another guest, also in upper case
+        for m in (mac, mac.upper()):
+            e = self.c.error("vm.define", {"config": self.config("dupb", vif=[{"mac": m}])})
+            self.assertRPCError(e, EXISTS, data={"mac": mac, "name": "dupa"})
+        e = self.c.error("vm.define", {"config": self.config("dupb", vif=["mac=%s" % mac])})
+        self.assertRPCError(e, EXISTS, data={"mac": mac, "name": "dupa"})
+        # the same MAC twice in one guest, the same vdev twice
+        e = self.c.error("vm.define", {"config": self.config(
+            "dupb", vif=[{"mac": "00:16:3e:00:00:01"}, {"mac": "00:16:3e:00:00:01"}])})
+        self.assertRPCError(e, INVALID_CONFIG, data={"key": "vif"})
+        img = self.touch("d.img")
+        e = self.c.error("vm.define", {"config": self.config(
+            "dupb", disk=["%s,raw,xvda,rw" % img, "%s,raw,xvda,rw" % img])})
+        self.assertRPCError(e, INVALID_CONFIG, data={"key": "disk"})
+        # a duplicate key in xl.cfg: the last one wins, as in xl
+        vm = self.c.call("vm.define", {"xlcfg": 'name = "dupc"\nkernel = "%s"\nmemory = 64\n'
+                                       'memory = 96\n' % self.kernel})
+        self.assertEqual(vm["memory"], 96)
+        # none of the refused definitions exists
+        names = sorted(v["name"] for v in self.c.call("vm.list", {"all": True})["vms"])
+        self.assertEqual(names, ["dupa", "dupc"])
+        self.assertEqual(sorted(os.listdir(self.d.guests_dir)), ["dupa.json", "dupc.json"])
+
+    def test_bad_configs(self):
+        img = self.touch("c.img")
+        cases = [
+            ({"memmory": 1}, "memmory"), ({"memory": "1G"}, "memory"),
+            ({"memory": 1.5}, "memory"), ({"vcpus": -1}, "vcpus"),
+            ({"kernel": "relative/vmlinuz"}, "kernel"), ({"kernel": 5}, "kernel"),
+            ({"disk": "notalist"}, "disk"), ({"disk": [5]}, "disk"),
+            ({"disk": [{"vdev": "xvda", "target": img, "size": 5}]}, "disk"),
+            ({"disk": [{"target": img}]}, "disk"), ({"disk": ["%s,raw,zz,rw" % img]}, "disk"),
+            ({"disk": [{"vdev": "xvda", "target": "rel.img"}]}, "disk"),
+            ({"vif": [{"mac": "01:00:5e:00:00:01"}]}, "vif"),
+            ({"vif": [{"mac": "nonsense"}]}, "vif"), ({"vif": [{"colour": "red"}]}, "vif"),
+            ({"vif": ["bridge=xenbr0,rate=10Mb/s"]}, "vif"),
+            ({"on_reboot": "rename-restart"}, "on_reboot"), ({"vnc": True}, "vnc"),
+            ({"bootloader": "pygrub"}, "bootloader"), ({"type": "pvh", "kernel": None}, "kernel"),
+            ({"cmdline": "a\nb"}, "cmdline"),
+        ]
+        for extra, key in cases:
+            cfg = self.config("bc")
+            cfg.update(extra)
+            e = self.raw_error(line(req("vm.define", {"config": cfg})), INVALID_CONFIG, id=1)
+            self.assertEqual(e["data"], {"key": key}, extra)
+        for text, data in [
+                ('name = "bc"\nkernel = "%s"\nmemmory = 3\n' % self.kernel,
+                 {"key": "memmory", "line": 3}),
+                ('name = "bc"\nkernel = "%s"\nvcpus = "many"\n' % self.kernel,
+                 {"key": "vcpus", "line": 3}),
+                ('name = "bc"\n\nkernel = "%s"\nmemory = [1]\n' % self.kernel,
+                 {"key": "memory", "line": 4}),
+                ('name = "bc"\nkernel = "%s"\ndef f(): pass\n' % self.kernel, None),
+                ('name = "bc"\nkernel = "%s"\nx = "\x01"\n' % self.kernel, None),
+                ("", None), ("\xff\xfe", None)]:
+            e = self.raw_error(line(req("vm.define", {"xlcfg": text})), INVALID_CONFIG, id=1)
+            if data is not None:
+                self.assertEqual(e["data"], data, text)
+        self.assertEqual(os.listdir(self.d.guests_dir), [])
+
+
+class TestDisconnects(BadInputCase):
+
+    def test_partial_line_then_close(self):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.d.socket)
+        s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"vm.li')
+        s.close()
+        self.assertServing(self.other)
+
+    def test_create_then_vanish(self):
+        """A client that sends vm.create and goes: the create still completes."""
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.d.socket)
+        s.sendall(line(req("vm.create", {"config": self.config("gone1")})))
+        s.close()
+        self.wait_state("gone1", "running", conn=self.other, may_not_exist_yet=True)
+        self.assertServing(self.other)
+
+    def test_shutdown_wait_then_vanish(self):
+        self.create("gone2")
+        self.c.call("sim.inject", {"fault": "hang-shutdown", "name": "gone2"})
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.d.socket)
+        s.sendall(line(req("vm.shutdown", {"name": "gone2", "wait": True, "timeout": 2})))
+        self.wait_state("gone2", "shutting-down")
+        s.close()
+        time.sleep(3)  # the wait's timeout passes with its client gone
+        self.assertServing(self.other)
+        self.assertEqual(self.c.call("vm.destroy", {"name": "gone2"})["state"], "stopped")
+        # and a waiting client that goes while the guest really stops
+        self.create("gone3")
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.d.socket)
+        s.sendall(line(req("vm.shutdown", {"name": "gone3", "wait": True})))
+        s.close()
+        self.wait_state("gone3", "stopped")
+        self.assertServing(self.other)
+
+    def test_many_requests_then_vanish_without_reading(self):
+        """1000 vm.list requests (with replies far larger than a socket buffer), then gone."""
+        for i in range(30):
+            self.define("vl%02d" % i)
+        for _ in range(3):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(self.d.socket)
+            s.sendall(b"".join(line(req("vm.list", {"all": True}, id=i)) for i in range(1000)))
+            s.close()
+            self.assertServing(self.other)
+        self.assertEqual(len(self.other.call("vm.list", {"all": True})["vms"]), 30)
+
+    def test_half_close_still_gets_replies(self):
+        self.define("hc1")
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.d.socket)
+        s.sendall(line(req("vm.start", {"name": "hc1"}, id=1)) +
+                  line(req("vm.list", {}, id=2)))
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(WAIT)
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+        s.close()
+        msgs = [json.loads(x) for x in data.split(b"\n") if x]
+        self.assertEqual(sorted(m["id"] for m in msgs), [1, 2])
+        for m in msgs:
+            V.check("response", m)
+            V.check({1: "vm.start", 2: "vm.list"}[m["id"]] + ".result", m["result"])
+
+    def test_reader_that_never_reads_is_dropped(self):
+        """A client that keeps asking and never reads is dropped once over 16 MiB is queued
+        for it, and nobody else notices."""
+        for i in range(40):
+            self.define("sr%02d" % i)
+        one = len(line(self.other.call_raw("vm.list", {"all": True})))
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.d.socket)
+        s.settimeout(WAIT)
+        batch = b"".join(line(req("vm.list", {"all": True}, id=i)) for i in range(500))
+        limit = 3 * (16 * 1024 * 1024) // one + 1  # enough requests for 3 times the cap
+        sent = 0
+        try:
+            while sent < limit:
+                s.sendall(batch)
+                sent += 500
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        got = 0
+        try:
+            while True:
+                b = s.recv(1 << 20)
+                if not b:
+                    break
+                got += b.count(b"\n")
+        except ConnectionResetError:
+            pass
+        s.close()
+        self.assertLess(got, sent, "the daemon answered everything: it never dropped the client")
+        self.assertServing(self.other)
+
+    def test_many_connections_at_once(self):
+        socks = []
+        try:
+            for _ in range(200):
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(self.d.socket)
+                socks.append(s)
+            for i, s in enumerate(socks):
+                s.sendall(line(req("daemon.version", id=i)))
+            for i, s in enumerate(socks):
+                s.settimeout(WAIT)
+                data = b""
+                while not data.endswith(b"\n"):
+                    b = s.recv(4096)
+                    self.assertTrue(b)
+                    data += b
+                r = json.loads(data)
+                V.check("response", r)
+                self.assertEqual(r["id"], i)
+        finally:
+            for s in socks:
+                s.close()
+        self.assertServing(self.other)
+
+
+if __name__ == "__main__":
+    vmdtest.main()

@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""Restart tests: vmd killed with SIGKILL (or stopped with SIGTERM) and started again on the same
+state directory keeps every definition, adopts the guests that still run (the sim backend keeps
+its domains in <state>/sim/), reports and skips files it cannot use without touching them, and
+removes the temp files of an interrupted write."""
+
+import json
+import os
+
+import vmdtest
+from vmdtest import VmdTestCase
+from vmdclient import BAD_STATE, EXISTS
+
+GARBAGE = b"\x00\x01garbage{{{ not json\n"
+
+
+class TestRestart(VmdTestCase):
+
+    def snapshot(self, conn):
+        """Everything a client can see of the guests."""
+        vms = conn.call("vm.list", {"all": True})["vms"]
+        return {v["name"]: (v, conn.call("vm.config", {"name": v["name"]}))
+                for v in vms if v["managed"]}
+
+    def store_files(self):
+        out = {}
+        for fn in sorted(os.listdir(self.d.guests_dir)):
+            with open(os.path.join(self.d.guests_dir, fn), "rb") as f:
+                out[fn] = f.read()
+        return out
+
+    def restart(self, kill=True, run_dir=None):
+        for c in self.conns:
+            c.close()
+        if kill:
+            self.d.kill9()
+        else:
+            self.assertEqual(self.d.stop(), 0)
+            self.assertEqual(self.d.problems(), [])
+        if run_dir:
+            self.d.run_dir = run_dir
+        self.d.start()
+        self.c = self.connect()
+        return self.c
+
+    def setup_guests(self):
+        self.define("a1", vcpus=2, memory=256, on_crash="preserve")
+        self.define("b2", vifs=2, disks=2)
+        self.define("c3")
+        self.define("d4")
+        self.c.call("vm.start", {"name": "a1"})
+        self.c.call("vm.start", {"name": "b2"})
+        self.c.call("vm.pause", {"name": "b2"})
+        self.c.call("vm.autostart", {"name": "c3", "enabled": True})
+
+    def test_kill9_keeps_definitions_and_adopts_running_guests(self):
+        self.setup_guests()
+        before = self.snapshot(self.c)
+        files = self.store_files()
+        self.restart(kill=True)
+        after = self.snapshot(self.c)
+        self.assertEqual(after, before)
+        self.assertEqual(self.store_files(), files, "definitions were rewritten at start")
+        self.assertEqual(before["a1"][0]["state"], "running")
+        self.assertEqual(before["b2"][0]["state"], "paused")
+        # adopted guests are fully managed: events arrive, operations work
+        i = self.info("a1")
+        self.assertIn("cpu_time", i)
+        vm = self.c.call("vm.shutdown", {"name": "a1", "wait": True})
+        self.assertEqual(vm["state"], "stopped")
+        self.assertEqual(self.c.call("vm.unpause", {"name": "b2"})["state"], "running")
+        self.c.call("sim.inject", {"fault": "crash", "name": "b2"})
+        self.wait_state("b2", "stopped")
+        # new domains do not reuse the old domids
+        vm = self.c.call("vm.start", {"name": "a1"})
+        self.assertGreater(vm["domid"], max(v[0]["domid"] or 0 for v in before.values()))
+
+    def test_sigterm_leaves_guests_running(self):
+        self.setup_guests()
+        before = self.snapshot(self.c)
+        self.restart(kill=False)
+        self.assertEqual(self.snapshot(self.c), before)
+        self.assertEqual(self.c.call("vm.destroy", {"name": "b2"})["state"], "stopped")
+
+    def test_repeated_kills(self):
+        self.setup_guests()
+        before = self.snapshot(self.c)
+        for _ in range(3):
+            self.restart(kill=True)
+        self.assertEqual(self.snapshot(self.c), before)
+
+    def test_corrupt_and_foreign_files_are_reported_and_kept(self):
+        self.define("good")
+        g = self.d.guests_dir
+        planted = {
+            "bad.json": GARBAGE,                                     # not JSON
+            "notes.txt": b"not a definition\n",                      # not .json
+            "Bad Name.json": b"{}\n",                                # not a guest name
+            "empty.json": b"",                                       # empty
+            "array.json": b"[1,2,3]\n",                              # not an object
+            "other.json": b'{"vmd_store":1,"config":{"name":"x1","kernel":"/k"},'
+                          b'"autostart":false,"owned_disks":[]}\n',  # holds another guest
+            "future.json": b'{"vmd_store":99,"config":{"name":"future"}}\n',
+        }
+        for fn, content in planted.items():
+            with open(os.path.join(g, fn), "wb") as f:
+                f.write(content)
+        tmpfiles = [".good.json.Ab12Cd.tmp", ".x.json.XXXXXX.tmp"]
+        for fn in tmpfiles:
+            with open(os.path.join(g, fn), "wb") as f:
+                f.write(b'{"half": ')
+        before = self.snapshot(self.c)
+        self.restart(kill=True)
+        self.assertEqual(self.snapshot(self.c), before)  # only "good"
+        log = self.d.log()
+        for fn in planted:
+            self.assertIn(fn, log, "%s not reported" % fn)
+            with open(os.path.join(g, fn), "rb") as f:
+                self.assertEqual(f.read(), planted[fn], "%s was changed" % fn)
+        for fn in tmpfiles:
+            self.assertFalse(os.path.exists(os.path.join(g, fn)), "%s left in place" % fn)
+        # the names of unusable files are not free: defining them fails, the files stay
+        for name in ("bad", "empty", "array", "other", "future"):
+            e = self.c.error("vm.define", {"config": self.config(name)}, check_params=True)
+            self.assertRPCError(e, EXISTS, data={"name": name})
+            e = self.c.error("vm.create", {"config": self.config(name)}, check_params=True)
+            self.assertRPCError(e, EXISTS, data={"name": name})
+        for fn in planted:
+            with open(os.path.join(g, fn), "rb") as f:
+                self.assertEqual(f.read(), planted[fn], "%s was changed" % fn)
+        # the guest named inside other.json is not defined by it
+        self.assertEqual(self.define("x1")["name"], "x1")
+        self.assertEqual(sorted(v["name"] for v in
+                                self.c.call("vm.list", {"all": True})["vms"]), ["good", "x1"])
+
+    def test_autostart_once_per_run_dir(self):
+        """Autostart runs when vmd starts with a run dir it has not run in (a host boot)."""
+        self.define("auto1")
+        self.define("manual1")
+        self.c.call("vm.autostart", {"name": "auto1", "enabled": True})
+        # same run dir: a restart of the daemon alone starts nothing
+        self.restart(kill=True)
+        self.assertEqual(self.state("auto1"), "stopped")
+        # a fresh run dir (as after a reboot: /run is a tmpfs)
+        self.restart(kill=True, run_dir=os.path.join(self.tmp, "run2"))
+        self.wait_state("auto1", "running")
+        self.assertEqual(self.state("manual1"), "stopped")
+        self.assertTrue(os.path.exists(os.path.join(self.tmp, "run2", "autostart.done")))
+        # an admin stops it; the next daemon restart leaves it stopped
+        self.c.call("vm.destroy", {"name": "auto1"})
+        self.restart(kill=False)
+        self.assertEqual(self.state("auto1"), "stopped")
+
+    def test_pending_shutdown_is_carried_out_after_restart(self):
+        """A shutdown request the guest has not acted on when vmd dies is still carried out
+        (the guest keeps it), and the next vmd sees the poweroff."""
+        # Slow guests (60 s) for the first daemon, so the kill comes before the guest reacts;
+        # fast ones for the second, which takes over the pending request.
+        for c in self.conns:
+            c.close()
+        self.assertEqual(self.d.stop(), 0)
+        self.d.sim_delay_ms = 60000
+        self.d.start()
+        self.c = self.connect()
+        self.define("p1")
+        self.c.call("vm.start", {"name": "p1"})
+        self.assertEqual(self.c.call("vm.shutdown", {"name": "p1"})["state"], "shutting-down")
+        self.d.sim_delay_ms = vmdtest.SIM_DELAY_MS
+        self.restart(kill=True)
+        self.wait_state("p1", "stopped")
+
+    def test_removed_definition_leaves_a_foreign_domain(self):
+        self.define("r1")
+        vm = self.c.call("vm.start", {"name": "r1"})
+        self.d.kill9()
+        os.unlink(self.guest_file("r1"))
+        self.d.start()
+        self.c = self.connect()
+        vms = self.c.call("vm.list", {"all": True})["vms"]
+        self.assertEqual(len(vms), 1)
+        self.assertEqual((vms[0]["name"], vms[0]["domid"], vms[0]["managed"], vms[0]["state"]),
+                         ("r1", vm["domid"], False, "running"))
+        # a new definition under the name is possible; starting it is not (the name is held)
+        self.define("r1")
+        e = self.c.error("vm.start", {"name": "r1"}, check_params=True)
+        self.assertRPCError(e, EXISTS)
+
+    def test_kill9_during_clone_leaves_nothing(self):
+        """A clone interrupted by kill -9: the next daemon removes its temporary copies and
+        its journal (<state>/jobs/), and defines nothing."""
+        img = os.path.join(self.tmp, "big.img")
+        with open(img, "wb") as f:
+            for _ in range(256):
+                f.write(b"\xa5" * (1 << 20))
+        self.c.call("vm.define", {"config": self.config("big", disk=["%s,raw,xvda,rw" % img])})
+        rid = self.c.request("vm.clone", {"source": "big", "name": "bigcopy"})
+        n = self.c.wait_notification(lambda n: n["method"] == "job.progress")
+        self.assertNotIn(json.dumps(rid), self.c.responses)
+        self.d.kill9()
+        self.d.start()
+        self.c = self.connect()
+        self.assertCallFails(vmdtest.vmdclient.NOT_FOUND, "vm.info", {"name": "bigcopy"})
+        self.assertEqual(sorted(f for f in os.listdir(self.tmp) if "bigcopy" in f), [])
+        self.assertEqual(os.listdir(os.path.join(self.d.state_dir, "jobs")), [])
+        self.assertEqual(self.info("big")["state"], "stopped")
+        # and a clone now works
+        r = self.c.call("vm.clone", {"source": "big", "name": "bigcopy"})
+        self.assertEqual(r["copied"][0]["bytes"], 256 << 20)
+        self.assertNotEqual(r["job"], n["params"]["job"])
+
+    def test_state_dir_contents(self):
+        """What the spec says lives in the state directory."""
+        self.define("s1")
+        self.c.call("vm.start", {"name": "s1"})
+        with open(self.guest_file("s1")) as f:
+            doc = json.load(f)
+        self.assertEqual(doc["vmd_store"], 1)
+        self.assertEqual(doc["config"], self.c.call("vm.config", {"name": "s1"})["config"])
+        self.assertEqual(os.stat(self.guest_file("s1")).st_mode & 0o777, 0o600)
+        doms = self.sim_domains()
+        self.assertEqual([d["name"] for d in doms], ["s1"])
+
+
+if __name__ == "__main__":
+    vmdtest.main()

@@ -1,0 +1,103 @@
+#!/bin/bash
+# boot.sh: boots $WORK/boot/{xen,vmlinuz,dom0.cpio.gz} under QEMU (TCG) with a hard
+# timeout, echoing dom0's progress from the serial log as it comes.
+# Exit status: 0 when QEMU ended by itself (dom0 powered off), 124 on timeout, else QEMU's.
+#
+# Settings (environment):
+#   VMD_XEN_TIMEOUT   seconds before QEMU is killed                  (900; run.sh scales it)
+#   VMD_XEN_SMP       vCPUs for Xen (and dom0)                       (2)
+#   VMD_XEN_MEM       QEMU memory, MiB                               (2048)
+#   VMD_XEN_DOM0_MEM  dom0's share                                   (1024M)
+#   VMD_XEN_CPU       QEMU CPU model                                 (qemu64,+svm,+npt)
+#   VMD_XEN_XEN_ARGS / VMD_XEN_DOM0_ARGS  extra Xen / dom0 kernel command line
+#   VMD_XEN_INTERACTIVE=1  the serial console on this terminal (and still in the log);
+#                          dom0 offers a shell after the scenarios
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+TIMEOUT=${VMD_XEN_TIMEOUT:-900}
+# Two vCPUs run the PV scenarios faster (QEMU runs one thread per vCPU). An HVM guest
+# once crashed Xen under two emulated vCPUs, so an HVM scenario will want 1.
+SMP=${VMD_XEN_SMP:-2}
+MEM=${VMD_XEN_MEM:-2048}
+DOM0_MEM=${VMD_XEN_DOM0_MEM:-1024M}
+# KVM does not work on these machines (nested virtualisation is not offered): TCG only.
+# Debian's Xen is built without shadow paging, so PVH and HVM guests need the emulated
+# SVM with nested paging (+npt); PV guests would be happy with plain qemu64.
+CPU=${VMD_XEN_CPU:-qemu64,+svm,+npt}
+LOG=$WORK/serial.log
+BOOT=$WORK/boot
+
+XEN_ARGS="console=com1 com1=115200,8n1 dom0_mem=$DOM0_MEM,max:$DOM0_MEM dom0_max_vcpus=$SMP
+ loglvl=all guest_loglvl=all ${VMD_XEN_XEN_ARGS:-}"
+# quiet: the kernel's own messages stay in dmesg, out of the way of the result lines.
+DOM0_ARGS="console=hvc0 earlyprintk=xen rdinit=/init panic=5 quiet ${VMD_XEN_DOM0_ARGS:-}"
+
+qemu_pid=
+stop_qemu() {
+    [ -n "$qemu_pid" ] || return 0
+    kill "$qemu_pid" 2>/dev/null || true
+    sleep 1
+    kill -9 "$qemu_pid" 2>/dev/null || true
+}
+trap stop_qemu EXIT
+trap 'exit 130' INT TERM
+
+# Prints the progress lines that arrived since the last call (complete lines only).
+seen=0
+follow() {
+    local total
+    total=$(wc -l < "$LOG")
+    [ "$total" -gt "$seen" ] || return 0
+    sed -n "$((seen + 1)),${total}p" "$LOG" | tr -d '\r' |
+        { grep -a -o -E 'Xen version [0-9.]+.*|XENBOOT .*|XENSCEN (BEGIN|END) .*|XENSTEP [A-Z]+ .*' || true; } |
+        while read -r kind a b c rest; do
+            case $kind in
+                Xen) say "Xen $b booting" ;;
+                XENBOOT) say "$a (dom0 uptime ${b}s)" ;;
+                XENSCEN) [ "$a" = BEGIN ] && say "scenario $b" || say "scenario $b done in ${c}s" ;;
+                XENSTEP) say "  $a $b ${c}s${rest:+ $rest}" ;;
+            esac
+        done
+    seen=$total
+}
+
+main() {
+    local start rc=0
+    rm -f "$LOG"
+    : > "$LOG"
+    say "booting: qemu tcg, $SMP vCPU(s), ${MEM} MiB, cpu $CPU, timeout ${TIMEOUT}s"
+    say "serial log: $LOG"
+    # Multiboot modules are separated by commas, so commas inside dom0's command line are
+    # doubled.
+    local qemu=(qemu-system-x86_64 -accel tcg -cpu "$CPU" -smp "$SMP" -m "$MEM"
+        -nodefaults -display none -vga none -no-reboot
+        -kernel "$BOOT/xen" -append "$(echo $XEN_ARGS)"
+        -initrd "$BOOT/vmlinuz ${DOM0_ARGS//,/,,},$BOOT/dom0.cpio.gz")
+    if [ "${VMD_XEN_INTERACTIVE:-0}" = 1 ]; then
+        # in the foreground: a background job's stdin would be /dev/null
+        "${qemu[@]}" -chardev "stdio,id=con,signal=off,logfile=$LOG" -serial chardev:con || rc=$?
+        return "$rc"
+    fi
+    "${qemu[@]}" -serial "file:$LOG" &
+    qemu_pid=$!
+    start=$(date +%s)
+    while kill -0 "$qemu_pid" 2>/dev/null; do
+        follow
+        if [ $(($(date +%s) - start)) -ge "$TIMEOUT" ]; then
+            say "TIMEOUT: QEMU still running after ${TIMEOUT}s, killing it"
+            stop_qemu
+            qemu_pid=
+            follow
+            return 124
+        fi
+        sleep 1
+    done
+    wait "$qemu_pid" || rc=$?
+    qemu_pid=
+    follow
+    say "QEMU exited (status $rc) after $(($(date +%s) - start))s"
+    return "$rc"
+}
+
+main

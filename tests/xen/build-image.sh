@@ -1,0 +1,322 @@
+#!/bin/bash
+# build-image.sh BUILD_DIR [SCENARIO...]: Debian packages -> the files run.sh boots.
+#
+#   $WORK/boot/xen            the hypervisor (multiboot ELF, what QEMU's -kernel loads)
+#   $WORK/boot/vmlinuz        Debian's kernel: dom0 and, as vmlinux, every test guest
+#   $WORK/boot/dom0.cpio.gz   dom0's whole root file system, as an initramfs
+#
+# The initramfs has two layers, so that editing a scenario never rebuilds the big part:
+#   base     cached in $CACHE/img/KEY: the unpacked .debs, kernel modules and the guest
+#            material (vmlinux, busybox initrd, pygrub disk image). KEY hashes the exact
+#            .deb file names and the files that shape the base.
+#   overlay  rebuilt every run: dom0's init and test scripts, the scenarios, xl configs,
+#            the project's binaries and any library of theirs that the base lacks.
+# Linux unpacks concatenated cpio archives in order, so the initramfs is just the two
+# archives back to back.
+#
+# SCENARIO names (basenames of scenarios/*.sh) are what dom0 runs; default: all.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+BUILD_DIR=${1:-$REPO_ROOT/build}
+shift || true
+DEBS=$CACHE/debs
+BOOT=$WORK/boot
+
+# Kernel modules (Debian's 6.1 has the rest of Xen built in: PV dom0, hvc0, xenbus, balloon).
+DOM0_MODULES="xenfs xen-privcmd xen-evtchn xen-gntdev xen-gntalloc xen-blkback xen-netback
+ loop llc stp bridge"
+GUEST_MODULES="xen-blkfront xen-netfront"
+
+# ---------------------------------------------------------------- packages
+
+package_list() {
+    sed 's/#.*//' "$XEN_DIR/dom0-packages.txt" | tr -s ' \t' '\n\n' | sed '/^$/d' | awk '!seen[$0]++'
+}
+
+kernel_package() {  # what linux-image-amd64 points to, e.g. linux-image-6.1.0-56-amd64
+    apt-cache depends linux-image-amd64 2>/dev/null |
+        awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
+}
+
+# Writes "package file" lines for the current candidates to $WORK/manifest.
+# Falls back to the last manifest when apt cannot answer but the cache holds its files.
+resolve_packages() {
+    local kpkg
+    kpkg=$(kernel_package)
+    if [ -z "$kpkg" ]; then
+        say "apt-get update (no package lists yet)"
+        apt-get update -qq >/dev/null || true
+        kpkg=$(kernel_package)
+    fi
+    if [ -n "$kpkg" ] &&
+       apt-get download --print-uris "$kpkg" "xen-hypervisor-$XEN_VERSION-amd64" $(package_list) \
+           > "$WORK/uris" 2> "$WORK/uris.err"; then
+        awk '{ f = $2; p = f; sub(/_.*/, "", p); print p, f }' "$WORK/uris" > "$WORK/manifest"
+        echo "$kpkg" > "$WORK/kernel-package"
+        cp "$WORK/manifest" "$CACHE/last-manifest"
+        cp "$WORK/kernel-package" "$CACHE/last-kernel-package"
+        return 0
+    fi
+    [ -s "$CACHE/last-manifest" ] || { cat "$WORK/uris.err" >&2; die "cannot resolve packages"; }
+    say "WARNING: apt could not resolve the packages; using the last manifest from the cache"
+    cp "$CACHE/last-manifest" "$WORK/manifest"
+    cp "$CACHE/last-kernel-package" "$WORK/kernel-package"
+}
+
+deb() { echo "$DEBS/$(awk -v p="$1" '$1 == p { print $2 }' "$WORK/manifest")"; }
+
+fetch_packages() {
+    local missing=() pkg file
+    while read -r pkg file; do
+        [ -s "$DEBS/$file" ] || missing+=("$pkg")
+    done < "$WORK/manifest"
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "downloading ${#missing[@]} packages into $DEBS"
+    # A stale package list names versions the mirror no longer has: update once, retry.
+    (cd "$DEBS" && apt-get download -qq -o APT::Sandbox::User=root "${missing[@]}") >/dev/null ||
+        { apt-get update -qq >/dev/null && resolve_packages &&
+          (cd "$DEBS" && apt-get download -qq -o APT::Sandbox::User=root "${missing[@]}") >/dev/null; } ||
+        die "apt-get download failed"
+}
+
+# Drops .debs no longer in the manifest (superseded versions), so the cache stays one set.
+prune_packages() {
+    local f
+    for f in "$DEBS"/*.deb; do
+        [ -e "$f" ] || continue
+        awk -v f="${f##*/}" '$2 == f { found = 1 } END { exit !found }' "$WORK/manifest" || rm -f "$f"
+    done
+}
+
+# ---------------------------------------------------------------- base image
+
+image_key() {
+    {
+        sort "$WORK/manifest"
+        cd "$XEN_DIR" && sha256sum build-image.sh guest/*
+    } | sha256sum | cut -c1-16
+}
+
+# Only the kernel image and the few modules we use: the full module tree is ~390 MB.
+extract_kernel() {  # DIR
+    local kver=$1/kver
+    dpkg-deb --fsys-tarfile "$(deb "$(cat "$WORK/kernel-package")")" |
+        tar -x -C "$1" --wildcards './boot/vmlinuz-*' './lib/modules/*/modules.order' \
+            './lib/modules/*/modules.builtin' './lib/modules/*/modules.builtin.modinfo' \
+            $(for m in $DOM0_MODULES $GUEST_MODULES; do echo "*/$m.ko"; done)
+    ls "$1/lib/modules" > "$kver"
+    mv "$1/boot/vmlinuz-$(cat "$kver")" "$1/vmlinuz"
+    # QEMU's -kernel takes a multiboot ELF: the gunzipped xen.gz is exactly that.
+    dpkg -x "$(deb "xen-hypervisor-$XEN_VERSION-amd64")" "$1/xen-pkg"
+    gunzip -c "$1/xen-pkg/boot/xen-$XEN_VERSION-amd64.gz" > "$1/xen"
+}
+
+# The bzImage carries an xz-compressed ELF. libxenguest would decompress it for every
+# guest; booting the plain ELF saves about a second per guest under TCG.
+extract_vmlinux() {  # BZIMAGE OUT
+    local off
+    off=$(LC_ALL=C grep -obUaP -m1 '\xfd7zXZ\x00' "$1" | head -n1 | cut -d: -f1) || true
+    [ -n "$off" ] || die "no xz payload in $1"
+    # xz stops after the first stream; tail then dies of SIGPIPE, which is expected.
+    tail -c +$((off + 1)) "$1" | xz -dc --single-stream > "$2" 2>/dev/null || true
+    [ "$(head -c 4 "$2" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] || die "vmlinux extraction failed"
+}
+
+unpack_rootfs() {  # ROOT
+    local pkg file
+    while read -r pkg file; do
+        case $pkg in linux-image-*|xen-hypervisor-*) continue ;; esac
+        dpkg -x "$DEBS/$file" "$1"
+    done < "$WORK/manifest"
+    rm -rf "$1"/usr/share/{doc,man,info,locale,lintian,bug,bash-completion,zsh,fish} \
+           "$1"/usr/lib/xen-$XEN_VERSION/boot/xen-shim "$1"/usr/lib/python3.11/{test,idlelib,ensurepip}
+    # busybox fills in every command the packages did not bring (mount, modprobe, poweroff...)
+    local applet name
+    for applet in $("$1/bin/busybox" --list-full); do
+        name=${applet##*/}
+        [ -e "$1/bin/$name" ] || [ -e "$1/sbin/$name" ] || [ -e "$1/usr/bin/$name" ] ||
+            [ -e "$1/usr/sbin/$name" ] || { mkdir -p "$1/${applet%/*}"; ln -s /bin/busybox "$1/$applet"; }
+    done
+}
+
+install_dom0_modules() {  # ROOT KDIR
+    local kver src f m
+    kver=$(cat "$2/kver")
+    src=$2/lib/modules/$kver
+    for m in $DOM0_MODULES; do
+        f=$(cd "$src" && find . -name "$m.ko")
+        [ -n "$f" ] || die "module $m not in the kernel package"
+        install -D -m 644 "$src/$f" "$1/lib/modules/$kver/$f"
+    done
+    cp "$src"/modules.{order,builtin,builtin.modinfo} "$1/lib/modules/$kver/"
+    depmod -b "$1" "$kver"
+}
+
+configure_rootfs() {  # ROOT
+    # libc-bin is not unpacked, so build the loader cache here; xl's private libs live
+    # in /usr/lib/xen-4.17/lib.
+    echo 'include /etc/ld.so.conf.d/*.conf' > "$1/etc/ld.so.conf"
+    mkdir -p "$1/etc/ld.so.conf.d"
+    echo "/usr/lib/xen-$XEN_VERSION/lib/x86_64-linux-gnu" > "$1/etc/ld.so.conf.d/xen.conf"
+    ldconfig -r "$1"
+    printf 'root:x:0:0:root:/root:/bin/sh\n' > "$1/etc/passwd"
+    printf 'root:x:0:\n' > "$1/etc/group"
+    mkdir -p "$1"/{proc,sys,dev,run,tmp,root,var/lib/xen,var/log/xen/console,var/lib/xenstored}
+    ln -sfn /run "$1/var/run"
+    ln -sfn /run/lock "$1/var/lock"   # xenconsole (xl console) locks /var/lock/xenconsole.DOMID
+}
+
+# The test guest: busybox, our /init, and the two frontend modules.
+build_guest_initrd() {  # ROOT(dom0, for busybox) KDIR OUT
+    local g=$WORK/guest-initrd kver applet m
+    kver=$(cat "$2/kver")
+    rm -rf "$g" && mkdir -p "$g"/{bin,sbin,proc,sys,dev,tmp,lib/modules}
+    cp "$1/bin/busybox" "$g/bin/busybox"
+    for applet in $("$g/bin/busybox" --list); do
+        [ "$applet" = busybox ] || ln -s busybox "$g/bin/$applet"
+    done
+    # Linux answers a Xen shutdown/reboot request by running /sbin/poweroff or /sbin/reboot
+    # (orderly_poweroff/orderly_reboot); these hand the request to PID 1.
+    for m in poweroff reboot halt; do install -m 755 "$XEN_DIR/guest/shutdown-request" "$g/sbin/$m"; done
+    install -m 755 "$XEN_DIR/guest/init" "$g/init"
+    for m in $GUEST_MODULES; do cp "$(find "$2/lib/modules/$kver" -name "$m.ko")" "$g/lib/modules/"; done
+    (cd "$g" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -9) > "$3"
+    rm -rf "$g"
+}
+
+# A raw disk with an MBR partition table and one ext4 partition holding /boot/grub/grub.cfg,
+# a kernel and the initrd: what pygrub expects of a real guest disk. mkfs.ext4 -d fills the
+# file system from a directory, so no loop device or mount is needed on the host.
+build_pygrub_disk() {  # KDIR INITRD OUT
+    local d=$WORK/pygrub-root size_mb=32
+    rm -rf "$d" && mkdir -p "$d/boot/grub"
+    cp "$1/vmlinuz" "$d/boot/vmlinuz"
+    cp "$2" "$d/boot/initrd.gz"
+    cp "$XEN_DIR/guest/grub.cfg" "$d/boot/grub/grub.cfg"
+    rm -f "$3" && truncate -s ${size_mb}M "$3"
+    echo 'start=2048, type=83, bootable' | sfdisk -q "$3"
+    mkfs.ext4 -q -F -L vmdtest -E offset=$((2048 * 512)) -d "$d" "$3" $((size_mb - 1))M
+    rm -rf "$d"
+}
+
+build_base() {  # DIR
+    local tmp=$1.tmp.$$ root
+    rm -rf "$tmp" && mkdir -p "$tmp/k"
+    root=$tmp/root
+    extract_kernel "$tmp/k"
+    say "kernel $(cat "$tmp/k/kver"), xen $XEN_VERSION extracted"
+    unpack_rootfs "$root"
+    install_dom0_modules "$root" "$tmp/k"
+    configure_rootfs "$root"
+    say "dom0 rootfs unpacked ($(du -sh "$root" | cut -f1))"
+
+    mkdir -p "$root/vmdtest/guest"
+    extract_vmlinux "$tmp/k/vmlinuz" "$root/vmdtest/guest/vmlinux"
+    build_guest_initrd "$root" "$tmp/k" "$root/vmdtest/guest/initrd.gz"
+    build_pygrub_disk "$tmp/k" "$root/vmdtest/guest/initrd.gz" "$root/vmdtest/guest/pygrub.img"
+    say "guest material built (vmlinux $(du -h "$root/vmdtest/guest/vmlinux" | cut -f1))"
+
+    # Sonames present in dom0, so the overlay adds only what is missing.
+    find "$root" -name 'lib*.so*' \( -type f -o -type l \) -printf '%f\n' | sort -u > "$tmp/sonames"
+    (cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$tmp/base.cpio.gz"
+    mv "$tmp/k/xen" "$tmp/k/vmlinuz" "$tmp/k/kver" "$tmp/"
+    rm -rf "$root" "$tmp/k"
+    mv "$tmp" "$1"
+    say "base image cached: $1 ($(du -h "$1/base.cpio.gz" | cut -f1))"
+}
+
+# ---------------------------------------------------------------- overlay
+
+# Copies BIN to dom0's /usr/local/bin and every library in its ldd closure that dom0
+# lacks to /usr/lib/x86_64-linux-gnu (a directory ld.so searches without a cache entry).
+add_binary() {  # OVERLAY SONAMES BIN
+    local deps name path
+    install -D -m 755 "$3" "$1/usr/local/bin/${3##*/}"
+    deps=$(ldd "$3" 2>&1) || true
+    case $deps in *"not found"*) echo "$deps" >&2; die "${3##*/}: unresolved libraries on the host" ;; esac
+    while read -r name path; do
+        grep -qxF "$name" "$2" && continue
+        [ -e "$1/usr/lib/x86_64-linux-gnu/$name" ] && continue
+        say "  + $name (from the host, not in dom0's packages)"
+        install -D -m 644 "$(readlink -f "$path")" "$1/usr/lib/x86_64-linux-gnu/$name"
+    done < <(echo "$deps" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }')
+}
+
+# The libxl check normally comes from the meson build (tests/xen/meson.build); without
+# one, build it here so the tier still runs on its own.
+fallback_libxl_check() {  # OUT
+    say "no $BUILD_DIR/tests/xen/xen-libxl-check: compiling libxl-check.c directly"
+    # shellcheck disable=SC2046
+    cc -std=c11 -O2 -Wall -Wextra -Werror -o "$1" "$XEN_DIR/libxl-check.c" \
+        $(pkg-config --cflags --libs xenlight xentoollog)
+}
+
+build_overlay() {  # BASE_DIR SCENARIO...
+    local base=$1 o=$WORK/overlay f
+    shift
+    rm -rf "$o" && mkdir -p "$o/vmdtest/scenarios" "$o/vmdtest/cfg" "$o/usr/local/bin"
+    install -m 755 "$XEN_DIR/dom0/init" "$o/init"
+    install -m 755 "$XEN_DIR/dom0/run-scenarios.sh" "$o/vmdtest/"
+    install -m 644 "$XEN_DIR/dom0/lib.sh" "$o/vmdtest/"
+    install -m 644 "$XEN_DIR"/scenarios/*.sh "$o/vmdtest/scenarios/"
+    install -m 644 "$XEN_DIR"/cfg/*.cfg "$o/vmdtest/cfg/"
+    # Settings for dom0, read by run-scenarios.sh.
+    {
+        echo "SCENARIOS='$*'"
+        echo "FAIL_MARKER='${VMD_XEN_FAIL_MARKER:-}'"
+        echo "STEP_TIMEOUT='${VMD_XEN_STEP_TIMEOUT:-180}'"
+        echo "MARKER_TIMEOUT='${VMD_XEN_MARKER_TIMEOUT:-90}'"
+        echo "INTERACTIVE='${VMD_XEN_INTERACTIVE:-0}'"
+    } > "$o/vmdtest/config"
+
+    for f in "$BUILD_DIR/daemon/vmd" "$BUILD_DIR/client/vmctl"; do
+        [ -x "$f" ] && { say "dom0 gets ${f#"$REPO_ROOT"/}"; add_binary "$o" "$base/sonames" "$f"; }
+    done
+    if [ -d "$BUILD_DIR/tests/xen" ]; then
+        for f in "$BUILD_DIR"/tests/xen/*; do
+            [ -f "$f" ] && [ -x "$f" ] || continue
+            say "dom0 gets ${f#"$REPO_ROOT"/}"
+            add_binary "$o" "$base/sonames" "$f"
+        done
+    fi
+    if [ ! -x "$o/usr/local/bin/xen-libxl-check" ]; then
+        fallback_libxl_check "$WORK/xen-libxl-check"
+        add_binary "$o" "$base/sonames" "$WORK/xen-libxl-check"
+    fi
+    (cd "$o" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$WORK/overlay.cpio.gz"
+}
+
+# ---------------------------------------------------------------- main
+
+main() {
+    local key base scenarios=("$@")
+    if [ ${#scenarios[@]} -eq 0 ]; then
+        for f in "$XEN_DIR"/scenarios/[0-9]*.sh; do scenarios+=("$(basename "$f" .sh)"); done
+    fi
+    mkdir -p "$DEBS" "$CACHE/img" "$WORK" "$BOOT"
+    ensure_host_tools
+    # Serialise runs that share the cache; each run still has its own work dir.
+    exec 9> "$CACHE/.lock"
+    flock 9
+    resolve_packages
+    fetch_packages
+    prune_packages
+    key=$(image_key)
+    base=$CACHE/img/$key
+    if [ -s "$base/base.cpio.gz" ]; then
+        say "base image: cached ($key)"
+    else
+        say "base image: building ($key)"
+        build_base "$base"
+        # keep only the current base image
+        find "$CACHE/img" -mindepth 1 -maxdepth 1 ! -name "$key" -exec rm -rf {} +
+    fi
+    build_overlay "$base" "${scenarios[@]}"
+    cp "$base/xen" "$base/vmlinuz" "$BOOT/"
+    cat "$base/base.cpio.gz" "$WORK/overlay.cpio.gz" > "$BOOT/dom0.cpio.gz"
+    flock -u 9
+    say "image ready: $BOOT/dom0.cpio.gz ($(du -h "$BOOT/dom0.cpio.gz" | cut -f1))"
+}
+
+main "$@"

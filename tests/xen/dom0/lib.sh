@@ -1,0 +1,273 @@
+# lib.sh: helpers for scenarios, sourced in dom0 by run-scenarios.sh (bash).
+#
+# A scenario is a list of steps:   step NAME COMMAND [ARG...]
+# Each step prints one result line on the serial console, which the host collects:
+#   XENSTEP PASS|FAIL|SKIP SCENARIO/NAME SECONDS [note]
+# On a failure the step's output, the guest consoles, `xl dmesg` and vmd's log are
+# printed between XENDIAG-BEGIN and XENDIAG-END lines, and the remaining steps of the
+# scenario are skipped.
+
+VT=/vmdtest
+STATE=/run/vmdtest                # results and per-step output
+RESULTS=$STATE/results
+CONSOLE_DIR=/var/log/xen/console  # xenconsoled --log=guest writes guest-NAME.log here
+VMD_LOG=/var/log/vmd.log
+XEN_LIBDIR=/usr/lib/xen-4.17/bin
+: "${STEP_TIMEOUT:=180}"          # hard limit for one step (from /vmdtest/config)
+: "${MARKER_TIMEOUT:=90}"         # default wait for a console marker
+MARK_HELLO=VMDTEST-HELLO          # what guest/init prints at boot (see run_scenario)
+
+mkdir -p "$STATE/log"
+
+now() { local up _; read -r up _ < /proc/uptime; echo "$up"; }
+since() { awk -v a="$(now)" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
+say() { echo "  [${SCENARIO:-dom0}] $*"; }
+
+result() {  # STATUS ID SECONDS [NOTE...]
+    local line="XENSTEP $1 $2 $3"
+    shift 3
+    [ $# -gt 0 ] && line="$line $*"
+    echo "$line" >> "$RESULTS"
+    echo "$line"
+}
+
+# step [-t SECONDS] NAME COMMAND [ARG...]
+# Runs COMMAND (a program or a shell function) in a subshell with `set -e`, its output in
+# $STATE/log/SCENARIO.NAME.log, killed after SECONDS (default $STEP_TIMEOUT). Returns its
+# status; after a failure, later steps of the same scenario are skipped.
+step() {
+    local limit=$STEP_TIMEOUT name id log t0 pid dog rc
+    if [ "$1" = -t ]; then limit=$2; shift 2; fi
+    name=$1
+    shift
+    id=$SCENARIO/$name
+    if [ -n "$SCENARIO_FAILED" ]; then
+        result SKIP "$id" 0 "(after $SCENARIO_FAILED failed)"
+        return 1
+    fi
+    log=$STATE/log/$SCENARIO.$name.log
+    t0=$(now)
+    say "$name: $*"
+    ( set -e; "$@" ) > "$log" 2>&1 &
+    pid=$!
+    watchdog "$pid" "$limit" "$log" &
+    dog=$!
+    wait "$pid"
+    rc=$?
+    kill "$dog" 2>/dev/null
+    if [ "$rc" = 0 ]; then
+        result PASS "$id" "$(since "$t0")"
+        return 0
+    fi
+    SCENARIO_FAILED=$name
+    result FAIL "$id" "$(since "$t0")" "(exit $rc)"
+    diagnose "$id" "$log"
+    return 1
+}
+
+watchdog() {  # PID SECONDS LOG: polls once a second so it ends soon after the step
+    local i=0
+    while [ $i -lt "$2" ]; do
+        sleep 1
+        kill -0 "$1" 2>/dev/null || return 0
+        i=$((i + 1))
+    done
+    echo "step timed out after $2 s" >> "$3"
+    pkill -P "$1" 2>/dev/null
+    kill "$1" 2>/dev/null
+}
+
+skip() {  # NAME REASON...: report a step that cannot run here
+    local name=$1
+    shift
+    result SKIP "$SCENARIO/$name" 0 "($*)"
+}
+
+# need COMMAND...: true when all exist; otherwise reports a SKIP for the scenario.
+#   need vmd vmctl || return 0
+need() {
+    local c
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || { skip all "$c not in dom0"; return 1; }
+    done
+}
+
+# tail -n N FILE without terminal control sequences (pygrub's curses menu is in its log)
+tail_plain() { tail -n "$1" "$2" | sed 's/\x1b[][()][0-9;?]*[A-Za-z]\{0,1\}//g; s/\x1b[=>]//g' | tr -d '\r\016\017'; }
+
+# Everything that helps reading a failure, between markers the host looks for.
+diagnose() {  # ID STEPLOG
+    local f
+    echo "XENDIAG-BEGIN $1"
+    echo "--- step output ($2, last 60 lines)"
+    tail_plain 60 "$2"
+    for f in $(find "$CONSOLE_DIR" -name 'guest-*.log' -newer "$STATE/scenario-start" 2>/dev/null); do
+        echo "--- guest console $f (last 50 lines)"
+        tail_plain 50 "$f"
+    done
+    for f in $(find /var/log/xen -maxdepth 1 -name '*.log' -newer "$STATE/scenario-start" 2>/dev/null); do
+        echo "--- $f (last 25 lines)"
+        tail_plain 25 "$f"
+    done
+    echo "--- xl list"
+    xl list 2>&1
+    echo "--- xl dmesg (last 30 lines)"
+    xl dmesg 2>&1 | tail -n 30
+    if [ -f "$VMD_LOG" ]; then
+        echo "--- $VMD_LOG (last 80 lines)"
+        tail_plain 80 "$VMD_LOG"
+    fi
+    echo "XENDIAG-END $1"
+}
+
+# ---------------------------------------------------------------- guests and xl
+
+cfg_name() { sed -n 's/^name *= *"\([^"]*\)".*/\1/p' "$1"; }
+
+# xl_create CFG [KEY=VALUE...]: xl create /vmdtest/cfg/CFG.cfg, with a fresh console log
+# (xenconsoled appends to guest-NAME.log, so old markers would otherwise still match).
+xl_create() {
+    local cfg=$VT/cfg/$1.cfg
+    shift
+    rm -f "$CONSOLE_DIR/guest-$(cfg_name "$cfg").log"
+    xl create "$cfg" "$@"
+}
+
+console_log() { echo "$CONSOLE_DIR/guest-$1.log"; }
+
+console_count() {  # NAME PATTERN: how many console lines match
+    local n
+    n=$(grep -c -a -e "$2" "$(console_log "$1")" 2>/dev/null) || true
+    echo "${n:-0}"
+}
+
+# wait_console NAME PATTERN [SECONDS [COUNT]]: until the guest's console shows PATTERN
+# (a grep regex) COUNT times (default 1).
+wait_console() {
+    local f end count=${4:-1} secs=${3:-$MARKER_TIMEOUT}
+    f=$(console_log "$1")
+    end=$((SECONDS + secs))
+    while [ "$(console_count "$1" "$2")" -lt "$count" ]; do
+        if [ "$SECONDS" -ge "$end" ]; then
+            echo "'$2' not seen $count time(s) on $1's console ($f) within ${secs}s"
+            return 1
+        fi
+        sleep 0.5
+    done
+    grep -a -e "$2" "$f" | tail -n 1
+}
+
+# retry SECONDS COMMAND [ARG...]: runs COMMAND every half second until it succeeds; on
+# timeout, runs it once more with its output shown. For state that settles after the
+# xl command that caused it has returned (hotplug scripts, backends).
+retry() {
+    local end
+    end=$((SECONDS + $1))
+    shift
+    while [ "$SECONDS" -lt "$end" ]; do
+        "$@" >/dev/null 2>&1 && { "$@"; return 0; }
+        sleep 0.5
+    done
+    echo "still failing after the retries: $*"
+    "$@"
+}
+
+dom_state() { xl list "$1" 2>/dev/null | awk -v n="$1" '$1 == n { print $5 }'; }
+domid_of() { xl domid "$1" 2>/dev/null; }
+
+wait_running() {  # NAME [SECONDS]: until xl list shows it running or blocked
+    local end s
+    end=$((SECONDS + ${2:-60}))
+    while :; do
+        s=$(dom_state "$1")
+        case $s in *r*|*b*) echo "$1 state $s"; return 0 ;; esac
+        [ "$SECONDS" -ge "$end" ] && { echo "$1 not running (state '$s')"; xl list; return 1; }
+        sleep 0.5
+    done
+}
+
+wait_gone() {  # NAME [SECONDS]: until the domain no longer exists
+    local end
+    end=$((SECONDS + ${2:-60}))
+    while xl domid "$1" >/dev/null 2>&1; do
+        [ "$SECONDS" -ge "$end" ] && { echo "$1 still exists"; xl list; return 1; }
+        sleep 0.5
+    done
+    echo "$1 gone"
+}
+
+# Destroys every domain but dom0: each scenario starts from a clean host.
+destroy_all() {
+    local d
+    for d in $(xl list 2>/dev/null | awk 'NR > 1 && $2 != 0 { print $1 }'); do
+        say "cleanup: xl destroy $d"
+        xl destroy "$d" >/dev/null 2>&1
+    done
+}
+
+# ---------------------------------------------------------------- vmd
+
+# vmd_start [ARG...]: runs the project's daemon in the background, logging to $VMD_LOG
+# (printed on a failure). The scenario decides the arguments.
+vmd_start() {
+    mkdir -p /run/vmd /var/lib/vmd
+    vmd "$@" >> "$VMD_LOG" 2>&1 &
+    echo $! > "$STATE/vmd.pid"
+    sleep 0.5
+    kill -0 "$(cat "$STATE/vmd.pid")" 2>/dev/null || { echo "vmd exited at once"; tail -n 20 "$VMD_LOG"; return 1; }
+}
+
+vmd_stop() {  # SIGTERM, then up to 5 s for vmd to exit
+    local pid i=0
+    [ -f "$STATE/vmd.pid" ] || return 0
+    pid=$(cat "$STATE/vmd.pid")
+    rm -f "$STATE/vmd.pid"
+    kill "$pid" 2>/dev/null || return 0
+    while kill -0 "$pid" 2>/dev/null; do
+        [ $i -ge 20 ] && { echo "vmd ignored SIGTERM"; kill -9 "$pid"; return 1; }
+        sleep 0.25
+        i=$((i + 1))
+    done
+}
+
+# ---------------------------------------------------------------- toolstack
+
+# The same steps as Debian's /etc/init.d/xen (and what a systemd dom0 does in units).
+load_modules() {
+    local m
+    for m in xenfs xen-privcmd xen-evtchn xen-gntdev xen-gntalloc xen-blkback xen-netback loop bridge; do
+        modprobe "$m"
+    done
+}
+
+mount_xenfs() {
+    mount -t xenfs xenfs /proc/xen
+    grep -q control_d /proc/xen/capabilities
+}
+
+start_xenstored() {
+    mkdir -p /run/xen /run/xenstored /var/lib/xenstored /var/lib/xen "$CONSOLE_DIR"
+    XENSTORED_ROOTDIR=/var/lib/xenstored "$XEN_LIBDIR/xenstored" --pid-file /run/xenstore.pid
+    local i=0
+    until xenstore-read -s / >/dev/null 2>&1; do
+        [ $i -ge 300 ] && { echo "xenstored not answering"; return 1; }
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+start_xenconsoled() {
+    "$XEN_LIBDIR/xenconsoled" --pid-file=/run/xenconsoled.pid --log=guest --log-dir="$CONSOLE_DIR"
+}
+
+toolstack_up() {
+    SCENARIO=dom0
+    SCENARIO_FAILED=
+    touch "$STATE/scenario-start"
+    step modules load_modules
+    step xenfs mount_xenfs
+    step xenstored start_xenstored
+    step init-dom0 "$XEN_LIBDIR/xen-init-dom0"
+    step xenconsoled start_xenconsoled
+    [ -z "$SCENARIO_FAILED" ]
+}

@@ -1,0 +1,57 @@
+#!/bin/bash
+# run-scenarios.sh: runs in dom0 (from /init), under bash: busybox sh would run its own
+# applets in preference to the real tools in PATH (busybox ip has no -br, for one). Brings the Xen toolstack up, runs the
+# selected scenarios one after the other, then prints every result again as one block
+# (XENRESULTS-BEGIN/END) for the host: the live XENSTEP lines share the serial line with
+# Xen's own messages and may, rarely, be cut by one.
+. /vmdtest/config   # SCENARIOS, FAIL_MARKER, STEP_TIMEOUT, MARKER_TIMEOUT (from the host)
+. /vmdtest/lib.sh
+
+# run_scenario NAME: sources scenarios/NAME.sh in a subshell, so that its variables and
+# an early `return`/`exit` stay inside; then removes whatever guests it left behind.
+run_scenario() {
+    local t0 before rc
+    SCENARIO=$1
+    SCENARIO_FAILED=
+    # VMD_XEN_FAIL_MARKER=NAME (or 1 for 20-pv) makes that scenario wait for a marker no
+    # guest prints: the way to see what a failure looks like.
+    MARK_HELLO=VMDTEST-HELLO
+    case $FAIL_MARKER in
+        "$SCENARIO"|"${SCENARIO#*-}") MARK_HELLO=VMDTEST-NO-SUCH-MARKER ;;
+        1) [ "$SCENARIO" = 20-pv ] && MARK_HELLO=VMDTEST-NO-SUCH-MARKER ;;
+    esac
+    touch "$STATE/scenario-start"
+    before=$(wc -l < "$RESULTS")
+    t0=$(now)
+    echo "XENSCEN BEGIN $SCENARIO"
+    ( . "$VT/scenarios/$SCENARIO.sh" )
+    rc=$?
+    if [ "$(wc -l < "$RESULTS")" = "$before" ]; then
+        result FAIL "$SCENARIO/script" "$(since "$t0")" "(exit $rc before any step)"
+    fi
+    if [ -n "$(xl list 2>/dev/null | awk 'NR > 1 && $2 != 0')" ]; then
+        # A passing scenario must clean up after itself; after a failure it may not have.
+        grep -q "^XENSTEP FAIL $SCENARIO/" "$RESULTS" ||
+            { result FAIL "$SCENARIO/cleanup" 0 "(left domains behind)"; xl list; }
+        destroy_all
+    fi
+    vmd_stop
+    echo "XENSCEN END $SCENARIO $(since "$t0")"
+}
+
+: > "$RESULTS"
+if toolstack_up; then
+    for s in $SCENARIOS; do
+        run_scenario "$s"
+    done
+else
+    for s in $SCENARIOS; do
+        SCENARIO=$s
+        skip all "toolstack did not come up"
+    done
+fi
+
+echo "XENRESULTS-BEGIN"
+sed 's/^XENSTEP /XENRESULT /' "$RESULTS"
+echo "XENRESULTS-END"
+echo "XENDONE pass=$(grep -c '^XENSTEP PASS' "$RESULTS") fail=$(grep -c '^XENSTEP FAIL' "$RESULTS")"

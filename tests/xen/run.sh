@@ -1,0 +1,141 @@
+#!/bin/bash
+# run.sh [BUILD_DIR]: the real-Xen test tier (tests/xen/README.md).
+#
+# Builds a dom0 image from Debian's packages (cached in $VMD_XEN_CACHE), adds the
+# project's binaries from BUILD_DIR (default: build, relative to the repository root),
+# boots Xen + dom0 once under QEMU with a hard timeout, runs the scenarios inside dom0
+# and prints one line per step. Exit status 0 only when no step failed; the last line
+# is "xen: N passed, N failed".
+#
+#   VMD_XEN_SCENARIO=20-pv,pvh   run only these scenarios (full name, name without the
+#                                number, or the number)
+#   VMD_XEN_FAIL_MARKER=20-pv    make that scenario wait for a wrong marker (1 = 20-pv)
+#   VMD_XEN_CACHE, VMD_XEN_WORK  cache and work directories
+#   VMD_XEN_TIMEOUT              QEMU's hard limit (default 300 s + 150 s per scenario)
+#   boot.sh's VMD_XEN_SMP, ... are passed through.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+BUILD_DIR=${1:-build}
+case $BUILD_DIR in /*) ;; *) BUILD_DIR=$REPO_ROOT/$BUILD_DIR ;; esac
+LOG=$WORK/serial.log
+RESULTS=$WORK/results
+SELECTED=()
+
+select_scenarios() {
+    local all=() want=() f s tok hit
+    for f in "$XEN_DIR"/scenarios/[0-9]*.sh; do all+=("$(basename "$f" .sh)"); done
+    if [ -z "${VMD_XEN_SCENARIO:-}" ]; then
+        SELECTED=("${all[@]}")
+        return
+    fi
+    IFS=', ' read -ra want <<< "$VMD_XEN_SCENARIO"
+    for tok in "${want[@]}"; do
+        hit=
+        for s in "${all[@]}"; do
+            [ "$tok" = "$s" ] || [ "$tok" = "${s#*-}" ] || [ "$tok" = "${s%%-*}" ] && hit=1
+        done
+        [ -n "$hit" ] || die "no scenario '$tok'; have: ${all[*]}"
+    done
+    # run in the scenarios' numeric order, whatever order they were named in
+    for s in "${all[@]}"; do
+        for tok in "${want[@]}"; do
+            if [ "$tok" = "$s" ] || [ "$tok" = "${s#*-}" ] || [ "$tok" = "${s%%-*}" ]; then
+                SELECTED+=("$s")
+                break
+            fi
+        done
+    done
+}
+
+add_result() {  # STATUS ID SECONDS [NOTE]
+    echo "XENSTEP $1 $2 $3${4:+ $4}" >> "$RESULTS"
+}
+host_result() { add_result "$1" "host/$2" "${@:3}"; }
+
+# dom0 prints every result again in one block at the end; prefer it to the live lines,
+# which share the serial line with Xen's messages. Without the block (timeout, crash),
+# take whatever live lines made it.
+collect_results() {
+    local serial=$WORK/serial.txt s
+    tr -d '\r' < "$LOG" > "$serial"
+    if grep -q '^XENRESULTS-END' "$serial"; then
+        sed -n '/^XENRESULTS-BEGIN/,/^XENRESULTS-END/s/^XENRESULT /XENSTEP /p' "$serial" >> "$RESULTS"
+    else
+        grep -a -o -E 'XENSTEP (PASS|FAIL|SKIP) [^ ]+ [0-9.]+( \(.*\))?' "$serial" >> "$RESULTS" || true
+    fi
+    for s in "${SELECTED[@]}"; do
+        grep -q "^XENSTEP [A-Z]* $s/" "$RESULTS" || add_result FAIL "$s/not-run" 0 "(no result from dom0)"
+    done
+}
+
+print_table() {
+    local status id secs note
+    printf '\n%-6s %8s  %s\n' RESULT TIME STEP
+    while read -r _ status id secs note; do
+        printf '%-6s %7ss  %s%s\n' "$status" "$secs" "$id" "${note:+  $note}"
+    done < "$RESULTS"
+    echo
+}
+
+# The XENDIAG block dom0 printed for each failed step: step output, guest consoles,
+# xl dmesg, vmd's log.
+print_diagnostics() {
+    local id
+    for id in $(awk '$2 == "FAIL" { print $3 }' "$RESULTS"); do
+        awk -v id="$id" '
+            { b = index($0, "XENDIAG-BEGIN "); e = index($0, "XENDIAG-END ") }
+            b && substr($0, b + 14) == id { on = 1; print "==== failure details: " id; next }
+            e && substr($0, e + 12) == id { on = 0 }
+            on' "$WORK/serial.txt"
+    done
+}
+
+main() {
+    local t0 rc=0 pass fail skip
+    select_scenarios
+    mkdir -p "$WORK"
+    # One run per work dir: a second one would overwrite this one's boot files and log.
+    exec 8> "$WORK/.lock"
+    flock -n 8 || die "another run is using $WORK (set VMD_XEN_WORK for a second one)"
+    # QEMU's hard limit grows with the scenarios (each step has its own limit too).
+    export VMD_XEN_TIMEOUT=${VMD_XEN_TIMEOUT:-$((300 + 150 * ${#SELECTED[@]}))}
+    rm -f "$RESULTS" "$LOG" "$WORK/serial.txt"
+    say "Xen tier: ${SELECTED[*]}"
+    say "build dir: $BUILD_DIR; cache: $CACHE; work: $WORK"
+
+    t0=$(elapsed)
+    if bash "$XEN_DIR/build-image.sh" "$BUILD_DIR" "${SELECTED[@]}"; then
+        host_result PASS image "$(awk -v a="$(elapsed)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')"
+        t0=$(elapsed)
+        bash "$XEN_DIR/boot.sh" || rc=$?
+        collect_results
+        if grep -q '^XENDONE' "$WORK/serial.txt"; then
+            host_result PASS dom0-run "$(awk -v a="$(elapsed)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')"
+        else
+            host_result FAIL dom0-run "$(awk -v a="$(elapsed)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')" \
+                "($([ $rc = 124 ] && echo "timed out" || echo "QEMU exit $rc") before dom0 finished)"
+        fi
+    else
+        host_result FAIL image 0 "(build-image.sh failed)"
+        : > "$WORK/serial.txt"
+    fi
+
+    print_table
+    grep -a -o 'XENSCEN END .*' "$WORK/serial.txt" | awk '{ printf "%s%s %ss", (NR > 1 ? ", " : "scenario times: "), $3, $4 } END { if (NR) print "" }'
+    print_diagnostics
+    if ! grep -q '^XENDONE' "$WORK/serial.txt"; then
+        echo "==== last 60 lines of the serial log"
+        tail -n 60 "$WORK/serial.txt"
+    fi
+    pass=$(grep -c '^XENSTEP PASS' "$RESULTS") || true
+    fail=$(grep -c '^XENSTEP FAIL' "$RESULTS") || true
+    skip=$(grep -c '^XENSTEP SKIP' "$RESULTS") || true
+    say "serial log (full): $LOG"
+    say "total $(elapsed)s"
+    [ "$skip" -gt 0 ] && echo "xen: $skip skipped"
+    echo "xen: $pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+}
+
+main
