@@ -1361,7 +1361,7 @@ static const struct cmd cmds[] = {
 	{ "version", "daemon.version", "", "print the versions of vmctl and vmd",
 	  0, 0, { { 0 } }, parse_none, print_version, true, NULL },
 	{ "help", NULL, "", "show this help", 0, 0, { { 0 } }, NULL, NULL, false, NULL },
-	{ NULL },
+	{ 0 },
 };
 
 static void synopsis(const struct cmd *c, char *buf, size_t sz)

@@ -267,14 +267,14 @@ static const char *apply(struct vmd_conf *c, const struct key *k, char **items, 
 			*(char **)member = xstrdup("");
 			return NULL;
 		}
-		/* fall through */
+		__attribute__((fallthrough)); /* gcc and clang both check this one */
 	case K_SOCKET:
 		if (strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 			snprintf(why, whylen, "socket path longer than %zu bytes",
 				 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 			return why;
 		}
-		/* fall through */
+		__attribute__((fallthrough)); /* gcc and clang both check this one */
 	case K_PATH:
 		if (v[0] != '/') {
 			snprintf(why, whylen, "'%s' wants an absolute path, not '%.200s'", k->name,

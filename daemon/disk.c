@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -122,6 +123,9 @@ struct copy {
 	char *buf; /* for read/write, allocated on first use */
 	char *err;
 	size_t errlen;
+	uint64_t waited; /* the copy up to here is on disk and out of the page cache */
+	uint64_t moved;  /* data bytes written so far (for ctl->rate) */
+	double t0;       /* monotonic start of the copy (for ctl->rate) */
 };
 
 static bool cancelled(const struct copy *c)
@@ -154,6 +158,46 @@ static int shrank(struct copy *c, uint64_t pos)
 	       "the source image changed during the copy (it ends at %llu of %llu bytes)",
 	       (unsigned long long)pos, (unsigned long long)c->size);
 	return -1;
+}
+
+/*
+ * Write-behind: [from, to) of the copy has just been written. Start its writeback now; wait
+ * for what lies more than WRITE_BEHIND bytes behind and drop those pages from the cache. The
+ * copy has to reach the disk before the rename anyway (fsync): streaming it there while the
+ * copy goes on overlaps reading and writing instead of doing one after the other, keeps the
+ * dirty pages of a 100 GiB copy from crowding out the page cache of the running guests, and
+ * leaves little for the final fsync. The window keeps several chunks in flight, so the disk
+ * sees a queue rather than one request at a time. Errors are left to that fsync.
+ */
+#define WRITE_BEHIND (64u << 20)
+
+/* Holds the copy to ctl->rate data bytes per second: sleeps in short slices so that a
+ * cancel is still seen promptly. */
+static void throttle(struct copy *c, uint64_t n)
+{
+	if (!c->ctl->rate)
+		return;
+	c->moved += n;
+	double due = c->t0 + (double)c->moved / (double)c->ctl->rate;
+	for (double now = now_monotonic(); now < due && !cancelled(c); now = now_monotonic()) {
+		double slice = due - now < 0.1 ? due - now : 0.1;
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)(slice * 1e9)};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void write_behind(struct copy *c, uint64_t from, uint64_t to)
+{
+	throttle(c, to - from);
+	sync_file_range(c->out, (off_t)from, (off_t)(to - from), SYNC_FILE_RANGE_WRITE);
+	if (to < WRITE_BEHIND || to - WRITE_BEHIND <= c->waited)
+		return;
+	uint64_t upto = to - WRITE_BEHIND;
+	sync_file_range(c->out, (off_t)c->waited, (off_t)(upto - c->waited),
+			SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+				SYNC_FILE_RANGE_WAIT_AFTER);
+	posix_fadvise(c->out, (off_t)c->waited, (off_t)(upto - c->waited), POSIX_FADV_DONTNEED);
+	c->waited = upto;
 }
 
 static bool all_zero(const char *p, size_t n)
@@ -218,6 +262,7 @@ static int copy_rw(struct copy *c, uint64_t from, uint64_t to)
 				off += n;
 			run = off;
 		}
+		write_behind(c, pos, pos + (uint64_t)r);
 		pos += (uint64_t)r;
 		advance(c, (uint64_t)r, pos);
 	}
@@ -299,6 +344,7 @@ static int copy_sparse(struct copy *c, unsigned allowed)
 			}
 			if (n == 0)
 				return shrank(c, p);
+			write_behind(c, p, p + (uint64_t)n);
 			p += (uint64_t)n;
 			advance(c, (uint64_t)n, p);
 		}
@@ -318,6 +364,7 @@ int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl
 		.ctl = ctl ? ctl : &none,
 		.err = err,
 		.errlen = errlen,
+		.t0 = now_monotonic(),
 	};
 	c.chunk = c.ctl->chunk ? c.ctl->chunk : DISK_COPY_CHUNK;
 	unsigned allowed = c.ctl->methods ? c.ctl->methods : DISK_COPY_ALL;

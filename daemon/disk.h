@@ -51,6 +51,9 @@ struct disk_copy_ctl {
 	void (*hook)(void *arg, uint64_t pos);
 	void *hook_arg;
 	size_t chunk;              /* bytes per step; 0 means DISK_COPY_CHUNK */
+	/* Data bytes per second at most (holes and reflinks are free); 0 means no limit. A
+	 * clone at full speed can starve the running guests' disk I/O (vmd --copy-rate). */
+	uint64_t rate;
 };
 
 /* Parses a size: a decimal number of bytes, optionally followed by K, M, G or T (powers of

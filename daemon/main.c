@@ -44,6 +44,7 @@ static void usage(FILE *f)
 		"      --syslog            log to syslog instead of stderr\n"
 		"      --sim-memory MIB    sim: host memory (default 8192)\n"
 		"      --sim-delay-ms MS   sim: guest reaction time (default 300)\n"
+		"      --copy-rate MIB     clone copies: at most MIB MiB/s of data (default: no limit)\n"
 		"      --no-autostart      leave autostart to systemd (vmd-guests.service)\n"
 		"  -h, --help              this text\n"
 		"  -V, --version           print the version\n",
@@ -115,6 +116,7 @@ int main(int argc, char **argv)
 		{"syslog", no_argument, NULL, 'S'},
 		{"sim-memory", required_argument, NULL, 'M'},
 		{"sim-delay-ms", required_argument, NULL, 'D'},
+		{"copy-rate", required_argument, NULL, 0x100},
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, 'C'},
 		{"ro-socket", required_argument, NULL, 'R'},
@@ -128,7 +130,7 @@ int main(int argc, char **argv)
 	enum log_level level = LOG_LVL_INFO;
 	bool level_set = false, sim_delay_set = false, check_config = false, no_autostart = false;
 	int use_syslog = 0;
-	uint64_t sim_mem = 0, sim_delay = 0;
+	uint64_t sim_mem = 0, sim_delay = 0, copy_rate = 0;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "c:s:d:b:l:hV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -157,6 +159,13 @@ int main(int argc, char **argv)
 		case 'M':
 			if (parse_u64(optarg, &sim_mem) < 0 || sim_mem == 0) {
 				fprintf(stderr, "vmd: --sim-memory wants a positive number of MiB\n");
+				return 1;
+			}
+			break;
+		case 0x100:
+			if (parse_u64(optarg, &copy_rate) < 0 || copy_rate == 0 ||
+			    copy_rate > (1ull << 30)) {
+				fprintf(stderr, "vmd: --copy-rate wants a positive number of MiB/s\n");
 				return 1;
 			}
 			break;
@@ -268,7 +277,8 @@ int main(int argc, char **argv)
 	/* A client that vanishes mid-reply must cost us an EPIPE, not our life. */
 	signal(SIGPIPE, SIG_IGN);
 
-	struct daemon d = {0};
+	struct daemon d = {.copy_rate = copy_rate * 1024 * 1024};
+	struct event *sigterm = NULL, *sigint = NULL;
 	int rc = 1;
 	d.state_dir = xstrdup(state_dir);
 	d.socket_path = xstrdup(socket_path);
@@ -286,6 +296,12 @@ int main(int argc, char **argv)
 		log_error("cannot create the event loop");
 		goto out;
 	}
+	/* Before anything is listening: a SIGTERM from then on must stop us cleanly (it is
+	 * noted now and acted on when the loop starts). */
+	sigterm = evsignal_new(d.base, SIGTERM, on_signal, d.base);
+	sigint = evsignal_new(d.base, SIGINT, on_signal, d.base);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
 	if (mkdir_p(d.state_dir, 0700) < 0 || mkdir_p(d.run_dir, 0755) < 0) {
 		log_error("cannot create %s or %s: %s", d.state_dir, d.run_dir, strerror(errno));
 		goto out;
@@ -341,10 +357,6 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, d.base);
-	struct event *sigint = evsignal_new(d.base, SIGINT, on_signal, d.base);
-	evsignal_add(sigterm, NULL);
-	evsignal_add(sigint, NULL);
 	if (!no_autostart && conf.autostart)
 		vm_registry_autostart(&d);
 	log_info("vmd %s ready on %s%s (backend %s, state %s)", VMD_VERSION, d.socket_path,
@@ -353,10 +365,12 @@ int main(int argc, char **argv)
 	sdnotify_ready(status);
 	free(status);
 	event_base_dispatch(d.base);
-	event_free(sigterm);
-	event_free(sigint);
 	rc = 0;
 out:
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
 	/* Cancels running jobs and waits for their workers, which remove what they made. */
 	job_system_shutdown(&d);
 	server_free(d.server);

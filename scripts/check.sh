@@ -45,6 +45,13 @@ else
 	failed=$((failed + 1))
 fi
 
+echo "== libFuzzer on the request path and the config parsers (tests/fuzz)"
+if make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
+
 echo "== systemd as PID 1 under QEMU (tests/systemd)"
 slog=$(mktemp)
 bash tests/systemd/run.sh "$BUILD" 2>&1 | tee "$slog"

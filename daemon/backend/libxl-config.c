@@ -125,8 +125,8 @@ static int nic(const struct vm_vif *in, int devid, libxl_device_nic *n, struct b
 		} else if (strcmp(in->type, "ioemu") == 0) {
 			n->nictype = LIBXL_NIC_TYPE_VIF_IOEMU;
 		} else {
-			be_error_set(err, VMD_ERR_INVALID_CONFIG, "vif %d: unknown type '%s'", devid,
-				     in->type);
+			be_error_set(err, VMD_ERR_INVALID_CONFIG, "vif %d: unknown type '%s'",
+				     devid, in->type);
 			return -1;
 		}
 	}

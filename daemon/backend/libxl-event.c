@@ -20,8 +20,10 @@
  *   libxl_childproc_sigchld_occurred() outside of signal context; a libevent signal event is
  *   exactly that. (A SIGCHLD handler that libxl does not know of makes it assert.) libxl only
  *   reaps its own children, so the daemon may have others.
- * Everything here runs on the loop thread: the backend makes every libxl call from it, and
- * libxl calls hooks only from within those calls.
+ * One glue per (ctx, event base) pair, used by one thread: libxl calls hooks only from within
+ * calls made on that ctx, and the backend makes those from the thread that runs the base.
+ * The backend has two such pairs (libxl.c says why); only one owns SIGCHLD, and it passes
+ * the news on to the other (be_libxl_loop_on_sigchld).
  */
 #include "libxl-internal.h"
 
@@ -51,7 +53,9 @@ struct reg {
 struct be_libxl_loop {
 	struct event_base *base;
 	libxl_ctx *ctx;
-	struct event *sigchld;
+	struct event *sigchld; /* NULL when another loop owns SIGCHLD */
+	void (*sigchld_also)(void *arg);
+	void *sigchld_arg;
 	struct reg *regs; /* every live registration, fds and timeouts */
 };
 
@@ -170,9 +174,18 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 	libxl_osevent_occurred_timeout(ctx, for_libxl);
 }
 
+/*
+ * libxl gives an absolute (wall clock) time; libevent takes a delay, which it adds to the time
+ * it cached when the current loop iteration began. Inside a long callback that cache is stale:
+ * libxl builds a domain synchronously inside the callback that ends its bootloader (seconds;
+ * under TCG, with pygrub's compressed kernel, 20 s), then registers the 10 s timeout for the
+ * disk backends, which libevent would count from before the build and fire at once ("unable
+ * to add device"). So refresh the cache first.
+ */
 static int timeout_arm(struct reg *r, struct timeval abs)
 {
 	struct timeval now, rel = {0, 0};
+	event_base_update_cache_time(r->loop->base);
 	gettimeofday(&now, NULL);
 	if (timercmp(&abs, &now, >))
 		timersub(&abs, &now, &rel);
@@ -235,23 +248,34 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
 	struct be_libxl_loop *loop = arg;
 	/* libxl waits for each of its own children (WNOHANG) and leaves others alone. */
 	libxl_childproc_sigchld_occurred(loop->ctx);
+	if (loop->sigchld_also)
+		loop->sigchld_also(loop->sigchld_arg);
+}
+
+void be_libxl_loop_on_sigchld(struct be_libxl_loop *loop, void (*fn)(void *arg), void *arg)
+{
+	loop->sigchld_also = fn;
+	loop->sigchld_arg = arg;
 }
 
 /* ---- lifetime ----------------------------------------------------------------------------- */
 
 struct be_libxl_loop *be_libxl_loop_new(struct event_base *base, libxl_ctx *ctx,
-					struct be_error *err)
+					bool own_sigchld, struct be_error *err)
 {
 	struct be_libxl_loop *loop = xcalloc(1, sizeof *loop);
 	loop->base = base;
 	loop->ctx = ctx;
-	loop->sigchld = evsignal_new(base, SIGCHLD, sigchld_cb, loop);
-	if (!loop->sigchld || evsignal_add(loop->sigchld, NULL) < 0) {
-		be_error_set(err, VMD_ERR_INTERNAL, "libxl: cannot watch SIGCHLD");
-		if (loop->sigchld)
-			event_free(loop->sigchld);
-		free(loop);
-		return NULL;
+	/* One event base per process can take signals (libevent keeps signal state global). */
+	if (own_sigchld) {
+		loop->sigchld = evsignal_new(base, SIGCHLD, sigchld_cb, loop);
+		if (!loop->sigchld || evsignal_add(loop->sigchld, NULL) < 0) {
+			be_error_set(err, VMD_ERR_INTERNAL, "libxl: cannot watch SIGCHLD");
+			if (loop->sigchld)
+				event_free(loop->sigchld);
+			free(loop);
+			return NULL;
+		}
 	}
 	/* Both before libxl has any fd, timeout or child: register_hooks asserts that. */
 	libxl_osevent_register_hooks(ctx, &hooks, loop);
@@ -288,6 +312,7 @@ void be_libxl_loop_free(struct be_libxl_loop *loop)
 		log_debug("libxl: %zu event registration%s left at close", left,
 			  left == 1 ? "" : "s");
 	/* Restores the SIGCHLD disposition libevent found. */
-	event_free(loop->sigchld);
+	if (loop->sigchld)
+		event_free(loop->sigchld);
 	free(loop);
 }

@@ -1,10 +1,11 @@
 /*
  * libxl.c: the real backend, `vmd --backend=libxl` (the default in a Xen dom0).
  *
- * One libxl_ctx per daemon, driven by the daemon's libevent loop (libxl-event.c). Creates and
- * destroys are libxl asynchronous operations (libxl_asyncop_how), so a guest that takes
- * seconds to build never stops the daemon from answering; the quick calls (shutdown, reboot,
- * pause, unpause, info, console) are synchronous libxl calls that spawn no child process.
+ * The daemon's libxl_ctx is driven by the daemon's libevent loop (libxl-event.c). Destroys are
+ * libxl asynchronous operations (libxl_asyncop_how); the quick calls (shutdown, reboot, pause,
+ * unpause, info, console) are synchronous libxl calls that spawn no child process; creates go
+ * to the builder thread. So a guest that takes seconds to build or to tear down never stops
+ * the daemon from answering.
  *
  * Hand-off: libxl reports completions and domain events through callbacks that may run inside
  * any libxl call (even inside the call that started the operation). Those callbacks only queue
@@ -12,20 +13,13 @@
  * under libxl's locks nor from inside the call it made, and may call back into the backend
  * (destroy after a shutdown event, create after that destroy) from its callbacks.
  *
- * A create goes through these stages, one create at a time as with `xl create`:
- *   queued -> lock: xl's creation lock (fcntl F_WRLCK on /var/lock/xl, or xl.conf's
- *             "lockfile"), tried without blocking and retried on a timer. POSIX record locks
- *             belong to the process, so the lock also serialises our own creates: a second
- *             F_SETLK from this process would "succeed" and closing its fd would drop the
- *             first create's lock.
- *          -> memory: libxl_domain_need_memory vs libxl_get_free_memory; when short and
- *             autoballoon allows (xl.conf, else xl's rule: off when Xen was given dom0_mem=),
- *             lower dom0's target and poll free memory on a timer instead of blocking in
- *             libxl_wait_for_memory_target.
- *          -> build: libxl_domain_create_new (async); libxl destroys a half-built domain itself.
- *          -> the lock is released; our record is stored as userdata "vmd", death events are
- *             enabled, and the domain (left paused by libxl) is unpaused. Should any of this
- *             fail, the domain is destroyed before the error is reported.
+ * The daemon's context (here) does everything but the builds: lists, info, consoles, requests,
+ * pause, destroys (asynchronous) and the death events; all of it on the daemon's loop.
+ *
+ * Creates run on a second libxl context in a thread of their own (libxl-build.c says why and
+ * how: xl's creation lock, ballooning dom0, the build, our record as userdata "vmd"); the
+ * domain comes back here paused, and here it is watched and unpaused. Should that fail, the
+ * domain is destroyed before the error is reported.
  *
  * Events: each watched domain has a libxl death-event generator (libxl_evenable_domain_death)
  * whose user value is a watch id, never a pointer, so that events still queued for a watch
@@ -44,34 +38,22 @@
 #include "libxl-internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <libxlutil.h>
 #include <xentoollog.h>
 
 #include "log.h"
 #include "util.h"
 #include "vmd-proto.h"
 
-#define USERDATA_ID "vmd"
-#define XL_CONF "/etc/xen/xl.conf"
-#define XL_LOCK_FILE "/var/lock/xl" /* xl's XEN_LOCK_DIR "/xl" on Linux */
-#define LOCK_RETRY_MS 100
-#define LOCK_WAIT_S 300.0        /* an `xl create` holding the lock longer is stuck */
-#define MEMORY_POLL_MS 200
-#define BALLOON_STALL_S 10.0     /* as xl: dom0 not progressing towards its target */
-#define BALLOON_CREDIT_S 30.0    /* as xl: total time to find the memory */
-#define NAME_SIZE 128            /* struct dom_info */
-/* libxl.h has INVALID_DOMID as the int ~0 */
-#define NO_DOMID ((uint32_t)INVALID_DOMID)
+#define USERDATA_ID BE_LIBXL_USERDATA
+#define NO_DOMID BE_LIBXL_NO_DOMID
 
 /* ---- types -------------------------------------------------------------------------------- */
 
@@ -91,13 +73,10 @@ struct watch {
 enum op_kind { OP_CREATE, OP_DESTROY };
 
 enum stage {
-	ST_QUEUED,  /* create: waiting for the creates before it */
-	ST_LOCK,    /* create: waiting for xl's lock */
-	ST_MEMORY,  /* create: making room */
-	ST_BUILD,   /* create: libxl_domain_create_new in flight */
-	ST_CLEANUP, /* create: destroying a domain we could not finish */
-	ST_DESTROY, /* destroy: libxl_domain_destroy in flight */
-	ST_DONE,    /* finished; the done note is queued */
+	ST_BUILDING, /* create: with the builder thread */
+	ST_CLEANUP,  /* create: destroying a domain we could not finish */
+	ST_DESTROY,  /* destroy: libxl_domain_destroy in flight */
+	ST_DONE,     /* finished; the done note is queued */
 };
 
 struct op {
@@ -108,18 +87,11 @@ struct op {
 	uint32_t domid;
 	backend_done_fn *done;
 	void *arg;
-	bool in_libxl;          /* a libxl asynchronous operation of ours is running */
+	bool in_libxl;       /* a libxl asynchronous operation of ours is running */
 	bool failed;
-	struct be_error err;    /* what done reports when failed */
-	/* create */
-	libxl_domain_config dc; /* must outlive the libxl operation */
-	char *name;
-	char *record;
-	struct event *timer;    /* lock retries, memory polling */
-	double since;           /* when the current stage began (monotonic) */
-	uint64_t need_kib;
-	double balloon_at;      /* when dom0's target was last lowered; 0 = not yet */
-	bool lock_waited;       /* someone else held xl's lock when we first tried */
+	struct be_error err; /* what done reports when failed */
+	char *name;          /* create: the domain's */
+	double since;        /* create: when it was asked for (monotonic) */
 };
 
 enum note_kind { NOTE_AO, NOTE_EVENT, NOTE_DONE };
@@ -137,22 +109,16 @@ struct backend {
 	struct vmd_logger logger;
 	libxl_ctx *ctx;
 	struct be_libxl_loop *loop;
+	struct be_libxl_builder *builder;
 	backend_event_fn *on_event;
 	void *event_arg;
 	struct watch *watches;
 	uint64_t next_watch_id;
 	struct op *ops;
-	struct op *creating; /* the create past ST_QUEUED, if any: creates go one at a time */
-	char *lock_path;
-	int lock_fd;         /* holds xl's lock when >= 0 */
-	bool autoballoon;
 	struct note *notes;
 	struct note **notes_tail;
-	struct event *kick;  /* delivers notes */
+	struct event *kick; /* delivers notes */
 };
-
-static void create_next(struct backend *be);
-static void op_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 /* ---- logging ------------------------------------------------------------------------------ */
 
@@ -168,6 +134,7 @@ static enum log_level map_level(xentoollog_level l)
 	return LOG_LVL_DEBUG;
 }
 
+/* Both libxl contexts log through this, from both threads: log_msg writes a line at once. */
 __attribute__((format(printf, 5, 0))) static void
 logger_vmessage(xentoollog_logger *l, xentoollog_level level, int errnoval, const char *context,
 		const char *format, va_list al)
@@ -258,21 +225,7 @@ static const libxl_event_hooks event_hooks = {
 static void op_finish(struct op *op)
 {
 	op->stage = ST_DONE;
-	if (op->timer)
-		evtimer_del(op->timer);
 	note_push(op->be, NOTE_DONE)->op = op;
-}
-
-__attribute__((format(printf, 3, 4))) static void op_fail(struct op *op, int code,
-							    const char *fmt, ...)
-{
-	op->failed = true;
-	op->err.code = code;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(op->err.msg, sizeof op->err.msg, fmt, ap);
-	va_end(ap);
-	op_finish(op);
 }
 
 static void op_unlink(struct op *op)
@@ -287,12 +240,7 @@ static void op_unlink(struct op *op)
 
 static void op_free(struct op *op)
 {
-	if (op->timer)
-		event_free(op->timer);
-	if (op->kind == OP_CREATE)
-		libxl_domain_config_dispose(&op->dc);
 	free(op->name);
-	free(op->record);
 	free(op);
 }
 
@@ -429,262 +377,26 @@ static int dominfo(struct backend *be, uint32_t domid, libxl_dominfo *out, struc
 static bool being_created(struct backend *be, const char *name)
 {
 	for (struct op *op = be->ops; op; op = op->next)
-		if (op->kind == OP_CREATE && op->stage != ST_DONE && strcmp(op->name, name) == 0)
+		if (op->kind == OP_CREATE && op->stage == ST_BUILDING &&
+		    strcmp(op->name, name) == 0)
 			return true;
 	return false;
 }
 
-/* ---- xl's creation lock ------------------------------------------------------------------- */
+/* ---- create (the daemon's half) ----------------------------------------------------------- */
 
-/* 1 when held, 0 when someone else holds it, -1 when it cannot be used at all. */
-static int lock_try(struct backend *be)
-{
-	if (be->lock_fd < 0) {
-		/* xl: open(lockfile, O_WRONLY|O_CREAT, S_IWUSR) */
-		be->lock_fd = open(be->lock_path, O_WRONLY | O_CREAT | O_CLOEXEC, S_IWUSR);
-		if (be->lock_fd < 0)
-			return -1;
-	}
-	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
-	if (fcntl(be->lock_fd, F_SETLK, &fl) == 0)
-		return 1;
-	if (errno == EACCES || errno == EAGAIN || errno == EINTR)
-		return 0;
-	int e = errno;
-	close(be->lock_fd);
-	be->lock_fd = -1;
-	errno = e;
-	return -1;
-}
-
-static void lock_release(struct backend *be)
-{
-	if (be->lock_fd < 0)
-		return;
-	/* Closing drops the lock (and would drop any other lock of ours on the file). */
-	close(be->lock_fd);
-	be->lock_fd = -1;
-}
-
-/* ---- create ------------------------------------------------------------------------------- */
-
-static void arm_timer(struct op *op, unsigned ms)
-{
-	struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
-	evtimer_add(op->timer, &tv);
-}
-
-/* The create's stages after the build are done: the next create may go. */
-static void create_release(struct op *op)
+/* Leaves nothing behind: destroys the domain, then reports op->err. */
+static void create_cleanup(struct op *op)
 {
 	struct backend *be = op->be;
-	if (be->creating != op)
-		return;
-	lock_release(be);
-	be->creating = NULL;
-	create_next(be);
-}
-
-static void create_failed(struct op *op, int code, const char *what)
-{
-	log_error("%s: create failed: %s", op->name, what);
-	create_release(op);
-	op_fail(op, code, "%s", what);
-}
-
-static void step_build(struct op *op)
-{
-	struct backend *be = op->be;
-	op->stage = ST_BUILD;
-	op->since = now_monotonic();
-	op->domid = NO_DOMID;
-	libxl_asyncop_how how = {.callback = ao_callback, .u.for_callback = op};
-	/* The callback may run before this returns: it only queues a note. */
-	int rc = libxl_domain_create_new(be->ctx, &op->dc, &op->domid, &how, NULL);
-	if (rc) {
-		struct be_error e;
-		set_libxl_error(&e, rc, "creating domain %s", op->name);
-		create_failed(op, e.code, e.msg);
-		return;
-	}
-	op->in_libxl = true;
-	log_debug("%s: building", op->name);
-}
-
-static void step_memory(struct op *op)
-{
-	struct backend *be = op->be;
-	char msg[256];
-	int rc;
-	if (op->stage != ST_MEMORY) {
-		op->stage = ST_MEMORY;
-		op->since = now_monotonic();
-		/* fills in libxl's defaults in dc, as `xl create` has it do before building */
-		rc = libxl_domain_need_memory(be->ctx, &op->dc, INVALID_DOMID, &op->need_kib);
-		if (rc) {
-			snprintf(msg, sizeof msg, "cannot compute the memory it needs (libxl error %d)",
-				 rc);
-			create_failed(op, VMD_ERR_BACKEND, msg);
-			return;
-		}
-	}
-	uint64_t free_kib = 0;
-	rc = libxl_get_free_memory(be->ctx, &free_kib);
-	if (rc) {
-		snprintf(msg, sizeof msg, "cannot read the host's free memory (libxl error %d)", rc);
-		create_failed(op, VMD_ERR_BACKEND, msg);
-		return;
-	}
-	if (free_kib >= op->need_kib) {
-		if (op->balloon_at)
-			log_info("%s: dom0 made room in %.1f s", op->name, now_monotonic() - op->since);
-		step_build(op);
-		return;
-	}
-	uint64_t short_kib = op->need_kib - free_kib;
-	double now = now_monotonic();
-	if (!be->autoballoon) {
-		snprintf(msg, sizeof msg,
-			 "not enough free memory: %" PRIu64 " MiB needed, %" PRIu64
-			 " MiB free (autoballoon is off)",
-			 op->need_kib / 1024, free_kib / 1024);
-		create_failed(op, VMD_ERR_NO_RESOURCES, msg);
-		return;
-	}
-	if (now - op->since > BALLOON_CREDIT_S) {
-		snprintf(msg, sizeof msg,
-			 "dom0 did not free enough memory within %.0f s: %" PRIu64
-			 " MiB needed, %" PRIu64 " MiB free",
-			 BALLOON_CREDIT_S, op->need_kib / 1024, free_kib / 1024);
-		create_failed(op, VMD_ERR_NO_RESOURCES, msg);
-		return;
-	}
-	/* As xl's freemem(): lower dom0's target by what is missing, then wait while dom0
-	 * balloons; lower again when it has reached its target (or stopped moving) and the
-	 * room is still not there. */
-	bool again = !op->balloon_at;
-	if (op->balloon_at) {
-		uint64_t target = 0;
-		libxl_dominfo d0;
-		if (libxl_get_memory_target(be->ctx, 0, &target) == 0 &&
-		    dominfo(be, 0, &d0, NULL) == 0) {
-			again = d0.current_memkb <= target;
-			libxl_dominfo_dispose(&d0);
-		}
-		again = again || now - op->balloon_at > BALLOON_STALL_S;
-	}
-	if (again) {
-		log_info("%s: ballooning dom0 down by %" PRIu64 " MiB (%" PRIu64 " MiB needed, %" PRIu64
-			 " MiB free)",
-			 op->name, (short_kib + 1023) / 1024, op->need_kib / 1024, free_kib / 1024);
-		rc = libxl_set_memory_target(be->ctx, 0, -(int64_t)short_kib, 1, 0);
-		if (rc) {
-			snprintf(msg, sizeof msg, "cannot lower dom0's memory target (libxl error %d)",
-				 rc);
-			create_failed(op, VMD_ERR_NO_RESOURCES, msg);
-			return;
-		}
-		op->balloon_at = now;
-	}
-	arm_timer(op, MEMORY_POLL_MS);
-}
-
-static void step_lock(struct op *op)
-{
-	struct backend *be = op->be;
-	if (op->stage != ST_LOCK) {
-		op->stage = ST_LOCK;
-		op->since = now_monotonic();
-	}
-	int r = lock_try(be);
-	if (r < 0) {
-		/* A host without /var/lock (or a read-only one) has no xl to share it with
-		 * either; creating without the lock beats refusing to create at all. */
-		log_warn("%s: cannot take xl's lock %s (%s); creating without it", op->name,
-			 be->lock_path, strerror(errno));
-	} else if (r == 0) {
-		if (!op->lock_waited) {
-			log_info("%s: waiting for %s (another toolstack is creating a domain)",
-				 op->name, be->lock_path);
-			op->lock_waited = true;
-		}
-		if (now_monotonic() - op->since > LOCK_WAIT_S) {
-			char msg[256];
-			snprintf(msg, sizeof msg, "%s is held by another toolstack for over %.0f s",
-				 be->lock_path, LOCK_WAIT_S);
-			create_failed(op, VMD_ERR_BUSY, msg);
-			return;
-		}
-		arm_timer(op, LOCK_RETRY_MS);
-		return;
-	}
-	if (op->lock_waited && r > 0)
-		log_info("%s: got %s after %.1f s", op->name, be->lock_path,
-			 now_monotonic() - op->since);
-	step_memory(op);
-}
-
-/* Starts the oldest queued create when none is going. */
-static void create_next(struct backend *be)
-{
-	if (be->creating)
-		return;
-	for (struct op *op = be->ops; op; op = op->next) {
-		if (op->kind == OP_CREATE && op->stage == ST_QUEUED) {
-			be->creating = op;
-			/* from a timer, so that create() never does the work itself */
-			op->stage = ST_LOCK;
-			op->since = now_monotonic();
-			arm_timer(op, 0);
-			return;
-		}
-	}
-}
-
-static void op_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct op *op = arg;
-	switch (op->stage) {
-	case ST_LOCK:
-		step_lock(op);
-		break;
-	case ST_MEMORY:
-		step_memory(op);
-		break;
-	default:
-		break;
-	}
-}
-
-/* The domain is built (paused): store our record, watch it, let it run. */
-static void create_built(struct op *op)
-{
-	struct backend *be = op->be;
-	struct be_error e = {0};
-	int rc = libxl_userdata_store(be->ctx, op->domid, USERDATA_ID,
-				      (const uint8_t *)op->record, (int)strlen(op->record));
-	if (rc)
-		set_libxl_error(&e, rc, "storing vmd's record with domain %" PRIu32, op->domid);
-	else if (watch_add(be, op->domid, &e) < 0)
-		rc = -1;
-	else if ((rc = libxl_domain_unpause(be->ctx, op->domid, NULL)) != 0)
-		set_libxl_error(&e, rc, "unpausing domain %" PRIu32, op->domid);
-	if (rc == 0) {
-		log_info("%s: created domain %" PRIu32 " in %.1f s", op->name, op->domid,
-			 now_monotonic() - op->since);
-		op_finish(op);
-		return;
-	}
-	/* Leave nothing behind: destroy the domain, then report the first error. */
-	log_error("%s: %s; destroying domain %" PRIu32, op->name, e.msg, op->domid);
+	log_error("%s: %s; destroying domain %" PRIu32, op->name, op->err.msg, op->domid);
 	op->failed = true;
-	op->err = e;
 	struct watch *w = watch_find(be, op->domid);
 	if (w)
 		watch_remove(be, w);
 	op->stage = ST_CLEANUP;
 	libxl_asyncop_how how = {.callback = ao_callback, .u.for_callback = op};
-	rc = libxl_domain_destroy(be->ctx, op->domid, &how);
+	int rc = libxl_domain_destroy(be->ctx, op->domid, &how);
 	if (rc) {
 		log_error("%s: cannot destroy domain %" PRIu32 " either (libxl error %d)", op->name,
 			  op->domid, rc);
@@ -694,26 +406,45 @@ static void create_built(struct op *op)
 	op->in_libxl = true;
 }
 
+/* The builder is done with c (on our loop): a paused domain with our record, or a failure. */
+static void built(void *arg, struct be_libxl_create *c)
+{
+	struct op *op = c->owner;
+	op->domid = c->domid;
+	if (c->failed) {
+		op->err = c->err;
+		op->failed = true;
+		if (c->domid != NO_DOMID)
+			create_cleanup(op);
+		else
+			op_finish(op);
+		be_libxl_create_free(c);
+		return;
+	}
+	double build_s = c->build_s;
+	be_libxl_create_free(c);
+	/* Watch before it runs, so that not even a very quick shutdown goes unseen. */
+	struct backend *be = op->be;
+	struct be_error e = {0};
+	int rc = watch_add(be, op->domid, &e) < 0 ? -1 : 0;
+	if (rc == 0 && (rc = libxl_domain_unpause(be->ctx, op->domid, NULL)) != 0)
+		set_libxl_error(&e, rc, "unpausing domain %" PRIu32, op->domid);
+	if (rc) {
+		op->err = e;
+		create_cleanup(op);
+		return;
+	}
+	log_info("%s: created domain %" PRIu32 " in %.1f s (%.1f s in libxl's build)", op->name,
+		 op->domid, now_monotonic() - op->since, build_s);
+	op_finish(op);
+}
+
 /* A libxl asynchronous operation of op's finished with rc. */
 static void ao_done(struct op *op, int rc)
 {
 	struct backend *be = op->be;
 	op->in_libxl = false;
 	switch (op->stage) {
-	case ST_BUILD:
-		create_release(op);
-		if (rc) {
-			struct be_error e;
-			set_libxl_error(&e, rc, "creating domain %s", op->name);
-			log_error("%s: create failed after %.1f s: %s", op->name,
-				  now_monotonic() - op->since, e.msg);
-			op->failed = true;
-			op->err = e;
-			op_finish(op);
-			return;
-		}
-		create_built(op);
-		return;
 	case ST_CLEANUP:
 		if (rc && rc != ERROR_DOMAIN_NOTFOUND)
 			log_error("%s: destroying domain %" PRIu32 " after a failed create: libxl "
@@ -852,58 +583,10 @@ static bool xl_available(struct be_error *err)
 	if (!ok)
 		be_error_set(err, VMD_ERR_BACKEND, "%s",
 			     caps ? "this is a Xen guest, not the control domain (dom0)"
-				  : "not running in a Xen dom0 (no /proc/xen/capabilities; is xenfs "
-				    "mounted?)");
+				  : "not running in a Xen dom0 (no /proc/xen/capabilities; "
+				    "is xenfs mounted?)");
 	free(caps);
 	return ok;
-}
-
-/* xl's "auto": balloon unless the admin gave dom0 a fixed size on Xen's command line. */
-static bool dom0_mem_fixed(libxl_ctx *ctx)
-{
-	const libxl_version_info *v = libxl_get_version_info(ctx);
-	if (!v || !v->commandline)
-		return false;
-	const char *p = v->commandline;
-	while ((p = strstr(p, "dom0_mem="))) {
-		if (p == v->commandline || p[-1] == ' ')
-			return true;
-		p++;
-	}
-	return false;
-}
-
-/* autoballoon and lockfile from xl.conf, as xl reads them. */
-static void read_xl_conf(struct backend *be)
-{
-	int autoballoon = -1; /* auto */
-	const char *lock = NULL;
-	XLU_Config *c = NULL;
-	char *report = NULL;
-	size_t report_len = 0;
-	FILE *rf = open_memstream(&report, &report_len);
-	if (rf)
-		c = xlu_cfg_init(rf, XL_CONF);
-	if (c && xlu_cfg_readfile(c, XL_CONF) == 0) {
-		const char *s;
-		if (!xlu_cfg_get_string(c, "autoballoon", &s, 1)) {
-			if (!strcmp(s, "on") || !strcmp(s, "1"))
-				autoballoon = 1;
-			else if (!strcmp(s, "off") || !strcmp(s, "0"))
-				autoballoon = 0;
-		}
-		if (!xlu_cfg_get_string(c, "lockfile", &s, 1) && s[0] == '/')
-			lock = s;
-	}
-	be->lock_path = xstrdup(lock ? lock : XL_LOCK_FILE);
-	be->autoballoon = autoballoon >= 0 ? autoballoon == 1 : !dom0_mem_fixed(be->ctx);
-	if (c)
-		xlu_cfg_destroy(c);
-	if (rf)
-		fclose(rf);
-	if (report && *report)
-		log_warn("%s: %s", XL_CONF, report);
-	free(report);
 }
 
 static void free_notes(struct backend *be)
@@ -922,6 +605,8 @@ static void xl_close(struct backend *be)
 {
 	if (!be)
 		return;
+	/* First the thread: creates it still has are dropped with it. */
+	be_libxl_builder_free(be->builder);
 	free_notes(be);
 	size_t busy = 0;
 	while (be->ops) {
@@ -930,8 +615,6 @@ static void xl_close(struct backend *be)
 		busy += op->in_libxl;
 		op_free(op); /* done is not called: the daemon is going away */
 	}
-	be->creating = NULL;
-	lock_release(be);
 	while (be->watches)
 		watch_remove(be, be->watches);
 	if (busy) {
@@ -948,7 +631,6 @@ static void xl_close(struct backend *be)
 	be_libxl_loop_free(be->loop);
 	if (be->kick)
 		event_free(be->kick);
-	free(be->lock_path);
 	free(be);
 }
 
@@ -961,7 +643,6 @@ static struct backend *xl_open(struct event_base *base, const struct backend_opt
 	}
 	struct backend *be = xcalloc(1, sizeof *be);
 	be->base = base;
-	be->lock_fd = -1;
 	be->notes_tail = &be->notes;
 	be->on_event = opts ? opts->on_event : NULL;
 	be->event_arg = opts ? opts->event_arg : NULL;
@@ -981,18 +662,24 @@ static struct backend *xl_open(struct event_base *base, const struct backend_opt
 		xl_close(be);
 		return NULL;
 	}
-	be->loop = be_libxl_loop_new(base, be->ctx, err);
+	be->loop = be_libxl_loop_new(base, be->ctx, true, err);
 	if (!be->loop) {
 		xl_close(be);
 		return NULL;
 	}
 	libxl_event_register_callbacks(be->ctx, &event_hooks, be);
-	read_xl_conf(be);
+	be->builder = be_libxl_builder_new(base, &be->logger.vtable, built, be, err);
+	if (!be->builder) {
+		xl_close(be);
+		return NULL;
+	}
+	be_libxl_loop_on_sigchld(be->loop, be_libxl_builder_sigchld, be->builder);
 	const libxl_version_info *v = libxl_get_version_info(be->ctx);
 	log_info("libxl: Xen %d.%d%s, autoballoon %s, creation lock %s",
 		 v ? v->xen_version_major : 0, v ? v->xen_version_minor : 0,
 		 v && v->xen_version_extra ? v->xen_version_extra : "",
-		 be->autoballoon ? "on" : "off", be->lock_path);
+		 be_libxl_builder_autoballoon(be->builder) ? "on" : "off",
+		 be_libxl_builder_lock_path(be->builder));
 	return be;
 }
 
@@ -1101,36 +788,35 @@ static int xl_create(struct backend *be, const struct vm_config *cfg, const char
 		be_error_set(err, VMD_ERR_INTERNAL, "libxl: create without config, record or done");
 		return -1;
 	}
-	libxl_domain_config dc;
-	if (be_libxl_config_build(cfg, &dc, err) < 0)
-		return -1;
-	if (precheck(cfg, &dc, err) < 0) {
-		libxl_domain_config_dispose(&dc);
+	struct be_libxl_create *c = xcalloc(1, sizeof *c);
+	if (be_libxl_config_build(cfg, &c->dc, err) < 0) {
+		free(c);
 		return -1;
 	}
 	uint32_t other;
+	if (precheck(cfg, &c->dc, err) < 0) {
+		be_libxl_create_free(c);
+		return -1;
+	}
 	if (being_created(be, cfg->name) || libxl_name_to_domid(be->ctx, cfg->name, &other) == 0) {
 		be_error_set(err, VMD_ERR_EXISTS, "a domain named %s already exists", cfg->name);
-		libxl_domain_config_dispose(&dc);
+		be_libxl_create_free(c);
 		return -1;
 	}
 	struct op *op = op_new(be, OP_CREATE, done, arg);
-	op->dc = dc;
 	op->name = xstrdup(cfg->name);
-	op->record = xstrdup(record);
 	op->domid = NO_DOMID;
-	op->stage = ST_QUEUED;
+	op->stage = ST_BUILDING;
 	op->since = now_monotonic();
-	op->timer = evtimer_new(be->base, op_timer_cb, op);
-	if (!op->timer) {
+	c->name = xstrdup(cfg->name);
+	c->record = xstrdup(record);
+	c->owner = op;
+	if (be_libxl_builder_submit(be->builder, c, err) < 0) {
+		be_libxl_create_free(c);
 		op_unlink(op);
 		op_free(op);
-		be_error_set(err, VMD_ERR_INTERNAL, "libxl: cannot allocate a timer");
 		return -1;
 	}
-	if (be->creating)
-		log_info("%s: create queued behind %s", cfg->name, be->creating->name);
-	create_next(be);
 	return 0;
 }
 
@@ -1203,8 +889,8 @@ static int request(struct backend *be, uint32_t domid, bool reboot, struct be_er
 	if (rc == ERROR_NOPARAVIRT && hvm) {
 		log_info("domain %" PRIu32 " has no PV control; sending the ACPI %s", domid,
 			 reboot ? "reset" : "power button");
-		rc = libxl_send_trigger(be->ctx, domid,
-					reboot ? LIBXL_TRIGGER_RESET : LIBXL_TRIGGER_POWER, 0, NULL);
+		libxl_trigger t = reboot ? LIBXL_TRIGGER_RESET : LIBXL_TRIGGER_POWER;
+		rc = libxl_send_trigger(be->ctx, domid, t, 0, NULL);
 	}
 	if (rc) {
 		set_libxl_error(err, rc, "%s domain %" PRIu32,

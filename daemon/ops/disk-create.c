@@ -9,13 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "access.h"
 #include "daemon.h"
 #include "disk.h"
 #include "job.h"
 #include "log.h"
 #include "ops.h"
 #include "rpc.h"
+#include "server.h"
 #include "util.h"
 #include "vmd-proto.h"
 
@@ -88,6 +91,19 @@ static void exec(struct rpc_req *req)
 				"8 EiB",
 				size);
 		return;
+	}
+	/* A writer who is not root creates files only under the storage roots (access.h): the
+	 * daemon writes as root. */
+	if (!req->conn || !access_unrestricted(req->conn->uid, geteuid())) {
+		char why[4096 + 256];
+		if (access_check_caller_path(req->conn ? req->conn->uid : (uid_t)-1, path, why,
+					     sizeof why) < 0) {
+			rpc_reply_error(req, VMD_ERR_PERMISSION,
+					json_pack("{s:s, s:s, s:s}", "method", req->op->method,
+						  "key", "path", "path", path),
+					"permission denied: %s", why);
+			return;
+		}
 	}
 	struct create *cr = xcalloc(1, sizeof *cr);
 	cr->req = req;

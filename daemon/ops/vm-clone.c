@@ -32,12 +32,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "daemon.h"
 #include "disk.h"
 #include "job.h"
 #include "log.h"
 #include "ops.h"
 #include "rpc.h"
+#include "server.h"
 #include "util.h"
 #include "vm.h"
 #include "vmd-proto.h"
@@ -65,6 +67,7 @@ struct clone {
 	struct vm_config cfg;  /* its definition: loop thread only */
 	bool sysprep, start;
 	double started_at;
+	uint64_t rate; /* copy rate limit, bytes/s (vmd --copy-rate); 0 = none */
 
 	/* The images; files[i] (the journal's view) goes with items[i]. */
 	struct item *items;
@@ -339,6 +342,7 @@ static int copy_one(struct clone *c, struct job *j, size_t i)
 	struct disk_copy_ctl ctl = {
 		.cancel = &j->cancel,
 		.progress = &j->done_bytes,
+		.rate = c->rate,
 	};
 	int m = disk_copy_fd(it->fd, out, it->bytes, &ctl, err, sizeof err);
 	if (m < 0) {
@@ -679,12 +683,31 @@ static void exec(struct rpc_req *req)
 	c->sysprep = rpc_param_bool(req, "sysprep", false);
 	c->start = rpc_param_bool(req, "start", false);
 	c->started_at = now_monotonic();
+	c->rate = req->d->copy_rate;
 	vm_config_init(&c->cfg);
 	src->clones++;
 	LIST_INSERT_HEAD(&running, c, link);
 	if (plan(c, req) < 0) {
 		clone_free(c);
 		return;
+	}
+	/* A writer who is not root makes files only under the storage roots (access.h): the
+	 * daemon writes as root, and the copies' names and contents are the caller's to pick. */
+	if (!req->conn || !access_unrestricted(req->conn->uid, geteuid())) {
+		for (size_t i = 0; i < c->n; i++) {
+			char why[4096 + 256];
+			if (access_check_caller_path(req->conn ? req->conn->uid : (uid_t)-1,
+						     c->files[i].final, why, sizeof why) == 0)
+				continue;
+			rpc_reply_error(req, VMD_ERR_PERMISSION,
+					json_pack("{s:s, s:s, s:s}", "method", req->op->method,
+						  "key", rpc_param_str(req, "disk_dir") ? "disk_dir"
+											: "disk",
+						  "path", c->files[i].final),
+					"permission denied: %s", why);
+			clone_free(c);
+			return;
+		}
 	}
 	c->req = req;
 	c->job = job_new(req->d, "vm.clone", req);

@@ -133,6 +133,9 @@ class CloneTestCase(VmdTestCase):
     def setUp(self):
         super().setUp()
         self.saved_env = dict(os.environ)
+        # The daemon listens a moment before its SIGTERM handler is in place; a test that
+        # skips at once would stop it inside that moment. One answer means it is in its loop.
+        self.c.call("daemon.version")
 
     def tearDown(self):
         os.environ.clear()
@@ -898,6 +901,59 @@ exit 1""")
         self.assertEqual(mid, "0123456789abcdef0123456789abcdef")
         self.assertEqual(host, "golden")
         self.assertIn("ssh_host_ed25519_key", ssh)
+
+
+class TestRestrictedWriter(CloneTestCase):
+    """A member of the writers' group who is not root makes files only under the storage
+    roots: vmd writes as root, and a clone's names and contents are the caller's to pick."""
+
+    def daemon_kwargs(self):
+        self.images = os.path.join(self.tmp, "images")
+        os.mkdir(self.images)
+        return {"conf": "group = nogroup\nstorage_roots = %s\n" % self.images}
+
+    def test_files_only_under_the_storage_roots(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to act as another user")
+        import grp
+        try:
+            gid = grp.getgrnam("nogroup").gr_gid
+        except KeyError:
+            self.skipTest("no group nogroup on this host")
+        self.guest("in", [self.rw(self.image("in.img", d=self.images))])
+        self.guest("out", [self.rw(self.image("out.img"))])  # defined by root, outside
+        sock, tmp, images = self.d.socket, self.tmp, self.images
+
+        def as_member():
+            c = vmdtest.Connection(sock, validator=vmdtest.VALIDATOR)
+            res = {"ok": c.call("vm.clone", {"source": "in", "name": "in2"})["copied"]}
+            res["disk_dir"] = c.call_raw("vm.clone", {"source": "in", "name": "in3",
+                                                      "disk_dir": tmp}).get("error")
+            res["next_to"] = c.call_raw("vm.clone", {"source": "out", "name": "out2"}) \
+                .get("error")
+            res["create_ok"] = c.call("disk.create", {"path": images + "/d.img",
+                                                      "size": "1G"})
+            res["create_out"] = c.call_raw("disk.create", {"path": tmp + "/d.img",
+                                                           "size": "1G"}).get("error")
+            return res
+        out = self.as_user(65534, gid, as_member)
+        self.assertEqual(out["ok"][0]["target"], os.path.join(self.images, "in2.img"))
+        self.assertEqual(out["disk_dir"]["code"], PERMISSION)
+        self.assertEqual(out["disk_dir"]["data"], {"method": "vm.clone", "key": "disk_dir",
+                                                   "path": os.path.join(self.tmp, "in3.img")})
+        self.assertEqual(out["next_to"]["code"], PERMISSION)
+        self.assertEqual(out["next_to"]["data"], {"method": "vm.clone", "key": "disk",
+                                                  "path": os.path.join(self.tmp, "out2.img")})
+        self.assertEqual(out["create_ok"]["path"], os.path.join(self.images, "d.img"))
+        self.assertEqual(out["create_out"]["data"], {"method": "disk.create", "key": "path",
+                                                     "path": os.path.join(self.tmp, "d.img")})
+        for f in ("in3.img", "out2.img", "d.img"):
+            self.assertFalse(os.path.exists(os.path.join(self.tmp, f)), f)
+        self.assertNothingLeft("in3", [self.tmp, self.images])
+        self.assertNothingLeft("out2", [self.tmp, self.images])
+        # root is not restricted
+        r = self.c.call("vm.clone", {"source": "out", "name": "out3"})
+        self.assertEqual(r["copied"][0]["target"], os.path.join(self.tmp, "out3.img"))
 
 
 class TestDiskCreate(CloneTestCase):

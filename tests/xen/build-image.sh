@@ -92,10 +92,10 @@ prune_packages() {
 # ---------------------------------------------------------------- base image
 
 image_key() {
-    {
+    (
         sort "$WORK/manifest"
         cd "$XEN_DIR" && sha256sum build-image.sh guest/*
-    } | sha256sum | cut -c1-16
+    ) | sha256sum | cut -c1-16
 }
 
 # Only the kernel image and the few modules we use: the full module tree is ~390 MB.

@@ -35,7 +35,9 @@ ensure_host_tools() {
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     say "installing host tools: ${missing[*]}"
-    apt-get install -y -qq "${missing[@]}" >/dev/null ||
-        { apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
+    local apt=(apt-get -y -qq -o DPkg::Lock::Timeout=300)
+    DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends "${missing[@]}" >/dev/null ||
+        { "${apt[@]}" update >/dev/null &&
+          DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends "${missing[@]}" >/dev/null; } ||
         die "could not install ${missing[*]}"
 }

@@ -22,6 +22,10 @@ LOG=$WORK/serial.log
 RESULTS=$WORK/results
 SELECTED=()
 
+matches() {  # TOKEN SCENARIO: full name, name without its number, or the number
+    [ "$1" = "$2" ] || [ "$1" = "${2#*-}" ] || [ "$1" = "${2%%-*}" ]
+}
+
 select_scenarios() {
     local all=() want=() f s tok hit
     for f in "$XEN_DIR"/scenarios/[0-9]*.sh; do all+=("$(basename "$f" .sh)"); done
@@ -32,18 +36,13 @@ select_scenarios() {
     IFS=', ' read -ra want <<< "$VMD_XEN_SCENARIO"
     for tok in "${want[@]}"; do
         hit=
-        for s in "${all[@]}"; do
-            [ "$tok" = "$s" ] || [ "$tok" = "${s#*-}" ] || [ "$tok" = "${s%%-*}" ] && hit=1
-        done
+        for s in "${all[@]}"; do matches "$tok" "$s" && hit=1; done
         [ -n "$hit" ] || die "no scenario '$tok'; have: ${all[*]}"
     done
     # run in the scenarios' numeric order, whatever order they were named in
     for s in "${all[@]}"; do
         for tok in "${want[@]}"; do
-            if [ "$tok" = "$s" ] || [ "$tok" = "${s#*-}" ] || [ "$tok" = "${s%%-*}" ]; then
-                SELECTED+=("$s")
-                break
-            fi
+            if matches "$tok" "$s"; then SELECTED+=("$s"); break; fi
         done
     done
 }
@@ -52,6 +51,7 @@ add_result() {  # STATUS ID SECONDS [NOTE]
     echo "XENSTEP $1 $2 $3${4:+ $4}" >> "$RESULTS"
 }
 host_result() { add_result "$1" "host/$2" "${@:3}"; }
+since() { awk -v a="$(elapsed)" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
 
 # dom0 prints every result again in one block at the end; prefer it to the live lines,
 # which share the serial line with Xen's messages. Without the block (timeout, crash),
@@ -106,14 +106,14 @@ main() {
 
     t0=$(elapsed)
     if bash "$XEN_DIR/build-image.sh" "$BUILD_DIR" "${SELECTED[@]}"; then
-        host_result PASS image "$(awk -v a="$(elapsed)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')"
+        host_result PASS image "$(since "$t0")"
         t0=$(elapsed)
         bash "$XEN_DIR/boot.sh" || rc=$?
         collect_results
         if grep -q '^XENDONE' "$WORK/serial.txt"; then
-            host_result PASS dom0-run "$(awk -v a="$(elapsed)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')"
+            host_result PASS dom0-run "$(since "$t0")"
         else
-            host_result FAIL dom0-run "$(awk -v a="$(elapsed)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')" \
+            host_result FAIL dom0-run "$(since "$t0")" \
                 "($([ $rc = 124 ] && echo "timed out" || echo "QEMU exit $rc") before dom0 finished)"
         fi
     else
@@ -122,9 +122,11 @@ main() {
     fi
 
     print_table
-    grep -a -o 'XENSCEN END .*' "$WORK/serial.txt" | awk '{ printf "%s%s %ss", (NR > 1 ? ", " : "scenario times: "), $3, $4 } END { if (NR) print "" }'
+    awk '{ p = index($0, "XENSCEN END ") } p { split(substr($0, p), f, " ")
+              printf "%s%s %ss", (n++ ? ", " : "scenario times: "), f[3], f[4] }
+         END { if (n) print "" }' "$WORK/serial.txt"
     print_diagnostics
-    if ! grep -q '^XENDONE' "$WORK/serial.txt"; then
+    if [ -s "$WORK/serial.txt" ] && ! grep -q '^XENDONE' "$WORK/serial.txt"; then
         echo "==== last 60 lines of the serial log"
         tail -n 60 "$WORK/serial.txt"
     fi

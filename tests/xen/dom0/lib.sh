@@ -60,7 +60,11 @@ step() {
         return 0
     fi
     SCENARIO_FAILED=$name
-    result FAIL "$id" "$(since "$t0")" "(exit $rc)"
+    if grep -q '^step timed out' "$log"; then
+        result FAIL "$id" "$(since "$t0")" "(timed out after ${limit}s)"
+    else
+        result FAIL "$id" "$(since "$t0")" "(exit $rc)"
+    fi
     diagnose "$id" "$log"
     return 1
 }
@@ -124,10 +128,12 @@ diagnose() {  # ID STEPLOG
 
 cfg_name() { sed -n 's/^name *= *"\([^"]*\)".*/\1/p' "$1"; }
 
-# xl_create CFG [KEY=VALUE...]: xl create /vmdtest/cfg/CFG.cfg, with a fresh console log
-# (xenconsoled appends to guest-NAME.log, so old markers would otherwise still match).
+# xl_create CFG [KEY=VALUE...]: xl create /vmdtest/cfg/CFG.cfg (or the file CFG, when it
+# has a slash), with a fresh console log: xenconsoled appends to guest-NAME.log, so old
+# markers would otherwise still match. KEY=VALUE lines override the file's.
 xl_create() {
     local cfg=$VT/cfg/$1.cfg
+    case $1 in */*) cfg=$1 ;; esac
     shift
     rm -f "$CONSOLE_DIR/guest-$(cfg_name "$cfg").log"
     xl create "$cfg" "$@"

@@ -126,9 +126,11 @@ restore_xl_conf() {
 
 step vmd-up vmd_up
 step -t 60 lock-wait create_waits_for_lock
+say "$(grep 'create finished' "$STATE/log/$SCENARIO.lock-wait.log")"
 step destroy destroyed $G
 step autoballoon-on autoballoon_on
 step -t 120 balloon big_guest_runs
+say "$(grep -h 'ballooning dom0\|dom0 made room' "$VMD_LOG" | tail -n 2 | tr '\n' ' ')"
 step -t 120 big-boots wait_console $BIG "$MARK_HELLO role=$BIG" 110
 step destroy-big destroyed $BIG
 restore_xl_conf
