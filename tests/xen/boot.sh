@@ -28,8 +28,8 @@ CPU=${VMD_XEN_CPU:-qemu64,+svm,+npt}
 LOG=$WORK/serial.log
 BOOT=$WORK/boot
 
-XEN_ARGS="console=com1 com1=115200,8n1 dom0_mem=$DOM0_MEM,max:$DOM0_MEM dom0_max_vcpus=$SMP
- loglvl=all guest_loglvl=all ${VMD_XEN_XEN_ARGS:-}"
+XEN_ARGS="console=com1 com1=115200,8n1 dom0_mem=$DOM0_MEM,max:$DOM0_MEM dom0_max_vcpus=$SMP"
+XEN_ARGS+=" loglvl=all guest_loglvl=all ${VMD_XEN_XEN_ARGS:-}"
 # quiet: the kernel's own messages stay in dmesg, out of the way of the result lines.
 DOM0_ARGS="console=hvc0 earlyprintk=xen rdinit=/init panic=5 quiet ${VMD_XEN_DOM0_ARGS:-}"
 
@@ -55,7 +55,7 @@ follow() {
             case $kind in
                 Xen) say "Xen $b booting" ;;
                 XENBOOT) say "$a (dom0 uptime ${b}s)" ;;
-                XENSCEN) [ "$a" = BEGIN ] && say "scenario $b" || say "scenario $b done in ${c}s" ;;
+                XENSCEN) if [ "$a" = BEGIN ]; then say "scenario $b"; else say "scenario $b done in ${c}s"; fi ;;
                 XENSTEP) say "  $a $b ${c}s${rest:+ $rest}" ;;
             esac
         done
@@ -72,7 +72,7 @@ main() {
     # doubled.
     local qemu=(qemu-system-x86_64 -accel tcg -cpu "$CPU" -smp "$SMP" -m "$MEM"
         -nodefaults -display none -vga none -no-reboot
-        -kernel "$BOOT/xen" -append "$(echo $XEN_ARGS)"
+        -kernel "$BOOT/xen" -append "$XEN_ARGS"
         -initrd "$BOOT/vmlinuz ${DOM0_ARGS//,/,,},$BOOT/dom0.cpio.gz")
     if [ "${VMD_XEN_INTERACTIVE:-0}" = 1 ]; then
         # in the foreground: a background job's stdin would be /dev/null

@@ -49,6 +49,7 @@ resolve_packages() {
         apt-get update -qq >/dev/null || true
         kpkg=$(kernel_package)
     fi
+    # shellcheck disable=SC2046  # one word per package
     if [ -n "$kpkg" ] &&
        apt-get download --print-uris "$kpkg" "xen-hypervisor-$XEN_VERSION-amd64" $(package_list) \
            > "$WORK/uris" 2> "$WORK/uris.err"; then
@@ -101,6 +102,7 @@ image_key() {
 # Only the kernel image and the few modules we use: the full module tree is ~390 MB.
 extract_kernel() {  # DIR
     local kver=$1/kver
+    # shellcheck disable=SC2046  # one pattern per module
     dpkg-deb --fsys-tarfile "$(deb "$(cat "$WORK/kernel-package")")" |
         tar -x -C "$1" --wildcards './boot/vmlinuz-*' './lib/modules/*/modules.order' \
             './lib/modules/*/modules.builtin' './lib/modules/*/modules.builtin.modinfo' \
@@ -265,8 +267,8 @@ build_overlay() {  # BASE_DIR SCENARIO...
     {
         echo "SCENARIOS='$*'"
         echo "FAIL_MARKER='${VMD_XEN_FAIL_MARKER:-}'"
-        echo "STEP_TIMEOUT='${VMD_XEN_STEP_TIMEOUT:-180}'"
-        echo "MARKER_TIMEOUT='${VMD_XEN_MARKER_TIMEOUT:-90}'"
+        echo "STEP_TIMEOUT='${VMD_XEN_STEP_TIMEOUT:-300}'"
+        echo "MARKER_TIMEOUT='${VMD_XEN_MARKER_TIMEOUT:-150}'"
         echo "INTERACTIVE='${VMD_XEN_INTERACTIVE:-0}'"
     } > "$o/vmdtest/config"
 
@@ -275,7 +277,7 @@ build_overlay() {  # BASE_DIR SCENARIO...
     done
     if [ -d "$BUILD_DIR/tests/xen" ]; then
         for f in "$BUILD_DIR"/tests/xen/*; do
-            [ -f "$f" ] && [ -x "$f" ] || continue
+            { [ -f "$f" ] && [ -x "$f" ]; } || continue
             say "dom0 gets ${f#"$REPO_ROOT"/}"
             add_binary "$o" "$base/sonames" "$f"
         done

@@ -1,4 +1,5 @@
 # common.sh: sourced by the host-side scripts of the Xen tier (bash).
+# shellcheck shell=bash disable=SC2034  # the settings are used by the scripts sourcing this
 # Paths, settings and small helpers shared by run.sh, build-image.sh and boot.sh.
 
 XEN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -1,4 +1,5 @@
 # lib.sh: helpers for scenarios, sourced in dom0 by run-scenarios.sh (bash).
+# shellcheck shell=bash disable=SC2034,SC2044  # names are for the scenarios; log names have no spaces
 #
 # A scenario is a list of steps:   step NAME COMMAND [ARG...]
 # Each step prints one result line on the serial console, which the host collects:
@@ -13,8 +14,9 @@ RESULTS=$STATE/results
 CONSOLE_DIR=/var/log/xen/console  # xenconsoled --log=guest writes guest-NAME.log here
 VMD_LOG=/var/log/vmd.log
 XEN_LIBDIR=/usr/lib/xen-4.17/bin
-: "${STEP_TIMEOUT:=180}"          # hard limit for one step (from /vmdtest/config)
-: "${MARKER_TIMEOUT:=90}"         # default wait for a console marker
+: "${STEP_TIMEOUT:=300}"          # hard limit for one step (from /vmdtest/config)
+: "${MARKER_TIMEOUT:=150}"        # default wait for a console marker: a guest boots in
+                                  # 10-20 s, but a busy host can make that 90
 MARK_HELLO=VMDTEST-HELLO          # what guest/init prints at boot (see run_scenario)
 
 mkdir -p "$STATE/log"

@@ -1,9 +1,11 @@
 #!/bin/bash
-# run-scenarios.sh: runs in dom0 (from /init), under bash: busybox sh would run its own
-# applets in preference to the real tools in PATH (busybox ip has no -br, for one). Brings the Xen toolstack up, runs the
+# run-scenarios.sh: runs in dom0 (from /init). Brings the Xen toolstack up, runs the
 # selected scenarios one after the other, then prints every result again as one block
 # (XENRESULTS-BEGIN/END) for the host: the live XENSTEP lines share the serial line with
 # Xen's own messages and may, rarely, be cut by one.
+# bash, not busybox sh: Debian's static busybox sh runs its own applets before the real
+# tools in PATH (busybox ip has no -br, for one).
+# shellcheck disable=SC1090,SC1091,SC2034
 . /vmdtest/config   # SCENARIOS, FAIL_MARKER, STEP_TIMEOUT, MARKER_TIMEOUT (from the host)
 . /vmdtest/lib.sh
 
@@ -24,6 +26,7 @@ run_scenario() {
     before=$(wc -l < "$RESULTS")
     t0=$(now)
     echo "XENSCEN BEGIN $SCENARIO"
+    # shellcheck disable=SC1090
     ( . "$VT/scenarios/$SCENARIO.sh" )
     rc=$?
     if [ "$(wc -l < "$RESULTS")" = "$before" ]; then

@@ -4,7 +4,7 @@
 G=vmdt-pv
 
 rebooted_with_new_domid() {
-    wait_console $G "$MARK_HELLO role=pv" 90 2
+    wait_console $G "$MARK_HELLO role=pv" "$MARKER_TIMEOUT" 2
     [ "$(domid_of $G)" != "$(cat /tmp/vmdt-pv.domid)" ]
 }
 

@@ -16,5 +16,5 @@ step destroy-gone wait_gone $G 10
 step create-again libxl_create
 step hello-again wait_console $G "$MARK_HELLO role=libxl"
 step shutdown xen-libxl-check shutdown $G
-step poweroff-marker wait_console $G 'VMDTEST-POWEROFF role=libxl' 5
+step poweroff-marker wait_console $G 'VMDTEST-POWEROFF role=libxl' 10
 step shutdown-gone wait_gone $G 10

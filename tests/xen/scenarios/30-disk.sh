@@ -19,7 +19,7 @@ loop_released() { [ -z "$(losetup -a)" ] || { losetup -a; false; }; }
 step image make_image
 step create xl_create pv-disk
 step read wait_console $G "VMDTEST-DISK-READ $TOKEN"
-step written wait_console $G 'VMDTEST-DISK-WRITTEN' 30
+step written wait_console $G 'VMDTEST-DISK-WRITTEN' 60
 step in-file written_back
 step destroy xl destroy $G
 step destroy-gone wait_gone $G 10

@@ -19,7 +19,7 @@ step bridge make_bridge
 step create xl_create pv-vif
 step guest-eth0 wait_console $G "VMDTEST-NET eth0 mac=$MAC carrier=1"
 # xl create can return before vif-bridge has enslaved the vif: poll for it.
-step vif-enslaved retry 20 vif_on_bridge
+step vif-enslaved retry 60 vif_on_bridge
 step destroy xl destroy $G
 step destroy-gone wait_gone $G 10
-step vif-removed retry 10 no_vif_left
+step vif-removed retry 30 no_vif_left

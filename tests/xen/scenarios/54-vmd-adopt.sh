@@ -75,7 +75,7 @@ guest_unharmed() {
 
 adopted() {
     grep "adopted" "$VMD_LOG" | tail -n 1
-    grep -q "$G: adopted running domain $(cat "$STATE/$G.domid")" "$VMD_LOG"
+    grep -q "$G: adopted .*domain $(cat "$STATE/$G.domid")\b" "$VMD_LOG"
     [ "$(vm_field $G state)" = running ]
     [ "$(vm_field $G domid)" = "$(cat "$STATE/$G.domid")" ]
     [ "$(vm_field $G managed)" = true ]
