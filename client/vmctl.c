@@ -1348,7 +1348,7 @@ static const struct cmd cmds[] = {
 	  1, 1, { { "json", NULL } }, params_name, print_config, false, NULL },
 	{ "console", "vm.console", "NAME", "attach to a guest's console (--timeout: leave after S)",
 	  1, 1, { { "timeout", "S" } }, parse_console, run_console, true, NULL },
-	{ "autostart", "vm.autostart", "NAME on|off", "start a guest when vmd starts, or not",
+	{ "autostart", "vm.autostart", "NAME on|off", "start a guest at host boot, or not",
 	  2, 2, { { 0 } }, parse_autostart, print_autostart, false, NULL },
 	{ "clone", "vm.clone", "SOURCE NAME",
 	  "copy a stopped guest, with its own disk images",

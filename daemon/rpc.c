@@ -198,8 +198,8 @@ void rpc_handle_line(struct conn *c, const char *line, size_t len)
 	if (op->perm == OP_WRITE && !c->can_write) {
 		json_decref(params);
 		send_error(ec, id, VMD_ERR_PERMISSION, json_pack("{s:s}", "method", op->method),
-			   "permission denied: %s changes guests; uid %d may only read", op->method,
-			   (int)c->uid);
+			   "permission denied: %s changes guests; this connection (uid %d) may only "
+			   "read", op->method, (int)c->uid);
 		goto out;
 	}
 

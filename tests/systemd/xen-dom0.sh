@@ -166,11 +166,15 @@ tmpf=$(cd "$ROOT" && find . -path '*/tmpfiles.d/vmd.conf' | head -n 1)
 systemd-tmpfiles --root="$ROOT" --create "$ROOT/${tmpf#./}" >/dev/null 2>&1
 cp "$dbase/vmlinuz" "$ROOT/var/lib/vmd/images/vmlinuz"
 cp "$dbase/guest-initrd.gz" "$ROOT/var/lib/vmd/images/initrd.gz"
+# A file disk: its attach runs Xen's block hotplug script (losetup, locks in /run/xen-hotplug)
+# as a child of vmd, inside vmd.service's sandbox.
+truncate -s 16M "$ROOT/var/lib/vmd/images/g1.img"
 mkdir -p "$ROOT/etc/vmd"
 printf 'log_level = debug\n' >"$ROOT/etc/vmd/vmd.conf"
 # Debian's xen service passes XENCONSOLED_ARGS: each guest's console goes to
 # /var/log/xen/console/guest-NAME.log, where the test looks for the guest's markers.
 echo 'XENCONSOLED_ARGS="--log=guest"' >>"$ROOT/etc/default/xen"
+mkdir -p "$ROOT/var/log/xen/console"   # xenconsoled does not make it
 
 # g1, defined against dom0's state dir (definitions do not depend on the backend).
 : >"$W/empty.conf"
@@ -178,7 +182,9 @@ echo 'XENCONSOLED_ARGS="--log=guest"' >>"$ROOT/etc/default/xen"
 	--state-dir "$ROOT/var/lib/vmd" --socket "$W/def.sock" --run-dir "$W/defrun" 2>"$W/def.log" &
 dpid=$!
 for _ in $(seq 100); do [ -S "$W/def.sock" ] && break; sleep 0.1; done
-printf 'name = "g1"\nkernel = "/var/lib/vmd/images/vmlinuz"\nramdisk = "/var/lib/vmd/images/initrd.gz"\nmemory = 128\nextra = "console=hvc0 quiet"\n' |
+printf '%s\n' 'name = "g1"' 'kernel = "/var/lib/vmd/images/vmlinuz"' \
+	'ramdisk = "/var/lib/vmd/images/initrd.gz"' 'memory = 128' 'extra = "console=hvc0 quiet"' \
+	'disk = [ "/var/lib/vmd/images/g1.img,raw,xvda,rw" ]' |
 	"$BUILD/client/vmctl" -s "$W/def.sock" define - >"$W/def.out" 2>&1
 check "g1 defined in dom0's state dir" grep -q 'g1' "$W/def.out"
 kill "$dpid"
