@@ -167,7 +167,7 @@ void mac_generate_xen(uint8_t mac[6])
 	mac[3] &= 0x7f; /* as xl does: keep the top bit clear */
 }
 
-static int fsync_dir_of(const char *path)
+int fsync_parent_dir(const char *path)
 {
 	char *dir = xstrdup(path);
 	char *slash = strrchr(dir, '/');
@@ -225,7 +225,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
 	if (rename(tmp, path) < 0)
 		goto fail;
 	free(tmp);
-	return fsync_dir_of(path);
+	return fsync_parent_dir(path);
 fail:;
 	int e = errno;
 	if (fd >= 0)
