@@ -23,6 +23,7 @@ run_scenario() {
         1) [ "$SCENARIO" = 20-pv ] && MARK_HELLO=VMDTEST-NO-SUCH-MARKER ;;
     esac
     touch "$STATE/scenario-start"
+    VMD_LOG_FROM=$(($(wc -l < "$VMD_LOG" 2>/dev/null || echo 0) + 1))
     before=$(wc -l < "$RESULTS")
     t0=$(now)
     echo "XENSCEN BEGIN $SCENARIO"

@@ -18,40 +18,7 @@ ramdisk = "$VT/guest/initrd.gz"
 extra = "console=hvc0 vmdtest.role=timing"
 CFGEOF
 
-# --- vmd helpers (the same in each 5x-vmd scenario) ---
-VMD_LOG_FROM=$(($(wc -l < "$VMD_LOG" 2>/dev/null || echo 0) + 1))
-vmd_up() {  # [ARG...]: vmd with this scenario's state directory, answering
-    local i=0
-    vmd_start --state-dir "$VMD_STATE_DIR" "$@"
-    until vmctl version >/dev/null 2>&1; do
-        [ $i -ge 50 ] && { echo "vmd does not answer"; tail -n 20 "$VMD_LOG"; return 1; }
-        sleep 0.2
-        i=$((i + 1))
-    done
-}
-vm_field() {  # NAME KEY: a scalar of `vmctl -j info NAME`
-    vmctl -j info "$1" | sed -n "s/.*\"$2\":\"*\([^\",}]*\).*/\1/p"
-}
-wait_vm_state() {  # NAME STATE [SECONDS]
-    local end=$((SECONDS + ${3:-60}))
-    until [ "$(vm_field "$1" state)" = "$2" ]; do
-        [ "$SECONDS" -ge "$end" ] && { echo "$1 not $2"; vmctl info "$1"; return 1; }
-        sleep 0.5
-    done
-    vmctl info "$1"
-}
-wait_file() {  # FILE PATTERN [SECONDS]
-    local end=$((SECONDS + ${3:-$MARKER_TIMEOUT}))
-    until grep -a -q -e "$2" "$1" 2>/dev/null; do
-        [ "$SECONDS" -ge "$end" ] && { echo "'$2' not in $1; last lines:"; tail -n 15 "$1"; return 1; }
-        sleep 0.5
-    done
-    grep -a -e "$2" "$1" | tail -n 1
-}
-show_vmd_log() {  # what vmd logged during this scenario, into the serial log
-    tail -n +"$VMD_LOG_FROM" "$VMD_LOG" 2>/dev/null | sed 's/^/  [vmd] /'
-}
-# --- end of vmd helpers ---
+# vmd_up, vm_field, wait_vm_state, wait_file, show_vmd_log: dom0/lib.sh
 
 timed() {  # TOOL COMMAND...: runs COMMAND, appends "TOOL SECONDS" to the samples
     tool=$1
