@@ -25,7 +25,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->on_crash = VM_ACTION_DESTROY;
 }
 
-static void disk_finish(struct vm_disk *d)
+void vm_disk_finish(struct vm_disk *d)
 {
 	free(d->target);
 	free(d->vdev);
@@ -35,7 +35,7 @@ static void disk_finish(struct vm_disk *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static void vif_finish(struct vm_vif *v)
+void vm_vif_finish(struct vm_vif *v)
 {
 	free(v->mac);
 	free(v->bridge);
@@ -60,10 +60,10 @@ void vm_config_finish(struct vm_config *cfg)
 		free(cfg->bootloader_args[i]);
 	free(cfg->bootloader_args);
 	for (size_t i = 0; i < cfg->n_disks; i++)
-		disk_finish(&cfg->disks[i]);
+		vm_disk_finish(&cfg->disks[i]);
 	free(cfg->disks);
 	for (size_t i = 0; i < cfg->n_vifs; i++)
-		vif_finish(&cfg->vifs[i]);
+		vm_vif_finish(&cfg->vifs[i]);
 	free(cfg->vifs);
 	free(cfg->boot);
 	free(cfg->vnclisten);

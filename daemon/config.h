@@ -78,6 +78,8 @@ struct config_error {
 
 void vm_config_init(struct vm_config *cfg);   /* all defaults, nothing allocated */
 void vm_config_finish(struct vm_config *cfg); /* frees every member; cfg is left init'ed */
+void vm_disk_finish(struct vm_disk *d);        /* frees its strings, zeroes it */
+void vm_vif_finish(struct vm_vif *v);
 int vm_config_copy(struct vm_config *dst, const struct vm_config *src); /* deep copy, 0/-1 */
 bool vm_config_equal(const struct vm_config *a, const struct vm_config *b);
 

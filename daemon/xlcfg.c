@@ -479,16 +479,6 @@ int vm_config_validate(const struct vm_config *cfg, struct config_error *err)
 
 /* ---- disk specs --------------------------------------------------------------------- */
 
-static void disk_clear(struct vm_disk *d)
-{
-	free(d->target);
-	free(d->vdev);
-	free(d->format);
-	free(d->backendtype);
-	free(d->script);
-	memset(d, 0, sizeof(*d));
-}
-
 /* Disk options xl knows and we do not carry: refuse them rather than drop them. */
 static const char *disk_unsupported(const libxl_device_disk *d)
 {
@@ -589,7 +579,7 @@ out:
 		fclose(rf);
 	free(report);
 	if (ret < 0)
-		disk_clear(out);
+		vm_disk_finish(out);
 	return ret;
 }
 
@@ -659,18 +649,6 @@ char *xlcfg_format_disk(const struct vm_disk *d)
 }
 
 /* ---- vif specs ---------------------------------------------------------------------- */
-
-static void vif_clear(struct vm_vif *v)
-{
-	free(v->mac);
-	free(v->bridge);
-	free(v->script);
-	free(v->ip);
-	free(v->vifname);
-	free(v->model);
-	free(v->type);
-	memset(v, 0, sizeof(*v));
-}
 
 static char *trim(char *s)
 {
@@ -757,7 +735,7 @@ int xlcfg_parse_vif(const char *spec, struct vm_vif *out, struct config_error *e
 	}
 	free(copy);
 	if (ret < 0)
-		vif_clear(out);
+		vm_vif_finish(out);
 	return ret;
 }
 

@@ -52,31 +52,27 @@ else
 	failed=$((failed + 1))
 fi
 
+tier() { # NAME COMMAND...: runs a QEMU tier and adds its closing "NAME: N passed, N failed"
+	name=$1
+	shift
+	tlog=$(mktemp)
+	"$@" 2>&1 | tee "$tlog"
+	line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed" "$tlog" | tail -n 1)
+	if [ -n "$line" ]; then
+		passed=$((passed + $(echo "$line" | sed -E "s/^$name: ([0-9]+) passed.*/\\1/")))
+		failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+	else
+		echo "check: tests/$name printed no result line"
+		failed=$((failed + 1))
+	fi
+	rm -f "$tlog"
+}
+
 echo "== systemd as PID 1 under QEMU (tests/systemd)"
-slog=$(mktemp)
-bash tests/systemd/run.sh "$BUILD" 2>&1 | tee "$slog"
-sline=$(grep -E '^systemd: [0-9]+ passed, [0-9]+ failed' "$slog" | tail -n 1)
-if [ -n "$sline" ]; then
-	passed=$((passed + $(echo "$sline" | sed -E 's/^systemd: ([0-9]+) passed.*/\1/')))
-	failed=$((failed + $(echo "$sline" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
-else
-	echo "check: tests/systemd printed no result line"
-	failed=$((failed + 1))
-fi
-rm -f "$slog"
+tier systemd bash tests/systemd/run.sh "$BUILD"
 
 echo "== real Xen (tests/xen)"
-xlog=$(mktemp)
-bash tests/xen/run.sh "$BUILD" 2>&1 | tee "$xlog"
-xline=$(grep -E '^xen: [0-9]+ passed, [0-9]+ failed' "$xlog" | tail -n 1)
-if [ -n "$xline" ]; then
-	passed=$((passed + $(echo "$xline" | sed -E 's/^xen: ([0-9]+) passed.*/\1/')))
-	failed=$((failed + $(echo "$xline" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
-else
-	echo "check: tests/xen printed no result line"
-	failed=$((failed + 1))
-fi
-rm -f "$xlog"
+tier xen bash tests/xen/run.sh "$BUILD"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
