@@ -6,6 +6,8 @@ set -eu
 
 # build
 PKGS="gcc make meson ninja-build pkg-config libxen-dev libevent-dev libjansson-dev libyajl-dev"
+# vm.install reads installer ISOs (ISO 9660) with libcdio's libiso9660
+PKGS="$PKGS libiso9660-dev"
 # systemd integration (sd_notify, socket activation) and the man pages
 PKGS="$PKGS libsystemd-dev scdoc"
 # tests: integration (python + schemas), sanitizers and memory checks
@@ -16,6 +18,9 @@ PKGS="$PKGS python3 python3-jsonschema valgrind clang libclang-rt-14-dev"
 PKGS="$PKGS xfsprogs libguestfs-tools linux-image-amd64"
 # tests/xen: QEMU and the tools that build the dom0 image (nothing Xen-related on the host)
 PKGS="$PKGS qemu-system-x86 busybox-static cpio e2fsprogs xz-utils zstd kmod fdisk"
+# installer ISOs for vm.install tests (unit, integration, tests/xen): xorriso; the HVM
+# installer and installed-system images are grub-mkrescue images (BIOS GRUB, mtools)
+PKGS="$PKGS xorriso grub-pc-bin grub-common mtools"
 # tests/systemd: a debootstrapped Debian with systemd as PID 1 under QEMU; systemd-analyze
 # and systemd-sysusers on the host (the host need not run systemd)
 PKGS="$PKGS debootstrap systemd"
