@@ -117,6 +117,8 @@ diagnose() {  # ID STEPLOG
     done
     echo "--- xl list"
     xl list 2>&1
+    echo "--- losetup -a"
+    losetup -a 2>&1
     echo "--- xl dmesg (last 30 lines)"
     xl dmesg 2>&1 | tail -n 30
     if [ -f "$VMD_LOG" ]; then
@@ -142,6 +144,15 @@ xl_create() {
 }
 
 console_log() { echo "$CONSOLE_DIR/guest-$1.log"; }
+
+# An HVM guest's serial port (serial = "pty": qemu's pty, which xenconsoled does not log).
+# xl_serial NAME appends it to serial_log NAME from now until the domain is gone; what the
+# guest wrote before nobody listened is lost, so call it right after the create. The name
+# matches guest-*.log: a failure's diagnostics show it.
+serial_log() { echo "$CONSOLE_DIR/guest-$1.serial.log"; }
+xl_serial() {
+    xl console -t serial "$1" < /dev/null >> "$(serial_log "$1")" 2>&1 &
+}
 
 console_count() {  # NAME PATTERN: how many console lines match
     local n
@@ -183,12 +194,16 @@ retry() {
 dom_state() { xl list "$1" 2>/dev/null | awk -v n="$1" '$1 == n { print $5 }'; }
 domid_of() { xl domid "$1" 2>/dev/null; }
 
-wait_running() {  # NAME [SECONDS]: until xl list shows it running or blocked
+# wait_running NAME [SECONDS]: until xl list shows it running, blocked or runnable. With
+# one CPU (the tier's default) a guest can never be "r" while dom0 runs xl list, and a busy
+# one shows no flag at all ("------": runnable, waiting for the CPU); paused, shut down,
+# crashed and dying are what is not running.
+wait_running() {
     local end s
     end=$((SECONDS + ${2:-60}))
     while :; do
         s=$(dom_state "$1")
-        case $s in *r*|*b*) echo "$1 state $s"; return 0 ;; esac
+        case $s in *p*|*s*|*c*|*d*|'') ;; *) echo "$1 state $s"; return 0 ;; esac
         [ "$SECONDS" -ge "$end" ] && { echo "$1 not running (state '$s')"; xl list; return 1; }
         sleep 0.5
     done
@@ -277,7 +292,8 @@ vmd_stop() {  # SIGTERM, then up to 5 s for vmd to exit
 # The same steps as Debian's /etc/init.d/xen (and what a systemd dom0 does in units).
 load_modules() {
     local m
-    for m in xenfs xen-privcmd xen-evtchn xen-gntdev xen-gntalloc xen-blkback xen-netback loop bridge; do
+    # tun: qemu's tap device for an HVM guest's emulated NIC (udev would load it on demand)
+    for m in xenfs xen-privcmd xen-evtchn xen-gntdev xen-gntalloc xen-blkback xen-netback loop bridge tun; do
         modprobe "$m"
     done
 }
