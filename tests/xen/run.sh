@@ -11,7 +11,8 @@
 #                                number, or the number)
 #   VMD_XEN_FAIL_MARKER=20-pv    make that scenario wait for a wrong marker (1 = 20-pv)
 #   VMD_XEN_CACHE, VMD_XEN_WORK  cache and work directories
-#   VMD_XEN_TIMEOUT              QEMU's hard limit (default 300 s + 150 s per scenario)
+#   VMD_XEN_TIMEOUT              QEMU's hard limit (default 300 s + each scenario's budget:
+#                                150 s, or what a "# budget: SECONDS" line in it says)
 #   boot.sh's VMD_XEN_SMP, ... are passed through.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -45,6 +46,16 @@ select_scenarios() {
             if matches "$tok" "$s"; then SELECTED+=("$s"); break; fi
         done
     done
+}
+
+# QEMU's hard limit: 300 s for the boot and the toolstack, plus each scenario's budget.
+default_timeout() {
+    local s b total=300
+    for s in "${SELECTED[@]}"; do
+        b=$(sed -n 's/^# budget: \([0-9][0-9]*\).*/\1/p' "$XEN_DIR/scenarios/$s.sh" | head -n 1)
+        total=$((total + ${b:-150}))
+    done
+    echo "$total"
 }
 
 add_result() {  # STATUS ID SECONDS [NOTE]
@@ -99,7 +110,7 @@ main() {
     exec 8> "$WORK/.lock"
     flock -n 8 || die "another run is using $WORK (set VMD_XEN_WORK for a second one)"
     # QEMU's hard limit grows with the scenarios (each step has its own limit too).
-    export VMD_XEN_TIMEOUT=${VMD_XEN_TIMEOUT:-$((300 + 150 * ${#SELECTED[@]}))}
+    export VMD_XEN_TIMEOUT=${VMD_XEN_TIMEOUT:-$(default_timeout)}
     rm -f "$RESULTS" "$LOG" "$WORK/serial.txt"
     say "Xen tier: ${SELECTED[*]}"
     say "build dir: $BUILD_DIR; cache: $CACHE; work: $WORK"

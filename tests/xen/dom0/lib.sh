@@ -191,6 +191,21 @@ retry() {
     "$@"
 }
 
+# procs_matching TEXT: "PID command line" of every process whose command line contains TEXT
+# (dom0 has no pgrep).
+procs_matching() {
+    local p c
+    for p in /proc/[0-9]*; do
+        c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue
+        case $c in *"$1"*) echo "${p#/proc/} $c" ;; esac
+    done
+}
+# the device models (qemu-system-xen: one per HVM guest)
+device_models() { procs_matching /usr/libexec/xen-qemu-system; }
+
+# dom0's memory in MiB, one line: its root file system (the initramfs) lives in it too
+dom0_memory() { free -m | awk '$1 == "Mem:" { printf "total %s MiB, used %s, free %s, shared (tmpfs, rootfs) %s, available %s\n", $2, $3, $4, $5, $7 }'; }
+
 dom_state() { xl list "$1" 2>/dev/null | awk -v n="$1" '$1 == n { print $5 }'; }
 domid_of() { xl domid "$1" 2>/dev/null; }
 
@@ -269,6 +284,22 @@ wait_file() {  # FILE PATTERN [SECONDS]
         sleep 0.5
     done
     grep -a -e "$2" "$1" | tail -n 1
+}
+# json_get FILE PATH: the value at PATH (keys joined by dots: installer.source) of the JSON
+# in FILE (what `vmctl -j` prints); strings bare, null/true/false and objects as JSON.
+json_get() {
+    python3 -c '
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+print(v if isinstance(v, str) else json.dumps(v))
+' "$1" "$2"
+}
+# lacks FILE REGEX: fails, showing the lines, when FILE has a line matching REGEX. (In a
+# step, `! grep ...` fails nothing unless it is the last command: set -e ignores `!`.)
+lacks() {
+    if grep -a -E -e "$2" "$1"; then echo "not expected in $1: $2"; return 1; fi
 }
 show_vmd_log() {  # what vmd logged during this scenario, into the serial log
     tail -n +"$VMD_LOG_FROM" "$VMD_LOG" 2>/dev/null | sed 's/^/  [vmd] /'

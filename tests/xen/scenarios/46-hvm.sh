@@ -9,6 +9,7 @@
 # kernel from an IDE disk at about 40 KB/s under TCG, and 62-vmd-install-hvm boots the
 # installed system all the way (vmd's flow is the same; this is the xl reference).
 # About 3.5 minutes, most of it the installer's boot.
+# budget: 450
 G=vmdt-hvm
 IMG=/var/lib/xen/$G.img
 SERIAL=$(serial_log $G)
@@ -20,13 +21,11 @@ setup() {
     truncate -s 64M $IMG
 }
 
-dm_cmdline() { for p in $(pgrep -f xen-qemu-system); do tr '\0' ' ' < /proc/$p/cmdline; echo; done; }
-
 create() {  # [KEY=VALUE...]
     xl_create hvm "$@"
     xl_serial $G
     wait_running $G 10
-    dm_cmdline
+    device_models | grep -- "-xen-domid $(domid_of $G) "
 }
 
 vif_up() { ip -br link show master xenbr0 | grep "^vif$(domid_of $G)\.0 "; }
@@ -39,20 +38,22 @@ disk_installed() {
 
 from_disk() {
     create 'boot = "c"' "disk = [ \"format=raw, vdev=xvda, access=rw, target=$IMG\" ]"
-    ! xl block-list $G | grep -q hdc
+    xl block-list $G | tee /tmp/$G.blocks
+    [ "$(awk 'NR > 1' /tmp/$G.blocks | wc -l)" = 1 ]
 }
 
 nothing_left() {
     [ -z "$(losetup -a)" ] || { losetup -a; return 1; }
     [ -z "$(ip -br link show master xenbr0)" ] || { ip -br link show master xenbr0; return 1; }
     # the device model (one per HVM guest, and this is the only guest)
-    [ -z "$(pgrep -f xen-qemu-system)" ] || { echo "qemu still running"; dm_cmdline; return 1; }
+    [ -z "$(device_models)" ] || { echo "qemu still running:"; device_models; return 1; }
 }
 
 step setup setup
 step create create
 step vif-on-bridge retry 30 vif_up
 step -t 420 installer wait_file "$SERIAL" "VMDTEST-INSTALLER role=hvm-installer type=HVM" 400
+say "dom0 memory with an HVM guest running: $(dom0_memory)"
 step cdrom wait_file "$SERIAL" 'VMDTEST-INSTALLER-CDROM ok dev=sr0' 60
 step -t 200 installed wait_file "$SERIAL" 'VMDTEST-INSTALLER-DONE role=hvm-installer dev=xvda' 180
 step poweroff wait_gone $G 120

@@ -17,7 +17,8 @@ from_iso() {  # the toolstack's copy of the installer's kernel and initrd
     cp $MNT/install.amd/xen/vmlinuz /tmp/$G.vmlinuz
     cp $MNT/install.amd/xen/initrd.gz /tmp/$G.initrd.gz
     umount $MNT
-    ! losetup -a | grep $ISO
+    losetup -a > /tmp/$G.loops
+    lacks /tmp/$G.loops "$ISO"
     rm -f $IMG
     truncate -s 64M $IMG
 }
