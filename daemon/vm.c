@@ -742,7 +742,6 @@ static int install_switch(struct vm *vm)
 	log_info("%s: installed; it now boots from its disk (%s)", vm->cfg.name,
 		 vm->cfg.type == VM_TYPE_HVM ? "boot = \"c\", cdrom ejected"
 					     : "bootloader = \"pygrub\"");
-	set_state(vm, vm->state, "installed");
 	return 0;
 }
 
@@ -766,6 +765,13 @@ static void destroyed(void *arg, const struct be_error *err, uint32_t domid)
 			finish_op(vm, NULL);
 			return;
 		}
+		if (vm->state != VM_REBOOTING) { /* the install asked not to start it */
+			set_state(vm, VM_STOPPED, "destroyed");
+			set_state(vm, VM_STOPPED, "installed");
+			finish_op(vm, NULL);
+			return;
+		}
+		set_state(vm, VM_REBOOTING, "installed");
 	}
 	if (vm->state == VM_REBOOTING) {
 		if (!restart_allowed(vm)) {

@@ -421,13 +421,23 @@ static void release(struct install *in)
 		job_set_req(in->job, NULL);
 }
 
+/* The error's data, in the shape proto/ gives each code (error.json). */
 static void reply_error(struct install *in)
 {
-	json_t *data = json_pack("{s:s}", "name", in->name);
-	if (in->param)
+	json_t *data = json_object();
+	bool name = in->code != VMD_ERR_INVALID_PARAMS && in->code != VMD_ERR_INTERNAL;
+	bool param = in->code == VMD_ERR_INVALID_PARAMS || in->code == VMD_ERR_IO ||
+		     in->code == VMD_ERR_NOT_SUPPORTED;
+	bool path = in->code == VMD_ERR_EXISTS || in->code == VMD_ERR_IO ||
+		    in->code == VMD_ERR_NOT_SUPPORTED;
+	if (name)
+		json_object_set_new(data, "name", json_string(in->name));
+	if (param && in->param)
 		json_object_set_new(data, "param", json_string(in->param));
-	if (in->path[0])
+	if (path && in->path[0])
 		json_object_set_new(data, "path", json_string(in->path));
+	if (in->code == VMD_ERR_CANCELLED && in->job)
+		json_object_set_new(data, "job", json_string(in->job->id));
 	if (in->tried) {
 		json_t *t = json_array();
 		for (size_t i = 0; i < in->found.n_tried; i++)
@@ -668,8 +678,7 @@ static void exec(struct rpc_req *req)
 		}
 		if (in->disk_size < VMD_INSTALL_MIN_DISK) {
 			rpc_reply_error(req, VMD_ERR_INVALID_PARAMS,
-					json_pack("{s:s, s:I}", "param", "disk_size", "min",
-						  (json_int_t)VMD_INSTALL_MIN_DISK),
+					json_pack("{s:s}", "param", "disk_size"),
 					"disk size %.40s is too small to install a system onto: at "
 					"least %u MiB",
 					size, VMD_INSTALL_MIN_DISK >> 20);
