@@ -1081,8 +1081,10 @@ static int try_menu(struct search *s, const char *path, enum menu_kind kind, con
 {
 	struct node n;
 	int r = lookup(s->im, path, &n, NULL);
-	if (r <= 0 || !n.regular)
+	if (r <= 0)
 		return r;
+	if (!n.regular)
+		return 0;
 	struct mem_sink m = {.cap = n.size < CFG_MAX ? (size_t)n.size : CFG_MAX};
 	m.buf = xmalloc(m.cap + 1);
 	if (read_node(s->im, &n, m.cap, NULL, write_mem, &m) < 0) {

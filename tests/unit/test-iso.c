@@ -324,6 +324,22 @@ static void kernel_without_initrd(void)
 	free(iso);
 }
 
+/* A menu that is a directory is no menu (found by fuzz-iso: it once counted as a find). */
+static void menu_not_a_file(void)
+{
+	char *d = xasprintf("%s/menudir/isolinux/txt.cfg", dir);
+	CHECK(mkdir_p(d, 0755) == 0);
+	free(d);
+	put("menudir", "boot/grub/grub.cfg/x", 1, 0);
+	char *iso = mkiso("menudir", "-R -J");
+	struct iso_installer o;
+	char err[256];
+	errno = 0;
+	CHECK(iso_find_installer(iso, &o, err, sizeof err) == -1 && errno == ENOENT);
+	CHECK(o.n_tried == 11);
+	free(iso);
+}
+
 static void empty_image(void)
 {
 	/* xorriso writes nothing for an empty tree: one unrelated file. */
@@ -845,6 +861,7 @@ int main(void)
 	RUN(isolinux_menu);
 	RUN(grub_menu);
 	RUN(kernel_without_initrd);
+	RUN(menu_not_a_file);
 	RUN(empty_image);
 	RUN(not_an_image);
 	RUN(missing_and_directory);
