@@ -5,7 +5,8 @@ set -u
 BUILD=${1:-build-fuzz}
 SECONDS_EACH=${2:-60}
 W=$(mktemp -d /tmp/vmd-fuzz-run.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+# fuzz-request makes its files under /tmp/vmd-fuzz-root (see fuzz-request.c)
+trap 'rm -rf "$W" /tmp/vmd-fuzz-root' EXIT
 rc=0
 # Seeds for fuzz-iso: small images (-no-pad: 90 KiB) with Rock Ridge + Joliet, Joliet only and plain
 # names, holding a Debian layout and isolinux and grub menus.
