@@ -258,6 +258,17 @@ static int check_existing_disk(struct install *in)
 	return 0;
 }
 
+/* The journal lists the files this install makes (an HVM install extracts none). */
+static int journal(struct install *in)
+{
+	struct job_file used[F_MAX];
+	size_t n = 0;
+	for (int i = 0; i < F_MAX; i++)
+		if (in->files[i].final)
+			used[n++] = in->files[i];
+	return job_journal_write(in->job, in->name, used, n);
+}
+
 static int set_id(struct install *in, int i, int fd)
 {
 	struct stat st;
@@ -266,7 +277,7 @@ static int set_id(struct install *in, int i, int fd)
 	in->files[i].dev = (uint64_t)st.st_dev;
 	in->files[i].ino = (uint64_t)st.st_ino;
 	in->files[i].have_id = true;
-	return job_journal_write(in->job, in->name, in->files, F_MAX);
+	return journal(in);
 }
 
 /* Extracts one file of the ISO under its temporary name, then renames it into place. The
@@ -359,7 +370,7 @@ static int work(struct job *j, void *arg)
 	}
 	/* Names first, so that a kill -9 from here on leaves nothing the next start cannot
 	 * find; then the files, each journaled again with its inode once it exists. */
-	if (job_journal_write(j, in->name, in->files, F_MAX) < 0) {
+	if (journal(in) < 0) {
 		fail(in, VMD_ERR_IO, NULL, NULL, "cannot write the job journal: %s",
 		     strerror(errno));
 		return -1;
