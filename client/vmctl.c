@@ -44,7 +44,10 @@
 /* Guest configuration files; the request line limit (VMD_MAX_LINE) is checked separately. */
 #define MAX_CFG_FILE (1024 * 1024)
 #define READ_CHUNK 65536
-#define MAX_FLAGS 4
+#define MAX_FLAGS 14
+/* Commands with more flags show [OPTIONS] in the command list; `vmctl VERB --help`-style
+ * usage errors list them all. */
+#define SHOWN_FLAGS 4
 #define MAX_POS 2
 
 static bool opt_json;
@@ -803,6 +806,64 @@ fail:
 	return NULL;
 }
 
+/* install NAME: the flags map one to one onto vm.install's params; paths are made absolute
+ * and the daemon checks the rest (which combinations make an installer, sizes, limits), so
+ * vmctl and scripts get the same answers. */
+static json_t *parse_install(const struct args *a)
+{
+	static const char *const paths[][2] = {
+		{ "iso", "iso" }, { "kernel", "kernel" }, { "initrd", "initrd" }, { "disk", "disk" },
+	};
+	static const char *const strs[][2] = {
+		{ "disk-size", "disk_size" }, { "type", "type" }, { "extra", "extra" },
+		{ "bridge", "bridge" },
+	};
+	json_t *p = params_name(a);
+	long n;
+
+	if (!p)
+		return NULL;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		const char *v = arg_flag_val(a, paths[i][0], NULL);
+		char *abs;
+		bool ok;
+
+		if (!v)
+			continue;
+		abs = abs_path(a, v);
+		ok = abs && set_str(a, p, paths[i][1], abs);
+		free(abs);
+		if (!ok)
+			goto fail;
+	}
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		const char *v = arg_flag_val(a, strs[i][0], NULL);
+
+		if (v && !set_str(a, p, strs[i][1], v))
+			goto fail;
+	}
+	if (arg_flag(a, "memory")) {
+		if (parse_uint_flag(a, "memory", 1, 1L << 30, &n) < 0)
+			goto fail;
+		json_object_set_new(p, "memory", json_integer(n));
+	}
+	if (arg_flag(a, "vcpus")) {
+		if (parse_uint_flag(a, "vcpus", 1, 1L << 20, &n) < 0)
+			goto fail;
+		json_object_set_new(p, "vcpus", json_integer(n));
+	}
+	if (arg_flag(a, "no-network"))
+		json_object_set_new(p, "network", json_false());
+	if (arg_flag(a, "no-vnc"))
+		json_object_set_new(p, "vnc", json_false());
+	if (arg_flag(a, "no-start"))
+		json_object_set_new(p, "start", json_false());
+	return p;
+fail:
+	json_decref(p);
+	return NULL;
+}
+
 /* disk create PATH SIZE: the daemon parses SIZE ("10G"), so vmctl and scripts agree. */
 static json_t *parse_disk_create(const struct args *a)
 {
@@ -1105,7 +1166,7 @@ static int print_info(const struct ctx *x, json_t *vm)
 	static const char *const order[] = {
 		"name", "uuid", "type", "state", "domid", "managed", "autostart", "vcpus",
 		"maxvcpus", "memory", "maxmem", "memory_actual_kib", "cpu_time", "uptime",
-		"console", "on_poweroff", "on_reboot", "on_crash", NULL,
+		"console", "vnc", "install_phase", "on_poweroff", "on_reboot", "on_crash", NULL,
 	};
 	const char *key;
 	json_t *v;
@@ -1165,6 +1226,38 @@ static int print_remove(const struct ctx *x, json_t *result)
 				printf("%s %s\n", lists[l], json_string_value(p));
 		}
 	}
+	return VMCTL_EXIT_OK;
+}
+
+static int print_install(const struct ctx *x, json_t *result)
+{
+	json_t *vm = json_object_get(result, "vm");
+	json_t *inst = json_object_get(result, "installer");
+	const char *name = get_str(vm, "name");
+	const char *console = get_str(result, "console");
+	const char *vnc = get_str(result, "vnc");
+	char dom[32];
+
+	if (!name || !console)
+		return malformed("no guest name or console");
+	printf("installing %s (%s, domid %s)\n", name, get_str_or(vm, "type", "?"),
+	       fmt_domid(json_object_get(vm, "domid"), dom, sizeof(dom)));
+	printf("  disk:      %s%s\n", get_str_or(result, "disk", "?"),
+	       json_is_true(json_object_get(result, "disk_created")) ? " (new)" : "");
+	if (json_is_object(inst)) {
+		if (get_str(inst, "iso_kernel"))
+			printf("  installer: %s and %s from the ISO (%s)\n", get_str(inst, "iso_kernel"),
+			       get_str_or(inst, "iso_ramdisk", "?"), get_str_or(inst, "source", "?"));
+		else
+			printf("  installer: %s, %s\n", get_str_or(inst, "kernel", "?"),
+			       get_str_or(inst, "ramdisk", "?"));
+	}
+	printf("  console:   vmctl console %s  (%s)\n", name,
+	       strcmp(console, "serial") == 0 ? "serial port" : "PV console");
+	if (vnc)
+		printf("  vnc:       %s\n", vnc);
+	printf("When the installer powers the guest off or reboots it, %s boots from its disk%s.\n",
+	       name, arg_flag(x->args, "no-start") ? " (it is not started again: --no-start)" : "");
 	return VMCTL_EXIT_OK;
 }
 
@@ -1354,6 +1447,13 @@ static const struct cmd cmds[] = {
 	  "copy a stopped guest, with its own disk images",
 	  2, 2, { { "disk-dir", "DIR" }, { "start", NULL }, { "sysprep", NULL } }, parse_clone,
 	  print_clone, false, NULL },
+	{ "install", "vm.install", "NAME (--iso FILE | --kernel FILE --initrd FILE)",
+	  "make a disk, boot an installer, then the installed system",
+	  1, 1, { { "iso", "FILE" }, { "type", "pv|hvm" }, { "kernel", "FILE" },
+		  { "initrd", "FILE" }, { "extra", "ARGS" }, { "disk-size", "SIZE" },
+		  { "disk", "PATH" }, { "memory", "MIB" }, { "vcpus", "N" }, { "bridge", "BR" },
+		  { "no-network", NULL }, { "no-vnc", NULL }, { "no-start", NULL } },
+	  parse_install, print_install, false, NULL },
 	{ "disk create", "disk.create", "PATH SIZE", "create a sparse raw image (SIZE: 20G, 512M)",
 	  2, 2, { { 0 } }, parse_disk_create, print_disk_create, false, NULL },
 	{ "events", "events.subscribe", "", "print guest events as they happen",
@@ -1364,12 +1464,20 @@ static const struct cmd cmds[] = {
 	{ 0 },
 };
 
-static void synopsis(const struct cmd *c, char *buf, size_t sz)
+/* full: every flag (a command's own usage); else at most SHOWN_FLAGS (the command list). */
+static void synopsis(const struct cmd *c, bool full, char *buf, size_t sz)
 {
 	size_t n = (size_t)snprintf(buf, sz, "%s%s%s", c->verb, *c->synopsis ? " " : "",
 				    c->synopsis);
+	int nflags = 0;
 
-	for (int i = 0; i < MAX_FLAGS && c->flags[i].name && n < sz; i++) {
+	while (nflags < MAX_FLAGS && c->flags[nflags].name)
+		nflags++;
+	if (!full && nflags > SHOWN_FLAGS) {
+		snprintf(buf + n, sz - n, " [OPTIONS]");
+		return;
+	}
+	for (int i = 0; i < nflags && n < sz; i++) {
 		n += (size_t)snprintf(buf + n, sz - n, " [--%s%s%s]", c->flags[i].name,
 				      c->flags[i].metavar ? " " : "",
 				      c->flags[i].metavar ? c->flags[i].metavar : "");
@@ -1378,9 +1486,9 @@ static void synopsis(const struct cmd *c, char *buf, size_t sz)
 
 static void usage_cmd(const struct cmd *c)
 {
-	char buf[256];
+	char buf[1024];
 
-	synopsis(c, buf, sizeof(buf));
+	synopsis(c, true, buf, sizeof(buf));
 	fprintf(stderr, "usage: vmctl [-j] [-s PATH] %s\n", buf);
 }
 
@@ -1404,7 +1512,7 @@ static void usage(FILE *f)
 	int width = 0;
 
 	for (const struct cmd *c = cmds; c->verb; c++) {
-		synopsis(c, buf, sizeof(buf));
+		synopsis(c, false, buf, sizeof(buf));
 		if ((int)strlen(buf) > width)
 			width = (int)strlen(buf);
 	}
@@ -1421,7 +1529,7 @@ static void usage(FILE *f)
 		"commands:\n",
 		VMD_SOCKET_ENV, VMD_DEFAULT_SOCKET);
 	for (const struct cmd *c = cmds; c->verb; c++) {
-		synopsis(c, buf, sizeof(buf));
+		synopsis(c, false, buf, sizeof(buf));
 		fprintf(f, "  %-*s  %s\n", width, buf, c->help);
 	}
 	fputs("\n"

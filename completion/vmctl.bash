@@ -20,7 +20,7 @@ _vmctl()
 	_init_completion || return
 
 	local commands="create define start shutdown reboot destroy pause unpause list info
-		remove config console autostart events version help"
+		remove config console autostart clone disk install events version help"
 	local i cmd="" _vmctl_socket=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
@@ -41,7 +41,15 @@ _vmctl()
 		_filedir
 		return
 		;;
-	--timeout)
+	--timeout | --disk-size | --memory | --vcpus | --extra | --bridge)
+		return
+		;;
+	--iso | --kernel | --initrd | --disk | --disk-dir)
+		_filedir
+		return
+		;;
+	--type)
+		mapfile -t COMPREPLY < <(compgen -W "pv hvm" -- "$cur")
 		return
 		;;
 	esac
@@ -60,7 +68,10 @@ _vmctl()
 	local nargs=0
 	for ((i = i + 1; i < cword; i++)); do
 		[[ ${words[i]} == -* ]] || ((nargs++))
-		[[ ${words[i]} == --timeout ]] && ((i++))
+		case ${words[i]} in
+		--timeout | --disk-size | --memory | --vcpus | --extra | --bridge | --iso | \
+			--kernel | --initrd | --disk | --disk-dir | --type) ((i++)) ;;
+		esac
 	done
 
 	local flags=""
@@ -70,6 +81,9 @@ _vmctl()
 	remove) flags="--delete-disks" ;;
 	config) flags="--json" ;;
 	console) flags="--timeout" ;;
+	clone) flags="--disk-dir --start --sysprep" ;;
+	install) flags="--iso --type --kernel --initrd --extra --disk-size --disk --memory --vcpus
+		--bridge --no-network --no-vnc --no-start" ;;
 	esac
 	if [[ $cur == -* ]]; then
 		mapfile -t COMPREPLY < <(compgen -W "$flags" -- "$cur")
@@ -82,6 +96,13 @@ _vmctl()
 		;;
 	start | shutdown | reboot | destroy | pause | unpause | info | remove | config | console)
 		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
+		;;
+	clone)
+		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
+		;;
+	disk)
+		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "create" -- "$cur")
+		((nargs == 1)) && _filedir
 		;;
 	autostart)
 		if ((nargs == 0)); then

@@ -119,6 +119,10 @@ struct backend_ops {
 	int (*unpause)(struct backend *be, uint32_t domid, struct be_error *err);
 	int (*console)(struct backend *be, uint32_t domid, struct console_info *out,
 		       struct be_error *err);
+	/* Where the guest's VNC server (HVM: the device model's) listens, "HOST:PORT". -1 when
+	 * it has none (yet); NULL when the backend cannot tell. */
+	int (*vnc)(struct backend *be, uint32_t domid, char *out, size_t outlen,
+		   struct be_error *err);
 	/* Start delivering events for a domain found running at daemon start (adoption). */
 	int (*watch)(struct backend *be, uint32_t domid, struct be_error *err);
 	/* Backend-specific test hook (sim: fault injection); NULL when unsupported. */

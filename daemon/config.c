@@ -156,6 +156,36 @@ static bool vif_eq(const struct vm_vif *a, const struct vm_vif *b)
 	       str_eq(a->type, b->type);
 }
 
+void vm_config_make_installed(struct vm_config *cfg)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < cfg->n_disks; i++) {
+		if (cfg->disks[i].cdrom)
+			vm_disk_finish(&cfg->disks[i]);
+		else
+			cfg->disks[kept++] = cfg->disks[i];
+	}
+	cfg->n_disks = kept;
+	switch (cfg->type) {
+	case VM_TYPE_PV:
+		free(cfg->kernel);
+		free(cfg->ramdisk);
+		free(cfg->cmdline);
+		free(cfg->root);
+		free(cfg->extra);
+		cfg->kernel = cfg->ramdisk = cfg->cmdline = cfg->root = cfg->extra = NULL;
+		if (!cfg->bootloader)
+			cfg->bootloader = xstrdup("pygrub");
+		break;
+	case VM_TYPE_HVM:
+		free(cfg->boot);
+		cfg->boot = xstrdup("c");
+		break;
+	case VM_TYPE_PVH:
+		break;
+	}
+}
+
 bool vm_config_equal(const struct vm_config *a, const struct vm_config *b)
 {
 	if (!str_eq(a->name, b->name) || a->type != b->type || a->has_uuid != b->has_uuid)

@@ -89,6 +89,12 @@ int vm_type_parse(const char *s, enum vm_type *out);  /* 0 / -1 */
 int vm_action_parse(const char *s, enum vm_action *out);
 
 bool vm_name_valid(const char *name);
+/* What an installed guest boots (vm.install): the installer's definition turned into the
+ * installed system's, in place. Every cdrom drive goes (the medium is ejected); PV: the
+ * kernel, ramdisk and command line go and bootloader = "pygrub" boots the kernel that the
+ * installer put on the disk; HVM: boot from the disk ("c"). Other types are left alone. */
+void vm_config_make_installed(struct vm_config *cfg);
+
 /* The command line the guest kernel gets: cmdline, else "root=<root> <extra>"; malloc'ed or NULL. */
 char *vm_config_kernel_cmdline(const struct vm_config *cfg);
 

@@ -28,8 +28,8 @@ struct daemon {
 	char *state_dir;
 	char *run_dir;
 	char *socket_path;
-	bool autostart_done;
-	uint64_t copy_rate; /* clone copies: data bytes per second at most, 0 = no limit */ /* this host boot's autostart already ran (marker in run_dir) */
+	bool autostart_done; /* this host boot's autostart already ran (marker in run_dir) */
+	uint64_t copy_rate;  /* clone copies: data bytes per second at most, 0 = no limit */
 };
 
 #endif

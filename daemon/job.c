@@ -290,6 +290,9 @@ static bool owned(struct daemon *d, const char *guest, const char *final)
 		for (size_t i = 0; i < vm->n_owned_disks; i++)
 			if (strcmp(vm->owned_disks[i], final) == 0)
 				return true;
+		for (size_t i = 0; i < vm->install.n_files; i++)
+			if (strcmp(vm->install.files[i], final) == 0)
+				return true;
 		return false;
 	}
 	char *doc = xasprintf("%s/%s.json", d->store.dir, guest);

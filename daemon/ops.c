@@ -15,7 +15,7 @@ static const struct op_entry *const table[] = {
 	&op_vm_reboot,	    &op_vm_destroy, &op_vm_pause,  &op_vm_unpause, &op_vm_list,
 	&op_vm_info,	    &op_vm_remove,  &op_vm_config, &op_vm_console, &op_vm_autostart,
 	&op_events_subscribe, &op_sim_inject,
-	&op_vm_clone, &op_disk_create, &op_job_cancel,
+	&op_vm_clone, &op_disk_create, &op_job_cancel, &op_vm_install,
 };
 
 const struct op_entry *ops_find(const char *method)

@@ -78,5 +78,6 @@ extern const struct op_entry op_sim_inject;
 extern const struct op_entry op_vm_clone;
 extern const struct op_entry op_disk_create;
 extern const struct op_entry op_job_cancel;
+extern const struct op_entry op_vm_install;
 
 #endif

@@ -123,6 +123,53 @@ static struct vm *vm_new(struct daemon *d)
 	return vm;
 }
 
+static void install_files_free(struct vm *vm)
+{
+	for (size_t i = 0; i < vm->install.n_files; i++)
+		free(vm->install.files[i]);
+	free(vm->install.files);
+	vm->install.files = NULL;
+	vm->install.n_files = 0;
+}
+
+static void install_files_add(struct vm *vm, const char *path)
+{
+	vm->install.files = xrealloc(vm->install.files,
+				     (vm->install.n_files + 1) * sizeof(char *));
+	vm->install.files[vm->install.n_files++] = xstrdup(path);
+}
+
+/* Deletes the installer files vmd extracted, and their directory once it is empty. */
+static void install_files_delete(struct vm *vm)
+{
+	for (size_t i = 0; i < vm->install.n_files; i++) {
+		const char *f = vm->install.files[i];
+		if (unlink(f) < 0 && errno != ENOENT)
+			log_warn("%s: cannot delete %s: %s", vm->cfg.name, f, strerror(errno));
+		char *dir = xstrdup(f);
+		char *slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			(void)rmdir(dir); /* fails while other files remain: fine */
+		}
+		free(dir);
+	}
+	install_files_free(vm);
+}
+
+const char *vm_install_phase_name(enum vm_install_phase p)
+{
+	switch (p) {
+	case VM_INSTALL_RUNNING:
+		return "installing";
+	case VM_INSTALL_DONE:
+		return "installed";
+	case VM_INSTALL_NONE:
+		break;
+	}
+	return NULL;
+}
+
 static void vm_free(struct vm *vm)
 {
 	if (!vm)
@@ -131,6 +178,7 @@ static void vm_free(struct vm *vm)
 	for (size_t i = 0; i < vm->n_owned_disks; i++)
 		free(vm->owned_disks[i]);
 	free(vm->owned_disks);
+	install_files_free(vm);
 	free(vm);
 }
 
@@ -190,9 +238,19 @@ static json_t *vm_doc(const struct vm *vm)
 	json_t *owned = json_array();
 	for (size_t i = 0; i < vm->n_owned_disks; i++)
 		json_array_append_new(owned, json_string(vm->owned_disks[i]));
-	return json_pack("{s:i, s:o, s:b, s:o}", "vmd_store", STORE_VERSION, "config",
-			 config_to_json(&vm->cfg), "autostart", vm->autostart, "owned_disks",
-			 owned);
+	json_t *doc = json_pack("{s:i, s:o, s:b, s:o}", "vmd_store", STORE_VERSION, "config",
+				config_to_json(&vm->cfg), "autostart", vm->autostart,
+				"owned_disks", owned);
+	if (vm->install.phase != VM_INSTALL_NONE) {
+		json_t *files = json_array();
+		for (size_t i = 0; i < vm->install.n_files; i++)
+			json_array_append_new(files, json_string(vm->install.files[i]));
+		json_object_set_new(doc, "install",
+				    json_pack("{s:s, s:b, s:o}", "phase",
+					      vm_install_phase_name(vm->install.phase), "start",
+					      vm->install.start, "files", files));
+	}
+	return doc;
 }
 
 int vm_save(struct vm *vm)
@@ -256,6 +314,20 @@ static int load_one(void *arg, const char *name, json_t *doc, char *why, size_t 
 						   (vm->n_owned_disks + 1) * sizeof(char *));
 			vm->owned_disks[vm->n_owned_disks++] = xstrdup(json_string_value(p));
 		}
+	}
+	json_t *inst = json_object_get(doc, "install");
+	if (json_is_object(inst)) {
+		const char *phase = json_string_value(json_object_get(inst, "phase"));
+		if (phase && strcmp(phase, "installing") == 0)
+			vm->install.phase = VM_INSTALL_RUNNING;
+		else if (phase && strcmp(phase, "installed") == 0)
+			vm->install.phase = VM_INSTALL_DONE;
+		vm->install.start = json_is_true(json_object_get(inst, "start"));
+		size_t i;
+		json_t *p;
+		json_array_foreach(json_object_get(inst, "files"), i, p)
+			if (json_is_string(p))
+				install_files_add(vm, json_string_value(p));
 	}
 	TAILQ_INSERT_TAIL(&d->vms, vm, link);
 	return 0;
@@ -407,6 +479,13 @@ struct vm *vm_define(struct daemon *d, struct vm_config *cfg, int *code, char *m
 struct vm *vm_define_owned(struct daemon *d, struct vm_config *cfg, char *const *owned,
 			   size_t n_owned, int *code, char *msg, size_t msglen, json_t **data)
 {
+	return vm_define_install(d, cfg, owned, n_owned, NULL, code, msg, msglen, data);
+}
+
+struct vm *vm_define_install(struct daemon *d, struct vm_config *cfg, char *const *owned,
+			     size_t n_owned, const struct vm_install *install, int *code, char *msg,
+			     size_t msglen, json_t **data)
+{
 	*data = NULL;
 	if (vm_find(d, cfg->name)) {
 		*code = VMD_ERR_EXISTS;
@@ -468,6 +547,12 @@ struct vm *vm_define_owned(struct daemon *d, struct vm_config *cfg, char *const 
 		for (size_t i = 0; i < n_owned; i++)
 			vm->owned_disks[i] = xstrdup(owned[i]);
 		vm->n_owned_disks = n_owned;
+	}
+	if (install) {
+		vm->install.phase = install->phase;
+		vm->install.start = install->start;
+		for (size_t i = 0; i < install->n_files; i++)
+			install_files_add(vm, install->files[i]);
 	}
 	json_t *doc = vm_doc(vm);
 	int r = store_save(&d->store, vm->cfg.name, doc, true);
@@ -534,6 +619,8 @@ int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, i
 		}
 		json_array_append_new(kept, json_string(t));
 	}
+	/* Extracted installer files are vmd's own, never the admin's: they always go. */
+	install_files_delete(vm);
 	log_info("%s: removed", vm->cfg.name);
 	emit(vm, "removed");
 	TAILQ_REMOVE(&vm->d->vms, vm, link);
@@ -619,10 +706,51 @@ static bool restart_allowed(struct vm *vm)
 	return oldest == 0 || now - oldest > RESTART_WINDOW;
 }
 
+/* The installer is done and its domain gone: the definition becomes the installed system's
+ * in one store write. The installer files vmd extracted go once that write is durable. A
+ * failed write leaves the guest as it was (still installing), stopped. */
+static int install_switch(struct vm *vm)
+{
+	struct vm_config old = vm->cfg, next;
+	vm_config_init(&next);
+	if (vm_config_copy(&next, &vm->cfg) < 0) {
+		log_error("%s: out of memory switching to the installed system", vm->cfg.name);
+		return -1;
+	}
+	vm_config_make_installed(&next);
+	char **files = vm->install.files;
+	size_t n_files = vm->install.n_files;
+	vm->install.files = NULL;
+	vm->install.n_files = 0;
+	vm->cfg = next;
+	vm->install.phase = VM_INSTALL_DONE;
+	if (vm_save(vm) < 0) {
+		log_error("%s: the installer is done, but the installed system's definition could "
+			  "not be stored; the guest stays as it was",
+			  vm->cfg.name);
+		vm_config_finish(&vm->cfg);
+		vm->cfg = old;
+		vm->install.phase = VM_INSTALL_RUNNING;
+		vm->install.files = files;
+		vm->install.n_files = n_files;
+		return -1;
+	}
+	vm_config_finish(&old);
+	vm->install.files = files;
+	vm->install.n_files = n_files;
+	install_files_delete(vm);
+	log_info("%s: installed; it now boots from its disk (%s)", vm->cfg.name,
+		 vm->cfg.type == VM_TYPE_HVM ? "boot = \"c\", cdrom ejected"
+					     : "bootloader = \"pygrub\"");
+	return 0;
+}
+
 static void destroyed(void *arg, const struct be_error *err, uint32_t domid)
 {
 	struct vm *vm = arg;
 	vm->in_flight = false;
+	bool switching = vm->install_finishing;
+	vm->install_finishing = false;
 	if (err) {
 		/* The domain is still there: show it as preserved so the admin can act. */
 		log_error("%s: destroying domain %u failed: %s", vm->cfg.name, domid, err->msg);
@@ -631,6 +759,20 @@ static void destroyed(void *arg, const struct be_error *err, uint32_t domid)
 		return;
 	}
 	vm->domid = -1;
+	if (switching) {
+		if (install_switch(vm) < 0) {
+			set_state(vm, VM_STOPPED, "install-failed");
+			finish_op(vm, NULL);
+			return;
+		}
+		if (vm->state != VM_REBOOTING) { /* the install asked not to start it */
+			set_state(vm, VM_STOPPED, "destroyed");
+			set_state(vm, VM_STOPPED, "installed");
+			finish_op(vm, NULL);
+			return;
+		}
+		set_state(vm, VM_REBOOTING, "installed");
+	}
 	if (vm->state == VM_REBOOTING) {
 		if (!restart_allowed(vm)) {
 			log_error("%s: restarted %d times within %.0f s; not restarting again",
@@ -775,6 +917,26 @@ static void apply(struct vm *vm, enum vm_action action, const char *reason, bool
 	set_state(vm, crash ? VM_CRASHED : VM_SHUTDOWN, reason);
 }
 
+/* The guest powered off or rebooted by itself while installing: the installer is done. Its
+ * domain is destroyed, and destroyed() switches the definition (install_switch) and starts
+ * the installed system when asked to. True when this took the event. */
+static bool install_finish(struct vm *vm, const char *how)
+{
+	if (vm->install.phase != VM_INSTALL_RUNNING)
+		return false;
+	log_info("%s: the installer ended (%s); switching to the installed system", vm->cfg.name,
+		 how);
+	struct be_error err = {0};
+	vm->install_finishing = true;
+	if (begin_destroy(vm, vm->install.start ? VM_REBOOTING : VM_STOPPING, "install-finished",
+			  &err) == 0)
+		return true;
+	vm->install_finishing = false;
+	log_error("%s: cannot destroy the installer's domain: %s", vm->cfg.name, err.msg);
+	set_state(vm, VM_SHUTDOWN, how);
+	return true;
+}
+
 void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev)
 {
 	struct daemon *d = arg;
@@ -796,15 +958,21 @@ void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev)
 		set_state(vm, VM_STOPPED, "destroyed");
 		break;
 	case DOM_EV_POWEROFF: {
-		enum vm_action a = vm->shutdown_requested ? VM_ACTION_DESTROY : vm->cfg.on_poweroff;
+		bool asked = vm->shutdown_requested;
 		vm->shutdown_requested = false;
+		if (!asked && install_finish(vm, "poweroff"))
+			break;
+		enum vm_action a = asked ? VM_ACTION_DESTROY : vm->cfg.on_poweroff;
 		log_info("%s: powered off; on_poweroff %s", vm->cfg.name, vm_action_name(a));
 		apply(vm, a, "poweroff", false);
 		break;
 	}
 	case DOM_EV_REBOOT: {
-		enum vm_action a = vm->reboot_requested ? VM_ACTION_RESTART : vm->cfg.on_reboot;
+		bool asked = vm->reboot_requested;
 		vm->reboot_requested = false;
+		if (!asked && install_finish(vm, "reboot"))
+			break;
+		enum vm_action a = asked ? VM_ACTION_RESTART : vm->cfg.on_reboot;
 		log_info("%s: rebooting; on_reboot %s", vm->cfg.name, vm_action_name(a));
 		apply(vm, a, "reboot", false);
 		break;
@@ -894,6 +1062,9 @@ json_t *vm_to_json(struct vm *vm, bool detail)
 			      vm->domid >= 0 ? json_integer(vm->domid) : json_null(), "vcpus",
 			      c->vcpus, "memory", (json_int_t)c->memory, "managed", 1, "autostart",
 			      vm->autostart);
+	const char *phase = vm_install_phase_name(vm->install.phase);
+	if (phase)
+		json_object_set_new(o, "install_phase", json_string(phase));
 	if (!detail)
 		return o;
 	json_object_set_new(o, "maxvcpus", json_integer(c->maxvcpus ? c->maxvcpus : c->vcpus));
@@ -936,6 +1107,14 @@ json_t *vm_to_json(struct vm *vm, bool detail)
 		if (vm->d->be_ops->info(vm->d->be, (uint32_t)vm->domid, &di, &err) == 0)
 			add_runtime(o, &di);
 		dom_info_finish(&di);
+	}
+	if (c->type == VM_TYPE_HVM && c->vnc) {
+		char addr[128];
+		struct be_error err = {0};
+		bool have = vm->domid >= 0 && vm->d->be_ops->vnc &&
+			    vm->d->be_ops->vnc(vm->d->be, (uint32_t)vm->domid, addr, sizeof addr,
+					       &err) == 0;
+		json_object_set_new(o, "vnc", have ? json_string(addr) : json_null());
 	}
 	return o;
 }

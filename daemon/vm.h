@@ -37,6 +37,20 @@ typedef void vm_done_fn(struct vm *vm, void *arg, const struct be_error *err);
 
 struct vm_waiter;
 
+/* vm.install: while a guest is INSTALLING, its own poweroff or reboot (not one asked for
+ * through vmd, not a crash) means the installer is done: the core destroys the installer's
+ * domain, turns the definition into the installed system's (vm_config_make_installed),
+ * stores it, deletes the installer files it extracted, and starts the guest again unless
+ * the install said not to. INSTALLED stays for the record (vm.info shows it). */
+enum vm_install_phase { VM_INSTALL_NONE, VM_INSTALL_RUNNING, VM_INSTALL_DONE };
+
+struct vm_install {
+	enum vm_install_phase phase;
+	bool start;      /* start the installed system when the installer is done */
+	char **files;    /* installer kernel/initrd vmd extracted from an ISO (state dir) */
+	size_t n_files;
+};
+
 struct vm {
 	TAILQ_ENTRY(vm) link;
 	struct daemon *d;
@@ -44,6 +58,8 @@ struct vm {
 	bool autostart;
 	char **owned_disks; /* images vmd created for this guest (clone, install) */
 	size_t n_owned_disks;
+	struct vm_install install;
+	bool install_finishing; /* the installer's domain is being destroyed for the switch */
 
 	enum vm_state state;
 	int64_t domid; /* -1 when there is no domain */
@@ -89,6 +105,12 @@ struct vm *vm_define(struct daemon *d, struct vm_config *cfg, int *code, char *m
  * stored with the definition in the same write; vm.remove --delete-disks deletes them. */
 struct vm *vm_define_owned(struct daemon *d, struct vm_config *cfg, char *const *owned,
 			   size_t n_owned, int *code, char *msg, size_t msglen, json_t **data);
+/* The same, for vm.install: the guest starts out INSTALLING with install's settings (files
+ * are copied). */
+struct vm *vm_define_install(struct daemon *d, struct vm_config *cfg, char *const *owned,
+			     size_t n_owned, const struct vm_install *install, int *code, char *msg,
+			     size_t msglen, json_t **data);
+const char *vm_install_phase_name(enum vm_install_phase p); /* NULL for NONE */
 /* Forgets a stopped guest and its stored definition; deleted/kept list owned/other disks. */
 int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, int *code,
 	      char *msg, size_t msglen);

@@ -17,6 +17,10 @@
 /* Guest names: [A-Za-z0-9._-], no leading dot, 1..VMD_NAME_MAX bytes. */
 #define VMD_NAME_MAX 64
 /* Outgoing bytes queued for one client before the daemon drops that client. */
+/* vm.install: the smallest disk it installs onto (bytes), and the installer's memory (MiB)
+ * when the request names none: what current Debian/Ubuntu/Fedora installers need. */
+#define VMD_INSTALL_MIN_DISK (16u << 20)
+#define VMD_INSTALL_DEFAULT_MEMORY 1024
 #define VMD_MAX_OUTQ (16 * 1024 * 1024)
 
 /* JSON-RPC 2.0 protocol faults. */

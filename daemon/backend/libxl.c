@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <xenstore.h>
 #include <xentoollog.h>
 
 #include "log.h"
@@ -975,6 +976,36 @@ static int xl_console(struct backend *be, uint32_t domid, struct console_info *o
 	return 0;
 }
 
+/* libxl keeps no record of the VNC port: the device model (qemu, started with vncunused so
+ * it takes the first free display) writes it to xenstore, where xl vncviewer reads it too. */
+static int xl_vnc(struct backend *be, uint32_t domid, char *out, size_t outlen,
+		  struct be_error *err)
+{
+	struct xs_handle *xs = xs_open(0);
+	if (!xs) {
+		be_error_set(err, VMD_ERR_BACKEND, "cannot open xenstore: %s", strerror(errno));
+		return -1;
+	}
+	char path[64];
+	unsigned int len = 0;
+	snprintf(path, sizeof path, "/local/domain/%" PRIu32 "/console/vnc-port", domid);
+	char *port = xs_read(xs, XBT_NULL, path, &len);
+	snprintf(path, sizeof path, "/local/domain/%" PRIu32 "/console/vnc-listen", domid);
+	char *listen = port ? xs_read(xs, XBT_NULL, path, &len) : NULL;
+	xs_close(xs);
+	int r = -1;
+	if (port && strspn(port, "0123456789") == strlen(port) && *port) {
+		const char *host = listen && *listen ? listen : "127.0.0.1";
+		snprintf(out, outlen, "%s:%s", host, port);
+		r = 0;
+	} else {
+		be_error_set(err, VMD_ERR_BACKEND, "domain %" PRIu32 " has no VNC server", domid);
+	}
+	free(port);
+	free(listen);
+	return r;
+}
+
 static int xl_watch(struct backend *be, uint32_t domid, struct be_error *err)
 {
 	libxl_dominfo i;
@@ -1004,6 +1035,7 @@ const struct backend_ops backend_libxl = {
 	.pause = xl_pause,
 	.unpause = xl_unpause,
 	.console = xl_console,
+	.vnc = xl_vnc,
 	.watch = xl_watch,
 	.inject = NULL,
 };

@@ -1112,6 +1112,21 @@ static int sim_console(struct backend *be, uint32_t domid, struct console_info *
 	return 0;
 }
 
+/* No device model runs here: an HVM guest's VNC display is said to be its domid. */
+static int sim_vnc(struct backend *be, uint32_t domid, char *out, size_t outlen,
+		   struct be_error *err)
+{
+	struct dom *d = find_or_err(be, domid, err);
+	if (!d)
+		return -1;
+	if (d->type != VM_TYPE_HVM) {
+		be_error_set(err, VMD_ERR_BACKEND, "domain %" PRIu32 " has no VNC server", domid);
+		return -1;
+	}
+	snprintf(out, outlen, "127.0.0.1:%" PRIu32, 5900 + domid);
+	return 0;
+}
+
 static int sim_watch(struct backend *be, uint32_t domid, struct be_error *err)
 {
 	struct dom *d = find_or_err(be, domid, err);
@@ -1233,6 +1248,7 @@ const struct backend_ops backend_sim = {
 	.pause = sim_pause,
 	.unpause = sim_unpause,
 	.console = sim_console,
+	.vnc = sim_vnc,
 	.watch = sim_watch,
 	.inject = sim_inject,
 };

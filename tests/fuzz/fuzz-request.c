@@ -3,16 +3,26 @@
  * rpc_handle_line, exactly as the server does after framing: JSON decoding, envelope and
  * param validation, and the ops themselves, against a real daemon core with the sim backend
  * and a state directory in /tmp. The loop is pumped after each input so that asynchronous
- * work (creates, destroys) runs too. Replies go nowhere (the connection has no socket).
+ * work (creates, destroys, jobs) runs too. Replies go nowhere (the connection has no socket).
+ *
+ * The fuzzer finds its way into every method, file-making ones included (disk.create,
+ * vm.install, vm.clone), and it runs as root. So the connection is a restricted writer (not
+ * root, group vmd) whose paths must lie under one storage root, FUZZ_ROOT: whatever it asks
+ * for, files are made there or nowhere. Seeds name files there.
  */
 #include <event2/event.h>
+#include <errno.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
+#include "conf.h"
 #include "daemon.h"
+#include "job.h"
 #include "log.h"
 #include "rpc.h"
 #include "server.h"
@@ -22,8 +32,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#define FUZZ_ROOT "/tmp/vmd-fuzz-root"
+
 static struct daemon d;
 static struct conn conn;
+static struct vmd_conf conf;
 
 static void setup(void)
 {
@@ -36,6 +49,12 @@ static void setup(void)
 	d.state_dir = xstrdup(dir);
 	d.run_dir = xstrdup(dir);
 	d.socket_path = xasprintf("%s/vmd.sock", dir);
+	conf_init(&conf);
+	free(conf.storage_roots[0]);
+	conf.storage_roots[0] = xstrdup(FUZZ_ROOT);
+	if (mkdir(FUZZ_ROOT, 0755) < 0 && errno != EEXIST)
+		abort();
+	conf_set_active(&conf);
 	vm_registry_init(&d);
 	if (store_open(&d.store, dir) < 0)
 		abort();
@@ -44,11 +63,12 @@ static void setup(void)
 	d.be_ops = &backend_sim;
 	d.be = backend_sim.open(d.base, &bo, &err);
 	d.server = server_new(&d, d.socket_path, -1);
-	if (!d.be || !d.server)
+	if (!d.be || !d.server || job_system_init(&d) < 0)
 		abort();
 	/* A connection without a socket: what it is sent is dropped. */
 	conn.srv = d.server;
 	conn.can_write = true;
+	conn.uid = 65534; /* restricted: see above */
 	conn.subscribed = true;
 	LIST_INIT(&conn.reqs);
 }

@@ -97,7 +97,7 @@ until [ -S "$T/vmd.sock" ] && [ -S "$T/vmd-ro.sock" ]; do
 	sleep 0.05
 done
 
-# rpc.py SOCKET METHOD PARAMS-JSON: one request; prints the reply line; exit 0 on a result,
+# rpc.py SOCKET METHOD PARAMS-JSON: one request; prints the reply line (after any notifications); exit 0 on a result,
 # 1 on an error reply, 2 when it cannot talk to the daemon.
 cat >"$T/rpc.py" <<'EOF'
 import json, socket, sys
@@ -106,7 +106,10 @@ try:
     s.connect(sys.argv[1])
     req = {"jsonrpc": "2.0", "id": 1, "method": sys.argv[2], "params": json.loads(sys.argv[3])}
     s.sendall((json.dumps(req) + "\n").encode())
-    line = s.makefile().readline()
+    f = s.makefile()
+    line = f.readline()
+    while line and "id" not in json.loads(line):  # job.progress notifications come first
+        line = f.readline()
 except OSError as e:
     print("transport: %s" % e)
     sys.exit(2)
@@ -141,6 +144,7 @@ params_of() {
 	disk.create) echo "{\"path\":\"$T/images/new.img\",\"size\":\"1M\"}" ;;
 	job.cancel) echo '{"job":"1"}' ;;
 	vm.clone) echo '{"source":"g2","name":"c1"}' ;;
+	vm.install) echo "{\"name\":\"i1\",\"kernel\":\"$T/images/kernel\",\"initrd\":\"$T/images/kernel\",\"disk\":\"$T/images/i1.img\",\"disk_size\":\"64M\"}" ;;
 	*) return 1 ;;
 	esac
 }
@@ -193,11 +197,12 @@ done
 rpc root "$T/vmd.sock" vm.list '{"all":true}'
 if grep -q '"name": *"g1"[^}]*"state": *"running"' "$T/out" &&
 	grep -q '"name": *"g2"[^}]*"state": *"stopped"' "$T/out" && ! grep -q '"p1"' "$T/out" &&
-	! grep -q '"c1"' "$T/out" && [ ! -e "$T/images/new.img" ] &&
+	! grep -q '"c1"' "$T/out" && ! grep -q '"i1"' "$T/out" && [ ! -e "$T/images/new.img" ] &&
+	[ ! -e "$T/images/i1.img" ] &&
 	grep -q '"name": *"g1"[^}]*"autostart": *false' "$T/out"; then
-	ok "the refused calls changed nothing (g1 running, g2 stopped, no p1, no c1, no new image, no autostart)"
+	ok "the refused calls changed nothing (g1 running, g2 stopped, no p1, c1, i1, no new image, no autostart)"
 else
-	not_ok "the refused calls changed nothing (g1 running, g2 stopped, no p1, no c1, no new image, no autostart)"
+	not_ok "the refused calls changed nothing (g1 running, g2 stopped, no p1, c1, i1, no new image, no autostart)"
 fi
 
 # The main socket as vmd made it: 0660, group $GROUP; the reader cannot even connect.
@@ -244,6 +249,33 @@ writer_refused "a vif script given by path" vif \
 	"{\"name\":\"w6\",\"kernel\":\"$T/images/kernel\",\"vif\":[\"script=$T/images/kernel\"]}"
 rpc writer "$T/vmd.sock" vm.create "{\"config\":{\"name\":\"w7\",\"kernel\":\"$T/outside/kernel\"}}"
 if [ $rc -eq 1 ] && refused vm.create; then ok "writer: vm.create checks paths too"; else not_ok "writer: vm.create checks paths too"; fi
+# vm.install: every path it names (ISO, kernel, initrd, the disk it creates) is checked.
+install_refused() { # WHAT KEY PARAMS-JSON
+	rpc writer "$T/vmd.sock" vm.install "$3"
+	if [ $rc -eq 1 ] && refused vm.install && grep -q "\"key\": *\"$2\"" "$T/out"; then
+		ok "writer: vm.install with $1 refused (error 5, key $2)"
+	else
+		not_ok "writer: vm.install with $1 refused (error 5, key $2)"
+	fi
+}
+install_refused "an ISO outside the storage roots" disk \
+	"{\"name\":\"w8\",\"iso\":\"$T/outside/kernel\",\"disk\":\"$T/images/w8.img\",\"disk_size\":\"64M\"}"
+install_refused "a kernel outside the storage roots" kernel \
+	"{\"name\":\"w8\",\"kernel\":\"$T/outside/kernel\",\"initrd\":\"$T/images/kernel\",\"disk\":\"$T/images/w8.img\",\"disk_size\":\"64M\"}"
+install_refused "a new disk outside the storage roots" disk \
+	"{\"name\":\"w8\",\"kernel\":\"$T/images/kernel\",\"initrd\":\"$T/images/kernel\",\"disk\":\"$T/outside/w8.img\",\"disk_size\":\"64M\"}"
+if [ ! -e "$T/outside/w8.img" ] && [ ! -e "$T/images/w8.img" ]; then
+	ok "writer: refused installs made no image"
+else
+	not_ok "writer: refused installs made no image"
+fi
+echo "not really a kernel" >"$T/images/vmlinuz"
+rpc writer "$T/vmd.sock" vm.install "{\"name\":\"w9\",\"kernel\":\"$T/images/vmlinuz\",\"initrd\":\"$T/images/vmlinuz\",\"disk\":\"$T/images/w9.img\",\"disk_size\":\"64M\",\"memory\":64}"
+if [ $rc -eq 0 ] && [ -f "$T/images/w9.img" ]; then
+	ok "writer: vm.install inside the storage root works"
+else
+	not_ok "writer: vm.install inside the storage root works"
+fi
 # Root is not limited by the storage roots.
 rpc root "$T/vmd.sock" vm.define "{\"config\":{\"name\":\"r1\",\"kernel\":\"$T/outside/kernel\"}}"
 if [ $rc -eq 0 ]; then ok "root: a kernel outside the storage roots is fine"; else not_ok "root: a kernel outside the storage roots is fine"; fi

@@ -354,6 +354,56 @@ wait $INT_PID
 rc=$?
 expect 130 "SIGINT: exit 130"
 
+# ---- install ----------------------------------------------------------------------------
+
+# A PV installer from a kernel and initrd named relative to the working directory (vmctl
+# makes them absolute), then an HVM install from an ISO.
+printf 'kernel' >"$T/vmlinuz"
+printf 'initrd' >"$T/initrd.gz"
+(cd "$T" && "$VMCTL" -s "$T/sock" install inst1 --kernel vmlinuz --initrd ./initrd.gz \
+	--extra "console=hvc0" --disk "$T/disks/inst1.img" --disk-size 64M --memory 256 \
+	>"$T/out" 2>"$T/err")
+rc=$?
+expect 0 "install (pv, kernel + initrd)"
+check "install says 'installing NAME (pv, domid N)'" out_has "^installing inst1 (pv, domid [0-9][0-9]*)$"
+check "install names the new disk" out_has "^  disk: *$T/disks/inst1.img (new)$"
+check "install names the installer files, made absolute" out_has "^  installer: $T/vmlinuz, $T/initrd.gz$"
+check "install tells how to attach" out_has "^  console: *vmctl console inst1  (PV console)$"
+check "the disk exists, 64 MiB" test "$(stat -c %s "$T/disks/inst1.img")" -eq 67108864
+vmctl info inst1
+check "info shows the install phase" out_has "^install_phase: *installing$"
+vmctl config inst1
+check "config: the installer's kernel" out_has "^kernel = \"$T/vmlinuz\"$"
+printf 'CD001' >"$T/fake.iso"
+vmctl --json install inst2 --iso "$T/fake.iso" --disk "$T/disks/inst2.img" --disk-size 64M \
+	--memory 256 --no-network
+expect 0 "--json install (hvm, iso)"
+check "--json install: job.progress lines, then the result" test \
+	"$(head -n 1 "$T/out" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["phase"])')" = starting
+tail -n 1 "$T/out" >"$T/last" && mv "$T/last" "$T/out"
+check "--json install: hvm, serial console, a vnc address, installing" pyj \
+	"d['vm']['type'] == 'hvm' and d['console'] == 'serial' and d['vnc'].startswith('127.0.0.1:')
+	 and d['vm']['install_phase'] == 'installing' and d['vm']['vifs'] == []"
+vmctl install inst3 --iso "$T/missing.iso" --disk-size 64M --disk "$T/disks/inst3.img"
+expect 2 "install with a missing ISO: the daemon's error, exit 2"
+check "install error names the file" err_has "missing.iso"
+check "nothing left of the failed install" test ! -e "$T/disks/inst3.img"
+vmctl install inst3 --iso "$T/fake.iso" --disk-size 1M --disk "$T/disks/inst3.img"
+expect 2 "install with a too small disk: exit 2"
+check "too small is said" err_has "too small"
+vmctl install --iso "$T/fake.iso"
+expect 1 "install without a name: usage error, exit 1"
+vmctl install inst3 --memory lots --iso "$T/fake.iso"
+expect 1 "install --memory lots: usage error, exit 1"
+vmctl help
+check "help lists install with [OPTIONS]" out_has "^  install NAME (--iso FILE | --kernel FILE --initrd FILE) \[OPTIONS\]"
+for g in inst1 inst2; do
+	vmctl destroy $g
+	vmctl remove $g --delete-disks
+done
+check "remove --delete-disks deletes the images install made" test ! -e "$T/disks/inst1.img"
+check "but never the installer files it was given" test -e "$T/vmlinuz"
+
 # ---- events ------------------------------------------------------------------------------
 
 vmctl remove "$NAME"

@@ -1,7 +1,7 @@
 /*
  * test-config.c: the format-free parts of struct vm_config (config.c): defaults, finish,
- * deep copy, equality (every member counts), enum names, guest names and the kernel command
- * line.
+ * deep copy, equality (every member counts), enum names, guest names, the kernel command
+ * line and the installed system's config (vm.install).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -354,6 +354,62 @@ static void test_kernel_cmdline(void)
 	vm_config_finish(&c);
 }
 
+/* HVM: the cdrom goes (also an empty drive), boot from the disk; all else stays. */
+static void test_make_installed_hvm(void)
+{
+	struct vm_config c, want;
+	fill(&c);
+	CHECK(vm_config_copy(&want, &c) == 0);
+	vm_config_make_installed(&c);
+	CHECK(c.n_disks == 1);
+	CHECK_STR(c.disks[0].vdev, "xvda");
+	CHECK(c.disks[0].readwrite && !c.disks[0].cdrom);
+	CHECK_STR(c.boot, "c");
+	/* The rest is untouched: put back what changed and compare. */
+	free(c.boot);
+	c.boot = xstrdup(want.boot);
+	vm_disk_finish(&want.disks[1]);
+	want.n_disks = 1;
+	CHECK(vm_config_equal(&c, &want));
+	vm_config_finish(&c);
+	vm_config_finish(&want);
+}
+
+/* PV: kernel, ramdisk and every command line key go; pygrub boots what the installer put on
+ * the disk; cdroms anywhere in the list go, the order of the other disks stays. */
+static void test_make_installed_pv(void)
+{
+	struct vm_config c;
+	fill(&c);
+	c.type = VM_TYPE_PV;
+	free(c.bootloader);
+	c.bootloader = NULL;
+	c.disks = xrealloc(c.disks, 4 * sizeof(*c.disks));
+	c.disks[2] = (struct vm_disk){xstrdup("/srv/inst.iso"), xstrdup("xvdc"), NULL, NULL, NULL,
+				      false, true};
+	c.disks[3] = (struct vm_disk){xstrdup("/srv/b.img"), xstrdup("xvdd"), NULL, NULL, NULL,
+				      true, false};
+	c.n_disks = 4;
+	vm_config_make_installed(&c);
+	CHECK(!c.kernel && !c.ramdisk && !c.cmdline && !c.root && !c.extra);
+	CHECK_STR(c.bootloader, "pygrub");
+	CHECK(c.n_bootloader_args == 2); /* an installer config has none; kept if there */
+	CHECK(c.n_disks == 2);
+	CHECK_STR(c.disks[0].vdev, "xvda");
+	CHECK_STR(c.disks[1].vdev, "xvdd");
+	CHECK_STR(c.boot, "dc"); /* HVM-only keys are not PV's business */
+	vm_config_finish(&c);
+
+	/* A bootloader already named stays as it is. */
+	fill(&c);
+	c.type = VM_TYPE_PV;
+	free(c.bootloader);
+	c.bootloader = xstrdup("/usr/local/bin/mybootloader");
+	vm_config_make_installed(&c);
+	CHECK_STR(c.bootloader, "/usr/local/bin/mybootloader");
+	vm_config_finish(&c);
+}
+
 int main(void)
 {
 	RUN(test_init_defaults);
@@ -364,5 +420,7 @@ int main(void)
 	RUN(test_names);
 	RUN(test_name_valid);
 	RUN(test_kernel_cmdline);
+	RUN(test_make_installed_hvm);
+	RUN(test_make_installed_pv);
 	TEST_DONE();
 }
