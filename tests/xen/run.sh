@@ -75,9 +75,21 @@ collect_results() {
     else
         grep -a -o -E 'XENSTEP (PASS|FAIL|SKIP) [^ ]+ [0-9.]+( \(.*\))?' "$serial" >> "$RESULTS" || true
     fi
+    grep -q '^XENDONE' "$serial" || interrupted_step "$serial"
     for s in "${SELECTED[@]}"; do
         grep -q "^XENSTEP [A-Z]* $s/" "$RESULTS" || add_result FAIL "$s/not-run" 0 "(no result from dom0)"
     done
+}
+
+# After a timeout or a crash: the step that was running (its start line "  [SCENARIO] STEP:
+# ..." with no result after it) is a failure of its own, so the table says where it stopped.
+interrupted_step() {  # SERIAL
+    local scen step
+    scen=$(grep -a -o '^XENSCEN BEGIN [^ ]*' "$1" | tail -n 1 | cut -d' ' -f3)
+    [ -n "$scen" ] && ! grep -a -q "^XENSCEN END $scen " "$1" || return 0
+    step=$(grep -a -o "^  \[$scen\] [^ :]*:" "$1" | tail -n 1 | sed 's/.*\] //; s/:$//')
+    [ -n "$step" ] && ! grep -q "^XENSTEP [A-Z]* $scen/$step " "$RESULTS" || return 0
+    add_result FAIL "$scen/$step" 0 "(interrupted: dom0 stopped during this step)"
 }
 
 print_table() {
@@ -103,7 +115,7 @@ print_diagnostics() {
 }
 
 main() {
-    local t0 rc=0 pass fail skip
+    local t0 rc=0 pass fail skip why
     select_scenarios
     mkdir -p "$WORK"
     # One run per work dir: a second one would overwrite this one's boot files and log.
@@ -124,8 +136,12 @@ main() {
         if grep -q '^XENDONE' "$WORK/serial.txt"; then
             host_result PASS dom0-run "$(since "$t0")"
         else
-            host_result FAIL dom0-run "$(since "$t0")" \
-                "($([ $rc = 124 ] && echo "timed out" || echo "QEMU exit $rc") before dom0 finished)"
+            case $rc in
+                124) why="timed out" ;;
+                125) why="froze: QEMU idle" ;;
+                *) why="QEMU exit $rc" ;;
+            esac
+            host_result FAIL dom0-run "$(since "$t0")" "($why before dom0 finished)"
         fi
     else
         host_result FAIL image 0 "(build-image.sh failed)"

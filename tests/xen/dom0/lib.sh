@@ -296,6 +296,9 @@ for k in sys.argv[2].split("."):
 print(v if isinstance(v, str) else json.dumps(v))
 ' "$1" "$2"
 }
+# result_line FILE: the result of `vmctl -j` for a job (install, clone), which prints each
+# job.progress notification on a line of its own before it
+result_line() { tail -n 1 "$1"; }
 # lacks FILE REGEX: fails, showing the lines, when FILE has a line matching REGEX. (In a
 # step, `! grep ...` fails nothing unless it is the last command: set -e ignores `!`.)
 lacks() {

@@ -34,9 +34,10 @@ events_on() {
 
 install_from_iso() {
     vmctl -j install $G --iso $ISO --type pv --disk-size 64M --memory 128 --disk $IMG \
-        > $OUT/install.json
+        > $OUT/install.out
+    result_line $OUT/install.out > $OUT/install.json
     vmctl console $G --timeout 150 > $OUT/console 2>&1 &
-    cat $OUT/install.json
+    cat $OUT/install.out
     [ "$(json_get $OUT/install.json installer.source)" = debian-xen ]
     [ "$(json_get $OUT/install.json console)" = pv ]
     [ "$(json_get $OUT/install.json vnc)" = null ]
@@ -159,8 +160,9 @@ install_given() {
     rm -f "$(console_log $K)"
     vmctl -j install $K --kernel $OUT/vmlinuz --initrd $OUT/initrd.gz \
         --extra "console=hvc0 vmdtest.role=given-installer" --iso $ISO \
-        --disk-size 64M --memory 128 --disk $KIMG --no-network --no-start > $OUT/given.json
-    cat $OUT/given.json
+        --disk-size 64M --memory 128 --disk $KIMG --no-network --no-start > $OUT/given.out
+    result_line $OUT/given.out > $OUT/given.json
+    cat $OUT/given.out
     [ "$(json_get $OUT/given.json installer.source)" = given ]
     [ "$(json_get $OUT/given.json console)" = pv ]
     [ "$(vm_field $K install_phase)" = installing ]

@@ -31,9 +31,10 @@ events_on() {
 }
 
 install() {
-    vmctl -j install $G --iso $ISO --disk-size 64M --memory 256 --disk $IMG > $OUT/install.json
+    vmctl -j install $G --iso $ISO --disk-size 64M --memory 256 --disk $IMG > $OUT/install.out
+    result_line $OUT/install.out > $OUT/install.json
     vmctl console $G --timeout 500 > $OUT/console.installer 2>&1 &
-    cat $OUT/install.json
+    cat $OUT/install.out
     [ "$(json_get $OUT/install.json vm.type)" = hvm ]
     [ "$(json_get $OUT/install.json console)" = serial ]
     [ "$(json_get $OUT/install.json installer)" = null ]
