@@ -7,8 +7,8 @@
 #
 # The initramfs has two layers, so that editing a scenario never rebuilds the big part:
 #   base     cached in $CACHE/img/KEY: the unpacked .debs, kernel modules and the guest
-#            material (vmlinux, busybox initrd, pygrub disk image). KEY hashes the exact
-#            .deb file names and the files that shape the base.
+#            material (vmlinux, busybox initrd, pygrub disk image, the installer ISOs).
+#            KEY hashes the exact .deb file names and the files that shape the base.
 #   overlay  rebuilt every run: dom0's init and test scripts, the scenarios, xl configs,
 #            the project's binaries and any library of theirs that the base lacks.
 # Linux unpacks concatenated cpio archives in order, so the initramfs is just the two
@@ -24,9 +24,14 @@ DEBS=$CACHE/debs
 BOOT=$WORK/boot
 
 # Kernel modules (Debian's 6.1 has the rest of Xen built in: PV dom0, hvc0, xenbus, balloon).
+# tun: qemu's tap for an HVM guest's emulated NIC; cdrom, isofs: scenarios mount an ISO.
 DOM0_MODULES="xenfs xen-privcmd xen-evtchn xen-gntdev xen-gntalloc xen-blkback xen-netback
- loop llc stp bridge"
+ loop llc stp bridge tun cdrom isofs"
 GUEST_MODULES="xen-blkfront xen-netfront"
+# The HVM installer reads its CD on the emulated IDE (ata_piix, sr_mod, isofs) and has
+# sd_mod for a disk Linux did not unplug; in load order (guest/installer-init loads them).
+HVM_INSTALLER_MODULES="scsi_common scsi_mod libata ata_piix cdrom sr_mod isofs
+ crct10dif_common crc-t10dif crc64 crc64-rocksoft t10-pi sd_mod"
 
 # ---------------------------------------------------------------- packages
 
@@ -106,7 +111,7 @@ extract_kernel() {  # DIR
     dpkg-deb --fsys-tarfile "$(deb "$(cat "$WORK/kernel-package")")" |
         tar -x -C "$1" --wildcards './boot/vmlinuz-*' './lib/modules/*/modules.order' \
             './lib/modules/*/modules.builtin' './lib/modules/*/modules.builtin.modinfo' \
-            $(for m in $DOM0_MODULES $GUEST_MODULES; do echo "*/$m.ko"; done)
+            $(for m in $DOM0_MODULES $GUEST_MODULES $HVM_INSTALLER_MODULES; do echo "*/$m.ko"; done | sort -u)
     ls "$1/lib/modules" > "$kver"
     mv "$1/boot/vmlinuz-$(cat "$kver")" "$1/vmlinuz"
     # QEMU's -kernel takes a multiboot ELF: the gunzipped xen.gz is exactly that.
@@ -169,36 +174,130 @@ configure_rootfs() {  # ROOT
     ln -sfn /run/lock "$1/var/lock"   # xenconsole (xl console) locks /var/lock/xenconsole.DOMID
 }
 
-# The test guest: busybox, our /init, and the two frontend modules.
-build_guest_initrd() {  # ROOT(dom0, for busybox) KDIR OUT
-    local g=$WORK/guest-initrd kver applet m
-    kver=$(cat "$2/kver")
-    rm -rf "$g" && mkdir -p "$g"/{bin,sbin,proc,sys,dev,tmp,lib/modules}
-    cp "$1/bin/busybox" "$g/bin/busybox"
-    for applet in $("$g/bin/busybox" --list); do
-        [ "$applet" = busybox ] || ln -s busybox "$g/bin/$applet"
+cpio_gz() {  # DIR LEVEL: the directory as a gzip'd newc cpio archive, on stdout
+    (cd "$1" && find . | cpio -o -H newc -R 0:0 --quiet | gzip "-$2")
+}
+
+# A busybox root for the test guests: every applet, and /sbin/poweroff, reboot and halt.
+busybox_tree() {  # ROOT(dom0, for busybox) DIR
+    local applet m
+    rm -rf "$2" && mkdir -p "$2"/{bin,sbin,proc,sys,dev,tmp,lib/modules}
+    cp "$1/bin/busybox" "$2/bin/busybox"
+    for applet in $("$2/bin/busybox" --list); do
+        [ "$applet" = busybox ] || ln -s busybox "$2/bin/$applet"
     done
     # Linux answers a Xen shutdown/reboot request by running /sbin/poweroff or /sbin/reboot
     # (orderly_poweroff/orderly_reboot); these hand the request to PID 1.
-    for m in poweroff reboot halt; do install -m 755 "$XEN_DIR/guest/shutdown-request" "$g/sbin/$m"; done
+    for m in poweroff reboot halt; do install -m 755 "$XEN_DIR/guest/shutdown-request" "$2/sbin/$m"; done
+}
+
+guest_modules() {  # KDIR DIR MODULE...
+    local src dir=$2 m f
+    src=$1/lib/modules/$(cat "$1/kver")
+    shift 2
+    for m in "$@"; do
+        f=$(find "$src" -name "$m.ko")
+        [ -n "$f" ] || die "module $m not in the kernel package"
+        cp "$f" "$dir/lib/modules/"
+    done
+}
+
+# The test guest: busybox, our /init, and the two frontend modules.
+build_guest_initrd() {  # ROOT(dom0, for busybox) KDIR OUT
+    local g=$WORK/guest-initrd
+    busybox_tree "$1" "$g"
     install -m 755 "$XEN_DIR/guest/init" "$g/init"
-    for m in $GUEST_MODULES; do cp "$(find "$2/lib/modules/$kver" -name "$m.ko")" "$g/lib/modules/"; done
-    (cd "$g" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -9) > "$3"
+    # shellcheck disable=SC2086
+    guest_modules "$2" "$g" $GUEST_MODULES
+    cpio_gz "$g" 9 > "$3"
+    rm -rf "$g"
+}
+
+# An installer's initrd: busybox, guest/installer-init as /init, the modules it needs and,
+# for the PV installer, the system it installs (/install/disk.img.gz).
+build_installer_initrd() {  # ROOT KDIR OUT PAYLOAD|- MODULE...
+    local g=$WORK/installer-initrd
+    busybox_tree "$1" "$g"
+    install -m 755 "$XEN_DIR/guest/installer-init" "$g/init"
+    guest_modules "$2" "$g" "${@:5}"
+    if [ "$4" != - ]; then
+        mkdir -p "$g/install"
+        gzip -9 < "$4" > "$g/install/disk.img.gz"
+    fi
+    cpio_gz "$g" 9 > "$3"
     rm -rf "$g"
 }
 
 # A raw disk with an MBR partition table and one ext4 partition holding /boot/grub/grub.cfg,
 # a kernel and the initrd: what pygrub expects of a real guest disk. mkfs.ext4 -d fills the
 # file system from a directory, so no loop device or mount is needed on the host.
-build_pygrub_disk() {  # KDIR INITRD OUT
+build_pygrub_disk() {  # KDIR INITRD GRUB_CFG OUT
     local d=$WORK/pygrub-root size_mb=32
     rm -rf "$d" && mkdir -p "$d/boot/grub"
     cp "$1/vmlinuz" "$d/boot/vmlinuz"
     cp "$2" "$d/boot/initrd.gz"
-    cp "$XEN_DIR/guest/grub.cfg" "$d/boot/grub/grub.cfg"
-    rm -f "$3" && truncate -s ${size_mb}M "$3"
-    echo 'start=2048, type=83, bootable' | sfdisk -q "$3"
-    mkfs.ext4 -q -F -L vmdtest -E offset=$((2048 * 512)) -d "$d" "$3" $((size_mb - 1))M
+    cp "$3" "$d/boot/grub/grub.cfg"
+    rm -f "$4" && truncate -s ${size_mb}M "$4"
+    echo 'start=2048, type=83, bootable' | sfdisk -q "$4"
+    mkfs.ext4 -q -F -L vmdtest -E offset=$((2048 * 512)) -d "$d" "$4" $((size_mb - 1))M
+    rm -rf "$d"
+}
+
+# Debian's layout for a Xen PV install: the ISO's install.amd/xen/{vmlinuz,initrd.gz} are
+# what a toolstack boots (vmd looks for them there); nothing boots the ISO itself. The
+# installer writes the pygrub-style disk below onto xvda.
+build_pv_installer_iso() {  # ROOT KDIR GUEST_INITRD OUT
+    local d=$WORK/pv-installer
+    rm -rf "$d" && mkdir -p "$d/install.amd/xen"
+    build_pygrub_disk "$2" "$3" "$XEN_DIR/guest/installed-pv.grub.cfg" "$WORK/installed-pv.img"
+    cp "$2/vmlinuz" "$d/install.amd/xen/vmlinuz"
+    build_installer_initrd "$1" "$2" "$d/install.amd/xen/initrd.gz" "$WORK/installed-pv.img" xen-blkfront
+    rm -f "$4"
+    xorriso -as mkisofs -quiet -R -J -V VMDTEST_PV_INSTALLER -o "$4" "$d" 2> "$WORK/xorriso.log" ||
+        { cat "$WORK/xorriso.log" >&2; die "xorriso failed"; }
+    rm -rf "$d" "$WORK/installed-pv.img"
+}
+
+# grub-mkrescue (BIOS only: grub-pc-bin) of DIR, which holds boot/grub/grub.cfg and the
+# files it names. The image is an El Torito CD and, through its hybrid MBR, a hard disk.
+# Only the grub modules the grub.cfg files here need; no fonts, locales or themes.
+grub_image() {  # DIR OUT
+    rm -f "$2"
+    grub-mkrescue -o "$2" --install-modules="linux normal iso9660 biosdisk part_msdos search
+        search_fs_uuid serial terminal echo test" --fonts= --locales= --themes= \
+        "$1" > "$WORK/grub-mkrescue.log" 2>&1 || { cat "$WORK/grub-mkrescue.log" >&2; die "grub-mkrescue failed"; }
+}
+
+# The grub-mkrescue volume id, which is also the UUID grub searches for its own files:
+# the ISO's modification time, to the centisecond (primary volume descriptor, byte 813).
+iso_uuid() { dd if="$1" bs=1 skip=$((32768 + 813)) count=16 2>/dev/null; }
+
+# HVM: the installed system is a hybrid grub image booting the test guest (console=ttyS0);
+# the installer CD carries it as install/disk.img, next to the kernel and the installer's
+# initrd that grub boots.
+build_hvm_installer_iso() {  # ROOT KDIR GUEST_INITRD OUT
+    local d=$WORK/hvm-installed i
+    rm -rf "$d" && mkdir -p "$d/boot/grub"
+    cp "$2/vmlinuz" "$d/boot/vmlinuz"
+    cp "$3" "$d/boot/initrd.gz"
+    cp "$XEN_DIR/guest/installed-hvm.grub.cfg" "$d/boot/grub/grub.cfg"
+    grub_image "$d" "$WORK/installed-hvm.img"
+    rm -rf "$d"
+
+    d=$WORK/hvm-installer
+    rm -rf "$d" && mkdir -p "$d/boot/grub" "$d/install"
+    cp "$2/vmlinuz" "$d/boot/vmlinuz"
+    # shellcheck disable=SC2086
+    build_installer_initrd "$1" "$2" "$d/boot/installer.gz" - xen-blkfront $HVM_INSTALLER_MODULES
+    cp "$XEN_DIR/guest/hvm-installer.grub.cfg" "$d/boot/grub/grub.cfg"
+    mv "$WORK/installed-hvm.img" "$d/install/disk.img"
+    # grub on the CD must not find its files on an installed disk: the two UUIDs differ.
+    for i in 1 2 3; do
+        grub_image "$d" "$4"
+        [ "$(iso_uuid "$4")" != "$(iso_uuid "$d/install/disk.img")" ] && break
+        sleep 1
+    done
+    [ "$(iso_uuid "$4")" != "$(iso_uuid "$d/install/disk.img")" ] || die "grub-mkrescue: same UUID twice"
     rm -rf "$d"
 }
 
@@ -216,12 +315,17 @@ build_base() {  # DIR
     mkdir -p "$root/vmdtest/guest"
     extract_vmlinux "$tmp/k/vmlinuz" "$root/vmdtest/guest/vmlinux"
     build_guest_initrd "$root" "$tmp/k" "$root/vmdtest/guest/initrd.gz"
-    build_pygrub_disk "$tmp/k" "$root/vmdtest/guest/initrd.gz" "$root/vmdtest/guest/pygrub.img"
-    say "guest material built (vmlinux $(du -h "$root/vmdtest/guest/vmlinux" | cut -f1))"
+    build_pygrub_disk "$tmp/k" "$root/vmdtest/guest/initrd.gz" "$XEN_DIR/guest/grub.cfg" \
+        "$root/vmdtest/guest/pygrub.img"
+    build_pv_installer_iso "$root" "$tmp/k" "$root/vmdtest/guest/initrd.gz" \
+        "$root/vmdtest/guest/pv-installer.iso"
+    build_hvm_installer_iso "$root" "$tmp/k" "$root/vmdtest/guest/initrd.gz" \
+        "$root/vmdtest/guest/hvm-installer.iso"
+    say "guest material built: $(cd "$root/vmdtest/guest" && du -h -- * | awk '{ printf "%s%s %s", s, $2, $1; s = ", " }')"
 
     # Sonames present in dom0, so the overlay adds only what is missing.
     find "$root" -name 'lib*.so*' \( -type f -o -type l \) -printf '%f\n' | sort -u > "$tmp/sonames"
-    (cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$tmp/base.cpio.gz"
+    cpio_gz "$root" 1 > "$tmp/base.cpio.gz"
     mv "$tmp/k/xen" "$tmp/k/vmlinuz" "$tmp/k/kver" "$tmp/"
     rm -rf "$root" "$tmp/k"
     mv "$tmp" "$1"
@@ -286,7 +390,7 @@ build_overlay() {  # BASE_DIR SCENARIO...
         fallback_libxl_check "$WORK/xen-libxl-check"
         add_binary "$o" "$base/sonames" "$WORK/xen-libxl-check"
     fi
-    (cd "$o" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$WORK/overlay.cpio.gz"
+    cpio_gz "$o" 1 > "$WORK/overlay.cpio.gz"
 }
 
 # ---------------------------------------------------------------- main

@@ -28,11 +28,13 @@ die() { say "ERROR: $*" >&2; exit 2; }
 # unpacked into the image.
 ensure_host_tools() {
     local missing=() spec cmd
+    # a command, or a file (grub-mkrescue's BIOS images come from grub-pc-bin)
     for spec in qemu-system-x86_64:qemu-system-x86 cpio:cpio depmod:kmod \
                 xz:xz-utils mkfs.ext4:e2fsprogs sfdisk:fdisk \
-                flock:util-linux gzip:gzip; do
+                flock:util-linux gzip:gzip xorriso:xorriso grub-mkrescue:grub-common \
+                /usr/lib/grub/i386-pc/cdboot.img:grub-pc-bin; do
         cmd=${spec%%:*}
-        command -v "$cmd" >/dev/null 2>&1 || missing+=("${spec#*:}")
+        command -v "$cmd" >/dev/null 2>&1 || [ -e "$cmd" ] || missing+=("${spec#*:}")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     say "installing host tools: ${missing[*]}"

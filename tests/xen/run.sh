@@ -11,7 +11,8 @@
 #                                number, or the number)
 #   VMD_XEN_FAIL_MARKER=20-pv    make that scenario wait for a wrong marker (1 = 20-pv)
 #   VMD_XEN_CACHE, VMD_XEN_WORK  cache and work directories
-#   VMD_XEN_TIMEOUT              QEMU's hard limit (default 300 s + 150 s per scenario)
+#   VMD_XEN_TIMEOUT              QEMU's hard limit (default 300 s + each scenario's budget:
+#                                150 s, or what a "# budget: SECONDS" line in it says)
 #   boot.sh's VMD_XEN_SMP, ... are passed through.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -47,6 +48,16 @@ select_scenarios() {
     done
 }
 
+# QEMU's hard limit: 300 s for the boot and the toolstack, plus each scenario's budget.
+default_timeout() {
+    local s b total=300
+    for s in "${SELECTED[@]}"; do
+        b=$(sed -n 's/^# budget: \([0-9][0-9]*\).*/\1/p' "$XEN_DIR/scenarios/$s.sh" | head -n 1)
+        total=$((total + ${b:-150}))
+    done
+    echo "$total"
+}
+
 add_result() {  # STATUS ID SECONDS [NOTE]
     echo "XENSTEP $1 $2 $3${4:+ $4}" >> "$RESULTS"
 }
@@ -64,9 +75,21 @@ collect_results() {
     else
         grep -a -o -E 'XENSTEP (PASS|FAIL|SKIP) [^ ]+ [0-9.]+( \(.*\))?' "$serial" >> "$RESULTS" || true
     fi
+    grep -q '^XENDONE' "$serial" || interrupted_step "$serial"
     for s in "${SELECTED[@]}"; do
         grep -q "^XENSTEP [A-Z]* $s/" "$RESULTS" || add_result FAIL "$s/not-run" 0 "(no result from dom0)"
     done
+}
+
+# After a timeout or a crash: the step that was running (its start line "  [SCENARIO] STEP:
+# ..." with no result after it) is a failure of its own, so the table says where it stopped.
+interrupted_step() {  # SERIAL
+    local scen step
+    scen=$(grep -a -o '^XENSCEN BEGIN [^ ]*' "$1" | tail -n 1 | cut -d' ' -f3)
+    [ -n "$scen" ] && ! grep -a -q "^XENSCEN END $scen " "$1" || return 0
+    step=$(grep -a -o "^  \[$scen\] [^ :]*:" "$1" | tail -n 1 | sed 's/.*\] //; s/:$//')
+    [ -n "$step" ] && ! grep -q "^XENSTEP [A-Z]* $scen/$step " "$RESULTS" || return 0
+    add_result FAIL "$scen/$step" 0 "(interrupted: dom0 stopped during this step)"
 }
 
 print_table() {
@@ -92,14 +115,14 @@ print_diagnostics() {
 }
 
 main() {
-    local t0 rc=0 pass fail skip
+    local t0 rc=0 pass fail skip why
     select_scenarios
     mkdir -p "$WORK"
     # One run per work dir: a second one would overwrite this one's boot files and log.
     exec 8> "$WORK/.lock"
     flock -n 8 || die "another run is using $WORK (set VMD_XEN_WORK for a second one)"
     # QEMU's hard limit grows with the scenarios (each step has its own limit too).
-    export VMD_XEN_TIMEOUT=${VMD_XEN_TIMEOUT:-$((300 + 150 * ${#SELECTED[@]}))}
+    export VMD_XEN_TIMEOUT=${VMD_XEN_TIMEOUT:-$(default_timeout)}
     rm -f "$RESULTS" "$LOG" "$WORK/serial.txt"
     say "Xen tier: ${SELECTED[*]}"
     say "build dir: $BUILD_DIR; cache: $CACHE; work: $WORK"
@@ -113,8 +136,12 @@ main() {
         if grep -q '^XENDONE' "$WORK/serial.txt"; then
             host_result PASS dom0-run "$(since "$t0")"
         else
-            host_result FAIL dom0-run "$(since "$t0")" \
-                "($([ $rc = 124 ] && echo "timed out" || echo "QEMU exit $rc") before dom0 finished)"
+            case $rc in
+                124) why="timed out" ;;
+                125) why="froze: QEMU idle" ;;
+                *) why="QEMU exit $rc" ;;
+            esac
+            host_result FAIL dom0-run "$(since "$t0")" "($why before dom0 finished)"
         fi
     else
         host_result FAIL image 0 "(build-image.sh failed)"

@@ -117,6 +117,8 @@ diagnose() {  # ID STEPLOG
     done
     echo "--- xl list"
     xl list 2>&1
+    echo "--- losetup -a"
+    losetup -a 2>&1
     echo "--- xl dmesg (last 30 lines)"
     xl dmesg 2>&1 | tail -n 30
     if [ -f "$VMD_LOG" ]; then
@@ -142,6 +144,15 @@ xl_create() {
 }
 
 console_log() { echo "$CONSOLE_DIR/guest-$1.log"; }
+
+# An HVM guest's serial port (serial = "pty": qemu's pty, which xenconsoled does not log).
+# xl_serial NAME appends it to serial_log NAME from now until the domain is gone; what the
+# guest wrote before nobody listened is lost, so call it right after the create. The name
+# matches guest-*.log: a failure's diagnostics show it.
+serial_log() { echo "$CONSOLE_DIR/guest-$1.serial.log"; }
+xl_serial() {
+    xl console -t serial "$1" < /dev/null >> "$(serial_log "$1")" 2>&1 &
+}
 
 console_count() {  # NAME PATTERN: how many console lines match
     local n
@@ -180,15 +191,34 @@ retry() {
     "$@"
 }
 
+# procs_matching TEXT: "PID command line" of every process whose command line contains TEXT
+# (dom0 has no pgrep).
+procs_matching() {
+    local p c
+    for p in /proc/[0-9]*; do
+        c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue
+        case $c in *"$1"*) echo "${p#/proc/} $c" ;; esac
+    done
+}
+# the device models (qemu-system-xen: one per HVM guest)
+device_models() { procs_matching /usr/libexec/xen-qemu-system; }
+
+# dom0's memory in MiB, one line: its root file system (the initramfs) lives in it too
+dom0_memory() { free -m | awk '$1 == "Mem:" { printf "total %s MiB, used %s, free %s, shared (tmpfs, rootfs) %s, available %s\n", $2, $3, $4, $5, $7 }'; }
+
 dom_state() { xl list "$1" 2>/dev/null | awk -v n="$1" '$1 == n { print $5 }'; }
 domid_of() { xl domid "$1" 2>/dev/null; }
 
-wait_running() {  # NAME [SECONDS]: until xl list shows it running or blocked
+# wait_running NAME [SECONDS]: until xl list shows it running, blocked or runnable. With
+# one CPU (the tier's default) a guest can never be "r" while dom0 runs xl list, and a busy
+# one shows no flag at all ("------": runnable, waiting for the CPU); paused, shut down,
+# crashed and dying are what is not running.
+wait_running() {
     local end s
     end=$((SECONDS + ${2:-60}))
     while :; do
         s=$(dom_state "$1")
-        case $s in *r*|*b*) echo "$1 state $s"; return 0 ;; esac
+        case $s in *p*|*s*|*c*|*d*|'') ;; *) echo "$1 state $s"; return 0 ;; esac
         [ "$SECONDS" -ge "$end" ] && { echo "$1 not running (state '$s')"; xl list; return 1; }
         sleep 0.5
     done
@@ -255,6 +285,25 @@ wait_file() {  # FILE PATTERN [SECONDS]
     done
     grep -a -e "$2" "$1" | tail -n 1
 }
+# json_get FILE PATH: the value at PATH (keys joined by dots: installer.source) of the JSON
+# in FILE (what `vmctl -j` prints); strings bare, null/true/false and objects as JSON.
+json_get() {
+    python3 -c '
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+print(v if isinstance(v, str) else json.dumps(v))
+' "$1" "$2"
+}
+# result_line FILE: the result of `vmctl -j` for a job (install, clone), which prints each
+# job.progress notification on a line of its own before it
+result_line() { tail -n 1 "$1"; }
+# lacks FILE REGEX: fails, showing the lines, when FILE has a line matching REGEX. (In a
+# step, `! grep ...` fails nothing unless it is the last command: set -e ignores `!`.)
+lacks() {
+    if grep -a -E -e "$2" "$1"; then echo "not expected in $1: $2"; return 1; fi
+}
 show_vmd_log() {  # what vmd logged during this scenario, into the serial log
     tail -n +"$VMD_LOG_FROM" "$VMD_LOG" 2>/dev/null | sed 's/^/  [vmd] /'
 }
@@ -277,7 +326,8 @@ vmd_stop() {  # SIGTERM, then up to 5 s for vmd to exit
 # The same steps as Debian's /etc/init.d/xen (and what a systemd dom0 does in units).
 load_modules() {
     local m
-    for m in xenfs xen-privcmd xen-evtchn xen-gntdev xen-gntalloc xen-blkback xen-netback loop bridge; do
+    # tun: qemu's tap device for an HVM guest's emulated NIC (udev would load it on demand)
+    for m in xenfs xen-privcmd xen-evtchn xen-gntdev xen-gntalloc xen-blkback xen-netback loop bridge tun; do
         modprobe "$m"
     done
 }

@@ -11,3 +11,4 @@ step xl-list xl_list_has_dom0
 step xl-info-hap xl_info_has_hap
 step xenstore xenstore_names_dom0
 step libxl-list xen-libxl-check list
+say "dom0 memory: $(dom0_memory)"
