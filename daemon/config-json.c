@@ -13,11 +13,7 @@
 #include "util.h"
 #include "xlcfg.h"
 
-/* Same bounds as xlcfg.c, checked here while converting from JSON's 64-bit integers. */
-#define VCPUS_MAX 512
-#define MEMORY_MIN 16
-#define MEMORY_MAX (16LL * 1024 * 1024)
-#define VNCDISPLAY_MAX (65535 - 5900)
+/* The bounds are config.h's VM_*_MAX, checked here while converting JSON's 64-bit integers. */
 
 /* vsnprintf: truncating a long message is intended (snprintf would warn about it). */
 __attribute__((format(printf, 2, 3))) static void set_msg(struct config_error *err,
@@ -281,20 +277,20 @@ static int take_key(const char *k, const json_t *v, struct vm_config *c,
 	}
 	if (!strcmp(k, "vcpus") || !strcmp(k, "maxvcpus")) {
 		bool max = !strcmp(k, "maxvcpus");
-		if (take_int(v, k, max ? 0 : 1, VCPUS_MAX, &i, err) < 0)
+		if (take_int(v, k, max ? 0 : 1, VM_VCPUS_MAX, &i, err) < 0)
 			return -1;
 		*(max ? &c->maxvcpus : &c->vcpus) = (int)i;
 		return 0;
 	}
 	if (!strcmp(k, "memory") || !strcmp(k, "maxmem")) {
 		bool max = !strcmp(k, "maxmem");
-		if (take_int(v, k, max ? 0 : MEMORY_MIN, MEMORY_MAX, &i, err) < 0)
+		if (take_int(v, k, max ? 0 : VM_MEMORY_MIN, VM_MEMORY_MAX, &i, err) < 0)
 			return -1;
 		*(max ? &c->maxmem : &c->memory) = (uint64_t)i;
 		return 0;
 	}
 	if (!strcmp(k, "vncdisplay")) {
-		if (take_int(v, k, 0, VNCDISPLAY_MAX, &i, err) < 0)
+		if (take_int(v, k, 0, VM_VNCDISPLAY_MAX, &i, err) < 0)
 			return -1;
 		c->vncdisplay = (int)i;
 		return 0;

@@ -12,6 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Bounds of a definition, the same for both input forms (xlcfg.c, config-json.c). */
+#define VM_VCPUS_MAX 512
+#define VM_MEMORY_MIN 16                   /* MiB: below this no guest kernel boots */
+#define VM_MEMORY_MAX (16LL * 1024 * 1024) /* MiB = 16 TiB */
+#define VM_VNCDISPLAY_MAX (65535 - 5900)   /* VNC port 5900 + display */
+
 enum vm_type { VM_TYPE_PV, VM_TYPE_PVH, VM_TYPE_HVM };
 
 /* What the daemon does when a guest powers off, reboots or crashes (xl.cfg on_*). */

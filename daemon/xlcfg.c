@@ -25,11 +25,7 @@
 
 #include "util.h"
 
-/* Bounds (config-json.c checks the same ones while converting JSON integers). */
-#define VCPUS_MAX 512
-#define MEMORY_MIN 16                  /* MiB: below this no guest kernel boots */
-#define MEMORY_MAX (16ULL * 1024 * 1024) /* MiB = 16 TiB */
-#define VNCDISPLAY_MAX (65535 - 5900)  /* VNC port 5900 + display */
+/* Bounds beyond config.h's VM_*_MAX. */
 #define IFNAME_MAX 15                  /* IFNAMSIZ - 1 */
 #define XLCFG_TEXT_MAX (1024 * 1024)   /* as a protocol line: no real xl.cfg comes close */
 
@@ -357,17 +353,17 @@ int vm_config_validate(const struct vm_config *cfg, struct config_error *err)
 			    "'_' or '-', not starting with '.')", show(b, cfg->name));
 	if (cfg->type != VM_TYPE_PV && cfg->type != VM_TYPE_PVH && cfg->type != VM_TYPE_HVM)
 		return fail(err, "type", "invalid type");
-	if (cfg->vcpus < 1 || cfg->vcpus > VCPUS_MAX)
-		return fail(err, "vcpus", "%d is out of range (1..%d)", cfg->vcpus, VCPUS_MAX);
-	if (cfg->maxvcpus != 0 && (cfg->maxvcpus < cfg->vcpus || cfg->maxvcpus > VCPUS_MAX))
+	if (cfg->vcpus < 1 || cfg->vcpus > VM_VCPUS_MAX)
+		return fail(err, "vcpus", "%d is out of range (1..%d)", cfg->vcpus, VM_VCPUS_MAX);
+	if (cfg->maxvcpus != 0 && (cfg->maxvcpus < cfg->vcpus || cfg->maxvcpus > VM_VCPUS_MAX))
 		return fail(err, "maxvcpus", "%d is out of range (vcpus..%d, or 0)", cfg->maxvcpus,
-			    VCPUS_MAX);
-	if (cfg->memory < MEMORY_MIN || cfg->memory > MEMORY_MAX)
+			    VM_VCPUS_MAX);
+	if (cfg->memory < VM_MEMORY_MIN || cfg->memory > VM_MEMORY_MAX)
 		return fail(err, "memory", "%llu is out of range (%d..%llu)",
-			    (unsigned long long)cfg->memory, MEMORY_MIN, MEMORY_MAX);
-	if (cfg->maxmem != 0 && (cfg->maxmem < cfg->memory || cfg->maxmem > MEMORY_MAX))
+			    (unsigned long long)cfg->memory, VM_MEMORY_MIN, VM_MEMORY_MAX);
+	if (cfg->maxmem != 0 && (cfg->maxmem < cfg->memory || cfg->maxmem > VM_MEMORY_MAX))
 		return fail(err, "maxmem", "%llu is out of range (memory..%llu, or 0)",
-			    (unsigned long long)cfg->maxmem, MEMORY_MAX);
+			    (unsigned long long)cfg->maxmem, VM_MEMORY_MAX);
 
 	if (check_abs_path(err, "kernel", cfg->kernel) < 0 ||
 	    check_abs_path(err, "ramdisk", cfg->ramdisk) < 0 ||
@@ -445,9 +441,9 @@ int vm_config_validate(const struct vm_config *cfg, struct config_error *err)
 	if (cfg->boot && strspn(cfg->boot, "acdn") != strlen(cfg->boot))
 		return fail(err, "boot", "invalid boot order '%s' (letters a, c, d, n)",
 			    show(b, cfg->boot));
-	if (cfg->vncdisplay < -1 || cfg->vncdisplay > VNCDISPLAY_MAX)
+	if (cfg->vncdisplay < -1 || cfg->vncdisplay > VM_VNCDISPLAY_MAX)
 		return fail(err, "vncdisplay", "%d is out of range (0..%d)", cfg->vncdisplay,
-			    VNCDISPLAY_MAX);
+			    VM_VNCDISPLAY_MAX);
 
 	if ((unsigned)cfg->on_poweroff > VM_ACTION_PRESERVE)
 		return fail(err, "on_poweroff", "invalid action");
@@ -1165,19 +1161,19 @@ static int get_all(struct parse *p, struct vm_config *c)
 			return -1;
 		c->has_uuid = true;
 	}
-	if ((r = get_long(p, "vcpus", 1, VCPUS_MAX, &l)) < 0)
+	if ((r = get_long(p, "vcpus", 1, VM_VCPUS_MAX, &l)) < 0)
 		return -1;
 	if (r)
 		c->vcpus = (int)l;
-	if ((r = get_long(p, "maxvcpus", 0, VCPUS_MAX, &l)) < 0)
+	if ((r = get_long(p, "maxvcpus", 0, VM_VCPUS_MAX, &l)) < 0)
 		return -1;
 	if (r)
 		c->maxvcpus = (int)l;
-	if ((r = get_long(p, "memory", MEMORY_MIN, (long)MEMORY_MAX, &l)) < 0)
+	if ((r = get_long(p, "memory", VM_MEMORY_MIN, (long)VM_MEMORY_MAX, &l)) < 0)
 		return -1;
 	if (r)
 		c->memory = (uint64_t)l;
-	if ((r = get_long(p, "maxmem", 0, (long)MEMORY_MAX, &l)) < 0)
+	if ((r = get_long(p, "maxmem", 0, (long)VM_MEMORY_MAX, &l)) < 0)
 		return -1;
 	if (r)
 		c->maxmem = (uint64_t)l;
@@ -1188,7 +1184,7 @@ static int get_all(struct parse *p, struct vm_config *c)
 	    get_disks(p, c) < 0 || get_vifs(p, c) < 0 || get_string(p, "boot", &c->boot) < 0 ||
 	    get_bool(p, "vnc", &c->vnc) < 0 || get_string(p, "vnclisten", &c->vnclisten) < 0)
 		return -1;
-	if ((r = get_long(p, "vncdisplay", 0, VNCDISPLAY_MAX, &l)) < 0)
+	if ((r = get_long(p, "vncdisplay", 0, VM_VNCDISPLAY_MAX, &l)) < 0)
 		return -1;
 	if (r)
 		c->vncdisplay = (int)l;

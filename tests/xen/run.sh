@@ -11,6 +11,8 @@
 #                                number, or the number)
 #   VMD_XEN_FAIL_MARKER=20-pv    make that scenario wait for a wrong marker (1 = 20-pv)
 #   VMD_XEN_CACHE, VMD_XEN_WORK  cache and work directories
+#   VMD_XEN_HVM_FULL=1           62-vmd-install-hvm waits for the installed HVM system's
+#                                kernel too, not only its grub (slow, see that scenario)
 #   VMD_XEN_TIMEOUT              QEMU's hard limit (default 300 s + each scenario's budget:
 #                                150 s, or what a "# budget: SECONDS" line in it says)
 #   boot.sh's VMD_XEN_SMP, ... are passed through.

