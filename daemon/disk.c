@@ -97,21 +97,6 @@ const char *disk_copy_method_name(int method)
 	return "none";
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Formats the message (which may use strerror(errno)) without losing errno. */
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	int e = errno;
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	errno = e;
-}
 
 /* ---- the copy engine ---------------------------------------------------------------------- */
 
@@ -138,7 +123,7 @@ static int check_cancel(struct copy *c)
 	if (!cancelled(c))
 		return 0;
 	errno = ECANCELED;
-	seterr(c->err, c->errlen, "cancelled");
+	err_set(c->err, c->errlen, "cancelled");
 	return -1;
 }
 
@@ -154,7 +139,7 @@ static void advance(struct copy *c, uint64_t n, uint64_t pos)
 static int shrank(struct copy *c, uint64_t pos)
 {
 	errno = ESTALE;
-	seterr(c->err, c->errlen,
+	err_set(c->err, c->errlen,
 	       "the source image changed during the copy (it ends at %llu of %llu bytes)",
 	       (unsigned long long)pos, (unsigned long long)c->size);
 	return -1;
@@ -236,7 +221,7 @@ static int copy_rw(struct copy *c, uint64_t from, uint64_t to)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			seterr(c->err, c->errlen, "cannot read the source image at %llu: %s",
+			err_set(c->err, c->errlen, "cannot read the source image at %llu: %s",
 			       (unsigned long long)pos, strerror(errno));
 			return -1;
 		}
@@ -254,7 +239,7 @@ static int copy_rw(struct copy *c, uint64_t from, uint64_t to)
 			}
 			if (off > run &&
 			    pwrite_all(c->out, c->buf + run, off - run, pos + run) < 0) {
-				seterr(c->err, c->errlen, "cannot write the copy at %llu: %s",
+				err_set(c->err, c->errlen, "cannot write the copy at %llu: %s",
 				       (unsigned long long)(pos + run), strerror(errno));
 				return -1;
 			}
@@ -293,7 +278,7 @@ static int copy_sparse(struct copy *c, unsigned allowed)
 			} else if (d < 0 && errno == EINVAL) {
 				seek = false; /* no SEEK_DATA here: everything is data */
 			} else if (d < 0) {
-				seterr(c->err, c->errlen, "cannot find data in the source: %s",
+				err_set(c->err, c->errlen, "cannot find data in the source: %s",
 				       strerror(errno));
 				return -1;
 			} else {
@@ -310,7 +295,7 @@ static int copy_sparse(struct copy *c, unsigned allowed)
 			if (h < 0 && errno == ENXIO)
 				return shrank(c, data);
 			if (h < 0) {
-				seterr(c->err, c->errlen, "cannot find holes in the source: %s",
+				err_set(c->err, c->errlen, "cannot find holes in the source: %s",
 				       strerror(errno));
 				return -1;
 			}
@@ -338,7 +323,7 @@ static int copy_sparse(struct copy *c, unsigned allowed)
 					cfr = false;
 					continue;
 				}
-				seterr(c->err, c->errlen, "cannot copy at %llu: %s",
+				err_set(c->err, c->errlen, "cannot copy at %llu: %s",
 				       (unsigned long long)p, strerror(errno));
 				return -1;
 			}
@@ -379,7 +364,7 @@ int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl
 			goto check;
 		}
 		if (!unsupported(errno) || !(allowed & (DISK_COPY_SPARSE | DISK_COPY_RW))) {
-			seterr(err, errlen, "cannot reflink the image: %s", strerror(errno));
+			err_set(err, errlen, "cannot reflink the image: %s", strerror(errno));
 			return -1;
 		}
 	}
@@ -390,7 +375,7 @@ int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl
 		method = copy_sparse(&c, allowed);
 	} else {
 		errno = EINVAL;
-		seterr(err, errlen, "no copy method allowed");
+		err_set(err, errlen, "no copy method allowed");
 		return -1;
 	}
 	free(c.buf);
@@ -398,19 +383,19 @@ int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl
 		return -1;
 	/* The holes at the end: the size, not data, makes them. */
 	if (ftruncate(out, (off_t)size) < 0) {
-		seterr(err, errlen, "cannot set the size of the copy: %s", strerror(errno));
+		err_set(err, errlen, "cannot set the size of the copy: %s", strerror(errno));
 		return -1;
 	}
 check:;
 	/* A source that grew or shrank while we copied gives a copy of no consistent moment. */
 	struct stat st;
 	if (fstat(in, &st) < 0) {
-		seterr(err, errlen, "cannot stat the source image: %s", strerror(errno));
+		err_set(err, errlen, "cannot stat the source image: %s", strerror(errno));
 		return -1;
 	}
 	if ((uint64_t)st.st_size != size) {
 		errno = ESTALE;
-		seterr(err, errlen,
+		err_set(err, errlen,
 		       "the source image changed size during the copy (%llu bytes, now %llu)",
 		       (unsigned long long)size, (unsigned long long)st.st_size);
 		return -1;
@@ -470,46 +455,46 @@ int disk_create(const char *path, const char *tmp, uint64_t size, unsigned mode,
 	struct stat st;
 	if (lstat(path, &st) == 0) {
 		errno = EEXIST;
-		seterr(err, errlen, "%s already exists", path);
+		err_set(err, errlen, "%s already exists", path);
 		return -1;
 	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0) {
-		seterr(err, errlen, "cannot create %s: %s", path, strerror(errno));
+		err_set(err, errlen, "cannot create %s: %s", path, strerror(errno));
 		return -1;
 	}
 	/* fchmod: the daemon's umask must not decide who may read a guest's disk. */
 	if (fchmod(fd, mode) < 0) {
-		seterr(err, errlen, "cannot set the mode of %s: %s", path, strerror(errno));
+		err_set(err, errlen, "cannot set the mode of %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (ftruncate(fd, (off_t)size) < 0) {
-		seterr(err, errlen, "cannot make %s %llu bytes large: %s", path,
+		err_set(err, errlen, "cannot make %s %llu bytes large: %s", path,
 		       (unsigned long long)size, strerror(errno));
 		goto fail;
 	}
 	struct stat made;
 	if (fsync(fd) < 0 || fstat(fd, &made) < 0) {
-		seterr(err, errlen, "cannot sync %s: %s", path, strerror(errno));
+		err_set(err, errlen, "cannot sync %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		seterr(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		err_set(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	fd = -1;
 	if (disk_commit(tmp, path) < 0) {
 		if (errno == EEXIST)
-			seterr(err, errlen, "%s already exists", path);
+			err_set(err, errlen, "%s already exists", path);
 		else
-			seterr(err, errlen, "cannot create %s: %s", path, strerror(errno));
+			err_set(err, errlen, "cannot create %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (disk_fsync_dir(path) < 0) {
 		/* Not durable: take back what we renamed (and only that), and say so. */
 		int e = errno;
-		seterr(err, errlen, "cannot sync the directory of %s: %s", path, strerror(e));
+		err_set(err, errlen, "cannot sync the directory of %s: %s", path, strerror(e));
 		if (lstat(path, &st) == 0 && st.st_dev == made.st_dev && st.st_ino == made.st_ino)
 			unlink(path);
 		errno = e;
@@ -574,7 +559,7 @@ static void sysprep_reason(char *tail, char *err, size_t errlen, const char *pre
 		for (char *c = pick; *c; c++)
 			if ((unsigned char)*c < 0x20 || *c == 0x7f)
 				*c = ' ';
-	seterr(err, errlen, "%s%s%s", prefix, pick ? ": " : "", pick ? pick : "");
+	err_set(err, errlen, "%s%s%s", prefix, pick ? ": " : "", pick ? pick : "");
 }
 
 int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size_t n,
@@ -601,7 +586,7 @@ int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size
 
 	int out[2];
 	if (pipe2(out, O_CLOEXEC) < 0) {
-		seterr(err, errlen, "cannot run %s: %s", prog, strerror(errno));
+		err_set(err, errlen, "cannot run %s: %s", prog, strerror(errno));
 		free(argv);
 		return -1;
 	}
@@ -631,7 +616,7 @@ int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size
 	if (e) {
 		close(out[0]);
 		errno = e;
-		seterr(err, errlen, "cannot run %s: %s", prog, strerror(e));
+		err_set(err, errlen, "cannot run %s: %s", prog, strerror(e));
 		return -1;
 	}
 
@@ -689,7 +674,7 @@ int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size
 	int rc = 0;
 	if (killed) {
 		errno = ECANCELED;
-		seterr(err, errlen, "cancelled");
+		err_set(err, errlen, "cancelled");
 		rc = -1;
 	} else if (status != 0) {
 		char prefix[128];

@@ -124,21 +124,6 @@ struct node {
 	} ext[EXTENTS_MAX];
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Formats the message (which may use strerror(errno)) without losing errno. */
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	int e = errno;
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	errno = e;
-}
 
 /* Sets errno to e and the message; returns -1. */
 static int fail(struct image *im, int e, const char *fmt, ...)
@@ -276,19 +261,19 @@ static int image_open(struct image *im, const char *path, char *err, size_t errl
 	im->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (im->fd < 0) {
 		if (errno == ENOENT)
-			seterr(err, errlen, "ISO image %s does not exist", path);
+			err_set(err, errlen, "ISO image %s does not exist", path);
 		else
-			seterr(err, errlen, "cannot open ISO image %s: %s", path, strerror(errno));
+			err_set(err, errlen, "cannot open ISO image %s: %s", path, strerror(errno));
 		return -1;
 	}
 	struct stat st;
 	if (fstat(im->fd, &st) < 0) {
-		seterr(err, errlen, "cannot stat ISO image %s: %s", path, strerror(errno));
+		err_set(err, errlen, "cannot stat ISO image %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		errno = EISDIR;
-		seterr(err, errlen, "ISO image %s is a directory", path);
+		err_set(err, errlen, "ISO image %s is a directory", path);
 		goto fail;
 	}
 	if (S_ISREG(st.st_mode)) {
@@ -296,12 +281,12 @@ static int image_open(struct image *im, const char *path, char *err, size_t errl
 	} else if (S_ISBLK(st.st_mode)) {
 		/* A CD drive or a loop device: its size is not in st_size. */
 		if (ioctl(im->fd, BLKGETSIZE64, &im->bytes) < 0) {
-			seterr(err, errlen, "cannot get the size of %s: %s", path, strerror(errno));
+			err_set(err, errlen, "cannot get the size of %s: %s", path, strerror(errno));
 			goto fail;
 		}
 	} else {
 		errno = EINVAL;
-		seterr(err, errlen, "ISO image %s is neither a regular file nor a block device",
+		err_set(err, errlen, "ISO image %s is neither a regular file nor a block device",
 		       path);
 		goto fail;
 	}
@@ -316,7 +301,7 @@ static int image_open(struct image *im, const char *path, char *err, size_t errl
 		uint8_t *p = i == 0 ? pvd : vd;
 		ssize_t n = pread(im->fd, p, BLOCK, (off_t)(16 + i) * BLOCK);
 		if (n < 0) {
-			seterr(err, errlen, "cannot read ISO image %s: %s", path, strerror(errno));
+			err_set(err, errlen, "cannot read ISO image %s: %s", path, strerror(errno));
 			goto fail;
 		}
 		if (n != BLOCK || memcmp(p + 1, "CD001", 5) != 0 || p[6] != 1)
@@ -334,14 +319,14 @@ static int image_open(struct image *im, const char *path, char *err, size_t errl
 	}
 	if (!terminated) {
 		errno = EINVAL;
-		seterr(err, errlen, "%s is not an ISO 9660 image", path);
+		err_set(err, errlen, "%s is not an ISO 9660 image", path);
 		goto fail;
 	}
 	/* Logical block size (both-endian 16 bits at 128): everything in use is 2048. */
 	unsigned block = (unsigned)(pvd[128] | pvd[129] << 8);
 	if (block != BLOCK) {
 		errno = EINVAL;
-		seterr(err, errlen,
+		err_set(err, errlen,
 		       "ISO image %s has logical blocks of %u bytes (only 2048 supported)", path,
 		       block);
 		goto fail;
@@ -352,7 +337,7 @@ static int image_open(struct image *im, const char *path, char *err, size_t errl
 	im->iso = iso9660_open_ext(self, ISO_EXTENSION_ALL);
 	if (!im->iso) {
 		errno = EIO;
-		seterr(err, errlen, "libiso9660 cannot open ISO image %s", path);
+		err_set(err, errlen, "libiso9660 cannot open ISO image %s", path);
 		goto fail;
 	}
 

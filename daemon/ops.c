@@ -4,11 +4,16 @@
 #include "ops.h"
 
 #include <string.h>
+#include <unistd.h>
 
+#include "access.h"
 #include "backend.h"
+#include "conf.h"
 #include "rpc.h"
+#include "server.h"
 #include "vm.h"
 #include "vmd-proto.h"
+#include "xlcfg.h"
 
 static const struct op_entry *const table[] = {
 	&op_daemon_version, &op_vm_define,  &op_vm_create, &op_vm_start,  &op_vm_shutdown,
@@ -54,3 +59,29 @@ const struct param_spec ops_name_only[] = {
 	{"name", P_NAME, true, 0, 0},
 	{NULL, 0, false, 0, 0},
 };
+
+void ops_reply_config_error(struct rpc_req *req, const struct config_error *cerr)
+{
+	json_t *data = json_object();
+	if (cerr->key[0])
+		json_object_set_new(data, "key", json_string(cerr->key));
+	if (cerr->line)
+		json_object_set_new(data, "line", json_integer(cerr->line));
+	rpc_reply_error(req, VMD_ERR_INVALID_CONFIG, data, "%s", cerr->message);
+}
+
+int ops_check_config_access(struct rpc_req *req, const struct vm_config *cfg)
+{
+	if (req->conn && access_unrestricted(req->conn->uid, geteuid()))
+		return 0;
+	const struct vmd_conf *conf = conf_active();
+	char key[64], path[4096], why[4096 + 256];
+	if (access_check_config(cfg, conf->storage_roots, conf->n_storage_roots, key, path, why,
+				sizeof why) == 0)
+		return 0;
+	json_t *data = json_pack("{s:s, s:s}", "method", req->op->method, "key", key);
+	if (path[0])
+		json_object_set_new(data, "path", json_string(path));
+	rpc_reply_error(req, VMD_ERR_PERMISSION, data, "permission denied: %s", why);
+	return -1;
+}

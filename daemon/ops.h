@@ -55,6 +55,13 @@ struct vm;
 void ops_reply_be_error(struct rpc_req *req, const struct vm *vm, const struct be_error *err);
 /* Replies with the guest's vm object (the result of most verbs). */
 void ops_reply_vm(struct rpc_req *req, struct vm *vm);
+/* Replies with an invalid-config error (code 4, data key/line when known). */
+struct config_error;
+void ops_reply_config_error(struct rpc_req *req, const struct config_error *cerr);
+/* For a writer who is not root: checks every path and program cfg names against the storage
+ * roots (access.h). 0 when allowed; -1 after replying with the permission error. */
+struct vm_config;
+int ops_check_config_access(struct rpc_req *req, const struct vm_config *cfg);
 /* Param tables shared by verbs that take only a guest name. */
 extern const struct param_spec ops_name_only[];
 

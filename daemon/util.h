@@ -47,4 +47,8 @@ int mkdir_p(const char *path, unsigned mode);
 double now_monotonic(void);
 double now_wall(void);
 
+/* Formats a message for an err/errlen pair (err may be NULL) without changing errno, so the
+ * format may use strerror(errno) and the caller still returns with the failure's errno. */
+void err_set(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -45,30 +45,16 @@ static struct vm *define(struct rpc_req *req)
 		r = config_from_json(json_object_get(req->params, "config"), &cfg, &cerr);
 	}
 	if (r < 0) {
-		json_t *data = json_object();
-		if (cerr.key[0])
-			json_object_set_new(data, "key", json_string(cerr.key));
-		if (cerr.line)
-			json_object_set_new(data, "line", json_integer(cerr.line));
-		rpc_reply_error(req, VMD_ERR_INVALID_CONFIG, data, "%s", cerr.message);
+		ops_reply_config_error(req, &cerr);
 		vm_config_finish(&cfg);
 		return NULL;
 	}
 	/* What the host decides (default bridge), then what a writer who is not root may name
 	 * (access.h): both before the definition exists. */
-	const struct vmd_conf *conf = conf_active();
-	conf_apply_defaults(conf, &cfg);
-	if (!req->conn || !access_unrestricted(req->conn->uid, geteuid())) {
-		char key[64], path[4096], why[4096 + 256];
-		if (access_check_config(&cfg, conf->storage_roots, conf->n_storage_roots, key,
-					path, why, sizeof why) < 0) {
-			json_t *data = json_pack("{s:s, s:s}", "method", req->op->method, "key", key);
-			if (path[0])
-				json_object_set_new(data, "path", json_string(path));
-			rpc_reply_error(req, VMD_ERR_PERMISSION, data, "permission denied: %s", why);
-			vm_config_finish(&cfg);
-			return NULL;
-		}
+	conf_apply_defaults(conf_active(), &cfg);
+	if (ops_check_config_access(req, &cfg) < 0) {
+		vm_config_finish(&cfg);
+		return NULL;
 	}
 	int code;
 	char msg[512];

@@ -719,26 +719,15 @@ static void exec(struct rpc_req *req)
 	const char *k = in->kernel ? in->kernel : in->iso;
 	const char *r = in->initrd ? in->initrd : in->iso;
 	if (build_config(in, k, r, &cfg, &cerr) < 0) {
-		json_t *data = json_object();
-		if (cerr.key[0])
-			json_object_set_new(data, "key", json_string(cerr.key));
-		rpc_reply_error(req, VMD_ERR_INVALID_CONFIG, data, "%s", cerr.message);
+		ops_reply_config_error(req, &cerr);
 		vm_config_finish(&cfg);
 		install_free(in);
 		return;
 	}
-	if (!req->conn || !access_unrestricted(req->conn->uid, geteuid())) {
-		char key[64], path[4096], why[4096 + 256];
-		if (access_check_config(&cfg, conf->storage_roots, conf->n_storage_roots, key,
-					path, why, sizeof why) < 0) {
-			json_t *data = json_pack("{s:s, s:s}", "method", req->op->method, "key", key);
-			if (path[0])
-				json_object_set_new(data, "path", json_string(path));
-			rpc_reply_error(req, VMD_ERR_PERMISSION, data, "permission denied: %s", why);
-			vm_config_finish(&cfg);
-			install_free(in);
-			return;
-		}
+	if (ops_check_config_access(req, &cfg) < 0) {
+		vm_config_finish(&cfg);
+		install_free(in);
+		return;
 	}
 	vm_config_finish(&cfg);
 

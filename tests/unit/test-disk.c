@@ -43,20 +43,6 @@ static void skip(const char *why)
 	printf("# skip: %s\n", why);
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sh(const char *fmt, ...)
-{
-	va_list ap;
-	char *cmd;
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	int r = system(cmd);
-	free(cmd);
-	return r;
-}
 
 /* Writes len bytes of a pattern that depends on the offset (never all zero) at off. */
 static void put(int fd, uint64_t off, size_t len)

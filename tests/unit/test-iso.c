@@ -26,20 +26,6 @@
 
 static char dir[64];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sh(const char *fmt, ...)
-{
-	va_list ap;
-	char *cmd;
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	int r = system(cmd);
-	free(cmd);
-	return r;
-}
 
 /* A file of size bytes under the tree t, with a pattern that depends on seed and offset. */
 static void put(const char *t, const char *rel, size_t size, unsigned seed)

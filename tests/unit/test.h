@@ -6,6 +6,7 @@
 #ifndef VMD_TEST_H
 #define VMD_TEST_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,5 +45,19 @@ static int test_count;
 		printf("1..%d\n", test_count);                                               \
 		return test_failures ? EXIT_FAILURE : EXIT_SUCCESS;                          \
 	} while (0)
+
+/* Runs a shell command made with printf formatting; returns system()'s status. */
+__attribute__((format(printf, 1, 2), unused)) static int sh(const char *fmt, ...)
+{
+	va_list ap;
+	char *cmd;
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	int r = system(cmd);
+	free(cmd);
+	return r;
+}
 
 #endif
