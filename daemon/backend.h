@@ -87,6 +87,9 @@ struct backend_options {
 	const char *state_dir;       /* for backends that keep files (sim keeps its domains) */
 	uint64_t sim_memory_mib;     /* sim: host memory size */
 	unsigned sim_delay_ms;       /* sim: how long a guest takes to react to shutdown/reboot */
+	/* libxl: memory claims for guests whose config does not say (vm_config.claim_mode):
+	 * 1 on, 0 off, -1 as xl.conf's claim_mode, else on (xl's default). */
+	int claim_mode;
 	backend_event_fn *on_event;  /* domain events, for every watched domain */
 	void *event_arg;
 };

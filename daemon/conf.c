@@ -38,6 +38,7 @@ enum kind {
 	K_GROUP,
 	K_BRIDGE,
 	K_BOOL,
+	K_TRIBOOL,   /* an int: -1 while the file does not set it */
 	K_UINT,
 };
 
@@ -60,6 +61,7 @@ static const struct key keys[] = {
 	{"storage_roots", K_PATHS, M(storage_roots), 0, 0},
 	{"default_bridge", K_BRIDGE, M(default_bridge), 0, 0},
 	{"autostart", K_BOOL, M(autostart), 0, 0},
+	{"claim_mode", K_TRIBOOL, M(claim_mode), 0, 0},
 	{"sim_memory", K_UINT, M(sim_memory_mib), 1, 1u << 30},
 	{"sim_delay_ms", K_UINT, M(sim_delay_ms), 0, 600000},
 };
@@ -114,6 +116,7 @@ void conf_init(struct vmd_conf *c)
 	c->group = xstrdup(DEFAULT_GROUP);
 	c->default_bridge = xstrdup(DEFAULT_BRIDGE);
 	c->autostart = true;
+	c->claim_mode = -1;
 	c->storage_roots = xmalloc(sizeof(char *));
 	c->storage_roots[0] = xstrdup(DEFAULT_STORAGE_ROOT);
 	c->n_storage_roots = 1;
@@ -336,6 +339,15 @@ static const char *apply(struct vmd_conf *c, const struct key *k, char **items, 
 			return why;
 		}
 		return NULL;
+	case K_TRIBOOL: {
+		bool b;
+		if (parse_bool(v, &b) < 0) {
+			snprintf(why, whylen, "'%s' wants yes or no, not '%.64s'", k->name, v);
+			return why;
+		}
+		*(int *)member = b;
+		return NULL;
+	}
 	case K_UINT: {
 		uint64_t u;
 		if (parse_uint(v, &u) < 0 || u < k->min || u > k->max) {

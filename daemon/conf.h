@@ -33,6 +33,7 @@ struct vmd_conf {
 	size_t n_storage_roots;
 	char *default_bridge;  /* for vifs with neither bridge nor script; default xenbr0 */
 	bool autostart;        /* the daemon's own once-per-boot autostart (see vmd.conf(5)) */
+	int claim_mode;        /* memory claims for guests that do not say: -1 = xl.conf's, else on */
 	uint64_t sim_memory_mib; /* 0: the sim's default */
 	uint64_t sim_delay_ms;
 	bool sim_delay_set;

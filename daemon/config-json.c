@@ -310,6 +310,13 @@ static int take_key(const char *k, const json_t *v, struct vm_config *c,
 		return take_bool(v, k, &c->vnc, err);
 	if (!strcmp(k, "sdl"))
 		return take_bool(v, k, &c->sdl, err);
+	if (!strcmp(k, "claim_mode")) {
+		bool claim = false;
+		if (take_bool(v, k, &claim, err) < 0)
+			return -1;
+		c->claim_mode = claim;
+		return 0;
+	}
 	if (!strcmp(k, "on_poweroff"))
 		return take_action(v, k, &c->on_poweroff, err);
 	if (!strcmp(k, "on_reboot"))
@@ -439,5 +446,7 @@ json_t *config_to_json(const struct vm_config *cfg)
 	set_str(o, "on_poweroff", vm_action_name(cfg->on_poweroff));
 	set_str(o, "on_reboot", vm_action_name(cfg->on_reboot));
 	set_str(o, "on_crash", vm_action_name(cfg->on_crash));
+	if (cfg->claim_mode >= 0)
+		json_object_set_new(o, "claim_mode", json_boolean(cfg->claim_mode));
 	return o;
 }

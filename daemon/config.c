@@ -20,6 +20,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->memory = 128;
 	cfg->maxmem = 0;
 	cfg->vncdisplay = -1;
+	cfg->claim_mode = -1;
 	cfg->on_poweroff = VM_ACTION_DESTROY;
 	cfg->on_reboot = VM_ACTION_RESTART;
 	cfg->on_crash = VM_ACTION_DESTROY;
@@ -216,6 +217,7 @@ bool vm_config_equal(const struct vm_config *a, const struct vm_config *b)
 			return false;
 	return str_eq(a->boot, b->boot) && a->vnc == b->vnc && str_eq(a->vnclisten, b->vnclisten) &&
 	       a->vncdisplay == b->vncdisplay && str_eq(a->serial, b->serial) && a->sdl == b->sdl &&
+	       a->claim_mode == b->claim_mode &&
 	       a->on_poweroff == b->on_poweroff && a->on_reboot == b->on_reboot &&
 	       a->on_crash == b->on_crash;
 }

@@ -70,6 +70,10 @@ struct vm_config {
 	int vncdisplay;        /* -1 = unset (next free) */
 	char *serial;          /* HVM serial, e.g. "pty" */
 	bool sdl;
+	/* Memory claims at build (xl.conf's claim_mode, here also a guest key): the whole
+	 * allocation is claimed from Xen before the domain is populated. -1 = the host's
+	 * default (vmd.conf, else xl.conf, else on, as xl), 0 off, 1 on. */
+	int claim_mode;
 	enum vm_action on_poweroff; /* default destroy */
 	enum vm_action on_reboot;   /* default restart */
 	enum vm_action on_crash;    /* default destroy */

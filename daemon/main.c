@@ -314,6 +314,7 @@ int main(int argc, char **argv)
 		.state_dir = d.state_dir,
 		.sim_memory_mib = sim_mem,
 		.sim_delay_ms = (unsigned)sim_delay,
+		.claim_mode = conf.claim_mode,
 		.on_event = vm_dom_event,
 		.event_arg = &d,
 	};

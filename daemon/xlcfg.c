@@ -923,7 +923,7 @@ static const char *const supported_keys[] = {
 	"name", "type", "builder", "uuid", "vcpus", "maxvcpus", "memory", "maxmem", "kernel",
 	"ramdisk", "extra", "cmdline", "root", "bootloader", "bootloader_args", "disk", "vif",
 	"boot", "vnc", "vnclisten", "vncdisplay", "serial", "sdl", "on_poweroff", "on_reboot",
-	"on_crash", NULL,
+	"on_crash", "claim_mode", NULL,
 };
 
 /* ---- reading values ----------------------------------------------------------------- */
@@ -1193,6 +1193,11 @@ static int get_all(struct parse *p, struct vm_config *c)
 	    get_action(p, "on_reboot", &c->on_reboot) < 0 ||
 	    get_action(p, "on_crash", &c->on_crash) < 0)
 		return -1;
+	bool claim = false;
+	if ((r = get_bool(p, "claim_mode", &claim)) < 0)
+		return -1;
+	if (r)
+		c->claim_mode = claim;
 	return 0;
 }
 
@@ -1393,5 +1398,7 @@ char *xlcfg_format(const struct vm_config *cfg)
 	put_str(&b, "on_poweroff", vm_action_name(cfg->on_poweroff));
 	put_str(&b, "on_reboot", vm_action_name(cfg->on_reboot));
 	put_str(&b, "on_crash", vm_action_name(cfg->on_crash));
+	if (cfg->claim_mode >= 0)
+		sb_add(&b, "claim_mode = %d\n", cfg->claim_mode);
 	return sb_take(&b);
 }

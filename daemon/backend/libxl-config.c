@@ -148,8 +148,8 @@ static void hvm(const struct vm_config *cfg, libxl_domain_build_info *b)
 		libxl_defbool_set(&b->u.hvm.sdl.enable, true);
 }
 
-int be_libxl_config_build(const struct vm_config *cfg, libxl_domain_config *out,
-			  struct be_error *err)
+int be_libxl_config_build(const struct vm_config *cfg, bool claim_default,
+			  libxl_domain_config *out, struct be_error *err)
 {
 	libxl_domain_config_init(out);
 	libxl_domain_create_info *c = &out->c_info;
@@ -170,6 +170,10 @@ int be_libxl_config_build(const struct vm_config *cfg, libxl_domain_config *out,
 	int vcpus = cfg->vcpus > 0 ? cfg->vcpus : 1;
 	b->max_vcpus = cfg->maxvcpus > vcpus ? cfg->maxvcpus : vcpus;
 	set_avail_vcpus(&b->avail_vcpus, b->max_vcpus, vcpus);
+	/* xl sets it for every guest (xl.conf's claim_mode, default on). Without claims, HVM
+	 * disk boots froze the emulated machine of tests/xen (its README, "Choices"). */
+	libxl_defbool_set(&b->claim_mode, cfg->claim_mode >= 0 ? cfg->claim_mode == 1
+							       : claim_default);
 	b->target_memkb = cfg->memory * 1024;
 	b->max_memkb = (cfg->maxmem > cfg->memory ? cfg->maxmem : cfg->memory) * 1024;
 

@@ -113,6 +113,7 @@ struct backend {
 	struct be_libxl_builder *builder;
 	backend_event_fn *on_event;
 	void *event_arg;
+	bool claim_mode; /* for configs that do not say: vmd.conf, else xl.conf, else on */
 	struct watch *watches;
 	uint64_t next_watch_id;
 	struct op *ops;
@@ -675,11 +676,22 @@ static struct backend *xl_open(struct event_base *base, const struct backend_opt
 		return NULL;
 	}
 	be_libxl_loop_on_sigchld(be->loop, be_libxl_builder_sigchld, be->builder);
+	int xl_claim = be_libxl_builder_xl_claim_mode(be->builder);
+	const char *claim_from = "default";
+	be->claim_mode = true;
+	if (opts && opts->claim_mode >= 0) {
+		be->claim_mode = opts->claim_mode == 1;
+		claim_from = "vmd.conf";
+	} else if (xl_claim >= 0) {
+		be->claim_mode = xl_claim == 1;
+		claim_from = "xl.conf";
+	}
 	const libxl_version_info *v = libxl_get_version_info(be->ctx);
-	log_info("libxl: Xen %d.%d%s, autoballoon %s, creation lock %s",
+	log_info("libxl: Xen %d.%d%s, autoballoon %s, claim_mode %s (%s), creation lock %s",
 		 v ? v->xen_version_major : 0, v ? v->xen_version_minor : 0,
 		 v && v->xen_version_extra ? v->xen_version_extra : "",
 		 be_libxl_builder_autoballoon(be->builder) ? "on" : "off",
+		 be->claim_mode ? "on" : "off", claim_from,
 		 be_libxl_builder_lock_path(be->builder));
 	return be;
 }
@@ -790,7 +802,7 @@ static int xl_create(struct backend *be, const struct vm_config *cfg, const char
 		return -1;
 	}
 	struct be_libxl_create *c = xcalloc(1, sizeof *c);
-	if (be_libxl_config_build(cfg, &c->dc, err) < 0) {
+	if (be_libxl_config_build(cfg, be->claim_mode, &c->dc, err) < 0) {
 		free(c);
 		return -1;
 	}

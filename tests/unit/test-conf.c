@@ -55,6 +55,7 @@ static void defaults(void)
 	CHECK_STR(c.storage_roots[0], "/var/lib/vmd/images");
 	CHECK_STR(c.default_bridge, "xenbr0");
 	CHECK(c.autostart);
+	CHECK(c.claim_mode == -1);
 	CHECK(c.sim_memory_mib == 0 && !c.sim_delay_set);
 	conf_finish(&c);
 	/* An empty file and a file of comments change nothing. */
@@ -84,6 +85,7 @@ static void every_key(void)
 			   "storage_roots = /srv/images, \"/srv/iso # files\" ,/home/vm\n"
 			   "default_bridge = br-lan.10\n"
 			   "autostart = no\n"
+			   "claim_mode = off\n"
 			   "sim_memory = 4096\n"
 			   "sim_delay_ms = 0"; /* no final newline */
 	CHECK(parse(&c, &diag, text) == 0);
@@ -103,14 +105,16 @@ static void every_key(void)
 	}
 	CHECK_STR(c.default_bridge, "br-lan.10");
 	CHECK(!c.autostart);
+	CHECK(c.claim_mode == 0);
 	CHECK(c.sim_memory_mib == 4096);
 	CHECK(c.sim_delay_ms == 0 && c.sim_delay_set);
 	conf_diag_finish(&diag);
 	conf_finish(&c);
 
-	CHECK(parse(&c, &diag, "autostart = yes\nro_socket = none\n"
+	CHECK(parse(&c, &diag, "autostart = yes\nro_socket = none\nclaim_mode = 1\n"
 			       "state_dir = \"/a \\\"b\\\" \\\\c\"\n") == 0);
 	CHECK(c.autostart);
+	CHECK(c.claim_mode == 1);
 	CHECK_STR(c.ro_socket, "");
 	CHECK_STR(c.state_dir, "/a \"b\" \\c");
 	conf_diag_finish(&diag);
@@ -151,6 +155,8 @@ static void mistakes(void)
 		    "15 letters, digits, '.', '_', '-')");
 	CHECK_ERROR("autostart = maybe\n",
 		    "t.conf:1: autostart: 'autostart' wants yes or no, not 'maybe'");
+	CHECK_ERROR("claim_mode = 2\n",
+		    "t.conf:1: claim_mode: 'claim_mode' wants yes or no, not '2'");
 	CHECK_ERROR("sim_memory = 0\n",
 		    "t.conf:1: sim_memory: 'sim_memory' wants a number from 1 to 1073741824, not "
 		    "'0'");

@@ -82,7 +82,7 @@ static void golden_one(const char *name, bool regen)
 	}
 	libxl_domain_config dc;
 	struct be_error err = {0};
-	int r = be_libxl_config_build(&cfg, &dc, &err);
+	int r = be_libxl_config_build(&cfg, true, &dc, &err);
 	if (r < 0)
 		fprintf(stderr, "%s: translation failed: %s\n", name, err.msg);
 	CHECK(r == 0);
@@ -139,7 +139,7 @@ static void test_pygrub_resolved(void)
 	}
 	libxl_domain_config dc;
 	struct be_error err = {0};
-	CHECK(be_libxl_config_build(&cfg, &dc, &err) == 0);
+	CHECK(be_libxl_config_build(&cfg, true, &dc, &err) == 0);
 	CHECK_STR(dc.b_info.bootloader, VMD_XEN_BINDIR "/pygrub");
 	CHECK(dc.c_info.type == LIBXL_DOMAIN_TYPE_PV);
 	CHECK(dc.b_info.kernel == NULL);
@@ -161,7 +161,7 @@ static void test_hvm_cdrom(void)
 	}
 	libxl_domain_config dc;
 	struct be_error err = {0};
-	CHECK(be_libxl_config_build(&cfg, &dc, &err) == 0);
+	CHECK(be_libxl_config_build(&cfg, true, &dc, &err) == 0);
 	CHECK(dc.b_info.type == LIBXL_DOMAIN_TYPE_HVM);
 	CHECK(dc.num_disks == 2);
 	if (dc.num_disks == 2) {
@@ -171,6 +171,35 @@ static void test_hvm_cdrom(void)
 	CHECK_STR(dc.b_info.u.hvm.serial, "pty");
 	libxl_domain_config_dispose(&dc);
 	vm_config_finish(&cfg);
+}
+
+/* claim_mode as xl sets it: the host's default (xl.conf, on unless it says otherwise) for
+ * every guest, and a guest's own claim_mode = 0|1 over it. */
+static void test_claim_mode(void)
+{
+	static const struct {
+		const char *line;
+		bool host, want;
+	} cases[] = {
+		{"", true, true},
+		{"", false, false},
+		{"claim_mode = 0\n", true, false},
+		{"claim_mode = 1\n", false, true},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *text = xasprintf("name = \"c\"\nkernel = \"/k\"\n%s", cases[i].line);
+		struct vm_config cfg;
+		struct config_error cerr = {0};
+		CHECK(xlcfg_parse(text, strlen(text), "c.cfg", &cfg, &cerr) == 0);
+		libxl_domain_config dc;
+		struct be_error err = {0};
+		CHECK(be_libxl_config_build(&cfg, cases[i].host, &dc, &err) == 0);
+		CHECK(!libxl_defbool_is_default(dc.b_info.claim_mode));
+		CHECK(libxl_defbool_val(dc.b_info.claim_mode) == cases[i].want);
+		libxl_domain_config_dispose(&dc);
+		vm_config_finish(&cfg);
+		free(text);
+	}
 }
 
 /* Translation of a config that did not come through xlcfg (the JSON form is validated the
@@ -188,7 +217,7 @@ static void test_rejects(void)
 	cfg.disks[0].format = xstrdup("floppy");
 	libxl_domain_config dc;
 	struct be_error err = {0};
-	CHECK(be_libxl_config_build(&cfg, &dc, &err) == -1);
+	CHECK(be_libxl_config_build(&cfg, true, &dc, &err) == -1);
 	CHECK(err.code == VMD_ERR_INVALID_CONFIG);
 	CHECK(strstr(err.msg, "floppy") != NULL);
 
@@ -197,12 +226,12 @@ static void test_rejects(void)
 	cfg.vifs = xcalloc(1, sizeof *cfg.vifs);
 	cfg.n_vifs = 1;
 	cfg.vifs[0].mac = xstrdup("00:16:3e:zz:00:00");
-	CHECK(be_libxl_config_build(&cfg, &dc, &err) == -1);
+	CHECK(be_libxl_config_build(&cfg, true, &dc, &err) == -1);
 	CHECK(strstr(err.msg, "mac") != NULL);
 
 	free(cfg.name);
 	cfg.name = NULL;
-	CHECK(be_libxl_config_build(&cfg, &dc, &err) == -1);
+	CHECK(be_libxl_config_build(&cfg, true, &dc, &err) == -1);
 	vm_config_finish(&cfg);
 }
 
@@ -211,6 +240,7 @@ int main(void)
 	RUN(test_golden);
 	RUN(test_pygrub_resolved);
 	RUN(test_hvm_cdrom);
+	RUN(test_claim_mode);
 	RUN(test_rejects);
 	TEST_DONE();
 }

@@ -304,6 +304,40 @@ result_line() { tail -n 1 "$1"; }
 lacks() {
     if grep -a -E -e "$2" "$1"; then echo "not expected in $1: $2"; return 1; fi
 }
+# libxl_value FILE PATH: a value of the libxl domain config in FILE, which holds what
+# `xl -N create` prints (the config itself) or `xl list -l` (a list of {"domid": N,
+# "config": {...}}); PATH is keys joined by dots (b_info.claim_mode).
+libxl_value() {
+    python3 -c '
+import json, sys
+v = json.load(open(sys.argv[1]))
+v = v[0]["config"] if isinstance(v, list) else v
+for k in sys.argv[2].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+print(v if isinstance(v, str) else json.dumps(v))
+' "$1" "$2"
+}
+# same_claims_as_xl NAME CFG WANT [XL_CLAIM_MODE]: the domain NAME (built by vmd) was built
+# with the memory claims that xl gives CFG (its dry run, `xl -N create CFG`), and both are
+# WANT (True or False). libxl keeps each domain's config as it built it, which `xl list -l`
+# shows. xl reads claim_mode from xl.conf only (a guest's own claim_mode, which vmd takes,
+# means nothing to xl): XL_CLAIM_MODE puts "claim_mode = N" into xl.conf for the dry run.
+same_claims_as_xl() {
+    local xl dom conf=/etc/xen/xl.conf
+    if [ -n "${4:-}" ]; then
+        cp "$conf" "$STATE/xl.conf.saved" 2>/dev/null || : > "$STATE/xl.conf.saved"
+        { cat "$STATE/xl.conf.saved"; echo "claim_mode = $4"; } > "$conf"
+        xl -N create "$2" > "$STATE/claims.xl.json" || { cp "$STATE/xl.conf.saved" "$conf"; return 1; }
+        cp "$STATE/xl.conf.saved" "$conf"
+    else
+        xl -N create "$2" > "$STATE/claims.xl.json"
+    fi
+    xl list -l "$1" > "$STATE/claims.dom.json"
+    xl=$(libxl_value "$STATE/claims.xl.json" b_info.claim_mode)
+    dom=$(libxl_value "$STATE/claims.dom.json" b_info.claim_mode)
+    echo "claim_mode: xl -N create $xl, domain $1 (vmd) $dom, expected $3"
+    [ "$xl" = "$3" ] && [ "$dom" = "$3" ]
+}
 show_vmd_log() {  # what vmd logged during this scenario, into the serial log
     tail -n +"$VMD_LOG_FROM" "$VMD_LOG" 2>/dev/null | sed 's/^/  [vmd] /'
 }

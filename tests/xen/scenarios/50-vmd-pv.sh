@@ -97,6 +97,7 @@ step vmd-up vmd_up
 step backend-libxl backend_is_libxl
 step create create_and_attach
 step running running_everywhere
+step claims-as-xl same_claims_as_xl $G $CFG True
 step console-marker wait_file "$STATE/$G.console" "$MARK_HELLO role=vmd-pv type=PV"
 kill "$(cat "$STATE/$G.console.pid" 2>/dev/null)" 2>/dev/null
 step info info_has_runtime
