@@ -79,13 +79,14 @@ follow() {
     total=$(wc -l < "$LOG")
     [ "$total" -gt "$seen" ] || return 0
     sed -n "$((seen + 1)),${total}p" "$LOG" | tr -d '\r' |
-        { grep -a -o -E 'Xen version [0-9.]+.*|XENBOOT .*|XENSCEN (BEGIN|END) .*|XENSTEP [A-Z]+ .*' || true; } |
+        { grep -a -o -E 'Xen version [0-9.]+.*|XENBOOT .*|XENSCEN (BEGIN|END) .*|XENSTEP [A-Z]+ .*|XENDOMS .*' || true; } |
         while read -r kind a b c rest; do
             case $kind in
                 Xen) say "Xen $b booting" ;;
                 XENBOOT) say "$a (dom0 uptime ${b}s)" ;;
                 XENSCEN) if [ "$a" = BEGIN ]; then say "scenario $b"; else say "scenario $b done in ${c}s"; fi ;;
                 XENSTEP) say "  $a $b ${c}s${rest:+ $rest}" ;;
+                XENDOMS) say "    guests: $a${b:+ $b}${c:+ $c}${rest:+ $rest}" ;;
             esac
         done
     seen=$total

@@ -374,7 +374,7 @@ build_overlay() {  # BASE_DIR SCENARIO...
         echo "STEP_TIMEOUT='${VMD_XEN_STEP_TIMEOUT:-300}'"
         echo "MARKER_TIMEOUT='${VMD_XEN_MARKER_TIMEOUT:-150}'"
         echo "INTERACTIVE='${VMD_XEN_INTERACTIVE:-0}'"
-        echo "HVM_FULL='${VMD_XEN_HVM_FULL:-0}'"
+        echo "HVM_FULL='${VMD_XEN_HVM_FULL:-1}'"
     } > "$o/vmdtest/config"
 
     for f in "$BUILD_DIR/daemon/vmd" "$BUILD_DIR/client/vmctl"; do

@@ -11,8 +11,8 @@
 #                                number, or the number)
 #   VMD_XEN_FAIL_MARKER=20-pv    make that scenario wait for a wrong marker (1 = 20-pv)
 #   VMD_XEN_CACHE, VMD_XEN_WORK  cache and work directories
-#   VMD_XEN_HVM_FULL=1           62-vmd-install-hvm waits for the installed HVM system's
-#                                kernel too, not only its grub (slow, see that scenario)
+#   VMD_XEN_HVM_FULL=0           62-vmd-install-hvm stops once the installed HVM system's
+#                                domain runs, without its disk boot (5 minutes less)
 #   VMD_XEN_TIMEOUT              QEMU's hard limit (default 300 s + each scenario's budget:
 #                                150 s, or what a "# budget: SECONDS" line in it says)
 #   boot.sh's VMD_XEN_SMP, ... are passed through.
@@ -83,15 +83,24 @@ collect_results() {
     done
 }
 
-# After a timeout or a crash: the step that was running (its start line "  [SCENARIO] STEP:
-# ..." with no result after it) is a failure of its own, so the table says where it stopped.
+# The guests that existed when dom0 stopped answering: its last "XENDOMS ..." line
+# (run-scenarios.sh's domain_watch), as "3:vmdt-hvm:hvm ...", or "none".
+last_domains() {  # SERIAL
+    local d
+    d=$(grep -a -o 'XENDOMS .*' "$1" | tail -n 1 | cut -d' ' -f2-)
+    echo "${d:-unknown}"
+}
+
+# After a timeout, a freeze or a crash: the step that was running (its start line
+# "  [SCENARIO] STEP: ..." with no result after it) is a failure of its own, so the table
+# says where it stopped, and which guests were there.
 interrupted_step() {  # SERIAL
     local scen step
     scen=$(grep -a -o '^XENSCEN BEGIN [^ ]*' "$1" | tail -n 1 | cut -d' ' -f3)
     [ -n "$scen" ] && ! grep -a -q "^XENSCEN END $scen " "$1" || return 0
     step=$(grep -a -o "^  \[$scen\] [^ :]*:" "$1" | tail -n 1 | sed 's/.*\] //; s/:$//')
     [ -n "$step" ] && ! grep -q "^XENSTEP [A-Z]* $scen/$step " "$RESULTS" || return 0
-    add_result FAIL "$scen/$step" 0 "(interrupted: dom0 stopped during this step)"
+    add_result FAIL "$scen/$step" 0 "(interrupted: dom0 stopped during this step; domains: $(last_domains "$1"))"
 }
 
 print_table() {
@@ -140,7 +149,7 @@ main() {
         else
             case $rc in
                 124) why="timed out" ;;
-                125) why="froze: QEMU idle" ;;
+                125) why="froze: QEMU idle; domains: $(last_domains "$WORK/serial.txt")" ;;
                 *) why="QEMU exit $rc" ;;
             esac
             host_result FAIL dom0-run "$(since "$t0")" "($why before dom0 finished)"

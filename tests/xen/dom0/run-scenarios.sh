@@ -43,8 +43,28 @@ run_scenario() {
     echo "XENSCEN END $SCENARIO $(since "$t0")"
 }
 
+# domain_watch: a line "XENDOMS DOMID:NAME:TYPE ..." (or "XENDOMS none") whenever the set of
+# guests changes, read from xenstore every 2 s. When the emulated machine freezes or times
+# out, nothing can be asked any more: the host names the domains of the last such line.
+domain_watch() {
+    local last=- cur d
+    while :; do
+        cur=
+        for d in $(xenstore-list /local/domain 2>/dev/null); do
+            [ "$d" = 0 ] && continue
+            cur+="$d:$(xenstore-read "/local/domain/$d/name" 2>/dev/null):$(xenstore-read "/libxl/$d/type" 2>/dev/null) "
+        done
+        cur=${cur% }
+        [ "$cur" != "$last" ] && echo "XENDOMS ${cur:-none}"
+        last=$cur
+        sleep 2
+    done
+}
+
 : > "$RESULTS"
 if toolstack_up; then
+    domain_watch &
+    WATCH_PID=$!
     for s in $SCENARIOS; do
         run_scenario "$s"
     done
@@ -54,6 +74,7 @@ else
         skip all "toolstack did not come up"
     done
 fi
+[ -n "${WATCH_PID:-}" ] && kill "$WATCH_PID" 2>/dev/null
 
 echo "XENRESULTS-BEGIN"
 sed 's/^XENSTEP /XENRESULT /' "$RESULTS"

@@ -5,15 +5,14 @@
 # installed system (a hybrid grub image) from its CD onto xvda and powers off; vmd switches
 # the definition to boot="c" without the cdrom and starts it again, and SeaBIOS boots the
 # disk: grub, read from the installed disk's MBR, reports root=hd0 on the serial console
-# (relayed by a second `vmctl console` attached to the new domain). Then destroy and
-# `remove --delete-disks`.
-# By default the scenario stops once the installed system's domain runs (boot = "c", no
-# cdrom, new domid): booting it from the disk froze the whole emulated machine (every CPU
-# halted, QEMU idle) every time the domain was built without memory claims, as vmd builds it
-# today, once even before grub's marker, and never with claims (xl's default; a vmd built
-# with claim_mode passed it all). VMD_XEN_HVM_FULL=1 adds the disk boot: grub's root=hd0 and
-# the installed system's own marker (about 5 more minutes under TCG). See tests/xen/README.md.
-# budget: 450
+# (relayed by a second `vmctl console` attached to the new domain), then the installed
+# kernel's own marker. Then destroy and `remove --delete-disks`. Both domains are built with
+# memory claims, as xl builds the same config (its dry run is the oracle).
+# Booting the installed disk froze the whole emulated machine (every CPU halted, QEMU idle)
+# every time the domain was built without memory claims, as vmd built it before it took xl's
+# claim_mode; see tests/xen/README.md. VMD_XEN_HVM_FULL=0 stops once the installed system's
+# domain runs (about 5 minutes less under TCG).
+# budget: 800
 need vmd vmctl || return 0
 G=vmdt-inst-hvm
 ISO=$VT/guest/hvm-installer.iso
@@ -122,6 +121,7 @@ step vmd-up vmd_up
 step events events_on
 step install install
 step installing installing
+step claims-as-xl same_claims_as_xl $G $OUT/config.installing True
 step vnc vnc_listening
 step vif-on-bridge retry 30 vif_up
 step -t 420 installer wait_file $OUT/console.installer 'VMDTEST-INSTALLER role=hvm-installer type=HVM' 400
@@ -130,9 +130,10 @@ step -t 200 installer-done wait_file $OUT/console.installer 'VMDTEST-INSTALLER-D
 step -t 200 installed wait_installed
 step config-switched boots_from_disk
 step restarted restarted
-# The disk boot is opt-in until vmd builds with memory claims: without them it froze the
-# emulated machine even before grub's marker (the header, tests/xen/README.md).
-if [ "${HVM_FULL:-0}" = 1 ]; then
+vmctl config $G > $OUT/config.installed.cfg 2>/dev/null
+step installed-claims-as-xl same_claims_as_xl $G $OUT/config.installed.cfg True
+# The disk boot: SeaBIOS reads grub and the kernel from the emulated IDE disk (slow).
+if [ "${HVM_FULL:-1}" = 1 ]; then
     step -t 200 grub-from-disk wait_file $OUT/console.installed 'VMDTEST-GRUB role=installed-hvm root=hd0' 180
     step -t 620 hello wait_file $OUT/console.installed "$MARK_HELLO role=installed-hvm type=HVM tag=hd0" 600
 fi
