@@ -26,6 +26,7 @@
 #include "conf.h"
 #include "config.h"
 #include "util.h"
+#include "vmd-proto.h"
 
 int access_peer_read(int fd, struct peer *out)
 {
@@ -122,16 +123,15 @@ static bool inside(const char *path, const char *root)
 	return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-int access_path_allowed(const char *path, char *const *roots, size_t n_roots, char *why,
-			size_t whylen)
+int access_path_allowed(const char *path, char *const *roots, size_t n_roots, struct err *err)
 {
 	if (!path || path[0] != '/') {
-		snprintf(why, whylen, "'%s' is not an absolute path", path ? path : "");
+		err_set(err, VMD_ERR_PERMISSION, "'%s' is not an absolute path", path ? path : "");
 		return -1;
 	}
 	char *real = resolve(path);
 	if (!real) {
-		snprintf(why, whylen, "cannot resolve %s: %s", path, strerror(errno));
+		err_set(err, VMD_ERR_PERMISSION, "cannot resolve %s: %s", path, strerror(errno));
 		return -1;
 	}
 	int r = -1;
@@ -143,10 +143,10 @@ int access_path_allowed(const char *path, char *const *roots, size_t n_roots, ch
 	}
 	if (r < 0) {
 		if (strcmp(real, path))
-			snprintf(why, whylen, "%s (resolved to %s) is outside the storage roots",
-				 path, real);
+			err_set(err, VMD_ERR_PERMISSION,
+				"%s (resolved to %s) is outside the storage roots", path, real);
 		else
-			snprintf(why, whylen, "%s is outside the storage roots", path);
+			err_set(err, VMD_ERR_PERMISSION, "%s is outside the storage roots", path);
 	}
 	free(real);
 	return r;
@@ -164,29 +164,33 @@ static bool bootloader_arg_allowed(const char *a)
 	return false;
 }
 
+/* A refusal about config key k (and the path p at fault, if any): "permission denied: ...". */
 #define FAIL(k, p, ...)                                                                      \
 	do {                                                                                 \
-		snprintf(key, 64, "%s", k);                                                  \
-		snprintf(path, 4096, "%s", (p) ? (p) : "");                                  \
-		snprintf(why, whylen, __VA_ARGS__);                                          \
+		err_set(err, VMD_ERR_PERMISSION, __VA_ARGS__);                               \
+		err_add_str(err, "key", k);                                                  \
+		err_add_str(err, "path", p);                                                 \
 		return -1;                                                                   \
 	} while (0)
 
 static int check_file(const char *k, const char *file, char *const *roots, size_t n_roots,
-		      char key[64], char path[4096], char *why, size_t whylen)
+		      struct err *err)
 {
-	char w[4096 + 128];
-	if (file && access_path_allowed(file, roots, n_roots, w, sizeof w) < 0)
-		FAIL(k, file, "%s: %s", k, w);
+	struct err w = {0};
+	if (file && access_path_allowed(file, roots, n_roots, &w) < 0) {
+		char why[ERR_MSG_MAX];
+		snprintf(why, sizeof why, "%s", w.msg);
+		err_clear(&w);
+		FAIL(k, file, "%s: %s", k, why);
+	}
 	return 0;
 }
 
 int access_check_config(const struct vm_config *cfg, char *const *roots, size_t n_roots,
-			char key[64], char path[4096], char *why, size_t whylen)
+			struct err *err)
 {
-	key[0] = path[0] = '\0';
-	if (check_file("kernel", cfg->kernel, roots, n_roots, key, path, why, whylen) < 0 ||
-	    check_file("ramdisk", cfg->ramdisk, roots, n_roots, key, path, why, whylen) < 0)
+	if (check_file("kernel", cfg->kernel, roots, n_roots, err) < 0 ||
+	    check_file("ramdisk", cfg->ramdisk, roots, n_roots, err) < 0)
 		return -1;
 	if (cfg->bootloader && strcmp(cfg->bootloader, "pygrub") != 0)
 		FAIL("bootloader", cfg->bootloader,
@@ -201,7 +205,7 @@ int access_check_config(const struct vm_config *cfg, char *const *roots, size_t 
 		if (d->script)
 			FAIL("disk", d->script,
 			     "disk %s: only root may set a block script", d->vdev);
-		if (check_file("disk", d->target, roots, n_roots, key, path, why, whylen) < 0)
+		if (check_file("disk", d->target, roots, n_roots, err) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < cfg->n_vifs; i++)
@@ -215,10 +219,10 @@ int access_check_config(const struct vm_config *cfg, char *const *roots, size_t 
 	return 0;
 }
 
-int access_check_caller_path(uid_t uid, const char *path, char *why, size_t whylen)
+int access_check_caller_path(uid_t uid, const char *path, struct err *err)
 {
 	if (access_unrestricted(uid, geteuid()))
 		return 0;
 	const struct vmd_conf *c = conf_active();
-	return access_path_allowed(path, c->storage_roots, c->n_storage_roots, why, whylen);
+	return access_path_allowed(path, c->storage_roots, c->n_storage_roots, err);
 }

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "err.h"
+
 struct vm_config;
 
 struct peer {
@@ -45,16 +47,15 @@ bool access_unrestricted(uid_t uid, uid_t daemon_uid);
 /* Resolves path (symlinks included; a path that does not exist yet, such as a clone target,
  * through its directory) and checks that it lies in one of the roots (themselves resolved).
  * 0, or -1 with why filled. */
-int access_path_allowed(const char *path, char *const *roots, size_t n_roots, char *why,
-			size_t whylen);
+int access_path_allowed(const char *path, char *const *roots, size_t n_roots, struct err *err);
 /* Checks all that a restricted writer's guest config names (see the top of this file).
- * 0, or -1 with the offending key (xl.cfg name), the path when one is at fault ("" else) and
- * why. */
+ * 0, or -1 with err PERMISSION: why, data.key (the xl.cfg key), data.path (when a path is at
+ * fault). */
 int access_check_config(const struct vm_config *cfg, char *const *roots, size_t n_roots,
-			char key[64], char path[4096], char *why, size_t whylen);
+			struct err *err);
 /* For ops that take a path from the client (disk.create's path, a clone's disk_dir and
  * targets): 0 when the peer uid is unrestricted, or when path resolves under the storage
  * roots of the configuration in force (conf_active); -1 with why filled. */
-int access_check_caller_path(uid_t uid, const char *path, char *why, size_t whylen);
+int access_check_caller_path(uid_t uid, const char *path, struct err *err);
 
 #endif

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmd-proto.h"
+
 static const struct backend_ops *const impls[] = {
 #ifdef VMD_HAVE_LIBXL
 	&backend_libxl,
@@ -23,15 +25,119 @@ const struct backend_ops *backend_find(const char *name)
 	return NULL;
 }
 
-void be_error_set(struct be_error *err, int code, const char *fmt, ...)
+struct backend *be_open(const struct backend_ops *ops, struct event_base *base,
+			const struct backend_options *opts, struct err *err)
 {
-	if (!err)
-		return;
-	err->code = code;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-	va_end(ap);
+	struct backend *be = ops->open(base, opts, err);
+	if (be)
+		be->ops = ops;
+	return be;
+}
+
+void be_close(struct backend *be)
+{
+	if (be)
+		be->ops->close(be);
+}
+
+const char *be_name(const struct backend *be)
+{
+	return be->ops->name;
+}
+
+int be_host_info(struct backend *be, struct host_info *out, struct err *err)
+{
+	return be->ops->host_info(be, out, err);
+}
+
+int be_list(struct backend *be, struct dom_info **out, size_t *n, struct err *err)
+{
+	return be->ops->list(be, out, n, err);
+}
+
+int be_info(struct backend *be, uint32_t domid, struct dom_info *out, struct err *err)
+{
+	return be->ops->info(be, domid, out, err);
+}
+
+int be_create(struct backend *be, const struct vm_config *cfg, const char *record,
+	      backend_done_fn *done, void *arg, struct err *err)
+{
+	return be->ops->create(be, cfg, record, done, arg, err);
+}
+
+int be_shutdown(struct backend *be, uint32_t domid, struct err *err)
+{
+	return be->ops->shutdown(be, domid, err);
+}
+
+int be_reboot(struct backend *be, uint32_t domid, struct err *err)
+{
+	return be->ops->reboot(be, domid, err);
+}
+
+int be_destroy(struct backend *be, uint32_t domid, backend_done_fn *done, void *arg,
+	       struct err *err)
+{
+	return be->ops->destroy(be, domid, done, arg, err);
+}
+
+int be_pause(struct backend *be, uint32_t domid, struct err *err)
+{
+	return be->ops->pause(be, domid, err);
+}
+
+int be_unpause(struct backend *be, uint32_t domid, struct err *err)
+{
+	return be->ops->unpause(be, domid, err);
+}
+
+int be_console(struct backend *be, uint32_t domid, struct console_info *out, struct err *err)
+{
+	return be->ops->console(be, domid, out, err);
+}
+
+int be_vnc(struct backend *be, uint32_t domid, char *out, size_t outlen, struct err *err)
+{
+	if (!be->ops->vnc) {
+		err_set(err, VMD_ERR_NOT_SUPPORTED, "backend %s cannot tell VNC addresses",
+			be->ops->name);
+		return -1;
+	}
+	return be->ops->vnc(be, domid, out, outlen, err);
+}
+
+int be_watch(struct backend *be, uint32_t domid, struct err *err)
+{
+	return be->ops->watch(be, domid, err);
+}
+
+int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err)
+{
+	if (!be->ops->inject) {
+		err_set(err, VMD_ERR_NOT_SUPPORTED, "backend %s has no fault injection",
+			be->ops->name);
+		return -1;
+	}
+	return be->ops->inject(be, fault, domid, err);
+}
+
+const char *dom_state_name(enum dom_state s)
+{
+	switch (s) {
+	case DOM_RUNNING:
+	case DOM_BLOCKED:
+		return "running";
+	case DOM_PAUSED:
+		return "paused";
+	case DOM_SHUTDOWN:
+		return "shutdown";
+	case DOM_CRASHED:
+		return "crashed";
+	case DOM_DYING:
+		return "dying";
+	}
+	return "unknown";
 }
 
 void dom_info_finish(struct dom_info *d)

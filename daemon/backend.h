@@ -9,6 +9,10 @@
  * inside the call that started the work. Long operations (create, destroy) are asynchronous:
  * they return 0 once started and report through their done function exactly once.
  *
+ * The handle carries its own ops (struct backend is the first member of each backend's own
+ * state), and the core calls the thin be_* wrappers below: be_list(be, ...) is
+ * be->ops->list(be, ...).
+ *
  * Policy lives in the core: the backend reports that a guest powered off, rebooted or crashed
  * and leaves the dying domain in place; the core decides (on_poweroff/on_reboot/on_crash) and
  * calls destroy and/or create. libxl restarts nothing by itself, and neither does sim.
@@ -20,14 +24,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 struct event_base;
 struct vm_config;
-struct backend;
+struct backend_ops;
 
-/* An error from the backend: a VMD_ERR_* code and a message for humans. */
-struct be_error {
-	int code;
-	char msg[512];
+/* The first member of every backend's state. */
+struct backend {
+	const struct backend_ops *ops;
 };
 
 enum dom_state {
@@ -65,6 +70,8 @@ struct dom_info {
 };
 
 void dom_info_finish(struct dom_info *d); /* frees record */
+/* "running" (blocked included), "paused", "shutdown", "crashed", "dying". */
+const char *dom_state_name(enum dom_state s);
 void dom_info_list_free(struct dom_info *list, size_t n);
 
 
@@ -80,7 +87,7 @@ struct console_info {
 	char kind[16];  /* "pv" or "serial" */
 };
 
-typedef void backend_done_fn(void *arg, const struct be_error *err, uint32_t domid);
+typedef void backend_done_fn(void *arg, const struct err *err, uint32_t domid);
 typedef void backend_event_fn(void *arg, uint32_t domid, enum dom_event ev);
 
 struct backend_options {
@@ -97,39 +104,39 @@ struct backend_options {
 struct backend_ops {
 	const char *name;
 	/* Is this backend usable on this host? Fills err when not. */
-	bool (*available)(struct be_error *err);
+	bool (*available)(struct err *err);
 	struct backend *(*open)(struct event_base *base, const struct backend_options *opts,
-				struct be_error *err);
+				struct err *err);
 	/* Stops watching and frees; running guests are left running. NULL-safe. */
 	void (*close)(struct backend *be);
 
-	int (*host_info)(struct backend *be, struct host_info *out, struct be_error *err);
+	int (*host_info)(struct backend *be, struct host_info *out, struct err *err);
 	/* All domains but dom0, with records where they are ours. Caller frees with dom_info_list_free. */
-	int (*list)(struct backend *be, struct dom_info **out, size_t *n, struct be_error *err);
+	int (*list)(struct backend *be, struct dom_info **out, size_t *n, struct err *err);
 	/* One domain; VMD_ERR_NOT_FOUND when it does not exist. Caller frees with dom_info_finish. */
-	int (*info)(struct backend *be, uint32_t domid, struct dom_info *out, struct be_error *err);
+	int (*info)(struct backend *be, uint32_t domid, struct dom_info *out, struct err *err);
 
 	/* Build and unpause a domain; store record with it; watch it. done gets the new domid. */
 	int (*create)(struct backend *be, const struct vm_config *cfg, const char *record,
-		      backend_done_fn *done, void *arg, struct be_error *err);
+		      backend_done_fn *done, void *arg, struct err *err);
 	/* Ask the guest to shut down / reboot; completion arrives as a DOM_EV_* event. */
-	int (*shutdown)(struct backend *be, uint32_t domid, struct be_error *err);
-	int (*reboot)(struct backend *be, uint32_t domid, struct be_error *err);
+	int (*shutdown)(struct backend *be, uint32_t domid, struct err *err);
+	int (*reboot)(struct backend *be, uint32_t domid, struct err *err);
 	/* Hard power-off and release of all resources. done once the domain is gone. */
 	int (*destroy)(struct backend *be, uint32_t domid, backend_done_fn *done, void *arg,
-		       struct be_error *err);
-	int (*pause)(struct backend *be, uint32_t domid, struct be_error *err);
-	int (*unpause)(struct backend *be, uint32_t domid, struct be_error *err);
+		       struct err *err);
+	int (*pause)(struct backend *be, uint32_t domid, struct err *err);
+	int (*unpause)(struct backend *be, uint32_t domid, struct err *err);
 	int (*console)(struct backend *be, uint32_t domid, struct console_info *out,
-		       struct be_error *err);
+		       struct err *err);
 	/* Where the guest's VNC server (HVM: the device model's) listens, "HOST:PORT". -1 when
 	 * it has none (yet); NULL when the backend cannot tell. */
 	int (*vnc)(struct backend *be, uint32_t domid, char *out, size_t outlen,
-		   struct be_error *err);
+		   struct err *err);
 	/* Start delivering events for a domain found running at daemon start (adoption). */
-	int (*watch)(struct backend *be, uint32_t domid, struct be_error *err);
+	int (*watch)(struct backend *be, uint32_t domid, struct err *err);
 	/* Backend-specific test hook (sim: fault injection); NULL when unsupported. */
-	int (*inject)(struct backend *be, const char *fault, uint32_t domid, struct be_error *err);
+	int (*inject)(struct backend *be, const char *fault, uint32_t domid, struct err *err);
 };
 
 extern const struct backend_ops backend_sim;
@@ -140,7 +147,27 @@ extern const struct backend_ops backend_libxl;
 /* Finds a backend by name ("sim", "libxl"); NULL if unknown or not built. */
 const struct backend_ops *backend_find(const char *name);
 
-void be_error_set(struct be_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* The calls, through the handle's ops (see struct backend_ops for each). */
+struct backend *be_open(const struct backend_ops *ops, struct event_base *base,
+			const struct backend_options *opts, struct err *err);
+void be_close(struct backend *be); /* NULL-safe */
+const char *be_name(const struct backend *be);
+int be_host_info(struct backend *be, struct host_info *out, struct err *err);
+int be_list(struct backend *be, struct dom_info **out, size_t *n, struct err *err);
+int be_info(struct backend *be, uint32_t domid, struct dom_info *out, struct err *err);
+int be_create(struct backend *be, const struct vm_config *cfg, const char *record,
+	      backend_done_fn *done, void *arg, struct err *err);
+int be_shutdown(struct backend *be, uint32_t domid, struct err *err);
+int be_reboot(struct backend *be, uint32_t domid, struct err *err);
+int be_destroy(struct backend *be, uint32_t domid, backend_done_fn *done, void *arg,
+	       struct err *err);
+int be_pause(struct backend *be, uint32_t domid, struct err *err);
+int be_unpause(struct backend *be, uint32_t domid, struct err *err);
+int be_console(struct backend *be, uint32_t domid, struct console_info *out, struct err *err);
+/* -1 with err NOT_SUPPORTED when the backend cannot tell. */
+int be_vnc(struct backend *be, uint32_t domid, char *out, size_t outlen, struct err *err);
+int be_watch(struct backend *be, uint32_t domid, struct err *err);
+/* -1 with err NOT_SUPPORTED when the backend has no test hook. */
+int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err);
 
 #endif

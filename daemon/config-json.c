@@ -11,44 +11,38 @@
 #include <string.h>
 
 #include "util.h"
+#include "vmd-proto.h"
 #include "xlcfg.h"
 
 /* The bounds are config.h's VM_*_MAX, checked here while converting JSON's 64-bit integers. */
 
-/* vsnprintf: truncating a long message is intended (snprintf would warn about it). */
-__attribute__((format(printf, 2, 3))) static void set_msg(struct config_error *err,
-							   const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-}
-
-__attribute__((format(printf, 3, 4))) static int fail(struct config_error *err, const char *key,
+/* "key: text", data.key: keys and values come from the client, so both stay on one printable
+ * line, and a hostile key is cut (at a character boundary) in both alike. */
+__attribute__((format(printf, 3, 4))) static int fail(struct err *err, const char *key,
 						       const char *fmt, ...)
 {
-	char text[sizeof(err->message)];
+	char text[ERR_MSG_MAX], k[CONFIG_KEY_MAX + 1];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	err->line = 0;
-	snprintf(err->key, sizeof(err->key), "%s", key);
-	/* Keys and values come from the client; keep the message on one printable line. */
-	set_msg(err, "%.63s: %s", key, text); /* a hostile key is cut as in err->key */
-	for (char *p = err->message; *p; p++)
+	snprintf(k, sizeof k, "%.*s", utf8_prefix(key, CONFIG_KEY_MAX), key);
+	for (char *p = k; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	for (char *p = err->key; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	err_clear(err);
+	err_set(err, VMD_ERR_INVALID_CONFIG, "%s: %s", k, text);
+	if (err)
+		for (char *p = err->msg; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+	err_add_str(err, "key", k);
 	return -1;
 }
 
 /* Strings: NULL-safe on JSON null (= unset); a NUL inside a JSON string is refused because
  * every consumer downstream sees C strings. */
-static int take_string(const json_t *v, const char *key, char **out, struct config_error *err)
+static int take_string(const json_t *v, const char *key, char **out, struct err *err)
 {
 	if (json_is_null(v))
 		return 0;
@@ -63,7 +57,7 @@ static int take_string(const json_t *v, const char *key, char **out, struct conf
 }
 
 static int take_int(const json_t *v, const char *key, long long min, long long max,
-		    long long *out, struct config_error *err)
+		    long long *out, struct err *err)
 {
 	if (!json_is_integer(v))
 		return fail(err, key, "expected an integer");
@@ -74,7 +68,7 @@ static int take_int(const json_t *v, const char *key, long long min, long long m
 	return 0;
 }
 
-static int take_bool(const json_t *v, const char *key, bool *out, struct config_error *err)
+static int take_bool(const json_t *v, const char *key, bool *out, struct err *err)
 {
 	if (!json_is_boolean(v))
 		return fail(err, key, "expected true or false");
@@ -83,7 +77,7 @@ static int take_bool(const json_t *v, const char *key, bool *out, struct config_
 }
 
 static int take_action(const json_t *v, const char *key, enum vm_action *out,
-		       struct config_error *err)
+		       struct err *err)
 {
 	if (!json_is_string(v))
 		return fail(err, key, "expected \"destroy\", \"restart\" or \"preserve\"");
@@ -95,7 +89,7 @@ static int take_action(const json_t *v, const char *key, enum vm_action *out,
 
 /* A string member of a disk or vif object: "disk: 'vdev' must be a string". */
 static int member_string(const json_t *v, const char *what, const char *k, char **out,
-			 struct config_error *err)
+			 struct err *err)
 {
 	if (json_is_null(v))
 		return 0;
@@ -108,7 +102,7 @@ static int member_string(const json_t *v, const char *what, const char *k, char 
 	return 0;
 }
 
-static int disk_from_object(const json_t *o, struct vm_disk *d, struct config_error *err)
+static int disk_from_object(const json_t *o, struct vm_disk *d, struct err *err)
 {
 	const char *k;
 	json_t *v;
@@ -146,7 +140,7 @@ static int disk_from_object(const json_t *o, struct vm_disk *d, struct config_er
 	return 0;
 }
 
-static int vif_from_object(const json_t *o, struct vm_vif *vif, struct config_error *err)
+static int vif_from_object(const json_t *o, struct vm_vif *vif, struct err *err)
 {
 	const char *k;
 	json_t *v;
@@ -173,7 +167,7 @@ static int vif_from_object(const json_t *o, struct vm_vif *vif, struct config_er
 	return 0;
 }
 
-static int take_disks(const json_t *v, struct vm_config *c, struct config_error *err)
+static int take_disks(const json_t *v, struct vm_config *c, struct err *err)
 {
 	if (!json_is_array(v))
 		return fail(err, "disk", "expected an array");
@@ -200,7 +194,7 @@ static int take_disks(const json_t *v, struct vm_config *c, struct config_error 
 	return 0;
 }
 
-static int take_vifs(const json_t *v, struct vm_config *c, struct config_error *err)
+static int take_vifs(const json_t *v, struct vm_config *c, struct err *err)
 {
 	if (!json_is_array(v))
 		return fail(err, "vif", "expected an array");
@@ -227,7 +221,7 @@ static int take_vifs(const json_t *v, struct vm_config *c, struct config_error *
 	return 0;
 }
 
-static int take_args(const json_t *v, struct vm_config *c, struct config_error *err)
+static int take_args(const json_t *v, struct vm_config *c, struct err *err)
 {
 	if (!json_is_array(v))
 		return fail(err, "bootloader_args", "expected an array of strings");
@@ -246,7 +240,7 @@ static int take_args(const json_t *v, struct vm_config *c, struct config_error *
 }
 
 static int take_key(const char *k, const json_t *v, struct vm_config *c,
-		    struct config_error *err)
+		    struct err *err)
 {
 	long long i;
 	char *s = NULL;
@@ -332,18 +326,15 @@ static int take_key(const char *k, const json_t *v, struct vm_config *c,
 	return fail(err, k, "unknown key");
 }
 
-int config_from_json(const json_t *obj, struct vm_config *out, struct config_error *err)
+int config_from_json(const json_t *obj, struct vm_config *out, struct err *err)
 {
 	const char *k;
 	json_t *v;
 
 	vm_config_init(out);
-	memset(err, 0, sizeof(*err));
-	if (!json_is_object(obj)) {
-		snprintf(err->message, sizeof(err->message), "config: expected a JSON object");
-		snprintf(err->key, sizeof(err->key), "config");
-		return -1;
-	}
+	err_clear(err);
+	if (!json_is_object(obj))
+		return fail(err, "config", "expected a JSON object");
 	json_object_foreach((json_t *)obj, k, v) {
 		if (take_key(k, v, out, err) < 0)
 			goto fail;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 /* Bounds of a definition, the same for both input forms (xlcfg.c, config-json.c). */
 #define VM_VCPUS_MAX 512
 #define VM_MEMORY_MIN 16                   /* MiB: below this no guest kernel boots */
@@ -79,12 +81,10 @@ struct vm_config {
 	enum vm_action on_crash;    /* default destroy */
 };
 
-/* A parse or validation failure: message for humans, plus where it was. */
-struct config_error {
-	char message[512];
-	char key[64];   /* offending key, "" if none */
-	int line;       /* 1-based line in the xl.cfg text, 0 if none */
-};
+/* A parse or validation failure is a struct err (err.h) with code VMD_ERR_INVALID_CONFIG and
+ * data {"key": the offending key, cut to CONFIG_KEY_MAX bytes; "line": its 1-based line in
+ * the xl.cfg text}, each when known. */
+#define CONFIG_KEY_MAX 63
 
 void vm_config_init(struct vm_config *cfg);   /* all defaults, nothing allocated */
 void vm_config_finish(struct vm_config *cfg); /* frees every member; cfg is left init'ed */

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <sys/queue.h>
 
 #include "backend.h"
@@ -17,14 +18,19 @@ struct jobs;
 struct server;
 struct vm;
 
+struct vm_reservation;
+
 struct daemon {
 	struct event_base *base;
-	const struct backend_ops *be_ops;
-	struct backend *be;
+	struct backend *be; /* carries its ops (backend.h) */
 	struct store store;
 	struct server *server;
 	struct jobs *jobs; /* long work in worker threads (job.c) */
 	TAILQ_HEAD(vm_list, vm) vms;
+	LIST_HEAD(, vm_reservation) reserved; /* names of guests being made (vm_reserve) */
+	/* How the core reports to the world (main.c hands these to the server): a vm.event's
+	 * params (borrowed), for every subscribed client. */
+	void (*on_event)(struct daemon *d, json_t *params);
 	char *state_dir;
 	char *run_dir;
 	char *socket_path;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "vmd-proto.h"
 
 /* Zero detection granularity of the read/write copy: the file system block size of ext4 and
  * XFS, so a skipped block really becomes a hole. */
@@ -106,8 +107,7 @@ struct copy {
 	const struct disk_copy_ctl *ctl;
 	size_t chunk;
 	char *buf; /* for read/write, allocated on first use */
-	char *err;
-	size_t errlen;
+	struct err *err;
 	uint64_t waited; /* the copy up to here is on disk and out of the page cache */
 	uint64_t moved;  /* data bytes written so far (for ctl->rate) */
 	double t0;       /* monotonic start of the copy (for ctl->rate) */
@@ -123,7 +123,7 @@ static int check_cancel(struct copy *c)
 	if (!cancelled(c))
 		return 0;
 	errno = ECANCELED;
-	err_set(c->err, c->errlen, "cancelled");
+	err_set(c->err, VMD_ERR_CANCELLED, "cancelled");
 	return -1;
 }
 
@@ -139,7 +139,7 @@ static void advance(struct copy *c, uint64_t n, uint64_t pos)
 static int shrank(struct copy *c, uint64_t pos)
 {
 	errno = ESTALE;
-	err_set(c->err, c->errlen,
+	err_set(c->err, VMD_ERR_IO,
 	       "the source image changed during the copy (it ends at %llu of %llu bytes)",
 	       (unsigned long long)pos, (unsigned long long)c->size);
 	return -1;
@@ -221,7 +221,7 @@ static int copy_rw(struct copy *c, uint64_t from, uint64_t to)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			err_set(c->err, c->errlen, "cannot read the source image at %llu: %s",
+			err_set(c->err, VMD_ERR_IO, "cannot read the source image at %llu: %s",
 			       (unsigned long long)pos, strerror(errno));
 			return -1;
 		}
@@ -239,7 +239,7 @@ static int copy_rw(struct copy *c, uint64_t from, uint64_t to)
 			}
 			if (off > run &&
 			    pwrite_all(c->out, c->buf + run, off - run, pos + run) < 0) {
-				err_set(c->err, c->errlen, "cannot write the copy at %llu: %s",
+				err_set(c->err, VMD_ERR_IO, "cannot write the copy at %llu: %s",
 				       (unsigned long long)(pos + run), strerror(errno));
 				return -1;
 			}
@@ -278,7 +278,7 @@ static int copy_sparse(struct copy *c, unsigned allowed)
 			} else if (d < 0 && errno == EINVAL) {
 				seek = false; /* no SEEK_DATA here: everything is data */
 			} else if (d < 0) {
-				err_set(c->err, c->errlen, "cannot find data in the source: %s",
+				err_set(c->err, VMD_ERR_IO, "cannot find data in the source: %s",
 				       strerror(errno));
 				return -1;
 			} else {
@@ -295,7 +295,7 @@ static int copy_sparse(struct copy *c, unsigned allowed)
 			if (h < 0 && errno == ENXIO)
 				return shrank(c, data);
 			if (h < 0) {
-				err_set(c->err, c->errlen, "cannot find holes in the source: %s",
+				err_set(c->err, VMD_ERR_IO, "cannot find holes in the source: %s",
 				       strerror(errno));
 				return -1;
 			}
@@ -323,7 +323,7 @@ static int copy_sparse(struct copy *c, unsigned allowed)
 					cfr = false;
 					continue;
 				}
-				err_set(c->err, c->errlen, "cannot copy at %llu: %s",
+				err_set(c->err, VMD_ERR_IO, "cannot copy at %llu: %s",
 				       (unsigned long long)p, strerror(errno));
 				return -1;
 			}
@@ -338,8 +338,8 @@ static int copy_sparse(struct copy *c, unsigned allowed)
 	return cfr ? DISK_COPY_SPARSE : DISK_COPY_RW;
 }
 
-int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl, char *err,
-		 size_t errlen)
+int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl,
+		 struct err *err)
 {
 	static const struct disk_copy_ctl none = {0};
 	struct copy c = {
@@ -348,7 +348,6 @@ int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl
 		.size = size,
 		.ctl = ctl ? ctl : &none,
 		.err = err,
-		.errlen = errlen,
 		.t0 = now_monotonic(),
 	};
 	c.chunk = c.ctl->chunk ? c.ctl->chunk : DISK_COPY_CHUNK;
@@ -364,7 +363,7 @@ int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl
 			goto check;
 		}
 		if (!unsupported(errno) || !(allowed & (DISK_COPY_SPARSE | DISK_COPY_RW))) {
-			err_set(err, errlen, "cannot reflink the image: %s", strerror(errno));
+			err_set(err, VMD_ERR_IO, "cannot reflink the image: %s", strerror(errno));
 			return -1;
 		}
 	}
@@ -375,7 +374,7 @@ int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl
 		method = copy_sparse(&c, allowed);
 	} else {
 		errno = EINVAL;
-		err_set(err, errlen, "no copy method allowed");
+		err_set(err, VMD_ERR_IO, "no copy method allowed");
 		return -1;
 	}
 	free(c.buf);
@@ -383,19 +382,19 @@ int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl
 		return -1;
 	/* The holes at the end: the size, not data, makes them. */
 	if (ftruncate(out, (off_t)size) < 0) {
-		err_set(err, errlen, "cannot set the size of the copy: %s", strerror(errno));
+		err_set(err, VMD_ERR_IO, "cannot set the size of the copy: %s", strerror(errno));
 		return -1;
 	}
 check:;
 	/* A source that grew or shrank while we copied gives a copy of no consistent moment. */
 	struct stat st;
 	if (fstat(in, &st) < 0) {
-		err_set(err, errlen, "cannot stat the source image: %s", strerror(errno));
+		err_set(err, VMD_ERR_IO, "cannot stat the source image: %s", strerror(errno));
 		return -1;
 	}
 	if ((uint64_t)st.st_size != size) {
 		errno = ESTALE;
-		err_set(err, errlen,
+		err_set(err, VMD_ERR_IO,
 		       "the source image changed size during the copy (%llu bytes, now %llu)",
 		       (unsigned long long)size, (unsigned long long)st.st_size);
 		return -1;
@@ -449,52 +448,52 @@ int disk_commit(const char *tmp, const char *final)
 	return 0;
 }
 
-int disk_create(const char *path, const char *tmp, uint64_t size, unsigned mode, char *err,
-		size_t errlen)
+int disk_create(const char *path, const char *tmp, uint64_t size, unsigned mode,
+		struct err *err)
 {
 	struct stat st;
 	if (lstat(path, &st) == 0) {
 		errno = EEXIST;
-		err_set(err, errlen, "%s already exists", path);
+		err_set(err, VMD_ERR_EXISTS, "%s already exists", path);
 		return -1;
 	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0) {
-		err_set(err, errlen, "cannot create %s: %s", path, strerror(errno));
+		err_set(err, VMD_ERR_IO, "cannot create %s: %s", path, strerror(errno));
 		return -1;
 	}
 	/* fchmod: the daemon's umask must not decide who may read a guest's disk. */
 	if (fchmod(fd, mode) < 0) {
-		err_set(err, errlen, "cannot set the mode of %s: %s", path, strerror(errno));
+		err_set(err, VMD_ERR_IO, "cannot set the mode of %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (ftruncate(fd, (off_t)size) < 0) {
-		err_set(err, errlen, "cannot make %s %llu bytes large: %s", path,
+		err_set(err, VMD_ERR_IO, "cannot make %s %llu bytes large: %s", path,
 		       (unsigned long long)size, strerror(errno));
 		goto fail;
 	}
 	struct stat made;
 	if (fsync(fd) < 0 || fstat(fd, &made) < 0) {
-		err_set(err, errlen, "cannot sync %s: %s", path, strerror(errno));
+		err_set(err, VMD_ERR_IO, "cannot sync %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		err_set(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		err_set(err, VMD_ERR_IO, "cannot write %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	fd = -1;
 	if (disk_commit(tmp, path) < 0) {
 		if (errno == EEXIST)
-			err_set(err, errlen, "%s already exists", path);
+			err_set(err, VMD_ERR_EXISTS, "%s already exists", path);
 		else
-			err_set(err, errlen, "cannot create %s: %s", path, strerror(errno));
+			err_set(err, VMD_ERR_IO, "cannot create %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (disk_fsync_dir(path) < 0) {
 		/* Not durable: take back what we renamed (and only that), and say so. */
 		int e = errno;
-		err_set(err, errlen, "cannot sync the directory of %s: %s", path, strerror(e));
+		err_set(err, VMD_ERR_IO, "cannot sync the directory of %s: %s", path, strerror(e));
 		if (lstat(path, &st) == 0 && st.st_dev == made.st_dev && st.st_ino == made.st_ino)
 			unlink(path);
 		errno = e;
@@ -540,7 +539,7 @@ char *disk_find_program(const char *prog)
 #define SYSPREP_KILL_GRACE 5.0 /* seconds between SIGTERM and SIGKILL after a cancel */
 
 /* The line that says why: the first "error:" line of the tail, else its last line. */
-static void sysprep_reason(char *tail, char *err, size_t errlen, const char *prefix)
+static void sysprep_reason(char *tail, struct err *err, const char *prefix)
 {
 	char *pick = NULL, *last = NULL, *save = NULL;
 	for (char *line = strtok_r(tail, "\r\n", &save); line;
@@ -559,11 +558,11 @@ static void sysprep_reason(char *tail, char *err, size_t errlen, const char *pre
 		for (char *c = pick; *c; c++)
 			if ((unsigned char)*c < 0x20 || *c == 0x7f)
 				*c = ' ';
-	err_set(err, errlen, "%s%s%s", prefix, pick ? ": " : "", pick ? pick : "");
+	err_set(err, VMD_ERR_BACKEND, "%s%s%s", prefix, pick ? ": " : "", pick ? pick : "");
 }
 
 int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size_t n,
-		 const char *hostname, const atomic_bool *cancel, char *err, size_t errlen)
+		 const char *hostname, const atomic_bool *cancel, struct err *err)
 {
 	extern char **environ;
 	const char **argv = xcalloc(4 * n + 12, sizeof *argv);
@@ -586,7 +585,7 @@ int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size
 
 	int out[2];
 	if (pipe2(out, O_CLOEXEC) < 0) {
-		err_set(err, errlen, "cannot run %s: %s", prog, strerror(errno));
+		err_set(err, VMD_ERR_IO, "cannot run %s: %s", prog, strerror(errno));
 		free(argv);
 		return -1;
 	}
@@ -616,7 +615,7 @@ int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size
 	if (e) {
 		close(out[0]);
 		errno = e;
-		err_set(err, errlen, "cannot run %s: %s", prog, strerror(e));
+		err_set(err, VMD_ERR_IO, "cannot run %s: %s", prog, strerror(e));
 		return -1;
 	}
 
@@ -674,7 +673,7 @@ int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size
 	int rc = 0;
 	if (killed) {
 		errno = ECANCELED;
-		err_set(err, errlen, "cancelled");
+		err_set(err, VMD_ERR_CANCELLED, "cancelled");
 		rc = -1;
 	} else if (status != 0) {
 		char prefix[128];
@@ -687,7 +686,7 @@ int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size
 		else
 			snprintf(prefix, sizeof prefix, "virt-sysprep failed");
 		errno = EIO;
-		sysprep_reason(tail, err, errlen, prefix);
+		sysprep_reason(tail, err, prefix);
 		rc = -1;
 	}
 	free(tail);

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 /* Copy methods, as flags: which ones a copy may use, and which one it used. */
 enum disk_copy_method {
 	DISK_COPY_REFLINK = 1 << 0, /* FICLONE */
@@ -69,8 +71,8 @@ const char *disk_copy_method_name(int method);
  * with errno: ECANCELED when cancelled, ESTALE when the source changed size during the copy,
  * or the error of the failing call (ENOSPC, EIO, ...). err (may be NULL) gets a message
  * naming the failing step. Does not fsync. */
-int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl, char *err,
-		 size_t errlen);
+int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl,
+		 struct err *err);
 
 /* A temporary name for final in final's directory: "<dir>/.<base>.XXXXXX.vmdtmp" with six
  * random characters. malloc'ed. */
@@ -89,8 +91,8 @@ int disk_fsync_dir(const char *path);
  * caller has journaled): create tmp exclusively, set its size, fsync, disk_commit. Never
  * replaces an existing path (EEXIST). On failure nothing is left behind. 0 / -1 with errno;
  * err (may be NULL) gets a message naming the failing step. */
-int disk_create(const char *path, const char *tmp, uint64_t size, unsigned mode, char *err,
-		size_t errlen);
+int disk_create(const char *path, const char *tmp, uint64_t size, unsigned mode,
+		struct err *err);
 
 /* The program's path: prog itself when it contains a '/', else the first executable of that
  * name in $PATH. malloc'ed, or NULL when there is none. */
@@ -117,6 +119,6 @@ struct disk_sysprep_image {
  * error message. When cancel becomes true its process group is killed. 0, or -1 with errno
  * (ECANCELED when cancelled) and err holding the reason (the tool's "error:" line). */
 int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size_t n,
-		 const char *hostname, const atomic_bool *cancel, char *err, size_t errlen);
+		 const char *hostname, const atomic_bool *cancel, struct err *err);
 
 #endif

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "vmd-proto.h"
 
 #define BLOCK 2048u
 #define CHUNK (1024u * 1024u)        /* one read/write of iso_extract */
@@ -109,8 +110,7 @@ struct image {
 	enum names names;
 	unsigned susp_skip; /* Rock Ridge: bytes to skip in each system use area (SP LEN_SKP) */
 	uint64_t dir_budget;
-	char *err;
-	size_t errlen;
+	struct err *err;
 };
 
 /* A file or directory found by a lookup. */
@@ -131,12 +131,10 @@ static int fail(struct image *im, int e, const char *fmt, ...)
 
 static int fail(struct image *im, int e, const char *fmt, ...)
 {
-	if (im->err && im->errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(im->err, im->errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	err_setv(im->err, VMD_ERR_IO, fmt, ap);
+	va_end(ap);
 	errno = e;
 	return -1;
 }
@@ -252,28 +250,27 @@ static void image_close(struct image *im)
  * thread meanwhile inherits a read-only descriptor of the image until it execs something that
  * closes it; there is no way to pass libiso9660 a descriptor or flags.
  */
-static int image_open(struct image *im, const char *path, char *err, size_t errlen)
+static int image_open(struct image *im, const char *path, struct err *err)
 {
-	*im = (struct image){.path = path, .fd = -1, .dir_budget = DIR_BUDGET, .err = err,
-			     .errlen = errlen};
+	*im = (struct image){.path = path, .fd = -1, .dir_budget = DIR_BUDGET, .err = err};
 	pthread_once(&quiet_once, quiet_libcdio);
 
 	im->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (im->fd < 0) {
 		if (errno == ENOENT)
-			err_set(err, errlen, "ISO image %s does not exist", path);
+			err_set(err, VMD_ERR_IO, "ISO image %s does not exist", path);
 		else
-			err_set(err, errlen, "cannot open ISO image %s: %s", path, strerror(errno));
+			err_set(err, VMD_ERR_IO, "cannot open ISO image %s: %s", path, strerror(errno));
 		return -1;
 	}
 	struct stat st;
 	if (fstat(im->fd, &st) < 0) {
-		err_set(err, errlen, "cannot stat ISO image %s: %s", path, strerror(errno));
+		err_set(err, VMD_ERR_IO, "cannot stat ISO image %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		errno = EISDIR;
-		err_set(err, errlen, "ISO image %s is a directory", path);
+		err_set(err, VMD_ERR_IO, "ISO image %s is a directory", path);
 		goto fail;
 	}
 	if (S_ISREG(st.st_mode)) {
@@ -281,12 +278,12 @@ static int image_open(struct image *im, const char *path, char *err, size_t errl
 	} else if (S_ISBLK(st.st_mode)) {
 		/* A CD drive or a loop device: its size is not in st_size. */
 		if (ioctl(im->fd, BLKGETSIZE64, &im->bytes) < 0) {
-			err_set(err, errlen, "cannot get the size of %s: %s", path, strerror(errno));
+			err_set(err, VMD_ERR_IO, "cannot get the size of %s: %s", path, strerror(errno));
 			goto fail;
 		}
 	} else {
 		errno = EINVAL;
-		err_set(err, errlen, "ISO image %s is neither a regular file nor a block device",
+		err_set(err, VMD_ERR_IO, "ISO image %s is neither a regular file nor a block device",
 		       path);
 		goto fail;
 	}
@@ -301,7 +298,7 @@ static int image_open(struct image *im, const char *path, char *err, size_t errl
 		uint8_t *p = i == 0 ? pvd : vd;
 		ssize_t n = pread(im->fd, p, BLOCK, (off_t)(16 + i) * BLOCK);
 		if (n < 0) {
-			err_set(err, errlen, "cannot read ISO image %s: %s", path, strerror(errno));
+			err_set(err, VMD_ERR_IO, "cannot read ISO image %s: %s", path, strerror(errno));
 			goto fail;
 		}
 		if (n != BLOCK || memcmp(p + 1, "CD001", 5) != 0 || p[6] != 1)
@@ -319,14 +316,14 @@ static int image_open(struct image *im, const char *path, char *err, size_t errl
 	}
 	if (!terminated) {
 		errno = EINVAL;
-		err_set(err, errlen, "%s is not an ISO 9660 image", path);
+		err_set(err, VMD_ERR_IO, "%s is not an ISO 9660 image", path);
 		goto fail;
 	}
 	/* Logical block size (both-endian 16 bits at 128): everything in use is 2048. */
 	unsigned block = (unsigned)(pvd[128] | pvd[129] << 8);
 	if (block != BLOCK) {
 		errno = EINVAL;
-		err_set(err, errlen,
+		err_set(err, VMD_ERR_IO,
 		       "ISO image %s has logical blocks of %u bytes (only 2048 supported)", path,
 		       block);
 		goto fail;
@@ -337,7 +334,7 @@ static int image_open(struct image *im, const char *path, char *err, size_t errl
 	im->iso = iso9660_open_ext(self, ISO_EXTENSION_ALL);
 	if (!im->iso) {
 		errno = EIO;
-		err_set(err, errlen, "libiso9660 cannot open ISO image %s", path);
+		err_set(err, VMD_ERR_IO, "libiso9660 cannot open ISO image %s", path);
 		goto fail;
 	}
 
@@ -428,7 +425,7 @@ static void parse_susp(struct image *im, const uint8_t *su, size_t len, struct r
 		 * (the record keeps what was found so far). */
 		if (!ce || hops >= CE_MAX || ce_off >= BLOCK || ce_len > BLOCK - ce_off)
 			return;
-		char *saved = im->err;
+		struct err *saved = im->err;
 		im->err = NULL; /* a failed read of it is not the caller's error */
 		int r = read_blocks(im, ce_buf, ce_lsn, 1, ce_off + ce_len, "a continuation area");
 		im->err = saved;
@@ -1087,41 +1084,44 @@ static int try_menu(struct search *s, const char *path, enum menu_kind kind, con
 	return r;
 }
 
-/* "no installer in X (looked for A, B, ...)", as much as fits in errlen. */
+/* "no installer in X (looked for A, B, ...)", as much as fits in a message. */
 static void none_found(struct search *s)
 {
 	struct image *im = s->im;
-	if (!im->err || !im->errlen)
+	char buf[ERR_MSG_MAX];
+	size_t cap = sizeof buf;
+	int n = snprintf(buf, cap, "no installer kernel and initrd found in ISO image %s",
+			 im->path);
+	if (n < 0 || (size_t)n >= cap) {
+		err_set(im->err, VMD_ERR_IO, "%s", buf);
 		return;
-	int n = snprintf(im->err, im->errlen,
-			 "no installer kernel and initrd found in ISO image %s", im->path);
-	if (n < 0 || (size_t)n >= im->errlen)
-		return;
+	}
 	size_t used = (size_t)n;
 	const char *sep = " (looked for ";
 	for (size_t i = 0; i < s->out->n_tried; i++) {
 		const char *t = s->out->tried[i];
 		size_t tl = strcspn(t, " ");
 		/* Room for this path, its separator and a closing ", ...)". */
-		if (used + strlen(sep) + tl + 6 >= im->errlen) {
-			snprintf(im->err + used, im->errlen - used, "%s...)", i ? ", " : " (");
+		if (used + strlen(sep) + tl + 6 >= cap) {
+			snprintf(buf + used, cap - used, "%s...)", i ? ", " : " (");
+			err_set(im->err, VMD_ERR_IO, "%s", buf);
 			return;
 		}
-		used += (size_t)snprintf(im->err + used, im->errlen - used, "%s%.*s", sep, (int)tl,
-					 t);
+		used += (size_t)snprintf(buf + used, cap - used, "%s%.*s", sep, (int)tl, t);
 		sep = ", ";
 	}
-	if (s->dropped && used + 6 < im->errlen)
-		used += (size_t)snprintf(im->err + used, im->errlen - used, ", ...");
-	if (s->out->n_tried && used + 1 < im->errlen)
-		snprintf(im->err + used, im->errlen - used, ")");
+	if (s->dropped && used + 6 < cap)
+		used += (size_t)snprintf(buf + used, cap - used, ", ...");
+	if (s->out->n_tried && used + 1 < cap)
+		snprintf(buf + used, cap - used, ")");
+	err_set(im->err, VMD_ERR_IO, "%s", buf);
 }
 
-int iso_find_installer(const char *path, struct iso_installer *out, char *err, size_t errlen)
+int iso_find_installer(const char *path, struct iso_installer *out, struct err *err)
 {
 	memset(out, 0, sizeof *out);
 	struct image im;
-	if (image_open(&im, path, err, errlen) < 0)
+	if (image_open(&im, path, err) < 0)
 		return -1;
 	struct search s = {.im = &im, .out = out};
 	s.seen = xcalloc(N_CANDIDATES + MENU_MAX_ENTRIES, sizeof *s.seen);
@@ -1144,10 +1144,10 @@ int iso_find_installer(const char *path, struct iso_installer *out, char *err, s
 }
 
 int64_t iso_extract(const char *path, const char *iso_path, int out_fd, uint64_t max,
-		    const atomic_bool *cancel, char *err, size_t errlen)
+		    const atomic_bool *cancel, struct err *err)
 {
 	struct image im;
-	if (image_open(&im, path, err, errlen) < 0)
+	if (image_open(&im, path, err) < 0)
 		return -1;
 	int64_t r = -1;
 	int found;

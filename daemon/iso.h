@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 #define ISO_PATH_MAX 256
 #define ISO_MAX_TRIED 48
 /* Nothing bigger is extracted: no installer kernel or initrd comes near (Debian's are 7 and
@@ -63,7 +65,7 @@ struct iso_installer {
  *   or the errno of open(2) or reading path (EACCES, ELOOP, ...).
  * The two ENOENT are told apart by out->n_tried, never 0 once the image was opened (the fixed
  * paths are always looked for). Other errors may leave out->tried partly filled. */
-int iso_find_installer(const char *path, struct iso_installer *out, char *err, size_t errlen);
+int iso_find_installer(const char *path, struct iso_installer *out, struct err *err);
 
 /* Copies the file at iso_path (a path inside the image, as iso_find_installer returns it;
  * matched as described above) out of the image at path into out_fd (a regular file open for
@@ -79,6 +81,6 @@ int iso_find_installer(const char *path, struct iso_installer *out, char *err, s
  *              came back short (a partial copy is left in out_fd);
  *   or the errno of write(2) (ENOSPC, ...). The caller removes what a failure left behind. */
 int64_t iso_extract(const char *path, const char *iso_path, int out_fd, uint64_t max,
-		    const atomic_bool *cancel, char *err, size_t errlen);
+		    const atomic_bool *cancel, struct err *err);
 
 #endif

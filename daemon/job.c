@@ -25,7 +25,7 @@
 #include "daemon.h"
 #include "disk.h"
 #include "log.h"
-#include "rpc.h"
+#include "store.h"
 #include "util.h"
 #include "vm.h"
 
@@ -46,7 +46,7 @@ struct jobs {
 
 static void send_progress(struct job *j, bool force)
 {
-	if (!j->req)
+	if (!j->progress)
 		return;
 	char phase[sizeof j->phase];
 	pthread_mutex_lock(&j->lock);
@@ -65,9 +65,10 @@ static void send_progress(struct job *j, bool force)
 	j->sent_total = total;
 	memcpy(j->sent_phase, phase, sizeof phase);
 	j->sent_at = now;
-	rpc_notify(j->req, "job.progress",
-		   json_pack("{s:s, s:s, s:I, s:I}", "job", j->id, "phase", phase, "done",
-			     (json_int_t)done, "total", (json_int_t)total));
+	json_t *p = json_pack("{s:s, s:s, s:I, s:I}", "job", j->id, "phase", phase, "done",
+			      (json_int_t)done, "total", (json_int_t)total);
+	j->progress(j->progress_arg, p);
+	json_decref(p);
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -161,13 +162,14 @@ int job_start(struct job *j, job_work_fn *work, job_done_fn *done, void *arg)
 
 /* ---- jobs ----------------------------------------------------------------------------------- */
 
-struct job *job_new(struct daemon *d, const char *kind, struct rpc_req *req)
+struct job *job_new(struct daemon *d, const char *kind, job_progress_fn *progress, void *arg)
 {
 	struct jobs *js = d->jobs;
 	struct job *j = xcalloc(1, sizeof *j);
 	j->d = d;
 	j->kind = xstrdup(kind);
-	j->req = req;
+	j->progress = progress;
+	j->progress_arg = arg;
 	j->notify_fd = js->pipe[1];
 	do {
 		uint8_t r[4];
@@ -210,9 +212,10 @@ struct job *job_find(struct daemon *d, const char *id)
 	return NULL;
 }
 
-void job_set_req(struct job *j, struct rpc_req *req)
+void job_set_progress(struct job *j, job_progress_fn *progress, void *arg)
 {
-	j->req = req;
+	j->progress = progress;
+	j->progress_arg = arg;
 }
 
 void job_cancel(struct job *j)
@@ -295,11 +298,7 @@ static bool owned(struct daemon *d, const char *guest, const char *final)
 				return true;
 		return false;
 	}
-	char *doc = xasprintf("%s/%s.json", d->store.dir, guest);
-	struct stat st;
-	bool exists = lstat(doc, &st) == 0;
-	free(doc);
-	return exists;
+	return store_exists(&d->store, guest);
 }
 
 static void recover_one(struct daemon *d, const char *path, const char *fname)

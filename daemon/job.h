@@ -11,11 +11,12 @@
  * When a worker finishes it writes the job's pointer into a pipe that the loop watches; the
  * loop joins the thread and calls done.
  *
- * Progress: while a stage runs, the loop sends job.progress notifications to the client of
- * the job's request (if any): when the numbers or the phase changed, at most every 200 ms,
- * and at least once a second. The writes are also how a client that vanished is noticed:
- * the write fails, the server drops the connection, and the request's on_cancel hook (the
- * op's) cancels the job.
+ * Progress: while a stage runs, the loop reports job.progress (the params of that
+ * notification) to the job's progress function, if it has one: when the numbers or the
+ * phase changed, at most every 200 ms, and at least once a second. The long-operation engine
+ * (longop.c) sends them to its request's client; those writes are also how a client that
+ * vanished is noticed: the write fails, the server drops the connection, and the request's
+ * on_cancel hook cancels the job.
  *
  * Journal: a job that creates files lists them in <state-dir>/jobs/<id>.json *before* it
  * creates them (job_journal_write, from the worker). A daemon killed mid-job leaves the
@@ -34,15 +35,18 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include <jansson.h>
+
 struct daemon;
 struct event;
-struct rpc_req;
 struct job;
 
 /* A stage's work: runs in a worker thread; returns its result for done. */
 typedef int job_work_fn(struct job *j, void *arg);
 /* A stage's end: runs on the loop thread with the work's result. */
 typedef void job_done_fn(struct job *j, void *arg, int rc);
+/* Where progress goes (loop thread): the params of a job.progress notification, borrowed. */
+typedef void job_progress_fn(void *arg, json_t *params);
 
 #define JOB_ID_LEN 9 /* 8 hex digits + NUL */
 
@@ -59,9 +63,9 @@ struct job {
 	struct daemon *d;
 	char id[JOB_ID_LEN];
 	char *kind;             /* the method that started it: "vm.clone", "disk.create" */
-	/* Progress goes to this request's client. The op sets it to NULL (job_set_req) before
-	 * it finishes the request. */
-	struct rpc_req *req;
+	/* Where progress goes; NULL: nowhere (job_set_progress). */
+	job_progress_fn *progress;
+	void *progress_arg;
 
 	/* The running stage; loop thread only (the worker sees work, arg before it starts). */
 	job_work_fn *work;
@@ -100,12 +104,12 @@ void job_system_shutdown(struct daemon *d);
 /* True once job_system_shutdown has begun: done functions should start nothing new. */
 bool job_system_stopping(struct daemon *d);
 
-/* A new job (not yet running any stage). kind is copied. */
-struct job *job_new(struct daemon *d, const char *kind, struct rpc_req *req);
+/* A new job (not yet running any stage). kind is copied; progress may be NULL. */
+struct job *job_new(struct daemon *d, const char *kind, job_progress_fn *progress, void *arg);
 /* Frees a job that runs no stage. */
 void job_free(struct job *j);
 struct job *job_find(struct daemon *d, const char *id);
-void job_set_req(struct job *j, struct rpc_req *req);
+void job_set_progress(struct job *j, job_progress_fn *progress, void *arg);
 
 /* Starts a stage. 0, or -1 with errno when no thread could be made (nothing ran). While the
  * daemon shuts down, the stage runs at once in the calling thread. */

@@ -21,6 +21,8 @@
 #include "daemon.h"
 #include "job.h"
 #include "log.h"
+#include "ops.h"
+#include "rpc.h"
 #include "sdnotify.h"
 #include "server.h"
 #include "util.h"
@@ -58,6 +60,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+/* The core's events go to the clients that subscribed (daemon.h's on_event). */
+static void broadcast_event(struct daemon *d, json_t *params)
+{
+	if (d->server)
+		server_broadcast(d->server, "vm.event", params);
+}
+
 static int parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
@@ -71,7 +80,7 @@ static int parse_u64(const char *s, uint64_t *out)
 
 static const struct backend_ops *pick_backend(const char *name)
 {
-	struct be_error err = {0};
+	struct err err = {0};
 	if (name) {
 		const struct backend_ops *ops = backend_find(name);
 		if (!ops) {
@@ -290,6 +299,7 @@ int main(int argc, char **argv)
 		if (!d.run_dir[0])
 			strcpy(d.run_dir, "/");
 	}
+	d.on_event = broadcast_event;
 	vm_registry_init(&d);
 	d.base = event_base_new();
 	if (!d.base) {
@@ -318,15 +328,15 @@ int main(int argc, char **argv)
 		.on_event = vm_dom_event,
 		.event_arg = &d,
 	};
-	struct be_error err = {0};
-	d.be_ops = be_ops;
-	d.be = be_ops->open(d.base, &bo, &err);
+	struct err err = {0};
+	d.be = be_open(be_ops, d.base, &bo, &err);
 	if (!d.be) {
 		log_error("backend %s: %s", be_ops->name, err.msg);
 		goto out;
 	}
 	if (vm_registry_load(&d) < 0)
 		goto out;
+	vm_adopt_all(&d);
 	/* Jobs (clone, disk.create) run in worker threads. What a killed daemon's jobs left
 	 * behind goes now: after the registry load, which tells the images a stored definition
 	 * owns (kept) from those of a clone that never got its definition (removed). */
@@ -344,7 +354,11 @@ int main(int argc, char **argv)
 		log_error("%s", why);
 		goto out;
 	}
-	d.server = server_new(&d, d.socket_path, n_fds > 0 ? rw_fd : -1);
+	/* What the server does with a connection's lines: the JSON-RPC dispatcher, serving
+	 * ops.c's table of methods. */
+	static struct server_hooks hooks;
+	hooks = rpc_server_hooks(&ops_table);
+	d.server = server_new(&d, d.socket_path, n_fds > 0 ? rw_fd : -1, &hooks);
 	if (!d.server) {
 		if (n_fds > 0)
 			log_error("cannot serve the socket passed by systemd");
@@ -359,7 +373,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!no_autostart && conf.autostart)
-		vm_registry_autostart(&d);
+		vm_autostart(&d);
 	log_info("vmd %s ready on %s%s (backend %s, state %s)", VMD_VERSION, d.socket_path,
 		 n_fds > 0 ? " (socket-activated)" : "", be_ops->name, d.state_dir);
 	char *status = xasprintf("serving on %s (backend %s)", d.socket_path, be_ops->name);
@@ -375,9 +389,9 @@ out:
 	/* Cancels running jobs and waits for their workers, which remove what they made. */
 	job_system_shutdown(&d);
 	server_free(d.server);
+	vm_life_end(&d);
 	vm_registry_finish(&d);
-	if (d.be)
-		be_ops->close(d.be);
+	be_close(d.be);
 	store_close(&d.store);
 	if (d.base)
 		event_base_free(d.base);

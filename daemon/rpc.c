@@ -1,6 +1,6 @@
 /*
  * rpc.c: see rpc.h. Validation order: framing (server.c), JSON, request shape, method,
- * params, permission; only then does an op run.
+ * params, permission, target guest; only then does an op run.
  */
 #include "rpc.h"
 
@@ -12,12 +12,13 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
-#include "ops.h"
 #include "server.h"
 #include "util.h"
+#include "vm.h"
 #include "vmd-proto.h"
 
-json_t *rpc_error_msg(json_t *id, int code, const char *message, json_t *data)
+/* The error object of a reply; message valid UTF-8 (err.c), data stolen. */
+static json_t *error_msg(json_t *id, int code, const char *message, json_t *data)
 {
 	return json_pack("{s:s, s:O, s:{s:i, s:s, s:o}}", "jsonrpc", "2.0", "id",
 			 id ? id : json_null(), "error", "code", code, "message", message, "data",
@@ -33,12 +34,20 @@ static void send_error(struct conn *c, json_t *id, int code, json_t *data, const
 		json_decref(data);
 		return;
 	}
-	char msg[512];
+	struct err e = {0};
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	err_setv(&e, code, fmt, ap);
 	va_end(ap);
-	conn_send(c, rpc_error_msg(id, code, msg, data));
+	conn_send(c, error_msg(id, code, e.msg, data));
+}
+
+static const struct op_entry *find_op(const struct rpc_table *t, const char *method)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->entries[i]->method, method) == 0)
+			return t->entries[i];
+	return NULL;
 }
 
 static const char *type_name(enum param_type t)
@@ -131,7 +140,7 @@ static int check_params(struct conn *c, json_t *id, const struct op_entry *op, j
 	return 0;
 }
 
-void rpc_handle_line(struct conn *c, const char *line, size_t len)
+static void handle_line(void *table, struct conn *c, const char *line, size_t len)
 {
 	json_error_t jerr;
 	json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
@@ -177,7 +186,7 @@ void rpc_handle_line(struct conn *c, const char *line, size_t len)
 	}
 	if (!id)
 		ec = NULL;
-	const struct op_entry *op = ops_find(json_string_value(method));
+	const struct op_entry *op = find_op(table, json_string_value(method));
 	if (!op) {
 		send_error(ec, id, VMD_ERR_METHOD_NOT_FOUND,
 			   json_pack("{s:s}", "method", json_string_value(method)),
@@ -203,8 +212,22 @@ void rpc_handle_line(struct conn *c, const char *line, size_t len)
 		goto out;
 	}
 
+	struct daemon *d = server_daemon(c->srv);
+	struct vm *target = NULL;
+	if (op->target) {
+		const char *name = json_string_value(json_object_get(params, op->target));
+		target = name ? vm_find(d, name) : NULL;
+		if (!target) {
+			json_decref(params);
+			send_error(ec, id, VMD_ERR_NOT_FOUND, json_pack("{s:s}", "name", name ? name : ""),
+				   "no guest named '%s'", name ? name : "");
+			goto out;
+		}
+	}
+
 	struct rpc_req *req = xcalloc(1, sizeof *req);
-	req->d = server_daemon(c->srv);
+	req->d = d;
+	req->vm = target;
 	req->conn = c;
 	req->id = id ? json_incref(id) : NULL;
 	req->op = op;
@@ -249,12 +272,40 @@ void rpc_reply_result(struct rpc_req *req, json_t *result)
 
 void rpc_reply_error(struct rpc_req *req, int code, json_t *data, const char *fmt, ...)
 {
-	char msg[512];
+	struct err e = {0};
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	err_setv(&e, code, fmt, ap);
 	va_end(ap);
-	finish(req, rpc_error_msg(req->id, code, msg, data));
+	finish(req, error_msg(req->id, code, e.msg, data));
+}
+
+void rpc_reply_err(struct rpc_req *req, struct err *err)
+{
+	int code = err->code ? err->code : VMD_ERR_INTERNAL;
+	finish(req, error_msg(req->id, code, err->msg, err_take_data(err)));
+	err_clear(err);
+}
+
+static void refuse_overlong(void *table, struct conn *c)
+{
+	log_warn("client %u: request line over %d bytes; disconnecting", c->id, VMD_MAX_LINE);
+	char msg[96];
+	snprintf(msg, sizeof msg, "request line longer than %d bytes", VMD_MAX_LINE);
+	conn_send_and_close(c, error_msg(NULL, VMD_ERR_INVALID_REQUEST, msg,
+					 json_pack("{s:i}", "limit", VMD_MAX_LINE)));
+}
+
+static void conn_closed(void *table, struct conn *c)
+{
+	/* Open requests outlive the connection: they are told and keep running detached. */
+	struct rpc_req *req;
+	while ((req = LIST_FIRST(&c->reqs))) {
+		LIST_REMOVE(req, link);
+		req->conn = NULL;
+		if (req->on_cancel)
+			req->on_cancel(req, req->cancel_arg);
+	}
 }
 
 void rpc_notify(struct rpc_req *req, const char *method, json_t *params)
@@ -282,4 +333,14 @@ long long rpc_param_int(const struct rpc_req *req, const char *key, long long df
 {
 	json_t *v = json_object_get(req->params, key);
 	return v ? json_integer_value(v) : dflt;
+}
+
+struct server_hooks rpc_server_hooks(const struct rpc_table *table)
+{
+	return (struct server_hooks){
+		.line = handle_line,
+		.overlong = refuse_overlong,
+		.closed = conn_closed,
+		.arg = (void *)table,
+	};
 }

@@ -35,7 +35,6 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
-#include "rpc.h"
 #include "util.h"
 #include "vmd-proto.h"
 
@@ -51,6 +50,7 @@ struct listener {
 
 struct server {
 	struct daemon *d;
+	const struct server_hooks *hooks;
 	struct listener ls[MAX_LISTENERS];
 	size_t n_ls;
 	unsigned next_id;
@@ -83,14 +83,7 @@ static void conn_drop(struct conn *c, const char *why)
 
 static void conn_free(struct conn *c)
 {
-	/* Open requests outlive the connection: they are told and keep running detached. */
-	struct rpc_req *req;
-	while ((req = LIST_FIRST(&c->reqs))) {
-		LIST_REMOVE(req, link);
-		req->conn = NULL;
-		if (req->on_cancel)
-			req->on_cancel(req, req->cancel_arg);
-	}
+	c->srv->hooks->closed(c->srv->hooks->arg, c);
 	if (c->bev)
 		bufferevent_free(c->bev);
 	TAILQ_REMOVE(&c->srv->conns, c, link);
@@ -163,16 +156,12 @@ static void handle_line(struct conn *c, char *line, size_t len)
 		line[--len] = '\0';
 	if (len == 0)
 		return;
-	rpc_handle_line(c, line, len);
+	c->srv->hooks->line(c->srv->hooks->arg, c, line, len);
 }
 
 static void refuse_long_line(struct conn *c)
 {
-	log_warn("client %u: request line over %d bytes; disconnecting", c->id, VMD_MAX_LINE);
-	char msg[96];
-	snprintf(msg, sizeof msg, "request line longer than %d bytes", VMD_MAX_LINE);
-	conn_send_and_close(c, rpc_error_msg(json_null(), VMD_ERR_INVALID_REQUEST, msg,
-					     json_pack("{s:i}", "limit", VMD_MAX_LINE)));
+	c->srv->hooks->overlong(c->srv->hooks->arg, c);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg)
@@ -357,10 +346,12 @@ int server_listen(struct server *srv, const char *path, int fd, bool read_only)
 	return 0;
 }
 
-struct server *server_new(struct daemon *d, const char *path, int fd)
+struct server *server_new(struct daemon *d, const char *path, int fd,
+			  const struct server_hooks *hooks)
 {
 	struct server *srv = xcalloc(1, sizeof *srv);
 	srv->d = d;
+	srv->hooks = hooks;
 	TAILQ_INIT(&srv->conns);
 	if (server_listen(srv, path, fd, false) < 0) {
 		free(srv);

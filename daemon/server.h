@@ -1,12 +1,15 @@
 /*
  * server.h: the listening socket and client connections: newline framing with a size limit
  * checked before parsing, output queues with a cap, peer credentials, event subscriptions.
+ * What a line means is not the server's business: each complete line goes to the hooks
+ * main.c gives (the JSON-RPC dispatcher, rpc.c).
  */
 #ifndef VMD_SERVER_H
 #define VMD_SERVER_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/queue.h>
 #include <sys/types.h>
 
@@ -24,11 +27,23 @@ struct conn {
 	bool can_write;  /* may call mutating methods */
 	bool subscribed; /* receives vm.event notifications */
 	bool closing;    /* flush what is queued, then close */
-	LIST_HEAD(, rpc_req) reqs;
+	LIST_HEAD(, rpc_req) reqs; /* the dispatcher's; the server only asks if it is empty */
 };
 
-/* Listens on path (fd >= 0: an inherited listening socket, e.g. from systemd). */
-struct server *server_new(struct daemon *d, const char *path, int fd);
+struct server_hooks {
+	/* A complete request line (without its newline, never empty). */
+	void (*line)(void *arg, struct conn *c, const char *line, size_t len);
+	/* The client sent a line over VMD_MAX_LINE: say so (conn_send_and_close). */
+	void (*overlong)(void *arg, struct conn *c);
+	/* The connection is going away: detach its open requests. */
+	void (*closed)(void *arg, struct conn *c);
+	void *arg;
+};
+
+/* Listens on path (fd >= 0: an inherited listening socket, e.g. from systemd). hooks is
+ * borrowed for the server's lifetime. */
+struct server *server_new(struct daemon *d, const char *path, int fd,
+			  const struct server_hooks *hooks);
 /* One more listening socket (at most two in all), e.g. the read-only one: on it every
  * connection may only read. A socket vmd binds itself gets mode 0660 and the group of
  * vmd.conf, or 0666 when read-only. 0 / -1 with errno. */
@@ -43,7 +58,7 @@ void conn_send(struct conn *c, json_t *msg);
 void conn_send_and_close(struct conn *c, json_t *msg);
 /* A request of c finished: a half-closed connection may now be closed. */
 void conn_request_done(struct conn *c);
-/* vm.event to every subscribed client; params borrowed. */
+/* A notification (method, params borrowed) to every subscribed client. */
 void server_broadcast(struct server *srv, const char *method, json_t *params);
 
 #endif

@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "err.h"
 #include "log.h"
 #include "util.h"
+#include "vmd-proto.h"
 
 #define STORE_MAX_DOC (1024 * 1024)
 
@@ -91,34 +93,34 @@ int store_load_all(struct store *s, store_load_fn *fn, void *arg)
 	for (size_t i = 0; i < n; i++) {
 		const char *file = names[i];
 		char *path = xasprintf("%s/%s", s->dir, file);
-		char why[256] = "";
+		struct err why = {0};
 		char *name = NULL;
 		json_t *doc = NULL;
 		if (!has_suffix(file, ".json")) {
-			snprintf(why, sizeof why, "not a guest definition (no .json suffix)");
+			err_set(&why, VMD_ERR_IO, "not a guest definition (no .json suffix)");
 			goto skip;
 		}
 		name = xstrdup(file);
 		name[strlen(name) - 5] = '\0';
 		if (!vm_name_valid(name)) {
-			snprintf(why, sizeof why, "file name is not a valid guest name");
+			err_set(&why, VMD_ERR_IO, "file name is not a valid guest name");
 			goto skip;
 		}
 		size_t len;
 		char *text = read_file(path, STORE_MAX_DOC, &len);
 		if (!text) {
-			snprintf(why, sizeof why, "%s", strerror(errno));
+			err_set(&why, VMD_ERR_IO, "%s", strerror(errno));
 			goto skip;
 		}
 		json_error_t jerr;
 		doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 		free(text);
 		if (!doc || !json_is_object(doc)) {
-			snprintf(why, sizeof why, "not a JSON object%s%s", doc ? "" : ": ",
+			err_set(&why, VMD_ERR_IO, "not a JSON object%s%s", doc ? "" : ": ",
 				 doc ? "" : jerr.text);
 			goto skip;
 		}
-		if (fn(arg, name, doc, why, sizeof why) < 0)
+		if (fn(arg, name, doc, &why) < 0)
 			goto skip;
 		json_decref(doc);
 		free(name);
@@ -126,7 +128,8 @@ int store_load_all(struct store *s, store_load_fn *fn, void *arg)
 		free(names[i]);
 		continue;
 skip:
-		log_warn("store: skipping %s: %s (left in place, not overwritten)", path, why);
+		log_warn("store: skipping %s: %s (left in place, not overwritten)", path, why.msg);
+		err_clear(&why);
 		skipped++;
 		json_decref(doc);
 		free(name);
@@ -163,6 +166,15 @@ int store_save(struct store *s, const char *name, json_t *doc, bool create)
 	free(text);
 	free(path);
 	errno = e;
+	return r;
+}
+
+bool store_exists(const struct store *s, const char *name)
+{
+	char *path = doc_path(s, name);
+	struct stat st;
+	bool r = lstat(path, &st) == 0;
+	free(path);
 	return r;
 }
 

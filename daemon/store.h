@@ -21,8 +21,9 @@ int store_open(struct store *s, const char *state_dir);
 void store_close(struct store *s);
 
 /* Called for each readable document; name is the file's guest name. The callback returns 0 to
- * accept, -1 to report the file as unusable (with why). doc is borrowed. */
-typedef int store_load_fn(void *arg, const char *name, json_t *doc, char *why, size_t whylen);
+ * accept, -1 to report the file as unusable (err says why). doc is borrowed. */
+struct err;
+typedef int store_load_fn(void *arg, const char *name, json_t *doc, struct err *err);
 /* Loads every document. Returns the number of files skipped (reported with log_warn). */
 int store_load_all(struct store *s, store_load_fn *fn, void *arg);
 
@@ -31,5 +32,7 @@ int store_load_all(struct store *s, store_load_fn *fn, void *arg);
 int store_save(struct store *s, const char *name, json_t *doc, bool create);
 /* Removes name's document. 0 / -1 with errno (ENOENT if absent). */
 int store_remove(struct store *s, const char *name);
+/* Is there a file for name (readable or not)? */
+bool store_exists(const struct store *s, const char *name);
 
 #endif

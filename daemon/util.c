@@ -333,14 +333,82 @@ double now_wall(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void err_set(char *err, size_t errlen, const char *fmt, ...)
+/* The length of the valid UTF-8 sequence at p (1..4), 0 when p starts none; *cut is set
+ * when what is there is the beginning of a valid sequence that the string ends too early
+ * for (or that a byte which cannot continue it interrupts). */
+static int utf8_seq(const unsigned char *p, bool *cut)
 {
-	int e = errno;
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
+	*cut = false;
+	unsigned char c = p[0];
+	if (c < 0x80)
+		return 1;
+	int n;
+	unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0; /* no overlongs */
+		else if (c == 0xed)
+			hi = 0x9f; /* no surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f; /* at most U+10FFFF */
+	} else {
+		return 0;
 	}
-	errno = e;
+	for (int i = 1; i < n; i++) {
+		unsigned char b = p[i];
+		bool ok = i == 1 ? b >= lo && b <= hi : b >= 0x80 && b <= 0xbf;
+		if (!ok) {
+			*cut = b < 0x80 || b >= 0xc0; /* not a continuation byte: cut short */
+			return 0;
+		}
+	}
+	return n;
+}
+
+char *utf8_mend(char *s)
+{
+	unsigned char *r = (unsigned char *)s, *w = r;
+	while (*r) {
+		bool cut;
+		int n = utf8_seq(r, &cut);
+		if (n > 0) {
+			memmove(w, r, (size_t)n);
+			w += n;
+			r += n;
+			continue;
+		}
+		if (cut) { /* drop the lead byte and the continuation bytes that made it */
+			r++;
+			while (*r >= 0x80 && *r <= 0xbf)
+				r++;
+			continue;
+		}
+		*w++ = '?';
+		r++;
+	}
+	*w = '\0';
+	return s;
+}
+
+int utf8_prefix(const char *s, size_t max)
+{
+	size_t len = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	while (p[len] && len < max) {
+		bool cut;
+		int n = utf8_seq(p + len, &cut);
+		if (n == 0)
+			n = 1; /* an invalid byte counts as one (utf8_mend deals with it) */
+		if (len + (size_t)n > max)
+			break;
+		len += (size_t)n;
+	}
+	return (int)len;
 }

@@ -47,8 +47,11 @@ int mkdir_p(const char *path, unsigned mode);
 double now_monotonic(void);
 double now_wall(void);
 
-/* Formats a message for an err/errlen pair (err may be NULL) without changing errno, so the
- * format may use strerror(errno) and the caller still returns with the failure's errno. */
-void err_set(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Makes s valid UTF-8 in place: a sequence cut short (a "%.64s" that ended inside a
+ * character) is dropped, any other invalid byte becomes '?'. Returns s. */
+char *utf8_mend(char *s);
+/* The length of the longest prefix of s, at most max bytes, that ends on a character
+ * boundary (for cutting client text: "%.*s" with this length). */
+int utf8_prefix(const char *s, size_t max);
 
 #endif

@@ -1,10 +1,15 @@
 /*
- * vm.h: the registry of defined guests and the lifecycle rules.
+ * vm.h: the guests: the registry of definitions (vm.c), their lifecycle (vm-life.c) and
+ * their JSON views (vm-json.c).
  *
  * A struct vm is one definition (persistent, in the store) plus its runtime state: the domid
  * of its domain when it has one, and a state. Transitions are driven by requests (start,
  * shutdown, destroy, ...) and by the backend's domain events, on which the core applies
- * on_poweroff / on_reboot / on_crash. Every state change is broadcast as a vm.event.
+ * on_poweroff / on_reboot / on_crash. Every state change is reported through the daemon's
+ * on_event hook (daemon.h), which main.c hands to the server: the core never calls up.
+ *
+ * Errors: every refusal fills a struct err with a VMD_ERR_* code, a message and the data
+ * proto/ gives that code (name, and state for BAD_STATE/BUSY), ready to be the reply.
  */
 #ifndef VMD_VM_H
 #define VMD_VM_H
@@ -16,6 +21,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "err.h"
 
 struct daemon;
 struct vm;
@@ -33,7 +39,7 @@ enum vm_state {
 };
 
 /* Called when an asynchronous vm operation finishes; err is NULL on success. */
-typedef void vm_done_fn(struct vm *vm, void *arg, const struct be_error *err);
+typedef void vm_done_fn(struct vm *vm, void *arg, const struct err *err);
 
 struct vm_waiter;
 
@@ -69,12 +75,12 @@ struct vm {
 	LIST_HEAD(, vm_waiter) waiters;
 	/* A backend create or destroy is outstanding: no other operation may start. */
 	bool in_flight;
-	/* Clone jobs copying this guest's disks: it may not start or be removed meanwhile. */
-	unsigned clones;
+	/* Jobs reading this guest's disks (clones): it may not start or be removed meanwhile. */
+	unsigned readers;
 	/* Who to tell when the requested start/destroy is done (NULL for internal ones). */
 	vm_done_fn *op_done;
 	void *op_arg;
-	/* The last restarts' times (monotonic), a ring: see RESTART_LIMIT in vm.c. */
+	/* The last restarts' times (monotonic), a ring: see RESTART_LIMIT in vm-life.c. */
 	double restart_times[10];
 	unsigned restart_next;
 };
@@ -82,55 +88,86 @@ struct vm {
 const char *vm_state_name(enum vm_state s);
 /* True while a domain exists for the guest. */
 bool vm_has_domain(const struct vm *vm);
-/* True while a backend create or destroy is outstanding, or a clone copies its disks. */
+/* True while a backend create or destroy is outstanding, or a job reads its disks. */
 bool vm_busy(const struct vm *vm);
+
+/* ---- the registry (vm.c) --------------------------------------------------------------- */
 
 void vm_registry_init(struct daemon *d);
 void vm_registry_finish(struct daemon *d);
-/* Loads definitions from the store, then adopts running domains that carry our record. */
+/* Loads the definitions from the store (then vm_adopt_all takes over their domains). */
 int vm_registry_load(struct daemon *d);
-/* Autostart guests once per host boot (marker file in run_dir). */
-void vm_registry_autostart(struct daemon *d);
-/* Backend event entry point (struct backend_options.on_event). */
-void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev);
 
 struct vm *vm_find(struct daemon *d, const char *name);
 struct vm *vm_find_domid(struct daemon *d, uint32_t domid);
+/* Fills err (NOT_FOUND, data.name) when there is no such guest. */
+struct vm *vm_get(struct daemon *d, const char *name, struct err *err);
 
-/* Adds a definition: takes ownership of *cfg (left init'ed); assigns UUID and MACs when
- * missing; checks uniqueness; stores it. Returns the vm, or NULL with *code/msg set. */
-struct vm *vm_define(struct daemon *d, struct vm_config *cfg, int *code, char *msg, size_t msglen,
-		     json_t **data);
-/* The same, for a guest whose disk images vmd made (clone): owned (copied) lists them and is
- * stored with the definition in the same write; vm.remove --delete-disks deletes them. */
-struct vm *vm_define_owned(struct daemon *d, struct vm_config *cfg, char *const *owned,
-			   size_t n_owned, int *code, char *msg, size_t msglen, json_t **data);
-/* The same, for vm.install: the guest starts out INSTALLING with install's settings (files
- * are copied). */
-struct vm *vm_define_install(struct daemon *d, struct vm_config *cfg, char *const *owned,
-			     size_t n_owned, const struct vm_install *install, int *code, char *msg,
-			     size_t msglen, json_t **data);
+/* A name that a long operation (clone, install) will define once its work is done: no one
+ * else may define or reserve it meanwhile. 0, or -1 with err EXISTS (defined, or reserved:
+ * data.name) when the name is taken. */
+int vm_reserve(struct daemon *d, const char *name, struct err *err);
+void vm_unreserve(struct daemon *d, const char *name); /* no-op when not reserved */
+bool vm_reserved(struct daemon *d, const char *name);
+
+struct vm_define_opts {
+	char *const *owned; /* images vmd made for the guest (clone, install): vm.remove
+			     * --delete-disks deletes them; stored in the same write */
+	size_t n_owned;
+	const struct vm_install *install; /* vm.install: the guest starts out INSTALLING */
+	bool reserved;      /* the caller holds the name's reservation; it ends here */
+};
+
+/* Adds a definition: takes ownership of *cfg (left init'ed); assigns a UUID and MACs where
+ * missing; checks that name, UUID and MACs are free; stores it. opts may be NULL. Returns
+ * the vm, or NULL with err (EXISTS, IO). */
+struct vm *vm_define(struct daemon *d, struct vm_config *cfg, const struct vm_define_opts *opts,
+		     struct err *err);
 const char *vm_install_phase_name(enum vm_install_phase p); /* NULL for NONE */
-/* Forgets a stopped guest and its stored definition; deleted/kept list owned/other disks. */
-int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, int *code,
-	      char *msg, size_t msglen);
+/* Forgets a stopped guest and its stored definition; deleted/kept (arrays, may be NULL) list
+ * the owned/other disks. 0, or -1 with err (BAD_STATE, IO). */
+int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, struct err *err);
 /* Persists the definition (after autostart and similar changes). 0 / -1 errno. */
 int vm_save(struct vm *vm);
+/* Deletes the installer files vmd extracted for the guest (and their directory). */
+void vm_install_files_delete(struct vm *vm);
+/* Reports an event of the guest (a vm.event) through the daemon's on_event hook. */
+void vm_emit(struct vm *vm, const char *event);
+/* The params of a vm.event notification. New reference. */
+json_t *vm_event_json(const struct vm *vm, const char *event);
+/* Fills err with code and a message about the guest, data {name, state}. */
+void vm_refuse(const struct vm *vm, struct err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* ---- the lifecycle (vm-life.c) --------------------------------------------------------- */
 
 /* Operations. Each returns 0 when started (done is called later, exactly once) or -1 with err
  * filled when refused at once (bad state, busy, backend refusal). */
-int vm_start(struct vm *vm, vm_done_fn *done, void *arg, struct be_error *err);
-int vm_destroy(struct vm *vm, vm_done_fn *done, void *arg, struct be_error *err);
+int vm_start(struct vm *vm, vm_done_fn *done, void *arg, struct err *err);
+int vm_destroy(struct vm *vm, vm_done_fn *done, void *arg, struct err *err);
 /* Sends the shutdown request; the guest goes on by itself. Synchronous. */
-int vm_shutdown(struct vm *vm, struct be_error *err);
-int vm_reboot(struct vm *vm, struct be_error *err);
-int vm_pause(struct vm *vm, struct be_error *err);
-int vm_unpause(struct vm *vm, struct be_error *err);
+int vm_shutdown(struct vm *vm, struct err *err);
+int vm_reboot(struct vm *vm, struct err *err);
+int vm_pause(struct vm *vm, struct err *err);
+int vm_unpause(struct vm *vm, struct err *err);
 
 /* Waits until the guest has no domain (stopped), or timeout seconds (then err TIMEOUT).
  * cancel with vm_wait_cancel (e.g. when the client goes away). */
 struct vm_waiter *vm_wait_stopped(struct vm *vm, double timeout, vm_done_fn *done, void *arg);
 void vm_wait_cancel(struct vm_waiter *w);
+
+/* Backend event entry point (struct backend_options.on_event). */
+void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev);
+/* After the load: takes over the running domains whose record names one of our
+ * definitions. */
+void vm_adopt_all(struct daemon *d);
+/* Autostart guests once per host boot (marker file in run_dir). */
+void vm_autostart(struct daemon *d);
+/* At exit, before vm_registry_finish: ends every guest's waiters and pending operation
+ * with a CANCELLED error. */
+void vm_life_end(struct daemon *d);
+
+/* ---- JSON views (vm-json.c) ------------------------------------------------------------ */
 
 /* The vm object of proto/ (name, uuid, type, state, domid, vcpus, memory, managed,
  * autostart); with detail, the extra vm.info fields. New reference. */

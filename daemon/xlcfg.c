@@ -6,7 +6,7 @@
  * keys a file sets and xl ignores unknown ones; we refuse them instead (a typo in "memmory"
  * must not silently give a 128 MiB guest). That takes a lexer of our own, which also keeps
  * lexically bad text away from libxlutil (see lex() for why) and records the line of each
- * key for messages. Errors read "file:line: key: what" (struct config_error).
+ * key for messages. Errors read "file:line: key: what" (struct err).
  *
  * This is the only file of the core that includes libxlutil.h (and, through it, libxl.h);
  * it calls a few plain libxenlight functions (disk init/dispose, enum names), so the core
@@ -24,6 +24,7 @@
 #include <libxlutil.h>
 
 #include "util.h"
+#include "vmd-proto.h"
 
 /* Bounds beyond config.h's VM_*_MAX. */
 #define IFNAME_MAX 15                  /* IFNAMSIZ - 1 */
@@ -51,39 +52,53 @@ static const char *show(char buf[SHOW_LEN], const char *s)
 	return buf;
 }
 
-static void clean_message(struct config_error *err)
-{
-	for (char *p = err->message; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-}
-
-/* vsnprintf: truncating a long message is intended (snprintf would warn about it). */
-__attribute__((format(printf, 2, 3))) static void set_msg(struct config_error *err,
-							   const char *fmt, ...)
+/* An invalid-config message, on one printable line (it quotes the client's text). */
+__attribute__((format(printf, 2, 3))) static void set_msg(struct err *err, const char *fmt,
+							   ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	err_setv(err, VMD_ERR_INVALID_CONFIG, fmt, ap);
 	va_end(ap);
-	clean_message(err);
+	if (err)
+		for (char *p = err->msg; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+}
+
+/* data.key: the key the error is about, cut and cleaned as in the message. */
+static void set_key(struct err *err, const char *key)
+{
+	char k[CONFIG_KEY_MAX + 1];
+	snprintf(k, sizeof k, "%.*s", utf8_prefix(key, CONFIG_KEY_MAX), key);
+	for (char *p = k; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	err_add_str(err, "key", k);
+}
+
+static void set_line(struct err *err, int line)
+{
+	if (line > 0)
+		err_add(err, "line", json_integer(line));
 }
 
 /* Records "key: <text>" with no location; xlcfg_parse adds "file:line: " afterwards. */
-__attribute__((format(printf, 3, 4))) static int fail(struct config_error *err, const char *key,
+__attribute__((format(printf, 3, 4))) static int fail(struct err *err, const char *key,
 						       const char *fmt, ...)
 {
-	char text[sizeof(err->message)];
+	char text[ERR_MSG_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	err->line = 0;
-	snprintf(err->key, sizeof(err->key), "%s", key ? key : "");
-	if (key && *key)
-		set_msg(err, "%.63s: %s", key, text);
-	else
+	err_clear(err);
+	if (key && *key) {
+		set_key(err, key);
+		set_msg(err, "%s: %s", err_data_str(err, "key"), text);
+	} else {
 		set_msg(err, "%s", text);
+	}
 	return -1;
 }
 
@@ -142,7 +157,7 @@ static bool spec_has_ctl(const char *s)
 
 /* Every string we keep must survive the xl.cfg we emit (a quoted string cannot hold a
  * newline) and the JSON we emit (UTF-8 only). */
-static int check_text(struct config_error *err, const char *key, const char *s, bool empty_ok)
+static int check_text(struct err *err, const char *key, const char *s, bool empty_ok)
 {
 	if (!s)
 		return 0;
@@ -168,7 +183,7 @@ static bool only_chars(const char *s, const char *extra)
 	return true;
 }
 
-static int check_abs_path(struct config_error *err, const char *key, const char *path)
+static int check_abs_path(struct err *err, const char *key, const char *path)
 {
 	char b[SHOW_LEN];
 	if (!path)
@@ -181,7 +196,7 @@ static int check_abs_path(struct config_error *err, const char *key, const char 
 }
 
 /* Hotplug scripts: a name looked up in /etc/xen/scripts, or an absolute path. */
-static int check_script(struct config_error *err, const char *key, const char *s)
+static int check_script(struct err *err, const char *key, const char *s)
 {
 	char b[SHOW_LEN];
 	if (!s)
@@ -245,7 +260,7 @@ static const char *const disk_backends[] = {"phy", "tap", "qdisk", NULL};
 
 /* ---- validation --------------------------------------------------------------------- */
 
-static int validate_disk(const struct vm_disk *d, struct config_error *err)
+static int validate_disk(const struct vm_disk *d, struct err *err)
 {
 	char b[SHOW_LEN];
 	if (!d->vdev)
@@ -293,7 +308,7 @@ static int validate_disk(const struct vm_disk *d, struct config_error *err)
 	return 0;
 }
 
-static int validate_vif(const struct vm_vif *v, struct config_error *err)
+static int validate_vif(const struct vm_vif *v, struct err *err)
 {
 	char b[SHOW_LEN];
 	const char *fields[] = {v->mac, v->bridge, v->script, v->ip, v->vifname, v->model, v->type};
@@ -342,7 +357,7 @@ static int validate_vif(const struct vm_vif *v, struct config_error *err)
 	return 0;
 }
 
-int vm_config_validate(const struct vm_config *cfg, struct config_error *err)
+int vm_config_validate(const struct vm_config *cfg, struct err *err)
 {
 	char b[SHOW_LEN];
 
@@ -515,7 +530,7 @@ static const char *disk_report_text(char *report)
 	return *report ? report : "invalid disk spec";
 }
 
-int xlcfg_parse_disk(const char *spec, struct vm_disk *out, struct config_error *err)
+int xlcfg_parse_disk(const char *spec, struct vm_disk *out, struct err *err)
 {
 	char b[SHOW_LEN];
 	char *report = NULL;
@@ -665,7 +680,7 @@ static const char *const vif_xl_only[] = {
 
 #define VIF_KEYS "mac, bridge, script, ip, vifname, model, type"
 
-int xlcfg_parse_vif(const char *spec, struct vm_vif *out, struct config_error *err)
+int xlcfg_parse_vif(const char *spec, struct vm_vif *out, struct err *err)
 {
 	char b[SHOW_LEN], b2[SHOW_LEN];
 	memset(out, 0, sizeof(*out));
@@ -802,16 +817,16 @@ static void key_add(struct keys *k, const char *name, size_t len, int line, bool
 }
 
 /* "file:line: config parsing error near 'text': why", near text cut at a blank. */
-static int lex_error(struct config_error *err, const char *fname, int line, const char *at,
+static int lex_error(struct err *err, const char *fname, int line, const char *at,
 		     const char *why)
 {
 	char raw[48], near[SHOW_LEN];
 	size_t n = strcspn(at, " \t\n");
 	if (n > 40)
 		n = 40;
-	memset(err, 0, sizeof(*err));
+	err_clear(err);
 	snprintf(raw, sizeof(raw), "%.*s", (int)n, at);
-	err->line = line;
+	set_line(err, line);
 	set_msg(err, "%s:%d: config parsing error near '%s': %s", fname, line, show(near, raw),
 		why);
 	return -1;
@@ -819,7 +834,7 @@ static int lex_error(struct config_error *err, const char *fname, int line, cons
 
 /* t[0..n) ends with '\n' and holds no NUL (xlcfg_parse sees to both). */
 static int lex(const char *t, size_t n, const char *fname, struct keys *k,
-	       struct config_error *err)
+	       struct err *err)
 {
 	int line = 1, depth = 0;
 	bool start = true; /* the next identifier at depth 0 is a key */
@@ -931,7 +946,7 @@ static const char *const supported_keys[] = {
 struct parse {
 	XLU_Config *xlu;
 	struct keys keys;
-	struct config_error *err;
+	struct err *err;
 };
 
 /* 1 = set (*out replaced), 0 = absent, -1 = error. */
@@ -1203,12 +1218,11 @@ static int get_all(struct parse *p, struct vm_config *c)
 
 /* Turns libxlutil's first report line ("<file>:<line>: config parsing error near ...") into
  * our error; the text is already located, so only the line number is picked out. */
-static void syntax_error(struct config_error *err, const char *fname, char *report, int code)
+static void syntax_error(struct err *err, const char *fname, char *report, int code)
 {
-	memset(err, 0, sizeof(*err));
+	err_clear(err);
 	if (!report || !*report) {
-		snprintf(err->message, sizeof(err->message), "%s: cannot parse: %s", fname,
-			 strerror(code));
+		set_msg(err, "%s: cannot parse: %s", fname, strerror(code));
 		return;
 	}
 	/* Only the first line: libxlutil goes on about Python for any '-', '.' or ':'. */
@@ -1220,18 +1234,19 @@ static void syntax_error(struct config_error *err, const char *fname, char *repo
 			*q = '\'';
 	size_t fl = strlen(fname);
 	if (strncmp(report, fname, fl) == 0 && report[fl] == ':')
-		err->line = atoi(report + fl + 1);
+		set_line(err, atoi(report + fl + 1));
 	set_msg(err, "%s", report);
 }
 
 /* Puts "file:line: " (or "file: ") in front of a "key: ..." message from fail(). */
-static void locate(struct config_error *err, const char *fname, const struct keys *k)
+static void locate(struct err *err, const char *fname, const struct keys *k)
 {
-	char text[sizeof(err->message)];
-	const struct keypos *kp = err->key[0] ? key_find(k, err->key) : NULL;
-	snprintf(text, sizeof(text), "%s", err->message);
+	char text[ERR_MSG_MAX];
+	const char *key = err_data_str(err, "key");
+	const struct keypos *kp = key ? key_find(k, key) : NULL;
+	snprintf(text, sizeof(text), "%s", err->msg);
 	if (kp) {
-		err->line = kp->line;
+		set_line(err, kp->line);
 		set_msg(err, "%s:%d: %s", fname, kp->line, text);
 	} else {
 		set_msg(err, "%s: %s", fname, text);
@@ -1239,7 +1254,7 @@ static void locate(struct config_error *err, const char *fname, const struct key
 }
 
 int xlcfg_parse(const char *text, size_t len, const char *filename, struct vm_config *out,
-		struct config_error *err)
+		struct err *err)
 {
 	char fname[SHOW_LEN];
 	struct parse p = {.err = err};
@@ -1249,7 +1264,7 @@ int xlcfg_parse(const char *text, size_t len, const char *filename, struct vm_co
 	int ret = -1;
 
 	vm_config_init(out);
-	memset(err, 0, sizeof(*err));
+	err_clear(err);
 	show(fname, filename && *filename ? filename : "xl.cfg");
 
 	const char *nul = memchr(text, '\0', len);
@@ -1257,9 +1272,8 @@ int xlcfg_parse(const char *text, size_t len, const char *filename, struct vm_co
 		int line = 1;
 		for (const char *q = text; q < nul; q++)
 			line += *q == '\n';
-		err->line = line;
-		snprintf(err->message, sizeof(err->message), "%s:%d: NUL byte in the text", fname,
-			 line);
+		set_line(err, line);
+		set_msg(err, "%s:%d: NUL byte in the text", fname, line);
 		return -1;
 	}
 	if (len > XLCFG_TEXT_MAX) {
@@ -1282,12 +1296,12 @@ int xlcfg_parse(const char *text, size_t len, const char *filename, struct vm_co
 
 	rf = open_memstream(&report, &report_len);
 	if (!rf) {
-		snprintf(err->message, sizeof(err->message), "%s: %s", fname, strerror(errno));
+		set_msg(err, "%s: %s", fname, strerror(errno));
 		goto out;
 	}
 	p.xlu = xlu_cfg_init(rf, fname);
 	if (!p.xlu) {
-		snprintf(err->message, sizeof(err->message), "%s: out of memory", fname);
+		set_msg(err, "%s: out of memory", fname);
 		goto out;
 	}
 	int r = xlu_cfg_readdata(p.xlu, data, (int)n);
@@ -1300,9 +1314,10 @@ int xlcfg_parse(const char *text, size_t len, const char *filename, struct vm_co
 	for (size_t i = 0; i < p.keys.n; i++) {
 		const struct keypos *kp = &p.keys.v[i];
 		if (!in_list(kp->name, supported_keys)) {
-			snprintf(err->key, sizeof(err->key), "%s", kp->name);
-			err->line = kp->line;
-			set_msg(err, "%s:%d: %.63s: unsupported key", fname, kp->line, kp->name);
+			set_key(err, kp->name);
+			set_line(err, kp->line);
+			set_msg(err, "%s:%d: %s: unsupported key", fname, kp->line,
+				err_data_str(err, "key"));
 			goto out;
 		}
 	}

@@ -19,27 +19,27 @@
  * filename only appears in messages ("guest.cfg:3: ..."). On success *out holds the config
  * (caller finishes it) and the result has been through vm_config_validate. 0 / -1 + err. */
 int xlcfg_parse(const char *text, size_t len, const char *filename, struct vm_config *out,
-		struct config_error *err);
+		struct err *err);
 
 /* Renders cfg as xl.cfg text, malloc'ed. xlcfg_parse of the result gives an equal config. */
 char *xlcfg_format(const struct vm_config *cfg);
 
 /* One xl disk spec ("file:/x.img,xvda,w" or "format=raw, vdev=xvda, access=rw, target=/x"). */
-int xlcfg_parse_disk(const char *spec, struct vm_disk *out, struct config_error *err);
+int xlcfg_parse_disk(const char *spec, struct vm_disk *out, struct err *err);
 /* One xl vif spec ("mac=00:16:3e:54:02:03, bridge=xenbr0"). */
-int xlcfg_parse_vif(const char *spec, struct vm_vif *out, struct config_error *err);
+int xlcfg_parse_vif(const char *spec, struct vm_vif *out, struct err *err);
 /* Canonical spec strings, malloc'ed. */
 char *xlcfg_format_disk(const struct vm_disk *d);
 char *xlcfg_format_vif(const struct vm_vif *v);
 
 /* The JSON object form (proto/: "config"). Disks and vifs may be spec strings or objects on
  * input; unknown keys and wrong types are errors naming the key. Validated like xlcfg_parse. */
-int config_from_json(const json_t *obj, struct vm_config *out, struct config_error *err);
+int config_from_json(const json_t *obj, struct vm_config *out, struct err *err);
 /* Canonical JSON: every key with a value, disks and vifs as objects. New reference. */
 json_t *config_to_json(const struct vm_config *cfg);
 
 /* Checks that hold for either input form: name, absolute paths, ranges, a PV guest has a
  * kernel or a bootloader, vdevs unique, MACs well-formed and unique within the guest. */
-int vm_config_validate(const struct vm_config *cfg, struct config_error *err);
+int vm_config_validate(const struct vm_config *cfg, struct err *err);
 
 #endif

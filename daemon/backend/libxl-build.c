@@ -471,10 +471,10 @@ void be_libxl_builder_sigchld(void *arg)
 }
 
 int be_libxl_builder_submit(struct be_libxl_builder *b, struct be_libxl_create *c,
-			    struct be_error *err)
+			    struct err *err)
 {
 	if (!b->started) {
-		be_error_set(err, VMD_ERR_INTERNAL, "libxl: the builder is not running");
+		err_set(err, VMD_ERR_INTERNAL, "libxl: the builder is not running");
 		return -1;
 	}
 	c->stage = BE_LIBXL_QUEUED;
@@ -551,7 +551,7 @@ static void read_xl_conf(struct be_libxl_builder *b)
 
 struct be_libxl_builder *be_libxl_builder_new(struct event_base *main_base,
 					      xentoollog_logger *logger, be_libxl_built_fn *built,
-					      void *arg, struct be_error *err)
+					      void *arg, struct err *err)
 {
 	struct be_libxl_builder *b = xcalloc(1, sizeof *b);
 	b->main_base = main_base;
@@ -566,17 +566,17 @@ struct be_libxl_builder *be_libxl_builder_new(struct event_base *main_base,
 	/* Everything is set up here, before the thread exists; from then on the thread alone
 	 * touches its base and ctx. */
 	if (pipe_nb(b->wake_builder) < 0 || pipe_nb(b->wake_main) < 0) {
-		be_error_set(err, VMD_ERR_INTERNAL, "libxl builder: pipe: %s", strerror(errno));
+		err_set(err, VMD_ERR_INTERNAL, "libxl builder: pipe: %s", strerror(errno));
 		goto fail;
 	}
 	b->base = event_base_new();
 	if (!b->base) {
-		be_error_set(err, VMD_ERR_INTERNAL, "libxl builder: cannot create an event loop");
+		err_set(err, VMD_ERR_INTERNAL, "libxl builder: cannot create an event loop");
 		goto fail;
 	}
 	if (libxl_ctx_alloc(&b->ctx, LIBXL_VERSION, 0, logger) != 0) {
 		b->ctx = NULL;
-		be_error_set(err, VMD_ERR_BACKEND,
+		err_set(err, VMD_ERR_BACKEND,
 			     "cannot open libxl (is xenstored running? see the log)");
 		goto fail;
 	}
@@ -590,13 +590,13 @@ struct be_libxl_builder *be_libxl_builder_new(struct event_base *main_base,
 	b->main_ev = event_new(main_base, b->wake_main[0], EV_READ | EV_PERSIST, main_cb, b);
 	if (!b->wake_ev || !b->timer || !b->kick || !b->main_ev ||
 	    event_add(b->wake_ev, NULL) < 0 || event_add(b->main_ev, NULL) < 0) {
-		be_error_set(err, VMD_ERR_INTERNAL, "libxl builder: cannot allocate events");
+		err_set(err, VMD_ERR_INTERNAL, "libxl builder: cannot allocate events");
 		goto fail;
 	}
 	read_xl_conf(b);
 	int e = pthread_create(&b->thread, NULL, run, b);
 	if (e) {
-		be_error_set(err, VMD_ERR_INTERNAL, "libxl builder: cannot start a thread: %s",
+		err_set(err, VMD_ERR_INTERNAL, "libxl builder: cannot start a thread: %s",
 			     strerror(e));
 		goto fail;
 	}

@@ -71,7 +71,7 @@ static void set_avail_vcpus(libxl_bitmap *bm, int max, int online)
 		libxl_bitmap_set(bm, i);
 }
 
-static int disk(const struct vm_disk *in, libxl_device_disk *d, struct be_error *err)
+static int disk(const struct vm_disk *in, libxl_device_disk *d, struct err *err)
 {
 	libxl_device_disk_init(d);
 	d->vdev = xstrdup(in->vdev);
@@ -79,7 +79,7 @@ static int disk(const struct vm_disk *in, libxl_device_disk *d, struct be_error 
 	d->script = dup_or_null(in->script);
 	if (in->backendtype &&
 	    libxl_disk_backend_from_string(in->backendtype, &d->backend) != 0) {
-		be_error_set(err, VMD_ERR_INVALID_CONFIG, "disk %s: unknown backendtype '%s'",
+		err_set(err, VMD_ERR_INVALID_CONFIG, "disk %s: unknown backendtype '%s'",
 			     in->vdev, in->backendtype);
 		return -1;
 	}
@@ -87,7 +87,7 @@ static int disk(const struct vm_disk *in, libxl_device_disk *d, struct be_error 
 	 * medium has the "empty" format. */
 	d->format = LIBXL_DISK_FORMAT_RAW;
 	if (in->format && libxl_disk_format_from_string(in->format, &d->format) != 0) {
-		be_error_set(err, VMD_ERR_INVALID_CONFIG, "disk %s: unknown format '%s'", in->vdev,
+		err_set(err, VMD_ERR_INVALID_CONFIG, "disk %s: unknown format '%s'", in->vdev,
 			     in->format);
 		return -1;
 	}
@@ -101,14 +101,14 @@ static int disk(const struct vm_disk *in, libxl_device_disk *d, struct be_error 
 	return 0;
 }
 
-static int nic(const struct vm_vif *in, int devid, libxl_device_nic *n, struct be_error *err)
+static int nic(const struct vm_vif *in, int devid, libxl_device_nic *n, struct err *err)
 {
 	libxl_device_nic_init(n);
 	n->devid = devid;
 	if (in->mac) {
 		uint8_t m[6];
 		if (mac_parse(in->mac, m) < 0) {
-			be_error_set(err, VMD_ERR_INVALID_CONFIG, "vif %d: bad mac '%s'", devid,
+			err_set(err, VMD_ERR_INVALID_CONFIG, "vif %d: bad mac '%s'", devid,
 				     in->mac);
 			return -1;
 		}
@@ -125,7 +125,7 @@ static int nic(const struct vm_vif *in, int devid, libxl_device_nic *n, struct b
 		} else if (strcmp(in->type, "ioemu") == 0) {
 			n->nictype = LIBXL_NIC_TYPE_VIF_IOEMU;
 		} else {
-			be_error_set(err, VMD_ERR_INVALID_CONFIG, "vif %d: unknown type '%s'",
+			err_set(err, VMD_ERR_INVALID_CONFIG, "vif %d: unknown type '%s'",
 				     devid, in->type);
 			return -1;
 		}
@@ -149,14 +149,14 @@ static void hvm(const struct vm_config *cfg, libxl_domain_build_info *b)
 }
 
 int be_libxl_config_build(const struct vm_config *cfg, bool claim_default,
-			  libxl_domain_config *out, struct be_error *err)
+			  libxl_domain_config *out, struct err *err)
 {
 	libxl_domain_config_init(out);
 	libxl_domain_create_info *c = &out->c_info;
 	libxl_domain_build_info *b = &out->b_info;
 
 	if (!cfg->name || !*cfg->name) {
-		be_error_set(err, VMD_ERR_INVALID_CONFIG, "no domain name");
+		err_set(err, VMD_ERR_INVALID_CONFIG, "no domain name");
 		goto fail;
 	}
 	c->type = domain_type(cfg->type);

@@ -261,7 +261,7 @@ void be_libxl_loop_on_sigchld(struct be_libxl_loop *loop, void (*fn)(void *arg),
 /* ---- lifetime ----------------------------------------------------------------------------- */
 
 struct be_libxl_loop *be_libxl_loop_new(struct event_base *base, libxl_ctx *ctx,
-					bool own_sigchld, struct be_error *err)
+					bool own_sigchld, struct err *err)
 {
 	struct be_libxl_loop *loop = xcalloc(1, sizeof *loop);
 	loop->base = base;
@@ -270,7 +270,7 @@ struct be_libxl_loop *be_libxl_loop_new(struct event_base *base, libxl_ctx *ctx,
 	if (own_sigchld) {
 		loop->sigchld = evsignal_new(base, SIGCHLD, sigchld_cb, loop);
 		if (!loop->sigchld || evsignal_add(loop->sigchld, NULL) < 0) {
-			be_error_set(err, VMD_ERR_INTERNAL, "libxl: cannot watch SIGCHLD");
+			err_set(err, VMD_ERR_INTERNAL, "libxl: cannot watch SIGCHLD");
 			if (loop->sigchld)
 				event_free(loop->sigchld);
 			free(loop);

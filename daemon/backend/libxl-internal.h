@@ -37,7 +37,7 @@
  * xl.conf, default on).
  */
 int be_libxl_config_build(const struct vm_config *cfg, bool claim_default,
-			  libxl_domain_config *out, struct be_error *err);
+			  libxl_domain_config *out, struct err *err);
 
 /* ---- shared by libxl.c and libxl-build.c ------------------------------------------------- */
 
@@ -63,7 +63,7 @@ struct be_libxl_create {
 	/* out */
 	uint32_t domid; /* BE_LIBXL_NO_DOMID, or a paused domain that the daemon now owns */
 	bool failed;    /* with a domid: the domain exists but must be destroyed */
-	struct be_error err;
+	struct err err;
 	double build_s; /* seconds in libxl_domain_create_new */
 	/* the builder's */
 	enum be_libxl_stage stage;
@@ -80,10 +80,10 @@ struct be_libxl_builder;
  * main_base's loop for each create that is done with (success or not). Reads xl.conf. */
 struct be_libxl_builder *be_libxl_builder_new(struct event_base *main_base,
 					      xentoollog_logger *logger, be_libxl_built_fn *built,
-					      void *arg, struct be_error *err);
+					      void *arg, struct err *err);
 /* Queues c behind the creates before it; built() will report it. */
 int be_libxl_builder_submit(struct be_libxl_builder *b, struct be_libxl_create *c,
-			    struct be_error *err);
+			    struct err *err);
 /* From the SIGCHLD owner's thread (be_libxl_loop_on_sigchld): the builder's ctx is told. */
 void be_libxl_builder_sigchld(void *b);
 bool be_libxl_builder_autoballoon(const struct be_libxl_builder *b);
@@ -107,7 +107,7 @@ struct be_libxl_loop;
  * own_sigchld, a libevent SIGCHLD event on base tells libxl (only one base may own it); the
  * other loops of the process learn of SIGCHLD through be_libxl_loop_on_sigchld's fn. */
 struct be_libxl_loop *be_libxl_loop_new(struct event_base *base, libxl_ctx *ctx,
-					bool own_sigchld, struct be_error *err);
+					bool own_sigchld, struct err *err);
 /* fn(arg) runs on the owning loop's thread after each SIGCHLD it passed to its own ctx. */
 void be_libxl_loop_on_sigchld(struct be_libxl_loop *loop, void (*fn)(void *arg), void *arg);
 /* Before libxl_ctx_free: lets libxl collect the timeouts it cancelled (they are due "now" and

@@ -49,6 +49,7 @@
 #include <xenstore.h>
 #include <xentoollog.h>
 
+#include "defer.h"
 #include "log.h"
 #include "util.h"
 #include "vmd-proto.h"
@@ -82,7 +83,7 @@ enum stage {
 
 struct op {
 	struct op *next; /* be->ops, in start order */
-	struct backend *be;
+	struct xl *be;
 	enum op_kind kind;
 	enum stage stage;
 	uint32_t domid;
@@ -90,7 +91,7 @@ struct op {
 	void *arg;
 	bool in_libxl;       /* a libxl asynchronous operation of ours is running */
 	bool failed;
-	struct be_error err; /* what done reports when failed */
+	struct err err; /* what done reports when failed */
 	char *name;          /* create: the domain's */
 	double since;        /* create: when it was asked for (monotonic) */
 };
@@ -98,14 +99,15 @@ struct op {
 enum note_kind { NOTE_AO, NOTE_EVENT, NOTE_DONE };
 
 struct note {
-	struct note *next;
+	struct defer_note link; /* first: the queue's */
 	enum note_kind kind;
 	struct op *op;   /* NOTE_AO, NOTE_DONE */
 	int rc;          /* NOTE_AO */
 	libxl_event *ev; /* NOTE_EVENT, ours to free */
 };
 
-struct backend {
+struct xl {
+	struct backend handle; /* first: what the core holds */
 	struct event_base *base;
 	struct vmd_logger logger;
 	libxl_ctx *ctx;
@@ -117,9 +119,7 @@ struct backend {
 	struct watch *watches;
 	uint64_t next_watch_id;
 	struct op *ops;
-	struct note *notes;
-	struct note **notes_tail;
-	struct event *kick; /* delivers notes */
+	struct defer *notes; /* callbacks on their way to the core */
 };
 
 /* ---- logging ------------------------------------------------------------------------------ */
@@ -163,10 +163,10 @@ static void logger_destroy(xentoollog_logger *l)
 }
 
 /* libxl's error codes are negative ERROR_* values; libxl logs the details itself. */
-static void set_libxl_error(struct be_error *err, int rc, const char *fmt, ...)
+static void set_libxl_error(struct err *err, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void set_libxl_error(struct be_error *err, int rc, const char *fmt, ...)
+static void set_libxl_error(struct err *err, int rc, const char *fmt, ...)
 {
 	char what[256];
 	va_list ap;
@@ -176,19 +176,17 @@ static void set_libxl_error(struct be_error *err, int rc, const char *fmt, ...)
 	int code = rc == ERROR_DOMAIN_NOTFOUND ? VMD_ERR_NOT_FOUND
 		   : rc == ERROR_NOMEM		? VMD_ERR_NO_RESOURCES
 						: VMD_ERR_BACKEND;
-	be_error_set(err, code, "%s: libxl error %d (%s; see the daemon log)", what, rc,
+	err_set(err, code, "%s: libxl error %d (%s; see the daemon log)", what, rc,
 		     libxl_error_to_string(rc));
 }
 
 /* ---- notes: the hand-off from libxl's callbacks to the loop -------------------------------- */
 
-static struct note *note_push(struct backend *be, enum note_kind kind)
+static struct note *note_push(struct xl *be, enum note_kind kind)
 {
 	struct note *n = xcalloc(1, sizeof *n);
 	n->kind = kind;
-	*be->notes_tail = n;
-	be->notes_tail = &n->next;
-	event_active(be->kick, EV_TIMEOUT, 1);
+	defer_push(be->notes, &n->link);
 	return n;
 }
 
@@ -204,7 +202,7 @@ static void ao_callback(libxl_ctx *ctx, int rc, void *for_callback)
 /* libxl: a domain event; the event is ours now. */
 static void event_occurs(void *user, libxl_event *ev)
 {
-	struct backend *be = user;
+	struct xl *be = user;
 	note_push(be, NOTE_EVENT)->ev = ev;
 }
 
@@ -246,7 +244,7 @@ static void op_free(struct op *op)
 	free(op);
 }
 
-static struct op *op_new(struct backend *be, enum op_kind kind, backend_done_fn *done, void *arg)
+static struct op *op_new(struct xl *be, enum op_kind kind, backend_done_fn *done, void *arg)
 {
 	struct op *op = xcalloc(1, sizeof *op);
 	op->be = be;
@@ -262,7 +260,7 @@ static struct op *op_new(struct backend *be, enum op_kind kind, backend_done_fn 
 
 /* ---- watches ------------------------------------------------------------------------------ */
 
-static struct watch *watch_find(struct backend *be, uint32_t domid)
+static struct watch *watch_find(struct xl *be, uint32_t domid)
 {
 	for (struct watch *w = be->watches; w; w = w->next)
 		if (w->domid == domid)
@@ -270,7 +268,7 @@ static struct watch *watch_find(struct backend *be, uint32_t domid)
 	return NULL;
 }
 
-static struct watch *watch_by_id(struct backend *be, uint64_t id)
+static struct watch *watch_by_id(struct xl *be, uint64_t id)
 {
 	for (struct watch *w = be->watches; w; w = w->next)
 		if (w->id == id)
@@ -278,7 +276,7 @@ static struct watch *watch_by_id(struct backend *be, uint64_t id)
 	return NULL;
 }
 
-static int watch_add(struct backend *be, uint32_t domid, struct be_error *err)
+static int watch_add(struct xl *be, uint32_t domid, struct err *err)
 {
 	if (watch_find(be, domid))
 		return 0;
@@ -296,7 +294,7 @@ static int watch_add(struct backend *be, uint32_t domid, struct be_error *err)
 	return 0;
 }
 
-static void watch_remove(struct backend *be, struct watch *w)
+static void watch_remove(struct xl *be, struct watch *w)
 {
 	for (struct watch **pp = &be->watches; *pp; pp = &(*pp)->next) {
 		if (*pp == w) {
@@ -328,7 +326,7 @@ static enum dom_state dom_state_of(const libxl_dominfo *i)
 }
 
 /* Our record, NUL-terminated, or NULL when the domain has none (not ours). */
-static char *record_of(struct backend *be, uint32_t domid)
+static char *record_of(struct xl *be, uint32_t domid)
 {
 	uint8_t *data = NULL;
 	int len = 0;
@@ -343,7 +341,7 @@ static char *record_of(struct backend *be, uint32_t domid)
 	return s;
 }
 
-static void fill_info(struct backend *be, const libxl_dominfo *i, struct dom_info *out)
+static void fill_info(struct xl *be, const libxl_dominfo *i, struct dom_info *out)
 {
 	memset(out, 0, sizeof *out);
 	out->domid = i->domid;
@@ -361,7 +359,7 @@ static void fill_info(struct backend *be, const libxl_dominfo *i, struct dom_inf
 }
 
 /* libxl_domain_info with our error codes. */
-static int dominfo(struct backend *be, uint32_t domid, libxl_dominfo *out, struct be_error *err)
+static int dominfo(struct xl *be, uint32_t domid, libxl_dominfo *out, struct err *err)
 {
 	libxl_dominfo_init(out);
 	int rc = libxl_domain_info(be->ctx, out, domid);
@@ -369,14 +367,24 @@ static int dominfo(struct backend *be, uint32_t domid, libxl_dominfo *out, struc
 		return 0;
 	libxl_dominfo_dispose(out);
 	if (rc == ERROR_DOMAIN_NOTFOUND)
-		be_error_set(err, VMD_ERR_NOT_FOUND, "no domain with domid %" PRIu32, domid);
+		err_set(err, VMD_ERR_NOT_FOUND, "no domain with domid %" PRIu32, domid);
 	else
 		set_libxl_error(err, rc, "domain %" PRIu32, domid);
 	return -1;
 }
 
+/* dominfo of a guest: domain 0 is none (NOT_FOUND, as for a domid nobody has). */
+static int guest_dominfo(struct xl *be, uint32_t domid, libxl_dominfo *out, struct err *err)
+{
+	if (domid == 0) {
+		err_set(err, VMD_ERR_NOT_FOUND, "domain 0 is not a guest");
+		return -1;
+	}
+	return dominfo(be, domid, out, err);
+}
+
 /* Is a create of ours building a domain of this name? (It has no record yet: not listed.) */
-static bool being_created(struct backend *be, const char *name)
+static bool being_created(struct xl *be, const char *name)
 {
 	for (struct op *op = be->ops; op; op = op->next)
 		if (op->kind == OP_CREATE && op->stage == ST_BUILDING &&
@@ -390,7 +398,7 @@ static bool being_created(struct backend *be, const char *name)
 /* Leaves nothing behind: destroys the domain, then reports op->err. */
 static void create_cleanup(struct op *op)
 {
-	struct backend *be = op->be;
+	struct xl *be = op->be;
 	log_error("%s: %s; destroying domain %" PRIu32, op->name, op->err.msg, op->domid);
 	op->failed = true;
 	struct watch *w = watch_find(be, op->domid);
@@ -426,8 +434,8 @@ static void built(void *arg, struct be_libxl_create *c)
 	double build_s = c->build_s;
 	be_libxl_create_free(c);
 	/* Watch before it runs, so that not even a very quick shutdown goes unseen. */
-	struct backend *be = op->be;
-	struct be_error e = {0};
+	struct xl *be = op->be;
+	struct err e = {0};
 	int rc = watch_add(be, op->domid, &e) < 0 ? -1 : 0;
 	if (rc == 0 && (rc = libxl_domain_unpause(be->ctx, op->domid, NULL)) != 0)
 		set_libxl_error(&e, rc, "unpausing domain %" PRIu32, op->domid);
@@ -444,7 +452,7 @@ static void built(void *arg, struct be_libxl_create *c)
 /* A libxl asynchronous operation of op's finished with rc. */
 static void ao_done(struct op *op, int rc)
 {
-	struct backend *be = op->be;
+	struct xl *be = op->be;
 	op->in_libxl = false;
 	switch (op->stage) {
 	case ST_CLEANUP:
@@ -480,7 +488,7 @@ static void ao_done(struct op *op, int rc)
 /* ---- events ------------------------------------------------------------------------------- */
 
 /* Turns a libxl event into the core's, or returns false to drop it. Frees nothing. */
-static bool translate_event(struct backend *be, const libxl_event *ev, enum dom_event *out)
+static bool translate_event(struct xl *be, const libxl_event *ev, enum dom_event *out)
 {
 	struct watch *w = watch_by_id(be, ev->for_user);
 	if (!w || w->domid != ev->domid)
@@ -530,60 +538,59 @@ static bool translate_event(struct backend *be, const libxl_event *ev, enum dom_
 	}
 }
 
-/* One note per call, in order: whatever the callback does (backend calls, close() included),
- * nothing is touched after it. */
-static void kick_cb(evutil_socket_t fd, short what, void *arg)
+/* A note from the queue (defer.h): an asynchronous operation's end is backend work; events
+ * and done functions call into the core. */
+static bool deliver(void *owner, struct defer_note *dn)
 {
-	struct backend *be = arg;
-	struct note *n;
-	while ((n = be->notes)) {
-		be->notes = n->next;
-		if (!be->notes)
-			be->notes_tail = &be->notes;
-		struct note c = *n;
-		free(n);
-		if (c.kind == NOTE_AO) {
-			ao_done(c.op, c.rc);
-			continue;
-		}
-		if (c.kind == NOTE_EVENT) {
-			enum dom_event dev;
-			uint32_t domid = c.ev->domid;
-			bool deliver = translate_event(be, c.ev, &dev) && be->on_event;
-			libxl_event_free(be->ctx, c.ev);
-			if (!deliver)
-				continue;
-			if (be->notes)
-				event_active(be->kick, EV_TIMEOUT, 1);
-			be->on_event(be->event_arg, domid, dev);
-			return;
-		}
-		/* NOTE_DONE */
-		struct op *op = c.op;
-		op_unlink(op);
-		backend_done_fn *done = op->done;
-		void *darg = op->arg;
-		uint32_t domid = op->domid;
-		struct be_error err = op->err;
-		bool failed = op->failed;
-		op_free(op);
-		if (be->notes)
-			event_active(be->kick, EV_TIMEOUT, 1);
-		done(darg, failed ? &err : NULL, failed && domid == NO_DOMID ? 0 : domid);
-		return;
+	struct xl *be = owner;
+	struct note c = *(struct note *)dn;
+	free(dn);
+	if (c.kind == NOTE_AO) {
+		ao_done(c.op, c.rc);
+		return false;
 	}
+	if (c.kind == NOTE_EVENT) {
+		enum dom_event dev;
+		uint32_t domid = c.ev->domid;
+		bool deliver = translate_event(be, c.ev, &dev) && be->on_event;
+		libxl_event_free(be->ctx, c.ev);
+		if (!deliver)
+			return false;
+		be->on_event(be->event_arg, domid, dev);
+		return true;
+	}
+	/* NOTE_DONE */
+	struct op *op = c.op;
+	op_unlink(op);
+	backend_done_fn *done = op->done;
+	void *darg = op->arg;
+	uint32_t domid = op->domid;
+	struct err err = op->err;
+	bool failed = op->failed;
+	op_free(op);
+	done(darg, failed ? &err : NULL, failed && domid == NO_DOMID ? 0 : domid);
+	return true;
+}
+
+static void drop_note(void *owner, struct defer_note *dn)
+{
+	struct xl *be = owner;
+	struct note *n = (struct note *)dn;
+	if (n->kind == NOTE_EVENT)
+		libxl_event_free(be->ctx, n->ev);
+	free(n);
 }
 
 /* ---- backend_ops -------------------------------------------------------------------------- */
 
-static bool xl_available(struct be_error *err)
+static bool xl_available(struct err *err)
 {
 	/* Only a dom0 (control domain) can run a toolstack. */
 	size_t len;
 	char *caps = read_file("/proc/xen/capabilities", 4096, &len);
 	bool ok = caps && strstr(caps, "control_d");
 	if (!ok)
-		be_error_set(err, VMD_ERR_BACKEND, "%s",
+		err_set(err, VMD_ERR_BACKEND, "%s",
 			     caps ? "this is a Xen guest, not the control domain (dom0)"
 				  : "not running in a Xen dom0 (no /proc/xen/capabilities; "
 				    "is xenfs mounted?)");
@@ -591,25 +598,15 @@ static bool xl_available(struct be_error *err)
 	return ok;
 }
 
-static void free_notes(struct backend *be)
+static void xl_close(struct backend *b)
 {
-	while (be->notes) {
-		struct note *n = be->notes;
-		be->notes = n->next;
-		if (n->kind == NOTE_EVENT)
-			libxl_event_free(be->ctx, n->ev);
-		free(n);
-	}
-	be->notes_tail = &be->notes;
-}
-
-static void xl_close(struct backend *be)
-{
+	struct xl *be = (struct xl *)b;
 	if (!be)
 		return;
 	/* First the thread: creates it still has are dropped with it. */
 	be_libxl_builder_free(be->builder);
-	free_notes(be);
+	defer_free(be->notes, drop_note);
+	be->notes = NULL;
 	size_t busy = 0;
 	while (be->ops) {
 		struct op *op = be->ops;
@@ -631,48 +628,45 @@ static void xl_close(struct backend *be)
 		libxl_ctx_free(be->ctx);
 	}
 	be_libxl_loop_free(be->loop);
-	if (be->kick)
-		event_free(be->kick);
 	free(be);
 }
 
 static struct backend *xl_open(struct event_base *base, const struct backend_options *opts,
-			       struct be_error *err)
+			       struct err *err)
 {
 	if (!base) {
-		be_error_set(err, VMD_ERR_INTERNAL, "libxl: no event base");
+		err_set(err, VMD_ERR_INTERNAL, "libxl: no event base");
 		return NULL;
 	}
-	struct backend *be = xcalloc(1, sizeof *be);
+	struct xl *be = xcalloc(1, sizeof *be);
 	be->base = base;
-	be->notes_tail = &be->notes;
 	be->on_event = opts ? opts->on_event : NULL;
 	be->event_arg = opts ? opts->event_arg : NULL;
 	be->logger.vtable.vmessage = logger_vmessage;
 	be->logger.vtable.progress = logger_progress;
 	be->logger.vtable.destroy = logger_destroy;
-	be->kick = event_new(base, -1, 0, kick_cb, be);
-	if (!be->kick) {
-		be_error_set(err, VMD_ERR_INTERNAL, "libxl: cannot allocate an event");
-		xl_close(be);
+	be->notes = defer_new(base, deliver, be);
+	if (!be->notes) {
+		err_set(err, VMD_ERR_INTERNAL, "libxl: cannot allocate an event");
+		xl_close(&be->handle);
 		return NULL;
 	}
 	if (libxl_ctx_alloc(&be->ctx, LIBXL_VERSION, 0, &be->logger.vtable) != 0) {
 		be->ctx = NULL;
-		be_error_set(err, VMD_ERR_BACKEND,
+		err_set(err, VMD_ERR_BACKEND,
 			     "cannot open libxl (is xenstored running? see the log)");
-		xl_close(be);
+		xl_close(&be->handle);
 		return NULL;
 	}
 	be->loop = be_libxl_loop_new(base, be->ctx, true, err);
 	if (!be->loop) {
-		xl_close(be);
+		xl_close(&be->handle);
 		return NULL;
 	}
 	libxl_event_register_callbacks(be->ctx, &event_hooks, be);
 	be->builder = be_libxl_builder_new(base, &be->logger.vtable, built, be, err);
 	if (!be->builder) {
-		xl_close(be);
+		xl_close(&be->handle);
 		return NULL;
 	}
 	be_libxl_loop_on_sigchld(be->loop, be_libxl_builder_sigchld, be->builder);
@@ -693,11 +687,12 @@ static struct backend *xl_open(struct event_base *base, const struct backend_opt
 		 be_libxl_builder_autoballoon(be->builder) ? "on" : "off",
 		 be->claim_mode ? "on" : "off", claim_from,
 		 be_libxl_builder_lock_path(be->builder));
-	return be;
+	return &be->handle;
 }
 
-static int xl_host_info(struct backend *be, struct host_info *out, struct be_error *err)
+static int xl_host_info(struct backend *b, struct host_info *out, struct err *err)
 {
+	struct xl *be = (struct xl *)b;
 	memset(out, 0, sizeof *out);
 	libxl_physinfo pi;
 	libxl_physinfo_init(&pi);
@@ -718,12 +713,13 @@ static int xl_host_info(struct backend *be, struct host_info *out, struct be_err
 	return 0;
 }
 
-static int xl_list(struct backend *be, struct dom_info **out, size_t *n, struct be_error *err)
+static int xl_list(struct backend *b, struct dom_info **out, size_t *n, struct err *err)
 {
+	struct xl *be = (struct xl *)b;
 	int nb = 0;
 	libxl_dominfo *l = libxl_list_domain(be->ctx, &nb);
 	if (!l) {
-		be_error_set(err, VMD_ERR_BACKEND, "cannot list domains (see the daemon log)");
+		err_set(err, VMD_ERR_BACKEND, "cannot list domains (see the daemon log)");
 		return -1;
 	}
 	struct dom_info *list = xcalloc(nb > 0 ? (size_t)nb : 1, sizeof *list);
@@ -746,25 +742,22 @@ static int xl_list(struct backend *be, struct dom_info **out, size_t *n, struct 
 	return 0;
 }
 
-static int xl_info(struct backend *be, uint32_t domid, struct dom_info *out,
-		   struct be_error *err)
+static int xl_info(struct backend *b, uint32_t domid, struct dom_info *out,
+		   struct err *err)
 {
+	struct xl *be = (struct xl *)b;
 	libxl_dominfo i;
-	if (domid == 0) {
-		be_error_set(err, VMD_ERR_NOT_FOUND, "domain 0 is not a guest");
-		return -1;
-	}
-	if (dominfo(be, domid, &i, err) < 0)
+	if (guest_dominfo(be, domid, &i, err) < 0)
 		return -1;
 	fill_info(be, &i, out);
 	libxl_dominfo_dispose(&i);
 	return 0;
 }
 
-static int check_path(const char *what, const char *path, int mode, struct be_error *err)
+static int check_path(const char *what, const char *path, int mode, struct err *err)
 {
 	if (access(path, mode) < 0) {
-		be_error_set(err, VMD_ERR_BACKEND, "%s %s: %s", what, path, strerror(errno));
+		err_set(err, VMD_ERR_BACKEND, "%s %s: %s", what, path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -772,7 +765,7 @@ static int check_path(const char *what, const char *path, int mode, struct be_er
 
 /* What libxl would only find out seconds into the build, with a message nobody reads. */
 static int precheck(const struct vm_config *cfg, const libxl_domain_config *dc,
-		    struct be_error *err)
+		    struct err *err)
 {
 	if (dc->b_info.kernel && check_path("kernel", dc->b_info.kernel, R_OK, err) < 0)
 		return -1;
@@ -794,11 +787,12 @@ static int precheck(const struct vm_config *cfg, const libxl_domain_config *dc,
 	return 0;
 }
 
-static int xl_create(struct backend *be, const struct vm_config *cfg, const char *record,
-		     backend_done_fn *done, void *arg, struct be_error *err)
+static int xl_create(struct backend *b, const struct vm_config *cfg, const char *record,
+		     backend_done_fn *done, void *arg, struct err *err)
 {
+	struct xl *be = (struct xl *)b;
 	if (!cfg || !done || !record || !*record) {
-		be_error_set(err, VMD_ERR_INTERNAL, "libxl: create without config, record or done");
+		err_set(err, VMD_ERR_INTERNAL, "libxl: create without config, record or done");
 		return -1;
 	}
 	struct be_libxl_create *c = xcalloc(1, sizeof *c);
@@ -812,7 +806,7 @@ static int xl_create(struct backend *be, const struct vm_config *cfg, const char
 		return -1;
 	}
 	if (being_created(be, cfg->name) || libxl_name_to_domid(be->ctx, cfg->name, &other) == 0) {
-		be_error_set(err, VMD_ERR_EXISTS, "a domain named %s already exists", cfg->name);
+		err_set(err, VMD_ERR_EXISTS, "a domain named %s already exists", cfg->name);
 		be_libxl_create_free(c);
 		return -1;
 	}
@@ -833,19 +827,16 @@ static int xl_create(struct backend *be, const struct vm_config *cfg, const char
 	return 0;
 }
 
-static int xl_destroy(struct backend *be, uint32_t domid, backend_done_fn *done, void *arg,
-		      struct be_error *err)
+static int xl_destroy(struct backend *b, uint32_t domid, backend_done_fn *done, void *arg,
+		      struct err *err)
 {
+	struct xl *be = (struct xl *)b;
 	if (!done) {
-		be_error_set(err, VMD_ERR_INTERNAL, "libxl: destroy without done");
+		err_set(err, VMD_ERR_INTERNAL, "libxl: destroy without done");
 		return -1;
 	}
 	libxl_dominfo i;
-	if (domid == 0) {
-		be_error_set(err, VMD_ERR_BAD_STATE, "refusing to destroy domain 0");
-		return -1;
-	}
-	if (dominfo(be, domid, &i, err) < 0)
+	if (guest_dominfo(be, domid, &i, err) < 0)
 		return -1;
 	libxl_dominfo_dispose(&i);
 	struct op *op = op_new(be, OP_DESTROY, done, arg);
@@ -870,17 +861,13 @@ static int xl_destroy(struct backend *be, uint32_t domid, backend_done_fn *done,
 }
 
 /* A domain that can still act on a request: not shut down, crashed or dying. */
-static int live_domain(struct backend *be, uint32_t domid, libxl_dominfo *i,
-		       struct be_error *err)
+static int live_domain(struct xl *be, uint32_t domid, libxl_dominfo *i,
+		       struct err *err)
 {
-	if (domid == 0) {
-		be_error_set(err, VMD_ERR_BAD_STATE, "domain 0 is not a guest");
-		return -1;
-	}
-	if (dominfo(be, domid, i, err) < 0)
+	if (guest_dominfo(be, domid, i, err) < 0)
 		return -1;
 	if (i->dying || i->shutdown) {
-		be_error_set(err, VMD_ERR_BAD_STATE, "domain %" PRIu32 " is %s", domid,
+		err_set(err, VMD_ERR_BAD_STATE, "domain %" PRIu32 " is %s", domid,
 			     i->dying ? "dying" : "shut down");
 		libxl_dominfo_dispose(i);
 		return -1;
@@ -890,7 +877,7 @@ static int live_domain(struct backend *be, uint32_t domid, libxl_dominfo *i,
 
 /* Shutdown or reboot request; an HVM guest without PV drivers gets the ACPI button (power)
  * or a reset instead, as `xl shutdown -F` / `xl reboot -F` do. */
-static int request(struct backend *be, uint32_t domid, bool reboot, struct be_error *err)
+static int request(struct xl *be, uint32_t domid, bool reboot, struct err *err)
 {
 	libxl_dominfo i;
 	if (live_domain(be, domid, &i, err) < 0)
@@ -913,19 +900,22 @@ static int request(struct backend *be, uint32_t domid, bool reboot, struct be_er
 	return 0;
 }
 
-static int xl_shutdown(struct backend *be, uint32_t domid, struct be_error *err)
+static int xl_shutdown(struct backend *b, uint32_t domid, struct err *err)
 {
+	struct xl *be = (struct xl *)b;
 	return request(be, domid, false, err);
 }
 
-static int xl_reboot(struct backend *be, uint32_t domid, struct be_error *err)
+static int xl_reboot(struct backend *b, uint32_t domid, struct err *err)
 {
+	struct xl *be = (struct xl *)b;
 	return request(be, domid, true, err);
 }
 
 /* Xen counts pauses; like sim, pause and unpause are idempotent here. */
-static int xl_pause(struct backend *be, uint32_t domid, struct be_error *err)
+static int xl_pause(struct backend *b, uint32_t domid, struct err *err)
 {
+	struct xl *be = (struct xl *)b;
 	libxl_dominfo i;
 	if (live_domain(be, domid, &i, err) < 0)
 		return -1;
@@ -939,8 +929,9 @@ static int xl_pause(struct backend *be, uint32_t domid, struct be_error *err)
 	return 0;
 }
 
-static int xl_unpause(struct backend *be, uint32_t domid, struct be_error *err)
+static int xl_unpause(struct backend *b, uint32_t domid, struct err *err)
 {
+	struct xl *be = (struct xl *)b;
 	libxl_dominfo i;
 	if (live_domain(be, domid, &i, err) < 0)
 		return -1;
@@ -954,15 +945,12 @@ static int xl_unpause(struct backend *be, uint32_t domid, struct be_error *err)
 	return 0;
 }
 
-static int xl_console(struct backend *be, uint32_t domid, struct console_info *out,
-		      struct be_error *err)
+static int xl_console(struct backend *b, uint32_t domid, struct console_info *out,
+		      struct err *err)
 {
+	struct xl *be = (struct xl *)b;
 	libxl_dominfo i;
-	if (domid == 0) {
-		be_error_set(err, VMD_ERR_BAD_STATE, "domain 0 is not a guest");
-		return -1;
-	}
-	if (dominfo(be, domid, &i, err) < 0)
+	if (guest_dominfo(be, domid, &i, err) < 0)
 		return -1;
 	bool hvm = i.domain_type == LIBXL_DOMAIN_TYPE_HVM;
 	libxl_dominfo_dispose(&i);
@@ -977,7 +965,7 @@ static int xl_console(struct backend *be, uint32_t domid, struct console_info *o
 		if (rc)
 			set_libxl_error(err, rc, "console of domain %" PRIu32, domid);
 		else
-			be_error_set(err, VMD_ERR_BACKEND, "domain %" PRIu32 " has no console",
+			err_set(err, VMD_ERR_BACKEND, "domain %" PRIu32 " has no console",
 				     domid);
 		return -1;
 	}
@@ -990,12 +978,12 @@ static int xl_console(struct backend *be, uint32_t domid, struct console_info *o
 
 /* libxl keeps no record of the VNC port: the device model (qemu, started with vncunused so
  * it takes the first free display) writes it to xenstore, where xl vncviewer reads it too. */
-static int xl_vnc(struct backend *be, uint32_t domid, char *out, size_t outlen,
-		  struct be_error *err)
+static int xl_vnc(struct backend *b, uint32_t domid, char *out, size_t outlen,
+		  struct err *err)
 {
 	struct xs_handle *xs = xs_open(0);
 	if (!xs) {
-		be_error_set(err, VMD_ERR_BACKEND, "cannot open xenstore: %s", strerror(errno));
+		err_set(err, VMD_ERR_BACKEND, "cannot open xenstore: %s", strerror(errno));
 		return -1;
 	}
 	char path[64];
@@ -1011,21 +999,18 @@ static int xl_vnc(struct backend *be, uint32_t domid, char *out, size_t outlen,
 		snprintf(out, outlen, "%s:%s", host, port);
 		r = 0;
 	} else {
-		be_error_set(err, VMD_ERR_BACKEND, "domain %" PRIu32 " has no VNC server", domid);
+		err_set(err, VMD_ERR_BACKEND, "domain %" PRIu32 " has no VNC server", domid);
 	}
 	free(port);
 	free(listen);
 	return r;
 }
 
-static int xl_watch(struct backend *be, uint32_t domid, struct be_error *err)
+static int xl_watch(struct backend *b, uint32_t domid, struct err *err)
 {
+	struct xl *be = (struct xl *)b;
 	libxl_dominfo i;
-	if (domid == 0) {
-		be_error_set(err, VMD_ERR_BAD_STATE, "domain 0 is not a guest");
-		return -1;
-	}
-	if (dominfo(be, domid, &i, err) < 0)
+	if (guest_dominfo(be, domid, &i, err) < 0)
 		return -1;
 	libxl_dominfo_dispose(&i);
 	/* A domain that shut down while no vmd watched it is reported at once. */

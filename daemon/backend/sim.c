@@ -65,6 +65,7 @@
  */
 #include "backend.h"
 #include "config.h"
+#include "defer.h"
 #include "log.h"
 #include "util.h"
 #include "vmd-proto.h"
@@ -97,7 +98,7 @@ enum request { REQ_NONE, REQ_POWEROFF, REQ_REBOOT };
 
 struct dom {
 	struct dom *next;
-	struct backend *be;
+	struct sim *be;
 	uint32_t domid;
 	char name[NAME_SIZE];
 	uint8_t uuid[16];
@@ -126,7 +127,7 @@ enum op_kind { OP_BUILD, OP_DESTROY };
 /* A timed hypervisor operation that ends with a done callback. */
 struct op {
 	struct op *next;
-	struct backend *be;
+	struct sim *be;
 	struct event *timer;
 	enum op_kind kind;
 	uint32_t domid;
@@ -137,17 +138,18 @@ struct op {
 
 /* A callback waiting to be delivered: a done or a domain event. */
 struct note {
-	struct note *next;
+	struct defer_note link; /* first: the queue's */
 	bool is_event;
 	uint32_t domid;
 	enum dom_event ev;
 	backend_done_fn *done;
 	void *arg;
 	bool failed;
-	struct be_error err;
+	struct err err;
 };
 
-struct backend {
+struct sim {
+	struct backend handle; /* first: what the core holds */
 	struct event_base *base;
 	uint64_t total_kib;
 	unsigned delay_ms;
@@ -157,57 +159,24 @@ struct backend {
 	uint32_t next_domid;
 	struct dom *doms; /* by increasing domid */
 	struct op *ops;
-	struct note *notes;
-	struct note **notes_tail;
-	struct event *kick; /* delivers notes */
+	struct defer *notes; /* callbacks on their way to the core */
 	unsigned fail_create;
 	unsigned fail_destroy;
 };
-
-static const char *type_str(enum vm_type t)
-{
-	switch (t) {
-	case VM_TYPE_PV:
-		return "pv";
-	case VM_TYPE_PVH:
-		return "pvh";
-	case VM_TYPE_HVM:
-		return "hvm";
-	}
-	return "?";
-}
-
-static const char *state_str(enum dom_state s)
-{
-	switch (s) {
-	case DOM_RUNNING:
-	case DOM_BLOCKED:
-		return "running";
-	case DOM_PAUSED:
-		return "paused";
-	case DOM_SHUTDOWN:
-		return "shutdown";
-	case DOM_CRASHED:
-		return "crashed";
-	case DOM_DYING:
-		return "dying";
-	}
-	return "?";
-}
 
 static const char *request_str(enum request r)
 {
 	return r == REQ_POWEROFF ? "poweroff" : r == REQ_REBOOT ? "reboot" : "none";
 }
 
-static unsigned short_delay(const struct backend *be, unsigned ms)
+static unsigned short_delay(const struct sim *be, unsigned ms)
 {
 	return be->delay_ms < ms ? be->delay_ms : ms;
 }
 
 /* ---- domains ---- */
 
-static struct dom *find_any(struct backend *be, uint32_t domid)
+static struct dom *find_any(struct sim *be, uint32_t domid)
 {
 	for (struct dom *d = be->doms; d; d = d->next)
 		if (d->domid == domid)
@@ -215,13 +184,13 @@ static struct dom *find_any(struct backend *be, uint32_t domid)
 	return NULL;
 }
 
-static struct dom *find(struct backend *be, uint32_t domid)
+static struct dom *find(struct sim *be, uint32_t domid)
 {
 	struct dom *d = find_any(be, domid);
 	return d && !d->building ? d : NULL;
 }
 
-static struct dom *find_name(struct backend *be, const char *name)
+static struct dom *find_name(struct sim *be, const char *name)
 {
 	for (struct dom *d = be->doms; d; d = d->next)
 		if (strcmp(d->name, name) == 0)
@@ -229,22 +198,22 @@ static struct dom *find_name(struct backend *be, const char *name)
 	return NULL;
 }
 
-static int bad_state(const struct dom *d, struct be_error *err)
+static int bad_state(const struct dom *d, struct err *err)
 {
-	be_error_set(err, VMD_ERR_BAD_STATE, "domain %" PRIu32 " (%s) is %s", d->domid, d->name,
-		     state_str(d->state));
+	err_set(err, VMD_ERR_BAD_STATE, "domain %" PRIu32 " (%s) is %s", d->domid, d->name,
+		     dom_state_name(d->state));
 	return -1;
 }
 
-static struct dom *find_or_err(struct backend *be, uint32_t domid, struct be_error *err)
+static struct dom *find_or_err(struct sim *be, uint32_t domid, struct err *err)
 {
 	struct dom *d = find(be, domid);
 	if (!d)
-		be_error_set(err, VMD_ERR_NOT_FOUND, "no domain with domid %" PRIu32, domid);
+		err_set(err, VMD_ERR_NOT_FOUND, "no domain with domid %" PRIu32, domid);
 	return d;
 }
 
-static uint64_t used_kib(const struct backend *be)
+static uint64_t used_kib(const struct sim *be)
 {
 	uint64_t used = 0;
 	for (const struct dom *d = be->doms; d; d = d->next)
@@ -252,7 +221,7 @@ static uint64_t used_kib(const struct backend *be)
 	return used;
 }
 
-static uint64_t free_kib(const struct backend *be)
+static uint64_t free_kib(const struct sim *be)
 {
 	uint64_t used = used_kib(be);
 	return used < be->total_kib ? be->total_kib - used : 0;
@@ -278,7 +247,7 @@ static void set_state(struct dom *d, enum dom_state s)
 
 static void react_cb(evutil_socket_t fd, short what, void *arg);
 
-static struct dom *dom_new(struct backend *be, uint32_t domid, const char *name)
+static struct dom *dom_new(struct sim *be, uint32_t domid, const char *name)
 {
 	struct dom *d = xcalloc(1, sizeof *d);
 	d->be = be;
@@ -316,7 +285,7 @@ static void console_close(struct dom *d)
 /* Unlinks and frees d. */
 static void dom_free(struct dom *d)
 {
-	struct backend *be = d->be;
+	struct sim *be = d->be;
 	for (struct dom **pp = &be->doms; *pp; pp = &(*pp)->next) {
 		if (*pp == d) {
 			*pp = d->next;
@@ -414,7 +383,7 @@ static void console_read_cb(evutil_socket_t fd, short what, void *arg)
 		console_prompt(d);
 }
 
-static int console_open(struct dom *d, struct be_error *err)
+static int console_open(struct dom *d, struct err *err)
 {
 	const char *what = "posix_openpt";
 	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -458,7 +427,7 @@ static int console_open(struct dom *d, struct be_error *err)
 	}
 	return 0;
 fail:
-	be_error_set(err, VMD_ERR_BACKEND, "console for %s: %s: %s", d->name, what,
+	err_set(err, VMD_ERR_BACKEND, "console for %s: %s: %s", d->name, what,
 		     strerror(errno));
 	console_close(d);
 	return -1;
@@ -467,7 +436,7 @@ fail:
 static void boot_log(struct dom *d)
 {
 	console_printf(d, "sim: booting %s (domid %" PRIu32 ", %s, %d vCPU%s, %" PRIu64 " MiB)\r\n",
-		       d->name, d->domid, type_str(d->type), d->vcpus, d->vcpus == 1 ? "" : "s",
+		       d->name, d->domid, vm_type_name(d->type), d->vcpus, d->vcpus == 1 ? "" : "s",
 		       d->memory_kib / 1024);
 	console_printf(d, "Linux version 6.1.0-sim (simulated) #1 SMP PREEMPT_DYNAMIC\r\n");
 	console_printf(d, "Run /sbin/init as init process\r\n");
@@ -477,7 +446,7 @@ static void boot_log(struct dom *d)
 
 /* ---- persistence ---- */
 
-static void save(struct backend *be)
+static void save(struct sim *be)
 {
 	if (!be->path)
 		return;
@@ -490,7 +459,7 @@ static void save(struct backend *be)
 		json_t *o = json_pack(
 			"{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:I, s:b, s:s, s:s?}",
 			"domid", (json_int_t)d->domid, "name", d->name, "uuid", uuid,
-			"type", type_str(d->type), "state", state_str(d->state),
+			"type", vm_type_name(d->type), "state", dom_state_name(d->state),
 			"memory_kib", (json_int_t)d->memory_kib,
 			"maxmem_kib", (json_int_t)d->maxmem_kib, "vcpus", d->vcpus,
 			"cpu_time_ns", (json_int_t)cpu_time(d),
@@ -526,7 +495,7 @@ static int parse_enum(const char *s, const char *const *names, int n)
 	return -1;
 }
 
-static int load_dom(struct backend *be, json_t *o, struct be_error *err)
+static int load_dom(struct sim *be, json_t *o, struct err *err)
 {
 	static const char *const types[] = {"pv", "pvh", "hvm"};
 	static const char *const states[] = {"running", "paused", "shutdown", "crashed"};
@@ -544,7 +513,7 @@ static int load_dom(struct backend *be, json_t *o, struct be_error *err)
 			   "state", &state, "memory_kib", &mem, "maxmem_kib", &maxmem,
 			   "vcpus", &vcpus, "cpu_time_ns", &cpu, "start_time", &start,
 			   "hang_shutdown", &hang, "request", &request, "record", &record) < 0) {
-		be_error_set(err, VMD_ERR_IO, "%s", je.text);
+		err_set(err, VMD_ERR_IO, "%s", je.text);
 		return -1;
 	}
 	uint8_t u[16];
@@ -556,11 +525,11 @@ static int load_dom(struct backend *be, json_t *o, struct be_error *err)
 	    maxmem < 0 || maxmem > mem_max ||
 	    vcpus < 1 || cpu < 0 || start < 0 ||
 	    !(json_is_string(record) || json_is_null(record))) {
-		be_error_set(err, VMD_ERR_IO, "bad value in domain %" JSON_INTEGER_FORMAT, domid);
+		err_set(err, VMD_ERR_IO, "bad value in domain %" JSON_INTEGER_FORMAT, domid);
 		return -1;
 	}
 	if (find_any(be, (uint32_t)domid) || find_name(be, name)) {
-		be_error_set(err, VMD_ERR_IO, "duplicate domain %" JSON_INTEGER_FORMAT " (%s)",
+		err_set(err, VMD_ERR_IO, "duplicate domain %" JSON_INTEGER_FORMAT " (%s)",
 			     domid, name);
 		return -1;
 	}
@@ -578,7 +547,7 @@ static int load_dom(struct backend *be, json_t *o, struct be_error *err)
 	d->record = json_is_string(record) ? xstrdup(json_string_value(record)) : NULL;
 	if (be->next_domid <= d->domid)
 		be->next_domid = d->domid + 1;
-	struct be_error cerr;
+	struct err cerr = {0};
 	if (console_open(d, &cerr) < 0)
 		log_warn("sim: domain %" PRIu32 " (%s) has no console: %s", d->domid, d->name,
 			 cerr.msg);
@@ -591,21 +560,21 @@ static int load_dom(struct backend *be, json_t *o, struct be_error *err)
 	return 0;
 }
 
-static int load(struct backend *be, struct be_error *err)
+static int load(struct sim *be, struct err *err)
 {
 	size_t len;
 	char *text = read_file(be->path, STATE_FILE_MAX, &len);
 	if (!text) {
 		if (errno == ENOENT)
 			return 0;
-		be_error_set(err, VMD_ERR_IO, "%s: %s", be->path, strerror(errno));
+		err_set(err, VMD_ERR_IO, "%s: %s", be->path, strerror(errno));
 		return -1;
 	}
 	json_error_t je;
 	json_t *root = json_loadb(text, len, 0, &je);
 	free(text);
 	if (!root) {
-		be_error_set(err, VMD_ERR_IO, "%s:%d: %s", be->path, je.line, je.text);
+		err_set(err, VMD_ERR_IO, "%s:%d: %s", be->path, je.line, je.text);
 		return -1;
 	}
 	int version;
@@ -614,7 +583,7 @@ static int load(struct backend *be, struct be_error *err)
 	if (json_unpack_ex(root, &je, JSON_STRICT, "{s:i, s:I, s:o}", "version", &version,
 			   "next_domid", &next, "domains", &doms) < 0 ||
 	    version != STATE_VERSION || !json_is_array(doms) || next < 1 || next > INT32_MAX) {
-		be_error_set(err, VMD_ERR_IO, "%s: not a sim state file of version %d", be->path,
+		err_set(err, VMD_ERR_IO, "%s: not a sim state file of version %d", be->path,
 			     STATE_VERSION);
 		json_decref(root);
 		return -1;
@@ -623,9 +592,9 @@ static int load(struct backend *be, struct be_error *err)
 	size_t i;
 	json_t *o;
 	json_array_foreach(doms, i, o) {
-		struct be_error derr;
+		struct err derr = {0};
 		if (load_dom(be, o, &derr) < 0) {
-			be_error_set(err, VMD_ERR_IO, "%s: domain #%zu: %s", be->path, i, derr.msg);
+			err_set(err, VMD_ERR_IO, "%s: domain #%zu: %s", be->path, i, derr.msg);
 			json_decref(root);
 			return -1;
 		}
@@ -639,41 +608,27 @@ static int load(struct backend *be, struct be_error *err)
 
 /* ---- callbacks: one FIFO, one callback per loop callback ---- */
 
-static void kick_cb(evutil_socket_t fd, short what, void *arg)
+static bool deliver(void *owner, struct defer_note *dn)
 {
-	struct backend *be = arg;
-	struct note *n;
-	while ((n = be->notes)) {
-		be->notes = n->next;
-		if (!be->notes)
-			be->notes_tail = &be->notes;
-		if (n->is_event) {
-			struct dom *d = find(be, n->domid);
-			bool live = d && d->watched && d->state != DOM_DYING;
-			if (!be->on_event || (n->ev != DOM_EV_GONE && !live)) {
-				free(n);
-				continue;
-			}
-		}
-		if (be->notes)
-			event_active(be->kick, EV_TIMEOUT, 1);
-		struct note c = *n;
-		free(n);
-		/* The callback may do anything, close() included: touch nothing after it. */
-		if (c.is_event)
-			be->on_event(be->event_arg, c.domid, c.ev);
-		else
-			c.done(c.arg, c.failed ? &c.err : NULL, c.domid);
-		return;
+	struct sim *be = owner;
+	struct note c = *(struct note *)dn;
+	free(dn);
+	if (c.is_event) {
+		struct dom *d = find(be, c.domid);
+		bool live = d && d->watched && d->state != DOM_DYING;
+		if (!be->on_event || (c.ev != DOM_EV_GONE && !live))
+			return false;
+		be->on_event(be->event_arg, c.domid, c.ev);
+	} else {
+		c.done(c.arg, c.failed ? &c.err : NULL, c.domid);
 	}
+	return true;
 }
 
-static struct note *note_push(struct backend *be)
+static struct note *note_push(struct sim *be)
 {
 	struct note *n = xcalloc(1, sizeof *n);
-	*be->notes_tail = n;
-	be->notes_tail = &n->next;
-	event_active(be->kick, EV_TIMEOUT, 1);
+	defer_push(be->notes, &n->link);
 	return n;
 }
 
@@ -687,7 +642,7 @@ static void queue_event(struct dom *d, enum dom_event ev)
 	n->ev = ev;
 }
 
-static struct note *queue_done(struct backend *be, backend_done_fn *done, void *arg,
+static struct note *queue_done(struct sim *be, backend_done_fn *done, void *arg,
 			       uint32_t domid)
 {
 	struct note *n = note_push(be);
@@ -736,7 +691,7 @@ static void react_cb(evutil_socket_t fd, short what, void *arg)
 static void op_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct op *op = arg;
-	struct backend *be = op->be;
+	struct sim *be = op->be;
 	for (struct op **pp = &be->ops; *pp; pp = &(*pp)->next) {
 		if (*pp == op) {
 			*pp = op->next;
@@ -752,7 +707,7 @@ static void op_cb(evutil_socket_t fd, short what, void *arg)
 			save(be);
 			struct note *n = queue_done(be, op->done, op->arg, 0);
 			n->failed = true;
-			be_error_set(&n->err, VMD_ERR_BACKEND, "injected failure");
+			err_set(&n->err, VMD_ERR_BACKEND, "injected failure");
 		} else {
 			d->building = false;
 			d->watched = true;
@@ -764,7 +719,7 @@ static void op_cb(evutil_socket_t fd, short what, void *arg)
 	} else if (op->fail) {
 		struct note *n = queue_done(be, op->done, op->arg, op->domid);
 		n->failed = true;
-		be_error_set(&n->err, VMD_ERR_BACKEND,
+		err_set(&n->err, VMD_ERR_BACKEND,
 			     "destroying domain %" PRIu32 ": injected failure", op->domid);
 	} else {
 		if (d)
@@ -775,8 +730,8 @@ static void op_cb(evutil_socket_t fd, short what, void *arg)
 	free(op);
 }
 
-static int op_start(struct backend *be, enum op_kind kind, uint32_t domid, bool fail,
-		    backend_done_fn *done, void *arg, unsigned ms, struct be_error *err)
+static int op_start(struct sim *be, enum op_kind kind, uint32_t domid, bool fail,
+		    backend_done_fn *done, void *arg, unsigned ms, struct err *err)
 {
 	struct op *op = xcalloc(1, sizeof *op);
 	op->be = be;
@@ -791,7 +746,7 @@ static int op_start(struct backend *be, enum op_kind kind, uint32_t domid, bool 
 		if (op->timer)
 			event_free(op->timer);
 		free(op);
-		be_error_set(err, VMD_ERR_INTERNAL, "sim: cannot start a timer");
+		err_set(err, VMD_ERR_INTERNAL, "sim: cannot start a timer");
 		return -1;
 	}
 	op->next = be->ops;
@@ -801,12 +756,12 @@ static int op_start(struct backend *be, enum op_kind kind, uint32_t domid, bool 
 
 /* ---- backend_ops ---- */
 
-static bool sim_available(struct be_error *err)
+static bool sim_available(struct err *err)
 {
 	return true;
 }
 
-static void free_all(struct backend *be)
+static void free_all(struct sim *be)
 {
 	while (be->ops) {
 		struct op *op = be->ops;
@@ -814,27 +769,21 @@ static void free_all(struct backend *be)
 		event_free(op->timer);
 		free(op);
 	}
-	while (be->notes) {
-		struct note *n = be->notes;
-		be->notes = n->next;
-		free(n);
-	}
+	defer_free(be->notes, NULL);
 	while (be->doms)
 		dom_free(be->doms);
-	if (be->kick)
-		event_free(be->kick);
 	free(be->path);
 	free(be);
 }
 
 static struct backend *sim_open(struct event_base *base, const struct backend_options *opts,
-				struct be_error *err)
+				struct err *err)
 {
 	if (!base) {
-		be_error_set(err, VMD_ERR_INTERNAL, "sim: no event base");
+		err_set(err, VMD_ERR_INTERNAL, "sim: no event base");
 		return NULL;
 	}
-	struct backend *be = xcalloc(1, sizeof *be);
+	struct sim *be = xcalloc(1, sizeof *be);
 	be->base = base;
 	uint64_t mib = opts && opts->sim_memory_mib ? opts->sim_memory_mib : DEFAULT_MEMORY_MIB;
 	be->total_kib = mib > UINT64_MAX / 1024 ? UINT64_MAX : mib * 1024;
@@ -842,17 +791,16 @@ static struct backend *sim_open(struct event_base *base, const struct backend_op
 	be->on_event = opts ? opts->on_event : NULL;
 	be->event_arg = opts ? opts->event_arg : NULL;
 	be->next_domid = 1;
-	be->notes_tail = &be->notes;
-	be->kick = event_new(base, -1, 0, kick_cb, be);
-	if (!be->kick) {
-		be_error_set(err, VMD_ERR_INTERNAL, "sim: cannot allocate an event");
+	be->notes = defer_new(base, deliver, be);
+	if (!be->notes) {
+		err_set(err, VMD_ERR_INTERNAL, "sim: cannot allocate an event");
 		free_all(be);
 		return NULL;
 	}
 	if (opts && opts->state_dir) {
 		char *dir = xasprintf("%s/sim", opts->state_dir);
 		if (mkdir_p(dir, 0700) < 0) {
-			be_error_set(err, VMD_ERR_IO, "%s: %s", dir, strerror(errno));
+			err_set(err, VMD_ERR_IO, "%s: %s", dir, strerror(errno));
 			free(dir);
 			free_all(be);
 			return NULL;
@@ -867,19 +815,21 @@ static struct backend *sim_open(struct event_base *base, const struct backend_op
 	}
 	log_info("sim: host of %" PRIu64 " MiB, guests react in %u ms, %s", be->total_kib / 1024,
 		 be->delay_ms, be->path ? be->path : "no persistence");
-	return be;
+	return &be->handle;
 }
 
-static void sim_close(struct backend *be)
+static void sim_close(struct backend *b)
 {
+	struct sim *be = (struct sim *)b;
 	if (!be)
 		return;
 	save(be); /* current cpu times; the guests "keep running" */
 	free_all(be);
 }
 
-static int sim_host_info(struct backend *be, struct host_info *out, struct be_error *err)
+static int sim_host_info(struct backend *b, struct host_info *out, struct err *err)
 {
+	struct sim *be = (struct sim *)b;
 	memset(out, 0, sizeof *out);
 	out->total_kib = be->total_kib;
 	out->free_kib = free_kib(be);
@@ -888,8 +838,9 @@ static int sim_host_info(struct backend *be, struct host_info *out, struct be_er
 	return 0;
 }
 
-static int sim_list(struct backend *be, struct dom_info **out, size_t *n, struct be_error *err)
+static int sim_list(struct backend *b, struct dom_info **out, size_t *n, struct err *err)
 {
+	struct sim *be = (struct sim *)b;
 	size_t count = 0;
 	for (struct dom *d = be->doms; d; d = d->next)
 		if (!d->building)
@@ -904,9 +855,10 @@ static int sim_list(struct backend *be, struct dom_info **out, size_t *n, struct
 	return 0;
 }
 
-static int sim_info(struct backend *be, uint32_t domid, struct dom_info *out,
-		    struct be_error *err)
+static int sim_info(struct backend *b, uint32_t domid, struct dom_info *out,
+		    struct err *err)
 {
+	struct sim *be = (struct sim *)b;
 	struct dom *d = find_or_err(be, domid, err);
 	if (!d)
 		return -1;
@@ -914,30 +866,30 @@ static int sim_info(struct backend *be, uint32_t domid, struct dom_info *out,
 	return 0;
 }
 
-static int check_file(const char *what, const char *path, struct be_error *err)
+static int check_file(const char *what, const char *path, struct err *err)
 {
 	struct stat st;
 	if (stat(path, &st) < 0) {
-		be_error_set(err, VMD_ERR_BACKEND, "%s %s: %s", what, path, strerror(errno));
+		err_set(err, VMD_ERR_BACKEND, "%s %s: %s", what, path, strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
 /* Name and memory free? Sets err and returns -1 when not. */
-static int check_room(struct backend *be, const char *name, uint64_t memory_mib,
-		      struct be_error *err)
+static int check_room(struct sim *be, const char *name, uint64_t memory_mib,
+		      struct err *err)
 {
 	struct dom *other = find_name(be, name);
 	if (other) {
-		be_error_set(err, VMD_ERR_EXISTS,
+		err_set(err, VMD_ERR_EXISTS,
 			     "a domain named %s already exists (domid %" PRIu32 ")", name,
 			     other->domid);
 		return -1;
 	}
 	uint64_t avail = free_kib(be);
 	if (memory_mib > UINT64_MAX / 1024 || memory_mib * 1024 > avail) {
-		be_error_set(err, VMD_ERR_NO_RESOURCES,
+		err_set(err, VMD_ERR_NO_RESOURCES,
 			     "not enough memory for %s: %" PRIu64 " MiB needed, %" PRIu64
 			     " MiB free", name, memory_mib, avail / 1024);
 		return -1;
@@ -945,19 +897,20 @@ static int check_room(struct backend *be, const char *name, uint64_t memory_mib,
 	return 0;
 }
 
-static int sim_create(struct backend *be, const struct vm_config *cfg, const char *record,
-		      backend_done_fn *done, void *arg, struct be_error *err)
+static int sim_create(struct backend *b, const struct vm_config *cfg, const char *record,
+		      backend_done_fn *done, void *arg, struct err *err)
 {
+	struct sim *be = (struct sim *)b;
 	if (!cfg || !done) {
-		be_error_set(err, VMD_ERR_INTERNAL, "sim: create without config or done");
+		err_set(err, VMD_ERR_INTERNAL, "sim: create without config or done");
 		return -1;
 	}
 	if (!cfg->name || !*cfg->name || strlen(cfg->name) >= NAME_SIZE) {
-		be_error_set(err, VMD_ERR_INVALID_CONFIG, "bad or missing domain name");
+		err_set(err, VMD_ERR_INVALID_CONFIG, "bad or missing domain name");
 		return -1;
 	}
 	if (cfg->memory == 0) {
-		be_error_set(err, VMD_ERR_INVALID_CONFIG, "%s: memory must not be 0", cfg->name);
+		err_set(err, VMD_ERR_INVALID_CONFIG, "%s: memory must not be 0", cfg->name);
 		return -1;
 	}
 	if (check_room(be, cfg->name, cfg->memory, err) < 0)
@@ -973,13 +926,13 @@ static int sim_create(struct backend *be, const struct vm_config *cfg, const cha
 		if (!disk->target || !*disk->target) {
 			if (disk->cdrom)
 				continue;
-			be_error_set(err, VMD_ERR_BACKEND, "disk %s: no target",
+			err_set(err, VMD_ERR_BACKEND, "disk %s: no target",
 				     disk->vdev ? disk->vdev : "?");
 			return -1;
 		}
 		struct stat st;
 		if (stat(disk->target, &st) < 0) {
-			be_error_set(err, VMD_ERR_BACKEND, "disk %s: %s: %s",
+			err_set(err, VMD_ERR_BACKEND, "disk %s: %s: %s",
 				     disk->vdev ? disk->vdev : "?", disk->target, strerror(errno));
 			return -1;
 		}
@@ -1012,8 +965,8 @@ static int sim_create(struct backend *be, const struct vm_config *cfg, const cha
 	return 0;
 }
 
-static int guest_request(struct backend *be, uint32_t domid, enum request req,
-			 struct be_error *err)
+static int guest_request(struct sim *be, uint32_t domid, enum request req,
+			 struct err *err)
 {
 	struct dom *d = find_or_err(be, domid, err);
 	if (!d)
@@ -1029,21 +982,24 @@ static int guest_request(struct backend *be, uint32_t domid, enum request req,
 	return 0;
 }
 
-static int sim_shutdown(struct backend *be, uint32_t domid, struct be_error *err)
+static int sim_shutdown(struct backend *b, uint32_t domid, struct err *err)
 {
+	struct sim *be = (struct sim *)b;
 	return guest_request(be, domid, REQ_POWEROFF, err);
 }
 
-static int sim_reboot(struct backend *be, uint32_t domid, struct be_error *err)
+static int sim_reboot(struct backend *b, uint32_t domid, struct err *err)
 {
+	struct sim *be = (struct sim *)b;
 	return guest_request(be, domid, REQ_REBOOT, err);
 }
 
-static int sim_destroy(struct backend *be, uint32_t domid, backend_done_fn *done, void *arg,
-		       struct be_error *err)
+static int sim_destroy(struct backend *b, uint32_t domid, backend_done_fn *done, void *arg,
+		       struct err *err)
 {
+	struct sim *be = (struct sim *)b;
 	if (!done) {
-		be_error_set(err, VMD_ERR_INTERNAL, "sim: destroy without done");
+		err_set(err, VMD_ERR_INTERNAL, "sim: destroy without done");
 		return -1;
 	}
 	struct dom *d = find_or_err(be, domid, err);
@@ -1064,8 +1020,9 @@ static int sim_destroy(struct backend *be, uint32_t domid, backend_done_fn *done
 	return 0;
 }
 
-static int sim_pause(struct backend *be, uint32_t domid, struct be_error *err)
+static int sim_pause(struct backend *b, uint32_t domid, struct err *err)
 {
+	struct sim *be = (struct sim *)b;
 	struct dom *d = find_or_err(be, domid, err);
 	if (!d)
 		return -1;
@@ -1079,8 +1036,9 @@ static int sim_pause(struct backend *be, uint32_t domid, struct be_error *err)
 	return 0;
 }
 
-static int sim_unpause(struct backend *be, uint32_t domid, struct be_error *err)
+static int sim_unpause(struct backend *b, uint32_t domid, struct err *err)
 {
+	struct sim *be = (struct sim *)b;
 	struct dom *d = find_or_err(be, domid, err);
 	if (!d)
 		return -1;
@@ -1095,14 +1053,15 @@ static int sim_unpause(struct backend *be, uint32_t domid, struct be_error *err)
 	return 0;
 }
 
-static int sim_console(struct backend *be, uint32_t domid, struct console_info *out,
-		       struct be_error *err)
+static int sim_console(struct backend *b, uint32_t domid, struct console_info *out,
+		       struct err *err)
 {
+	struct sim *be = (struct sim *)b;
 	struct dom *d = find_or_err(be, domid, err);
 	if (!d)
 		return -1;
 	if (d->master < 0) {
-		be_error_set(err, VMD_ERR_BACKEND, "domain %" PRIu32 " (%s) has no console", domid,
+		err_set(err, VMD_ERR_BACKEND, "domain %" PRIu32 " (%s) has no console", domid,
 			     d->name);
 		return -1;
 	}
@@ -1113,22 +1072,24 @@ static int sim_console(struct backend *be, uint32_t domid, struct console_info *
 }
 
 /* No device model runs here: an HVM guest's VNC display is said to be its domid. */
-static int sim_vnc(struct backend *be, uint32_t domid, char *out, size_t outlen,
-		   struct be_error *err)
+static int sim_vnc(struct backend *b, uint32_t domid, char *out, size_t outlen,
+		   struct err *err)
 {
+	struct sim *be = (struct sim *)b;
 	struct dom *d = find_or_err(be, domid, err);
 	if (!d)
 		return -1;
 	if (d->type != VM_TYPE_HVM) {
-		be_error_set(err, VMD_ERR_BACKEND, "domain %" PRIu32 " has no VNC server", domid);
+		err_set(err, VMD_ERR_BACKEND, "domain %" PRIu32 " has no VNC server", domid);
 		return -1;
 	}
 	snprintf(out, outlen, "127.0.0.1:%" PRIu32, 5900 + domid);
 	return 0;
 }
 
-static int sim_watch(struct backend *be, uint32_t domid, struct be_error *err)
+static int sim_watch(struct backend *b, uint32_t domid, struct err *err)
 {
+	struct sim *be = (struct sim *)b;
 	struct dom *d = find_or_err(be, domid, err);
 	if (!d)
 		return -1;
@@ -1136,10 +1097,10 @@ static int sim_watch(struct backend *be, uint32_t domid, struct be_error *err)
 	return 0;
 }
 
-static int inject_foreign(struct backend *be, const char *name, struct be_error *err)
+static int inject_foreign(struct sim *be, const char *name, struct err *err)
 {
 	if (!*name || strlen(name) >= NAME_SIZE) {
-		be_error_set(err, VMD_ERR_INVALID_PARAMS, "foreign: bad domain name");
+		err_set(err, VMD_ERR_INVALID_PARAMS, "foreign: bad domain name");
 		return -1;
 	}
 	if (check_room(be, name, FOREIGN_MEMORY_MIB, err) < 0)
@@ -1162,11 +1123,12 @@ static int inject_foreign(struct backend *be, const char *name, struct be_error 
 	return 0;
 }
 
-static int sim_inject(struct backend *be, const char *fault, uint32_t domid,
-		      struct be_error *err)
+static int sim_inject(struct backend *b, const char *fault, uint32_t domid,
+		      struct err *err)
 {
+	struct sim *be = (struct sim *)b;
 	if (!fault) {
-		be_error_set(err, VMD_ERR_INVALID_PARAMS, "no fault given");
+		err_set(err, VMD_ERR_INVALID_PARAMS, "no fault given");
 		return -1;
 	}
 	log_info("sim: injecting %s (domid %" PRIu32 ")", fault, domid);
@@ -1193,7 +1155,7 @@ static int sim_inject(struct backend *be, const char *fault, uint32_t domid,
 	else if (strcmp(fault, "vanish") == 0)
 		f = F_VANISH;
 	else {
-		be_error_set(err, VMD_ERR_INVALID_PARAMS,
+		err_set(err, VMD_ERR_INVALID_PARAMS,
 			     "unknown fault %s (fail-create, fail-destroy, crash, hang-shutdown, "
 			     "poweroff, reboot, vanish, foreign:NAME)", fault);
 		return -1;

@@ -9,13 +9,14 @@
 static void exec(struct rpc_req *req)
 {
 	struct host_info hi = {0};
-	struct be_error err = {0};
+	struct err err = {0};
 	const char *hv = "unknown";
-	if (req->d->be_ops->host_info(req->d->be, &hi, &err) == 0)
+	if (be_host_info(req->d->be, &hi, &err) == 0)
 		hv = hi.hypervisor;
+	err_clear(&err);
 	rpc_reply_result(req, json_pack("{s:s, s:i, s:s, s:s}", "version", VMD_VERSION,
 					"protocol", VMD_PROTO_VERSION, "backend",
-					req->d->be_ops->name, "hypervisor", hv));
+					be_name(req->d->be), "hypervisor", hv));
 }
 
 static const struct param_spec params[] = {{NULL, 0, false, 0, 0}};

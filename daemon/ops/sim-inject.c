@@ -13,7 +13,7 @@
 static void exec(struct rpc_req *req)
 {
 	struct daemon *d = req->d;
-	if (!d->be_ops->inject) {
+	if (!d->be->ops->inject) {
 		rpc_reply_error(req, VMD_ERR_METHOD_NOT_FOUND,
 				json_pack("{s:s}", "method", "sim.inject"),
 				"unknown method 'sim.inject' (only with --backend=sim)");
@@ -22,9 +22,12 @@ static void exec(struct rpc_req *req)
 	uint32_t domid = 0;
 	const char *name = rpc_param_str(req, "name");
 	if (name) {
-		struct vm *vm = ops_vm_or_reply(req);
-		if (!vm)
+		struct err err = {0};
+		struct vm *vm = vm_get(d, name, &err);
+		if (!vm) {
+			rpc_reply_err(req, &err);
 			return;
+		}
 		if (!vm_has_domain(vm)) {
 			rpc_reply_error(req, VMD_ERR_BAD_STATE,
 					json_pack("{s:s, s:s}", "name", name, "state",
@@ -34,9 +37,9 @@ static void exec(struct rpc_req *req)
 		}
 		domid = (uint32_t)vm->domid;
 	}
-	struct be_error err = {0};
-	if (d->be_ops->inject(d->be, rpc_param_str(req, "fault"), domid, &err) < 0) {
-		rpc_reply_error(req, err.code ? err.code : VMD_ERR_BACKEND, NULL, "%s", err.msg);
+	struct err err = {0};
+	if (be_inject(d->be, rpc_param_str(req, "fault"), domid, &err) < 0) {
+		rpc_reply_err(req, &err);
 		return;
 	}
 	rpc_reply_result(req, json_object());

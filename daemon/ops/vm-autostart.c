@@ -11,9 +11,7 @@
 
 static void exec(struct rpc_req *req)
 {
-	struct vm *vm = ops_vm_or_reply(req);
-	if (!vm)
-		return;
+	struct vm *vm = req->vm;
 	bool old = vm->autostart;
 	vm->autostart = rpc_param_bool(req, "enabled", false);
 	if (vm->autostart != old && vm_save(vm) < 0) {
@@ -37,5 +35,6 @@ const struct op_entry op_vm_autostart = {
 	.method = "vm.autostart",
 	.params = params,
 	.perm = OP_WRITE,
+	.target = "name",
 	.exec = exec,
 };

@@ -4,19 +4,15 @@
  * vifname and no fixed VNC display (two guests cannot have either at once), and its own copy
  * of every writable disk image; read-only disks and cdroms are shared.
  *
- * Order, so that a failure or a kill -9 at any point leaves nothing behind:
- *   loop    checks (source stopped, name free), plans the targets, holds the source
- *           (vm->clones: it cannot start or be removed while we read its disks)
+ * A long operation (longop.h), so that a failure or a kill -9 at any point leaves nothing:
+ *   loop    checks (source stopped), reserves the name, plans the targets, holds the source
+ *           (vm->readers: it cannot start or be removed while we read its disks)
  *   worker  opens the sources, refuses block devices and existing targets, journals the
  *           temporary names, copies each image into its temporary file (disk.c), fsyncs,
  *           optionally runs virt-sysprep on the copies, renames them into place without
  *           replacing anything
- *   loop    stores the definition (vm_define_owned: the copies become its owned disks)
- *   worker  removes the journal
+ *   loop    stores the definition (the copies become its owned disks)
  *   loop    answers (with --start: once the clone runs)
- * A failure or cancel before the definition is stored removes the temporary files and any
- * image already renamed into place (only the very file we made: same inode). The client
- * cancels by closing its connection (vmctl: Ctrl-C) or with job.cancel.
  *
  * Targets: next to each source image, or in disk_dir: <name><ext> for the first copied disk,
  * <name>-<vdev><ext> for the others, ext being the source's extension (".img", ".qcow2").
@@ -24,27 +20,22 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "access.h"
 #include "daemon.h"
 #include "disk.h"
-#include "job.h"
 #include "log.h"
+#include "longop.h"
 #include "ops.h"
-#include "rpc.h"
-#include "server.h"
 #include "util.h"
 #include "vm.h"
 #include "vmd-proto.h"
 
-/* One image to copy. Plain data: the worker reads and fills it. */
+/* One image to copy, beside op->files[i]. Plain data: the worker reads and fills it. */
 struct item {
 	char *vdev;
 	char *format;
@@ -52,77 +43,42 @@ struct item {
 	int fd;          /* the open source, -1 when closed */
 	uint64_t bytes;
 	int method;      /* DISK_COPY_* that did it */
-	bool made;       /* the temporary file exists (or became the target) */
-	bool renamed;    /* it is the target now */
 };
 
 struct clone {
-	LIST_ENTRY(clone) link;
-	struct rpc_req *req;
-	struct job *job;
-	char job_id[JOB_ID_LEN]; /* outlives the job (freed before the start of --start) */
-	struct vm *source;     /* its clones count holds it stopped and defined */
+	struct vm *source;     /* its readers count holds it stopped and defined */
 	char *source_name;     /* a copy, for the worker's messages */
-	char *name;            /* the new guest */
-	struct vm_config cfg;  /* its definition: loop thread only */
+	struct vm_config cfg;  /* the new guest's definition: loop thread only */
 	bool sysprep, start;
-	double started_at;
-	uint64_t rate; /* copy rate limit, bytes/s (vmd --copy-rate); 0 = none */
-
-	/* The images; files[i] (the journal's view) goes with items[i]. */
+	uint64_t rate;         /* copy rate limit, bytes/s (vmd --copy-rate); 0 = none */
 	struct item *items;
-	struct job_file *files;
-	size_t n;
-
-	/* Why a stage failed: written by the worker or the loop, read on the loop. */
-	int code;
-	char msg[512];
-	char *path;     /* the file it is about, or NULL */
-	json_t *data;   /* loop only: data from vm_define */
-	struct vm *vm;  /* the clone, once defined */
+	struct vm *vm;         /* the clone, once defined */
 };
 
-/* Clones under way, so that a second clone to the same name fails at once. */
-static LIST_HEAD(, clone) running = LIST_HEAD_INITIALIZER(running);
-
-static void fail(struct clone *c, int code, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Records why the clone failed (the first reason wins). */
-static void fail(struct clone *c, int code, const char *path, const char *fmt, ...)
-{
-	if (c->code)
-		return;
-	c->code = code;
-	free(c->path);
-	c->path = xstrdup(path);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->msg, sizeof c->msg, fmt, ap);
-	va_end(ap);
-}
-
-static void clone_free(struct clone *c)
+static void release_source(struct clone *c)
 {
 	if (c->source)
-		c->source->clones--;
-	LIST_REMOVE(c, link);
-	for (size_t i = 0; i < c->n; i++) {
-		if (c->items[i].fd >= 0)
-			close(c->items[i].fd);
-		free(c->items[i].vdev);
-		free(c->items[i].format);
-		free(c->items[i].source);
-		free(c->files[i].tmp);
-		free(c->files[i].final);
+		c->source->readers--;
+	c->source = NULL;
+}
+
+static void clone_free(void *arg)
+{
+	struct clone *c = arg;
+	release_source(c);
+	/* items: as many as the op has files; the op frees the names */
+	if (c->items) {
+		for (struct item *it = c->items; it->source; it++) {
+			if (it->fd >= 0)
+				close(it->fd);
+			free(it->vdev);
+			free(it->format);
+			free(it->source);
+		}
 	}
 	free(c->items);
-	free(c->files);
 	vm_config_finish(&c->cfg);
-	free(c->name);
 	free(c->source_name);
-	free(c->path);
-	json_decref(c->data);
 	free(c);
 }
 
@@ -155,15 +111,14 @@ static char *target_path(const char *source, const char *dir, const char *name, 
 	return xasprintf("%.*s/%s-%s%s", dirlen, d, name, vdev, extension(source));
 }
 
-/* Builds the clone's config and the copy list; replies and returns -1 when it cannot. */
-static int plan(struct clone *c, struct rpc_req *req)
+/* Builds the clone's config and the copy list; -1 with op->err when it cannot. */
+static int plan(struct longop *op, struct clone *c, const char *dir)
 {
 	const struct vm_config *src = &c->source->cfg;
-	const char *dir = rpc_param_str(req, "disk_dir");
 	if (vm_config_copy(&c->cfg, src) < 0)
 		abort();
 	free(c->cfg.name);
-	c->cfg.name = xstrdup(c->name);
+	c->cfg.name = xstrdup(op->name);
 	/* vm_define generates these, unique among all definitions, when they are unset. */
 	c->cfg.has_uuid = false;
 	memset(c->cfg.uuid, 0, sizeof c->cfg.uuid);
@@ -175,457 +130,324 @@ static int plan(struct clone *c, struct rpc_req *req)
 	}
 	c->cfg.vncdisplay = -1;
 
-	c->items = xcalloc(c->cfg.n_disks, sizeof *c->items);
-	c->files = xcalloc(c->cfg.n_disks, sizeof *c->files);
+	c->items = xcalloc(c->cfg.n_disks + 1, sizeof *c->items); /* ends with source NULL */
 	for (size_t i = 0; i < c->cfg.n_disks; i++) {
 		struct vm_disk *dk = &c->cfg.disks[i];
 		if (!dk->target || dk->cdrom || !dk->readwrite)
 			continue; /* shared */
 		if ((dk->backendtype && strcmp(dk->backendtype, "phy") == 0) || dk->script) {
-			rpc_reply_error(req, VMD_ERR_NOT_SUPPORTED,
-					json_pack("{s:s, s:s}", "name", src->name, "path",
-						  dk->target),
-					"disk %s of '%s' (%s) is a block device or uses a hotplug "
-					"script: vm.clone copies image files only; clone it by "
-					"hand (e.g. an LVM snapshot) and define the new guest "
-					"with vm.define",
-					dk->vdev, src->name, dk->target);
+			longop_fail_path(op, VMD_ERR_NOT_SUPPORTED, NULL, dk->target,
+					 "disk %s of '%s' (%s) is a block device or uses a hotplug "
+					 "script: vm.clone copies image files only; clone it by "
+					 "hand (e.g. an LVM snapshot) and define the new guest "
+					 "with vm.define",
+					 dk->vdev, src->name, dk->target);
+			err_add_str(&op->err, "name", src->name);
 			return -1;
 		}
-		struct item *it = &c->items[c->n];
+		size_t n = op->n_files;
+		char *final = target_path(dk->target, dir, op->name, dk->vdev, n == 0);
+		longop_add_file(op, final);
+		struct item *it = &c->items[n];
 		it->fd = -1;
 		it->vdev = xstrdup(dk->vdev);
 		it->format = xstrdup(dk->format);
 		it->source = xstrdup(dk->target);
-		c->files[c->n].final = target_path(dk->target, dir, c->name, dk->vdev, c->n == 0);
-		c->files[c->n].tmp = disk_temp_name(c->files[c->n].final);
 		free(dk->target);
-		dk->target = xstrdup(c->files[c->n].final);
-		c->n++;
+		dk->target = final;
 	}
 	return 0;
 }
 
 /* ---- the worker ----------------------------------------------------------------------------- */
 
-/* Removes what this clone made, newest first: renamed targets (only if they are still our
- * file), temporary files, the journal. */
-static void undo(struct clone *c)
-{
-	for (size_t i = c->n; i-- > 0;) {
-		struct item *it = &c->items[i];
-		struct job_file *f = &c->files[i];
-		if (it->fd >= 0) {
-			close(it->fd);
-			it->fd = -1;
-		}
-		if (it->renamed) {
-			struct stat st;
-			if (lstat(f->final, &st) == 0 && (uint64_t)st.st_dev == f->dev &&
-			    (uint64_t)st.st_ino == f->ino)
-				unlink(f->final);
-			it->renamed = false;
-			disk_fsync_dir(f->final);
-		} else if (it->made) {
-			unlink(f->tmp);
-		}
-		it->made = false;
-	}
-	job_journal_remove(c->job);
-}
-
-static int cancelled_or(struct clone *c, int code, const char *path, const char *what, int e)
-{
-	if (e == ECANCELED || job_cancelled(c->job))
-		fail(c, VMD_ERR_CANCELLED, NULL, "clone of '%s' as '%s' cancelled",
-		     c->source_name, c->name);
-	else
-		fail(c, code, path, "%s", what);
-	return -1;
-}
-
 /* Opens and checks every source and target before anything is written. */
-static int check_all(struct clone *c, struct job *j, const char *src_name)
+static int check_all(struct longop *op, struct clone *c)
 {
 	uint64_t total = 0;
-	for (size_t i = 0; i < c->n; i++) {
+	for (size_t i = 0; i < op->n_files; i++) {
 		struct item *it = &c->items[i];
-		const char *final = c->files[i].final;
-		it->fd = open(it->source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		const char *final = op->files[i].jf.final;
+		it->fd = open(it->source, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		if (it->fd < 0) {
-			fail(c, VMD_ERR_IO, it->source, "cannot open disk %s of '%s' (%s): %s",
-			     it->vdev, src_name, it->source, strerror(errno));
+			longop_fail_path(op, VMD_ERR_IO, NULL, it->source,
+					 "cannot open disk %s of '%s' (%s): %s", it->vdev,
+					 c->source_name, it->source, strerror(errno));
 			return -1;
 		}
 		struct stat st;
 		if (fstat(it->fd, &st) < 0) {
-			fail(c, VMD_ERR_IO, it->source, "cannot stat %s: %s", it->source,
-			     strerror(errno));
-			return -1;
-		}
-		if (S_ISBLK(st.st_mode)) {
-			fail(c, VMD_ERR_NOT_SUPPORTED, it->source,
-			     "disk %s of '%s' (%s) is a block device: vm.clone copies image "
-			     "files only; clone it by hand (e.g. an LVM snapshot) and define the "
-			     "new guest with vm.define",
-			     it->vdev, src_name, it->source);
+			longop_fail_path(op, VMD_ERR_IO, NULL, it->source, "cannot stat %s: %s",
+					 it->source, strerror(errno));
 			return -1;
 		}
 		if (!S_ISREG(st.st_mode)) {
-			fail(c, VMD_ERR_NOT_SUPPORTED, it->source,
-			     "disk %s of '%s' (%s) is not a regular file", it->vdev, src_name,
-			     it->source);
+			bool blk = S_ISBLK(st.st_mode);
+			longop_fail_path(op, VMD_ERR_NOT_SUPPORTED, NULL, it->source,
+					 "disk %s of '%s' (%s) is %s", it->vdev, c->source_name,
+					 it->source,
+					 blk ? "a block device: vm.clone copies image files only; "
+					       "clone it by hand (e.g. an LVM snapshot) and define the "
+					       "new guest with vm.define"
+					     : "not a regular file");
+			/* A disk that cannot be cloned is the source's. */
+			if (op->err.code == VMD_ERR_NOT_SUPPORTED)
+				err_add_str(&op->err, "name", c->source_name);
 			return -1;
 		}
+		/* Reads block from here on (O_NONBLOCK means nothing for a regular file). */
+		fcntl(it->fd, F_SETFL, fcntl(it->fd, F_GETFL) & ~O_NONBLOCK);
 		it->bytes = (uint64_t)st.st_size;
 		total += it->bytes;
 		struct stat tst;
 		if (lstat(final, &tst) == 0) {
-			fail(c, VMD_ERR_EXISTS, final,
-			     "%s already exists; vm.clone never replaces a file (remove it, or "
-			     "choose another name or disk_dir)",
-			     final);
+			longop_fail_path(op, VMD_ERR_EXISTS, NULL, final,
+					 "%s already exists; vm.clone never replaces a file (remove "
+					 "it, or choose another name or disk_dir)",
+					 final);
 			return -1;
 		}
 		if (errno != ENOENT) {
-			fail(c, VMD_ERR_IO, final, "cannot check %s: %s", final, strerror(errno));
+			longop_fail_path(op, VMD_ERR_IO, NULL, final, "cannot check %s: %s", final,
+					 strerror(errno));
 			return -1;
 		}
 		char *dir = xstrdup(final);
 		*strrchr(dir, '/') = '\0';
-		bool isdir = stat(dir[0] ? dir : "/", &tst) == 0 && S_ISDIR(tst.st_mode);
+		const char *d = dir[0] ? dir : "/";
+		bool isdir = stat(d, &tst) == 0 && S_ISDIR(tst.st_mode);
 		if (!isdir)
-			fail(c, VMD_ERR_IO, dir[0] ? dir : "/", "directory %s does not exist",
-			     dir[0] ? dir : "/");
+			longop_fail_path(op, VMD_ERR_IO, NULL, d, "directory %s does not exist", d);
 		free(dir);
 		if (!isdir)
 			return -1;
 	}
-	job_set_total(j, total);
+	job_set_total(op->job, total);
 	return 0;
 }
 
-static int copy_one(struct clone *c, struct job *j, size_t i)
+static int copy_one(struct longop *op, struct clone *c, size_t i)
 {
 	struct item *it = &c->items[i];
-	struct job_file *f = &c->files[i];
-	char err[256];
+	const char *final = op->files[i].jf.final;
 	struct stat sst;
-	if (fstat(it->fd, &sst) < 0)
-		return cancelled_or(c, VMD_ERR_IO, it->source, strerror(errno), errno);
-	int out = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0) {
-		snprintf(err, sizeof err, "cannot create a file next to %s: %s", f->final,
-			 strerror(errno));
-		return cancelled_or(c, VMD_ERR_IO, f->final, err, 0);
+	if (fstat(it->fd, &sst) < 0) {
+		longop_fail_path(op, VMD_ERR_IO, NULL, it->source, "cannot stat %s: %s",
+				 it->source, strerror(errno));
+		return -1;
 	}
-	it->made = true;
+	int out = longop_create_tmp(op, i, sst.st_mode & 0777);
+	if (out < 0)
+		return -1;
 	/* The copy is the guest's disk as the source was: same mode and owner. */
 	fchmod(out, sst.st_mode & 0777);
 	if (geteuid() == 0 && fchown(out, sst.st_uid, sst.st_gid) < 0) {
 		/* not fatal: root may be refused on some network file systems */
 	}
-	struct stat ost;
-	if (fstat(out, &ost) < 0) {
-		close(out);
-		return cancelled_or(c, VMD_ERR_IO, f->final, strerror(errno), errno);
-	}
-	f->dev = (uint64_t)ost.st_dev;
-	f->ino = (uint64_t)ost.st_ino;
-	f->have_id = true;
-	if (job_journal_write(j, c->name, c->files, c->n) < 0) {
-		snprintf(err, sizeof err, "cannot write the job journal: %s", strerror(errno));
-		close(out);
-		return cancelled_or(c, VMD_ERR_IO, NULL, err, 0);
-	}
-	job_set_phase(j, "copying %s", it->vdev);
+	longop_set_phase(op, "copying %s", it->vdev);
 	struct disk_copy_ctl ctl = {
-		.cancel = &j->cancel,
-		.progress = &j->done_bytes,
+		.cancel = &op->job->cancel,
+		.progress = &op->job->done_bytes,
 		.rate = c->rate,
 	};
-	int m = disk_copy_fd(it->fd, out, it->bytes, &ctl, err, sizeof err);
+	struct err err = {0};
+	int m = disk_copy_fd(it->fd, out, it->bytes, &ctl, &err);
 	if (m < 0) {
 		int e = errno;
-		char msg[512];
-		snprintf(msg, sizeof msg, "cannot copy %s to %s: %s", it->source, f->final, err);
 		close(out);
-		return cancelled_or(c, VMD_ERR_IO, e == ESTALE ? it->source : f->final, msg, e);
+		longop_fail_path(op, VMD_ERR_IO, NULL, e == ESTALE ? it->source : final,
+				 "cannot copy %s to %s: %s", it->source, final, err.msg);
+		err_clear(&err);
+		return -1;
 	}
 	it->method = m;
 	if (fsync(out) < 0 || close(out) < 0) {
-		snprintf(err, sizeof err, "cannot write %s: %s", f->final, strerror(errno));
-		return cancelled_or(c, VMD_ERR_IO, f->final, err, 0);
+		longop_fail_path(op, VMD_ERR_IO, NULL, final, "cannot write %s: %s", final,
+				 strerror(errno));
+		return -1;
 	}
 	/* The open descriptor would happily copy a file someone deleted or replaced; a copy of
 	 * a disk that is no longer the guest's is no clone. */
 	struct stat now;
 	if (stat(it->source, &now) < 0 || now.st_dev != sst.st_dev || now.st_ino != sst.st_ino) {
-		snprintf(err, sizeof err, "disk image %s vanished or was replaced during the copy",
-			 it->source);
-		return cancelled_or(c, VMD_ERR_IO, it->source, err, 0);
+		longop_fail_path(op, VMD_ERR_IO, NULL, it->source,
+				 "disk image %s vanished or was replaced during the copy",
+				 it->source);
+		return -1;
 	}
 	close(it->fd);
 	it->fd = -1;
 	return 0;
 }
 
-static int sysprep(struct clone *c, struct job *j, const char *prog)
+static int sysprep(struct longop *op, struct clone *c, const char *prog)
 {
-	struct disk_sysprep_image *img = xcalloc(c->n ? c->n : 1, sizeof *img);
-	for (size_t i = 0; i < c->n; i++) {
-		img[i].path = c->files[i].tmp;
+	struct disk_sysprep_image *img = xcalloc(op->n_files ? op->n_files : 1, sizeof *img);
+	for (size_t i = 0; i < op->n_files; i++) {
+		img[i].path = op->files[i].jf.tmp;
 		img[i].format = c->items[i].format;
 	}
-	job_set_phase(j, "sysprep");
-	char err[400];
-	int r = disk_sysprep(prog, img, c->n, c->name, &j->cancel, err, sizeof err);
-	int e = errno;
+	longop_set_phase(op, "sysprep");
+	struct err err = {0};
+	int r = disk_sysprep(prog, img, op->n_files, op->name, &op->job->cancel, &err);
 	free(img);
 	if (r < 0)
-		return cancelled_or(c, VMD_ERR_BACKEND, NULL, err, e);
-	return 0;
+		longop_fail_err(op, &err);
+	return r;
 }
 
-static int commit(struct clone *c, struct job *j)
+static int commit_all(struct longop *op)
 {
-	job_set_phase(j, "committing");
-	for (size_t i = 0; i < c->n; i++) {
-		if (job_cancelled(j))
-			return cancelled_or(c, 0, NULL, NULL, ECANCELED);
-		if (disk_commit(c->files[i].tmp, c->files[i].final) < 0) {
-			int e = errno;
-			char err[512];
-			if (e == EEXIST)
-				snprintf(err, sizeof err,
-					 "%s appeared during the copy; vm.clone never replaces a "
-					 "file", c->files[i].final);
-			else
-				snprintf(err, sizeof err, "cannot rename the copy to %s: %s",
-					 c->files[i].final, strerror(e));
-			return cancelled_or(c, e == EEXIST ? VMD_ERR_EXISTS : VMD_ERR_IO,
-					    c->files[i].final, err, 0);
-		}
-		c->items[i].renamed = true;
-	}
-	for (size_t i = 0; i < c->n; i++) {
-		if (disk_fsync_dir(c->files[i].final) < 0) {
-			char err[512];
-			snprintf(err, sizeof err, "cannot sync the directory of %s: %s",
-				 c->files[i].final, strerror(errno));
-			return cancelled_or(c, VMD_ERR_IO, c->files[i].final, err, 0);
+	longop_set_phase(op, "committing");
+	for (size_t i = 0; i < op->n_files; i++)
+		if (longop_check_cancel(op) < 0 || longop_commit_file(op, i) < 0)
+			return -1;
+	for (size_t i = 0; i < op->n_files; i++) {
+		const char *final = op->files[i].jf.final;
+		if (disk_fsync_dir(final) < 0) {
+			longop_fail_path(op, VMD_ERR_IO, NULL, final,
+					 "cannot sync the directory of %s: %s", final,
+					 strerror(errno));
+			return -1;
 		}
 	}
 	return 0;
 }
 
-/* Stage 1: everything up to the images under their final names. */
-static int copy_all(struct job *j, void *arg)
+/* Everything up to the images under their final names. */
+static int work(struct longop *op)
 {
-	struct clone *c = arg;
-	const char *src_name = c->source_name;
+	struct clone *c = op->arg;
 	char *prog = NULL;
 	int r = -1;
-	job_set_phase(j, "checking");
+	longop_set_phase(op, "checking");
 	if (c->sysprep) {
 		prog = disk_find_program("virt-sysprep");
 		if (!prog) {
-			fail(c, VMD_ERR_NOT_SUPPORTED, NULL,
-			     "sysprep needs virt-sysprep, which is not installed here (Debian: "
-			     "apt install libguestfs-tools)");
+			longop_fail(op, VMD_ERR_NOT_SUPPORTED,
+				    "sysprep needs virt-sysprep, which is not installed here (Debian: "
+				    "apt install libguestfs-tools)");
 			goto out;
 		}
 	}
-	if (check_all(c, j, src_name) < 0)
+	if (check_all(op, c) < 0)
 		goto out;
 	/* Before any file exists: the next daemon must know what to remove after a kill -9. */
-	if (c->n && job_journal_write(j, c->name, c->files, c->n) < 0) {
-		fail(c, VMD_ERR_IO, NULL, "cannot write the job journal: %s", strerror(errno));
+	if (op->n_files && longop_journal(op) < 0)
 		goto out;
-	}
-	for (size_t i = 0; i < c->n; i++)
-		if (copy_one(c, j, i) < 0)
+	for (size_t i = 0; i < op->n_files; i++)
+		if (copy_one(op, c, i) < 0)
 			goto out;
-	if (c->sysprep && c->n && sysprep(c, j, prog) < 0)
+	if (c->sysprep && op->n_files && sysprep(op, c, prog) < 0)
 		goto out;
-	if (commit(c, j) < 0)
+	if (commit_all(op) < 0)
 		goto out;
 	r = 0;
 out:
 	free(prog);
-	if (r < 0)
-		undo(c);
+	for (size_t i = 0; i < op->n_files; i++) {
+		if (c->items[i].fd >= 0)
+			close(c->items[i].fd);
+		c->items[i].fd = -1;
+	}
 	return r;
-}
-
-/* A later stage: take back what stage 1 made (cancel or define failed after it). */
-static int undo_all(struct job *j, void *arg)
-{
-	undo(arg);
-	return 0;
-}
-
-static int forget(struct job *j, void *arg)
-{
-	return job_journal_remove(j);
 }
 
 /* ---- back on the loop ----------------------------------------------------------------------- */
 
-static void release(struct clone *c)
+static int commit(struct longop *op)
 {
-	if (c->req)
-		c->req->on_cancel = NULL;
-	job_set_req(c->job, NULL);
-}
-
-static void finish_error(struct clone *c)
-{
-	struct rpc_req *req = c->req;
-	release(c);
-	json_t *data = c->data;
-	c->data = NULL;
-	if (!data) {
-		data = json_pack("{s:s}", "name", c->name);
-		if (c->code == VMD_ERR_CANCELLED)
-			json_object_set_new(data, "job", json_string(c->job_id));
-		if (c->path && (c->code == VMD_ERR_IO || c->code == VMD_ERR_EXISTS ||
-				c->code == VMD_ERR_NOT_SUPPORTED)) {
-			json_object_set_new(data, "path", json_string(c->path));
-			if (c->code == VMD_ERR_EXISTS)
-				json_object_del(data, "name");
-			/* A disk that cannot be cloned is the source's (as plan() says it). */
-			if (c->code == VMD_ERR_NOT_SUPPORTED)
-				json_object_set_new(data, "name", json_string(c->source_name));
-		}
+	struct clone *c = op->arg;
+	char **owned = longop_finals(op);
+	struct vm_define_opts opts = {.owned = owned, .n_owned = op->n_files, .reserved = true};
+	struct err err = {0};
+	c->vm = vm_define(op->d, &c->cfg, &opts, &err);
+	free(owned);
+	if (!c->vm) {
+		longop_fail_err(op, &err);
+		return -1;
 	}
-	log_warn("%s: clone of '%s' failed: %s", c->name, c->source_name, c->msg);
-	rpc_reply_error(req, c->code, data, "%s", c->msg);
-	job_free(c->job);
-	clone_free(c);
+	op->reserved = false;
+	release_source(c);
+	for (size_t i = 0; i < op->n_files; i++)
+		log_info("%s: disk %s copied from %s to %s (%s, %llu bytes)", op->name,
+			 c->items[i].vdev, c->items[i].source, op->files[i].jf.final,
+			 disk_copy_method_name(c->items[i].method),
+			 (unsigned long long)c->items[i].bytes);
+	log_info("%s: cloned from '%s' in %.2f s%s", op->name, c->source_name,
+		 now_monotonic() - op->started_at, c->sysprep ? " (with virt-sysprep)" : "");
+	return 0;
 }
 
-static json_t *result(struct clone *c)
+static json_t *result(struct longop *op)
 {
+	struct clone *c = op->arg;
 	json_t *copied = json_array(), *shared = json_array();
-	for (size_t i = 0; i < c->n; i++)
+	for (size_t i = 0; i < op->n_files; i++)
 		json_array_append_new(copied, json_pack("{s:s, s:s, s:s, s:I, s:s}", "vdev",
 							c->items[i].vdev, "source",
 							c->items[i].source, "target",
-							c->files[i].final, "bytes",
+							op->files[i].jf.final, "bytes",
 							(json_int_t)c->items[i].bytes, "method",
 							disk_copy_method_name(c->items[i].method)));
 	for (size_t i = 0; i < c->vm->cfg.n_disks; i++) {
 		const struct vm_disk *dk = &c->vm->cfg.disks[i];
 		bool copy = false;
-		for (size_t k = 0; k < c->n && dk->target; k++)
-			copy |= strcmp(c->files[k].final, dk->target) == 0;
+		for (size_t k = 0; k < op->n_files && dk->target; k++)
+			copy |= strcmp(op->files[k].jf.final, dk->target) == 0;
 		if (dk->target && !copy)
 			json_array_append_new(shared, json_pack("{s:s, s:s}", "vdev", dk->vdev,
 								"target", dk->target));
 	}
-	return json_pack("{s:s, s:o, s:o, s:o, s:b}", "job", c->job_id, "vm",
+	return json_pack("{s:s, s:o, s:o, s:o, s:b}", "job", op->job_id, "vm",
 			 vm_to_json(c->vm, false), "copied", copied, "shared", shared, "sysprep",
-			 c->sysprep && c->n > 0);
+			 c->sysprep && op->n_files > 0);
 }
 
-static void started(struct vm *vm, void *arg, const struct be_error *err)
+static void started(struct vm *vm, void *arg, const struct err *err)
 {
-	struct clone *c = arg;
-	if (err) {
-		/* The clone stays: its copies are worth keeping; `vmctl start` may follow. */
-		json_t *data = json_pack("{s:s}", "name", vm->cfg.name);
-		if (err->code == VMD_ERR_BAD_STATE || err->code == VMD_ERR_BUSY)
-			json_object_set_new(data, "state", json_string(vm_state_name(vm->state)));
-		rpc_reply_error(c->req, err->code ? err->code : VMD_ERR_BACKEND, data,
-				"'%s' was cloned but did not start: %s", vm->cfg.name, err->msg);
-	} else {
-		rpc_reply_result(c->req, result(c));
-	}
-	clone_free(c);
-}
-
-static void forgotten(struct job *j, void *arg, int rc)
-{
-	struct clone *c = arg;
-	if (rc < 0)
-		log_warn("job %s: cannot remove its journal %s: %s", j->id, j->journal,
-			 strerror(errno));
-	job_free(j);
-	c->job = NULL;
-	if (c->start && !job_system_stopping(c->vm->d)) {
-		struct be_error err = {0};
-		if (vm_start(c->vm, started, c, &err) < 0)
-			started(c->vm, c, &err);
+	struct longop *op = arg;
+	if (!err) {
+		longop_done(op, result(op));
 		return;
 	}
-	rpc_reply_result(c->req, result(c));
-	clone_free(c);
+	/* The clone stays: its copies are worth keeping; `vmctl start` may follow. */
+	struct err e = {0};
+	err_set(&e, err->code ? err->code : VMD_ERR_BACKEND, "'%s' was cloned but did not start: %s",
+		vm->cfg.name, err->msg);
+	err_add_str(&e, "name", vm->cfg.name);
+	if (e.code == VMD_ERR_BAD_STATE || e.code == VMD_ERR_BUSY)
+		err_add_str(&e, "state", vm_state_name(vm->state));
+	longop_done_err(op, &e);
 }
 
-static void undone(struct job *j, void *arg, int rc)
+static void finish(struct longop *op)
 {
-	finish_error(arg);
-}
-
-static void undo_later(struct job *j, struct clone *c)
-{
-	if (job_start(j, undo_all, undone, c) == 0)
-		return;
-	/* No thread to be had: better a moment of blocking than images left behind. */
-	undo(c);
-	undone(j, c, 0);
-}
-
-static void copied(struct job *j, void *arg, int rc)
-{
-	struct clone *c = arg;
-	if (rc < 0) {
-		finish_error(c);
+	struct clone *c = op->arg;
+	if (c->start && !job_system_stopping(op->d)) {
+		struct err err = {0};
+		if (vm_start(c->vm, started, op, &err) < 0)
+			started(c->vm, op, &err);
+		err_clear(&err);
 		return;
 	}
-	if (job_cancelled(j)) {
-		/* Cancelled after the last check of the worker: the images go again. */
-		fail(c, VMD_ERR_CANCELLED, NULL, "clone of '%s' as '%s' cancelled",
-		     c->source_name, c->name);
-		undo_later(j, c);
-		return;
-	}
-	char **owned = xcalloc(c->n ? c->n : 1, sizeof *owned);
-	for (size_t i = 0; i < c->n; i++)
-		owned[i] = c->files[i].final;
-	int code;
-	char msg[512];
-	json_t *data;
-	c->vm = vm_define_owned(j->d, &c->cfg, owned, c->n, &code, msg, sizeof msg, &data);
-	free(owned);
-	if (!c->vm) {
-		fail(c, code, NULL, "%s", msg);
-		c->data = data;
-		undo_later(j, c);
-		return;
-	}
-	/* Past the point of no return: the guest exists, a disconnect no longer cancels. */
-	release(c);
-	c->source->clones--;
-	c->source = NULL;
-	for (size_t i = 0; i < c->n; i++)
-		log_info("%s: disk %s copied from %s to %s (%s, %llu bytes)", c->name,
-			 c->items[i].vdev, c->items[i].source, c->files[i].final,
-			 disk_copy_method_name(c->items[i].method),
-			 (unsigned long long)c->items[i].bytes);
-	log_info("%s: cloned from '%s' in %.2f s%s", c->name, c->source_name,
-		 now_monotonic() - c->started_at, c->sysprep ? " (with virt-sysprep)" : "");
-	if (job_start(j, forget, forgotten, c) < 0)
-		forgotten(j, c, -1); /* the journal stays; recovery keeps owned images */
+	longop_done(op, result(op));
 }
 
-static void client_gone(struct rpc_req *req, void *arg)
+/* A target that exists is about a file, not a guest: its data is the path alone. */
+static void error_data(struct longop *op, struct err *err)
 {
-	struct clone *c = arg;
-	log_info("%s: the client went away; cancelling the clone (job %s)", c->name, c->job->id);
-	job_cancel(c->job);
+	if (err->code == VMD_ERR_EXISTS && err_data_str(err, "path") && err->data)
+		json_object_del(err->data, "name");
 }
+
+static const struct longop_ops clone_ops = {
+	.work = work,
+	.commit = commit,
+	.finish = finish,
+	.error_data = error_data,
+	.free = clone_free,
+};
 
 static const char *check(json_t *params)
 {
@@ -637,93 +459,49 @@ static const char *check(json_t *params)
 
 static void exec(struct rpc_req *req)
 {
-	const char *src_name = rpc_param_str(req, "source");
+	struct vm *src = req->vm;
 	const char *name = rpc_param_str(req, "name");
-	struct vm *src = vm_find(req->d, src_name);
-	if (!src) {
-		rpc_reply_error(req, VMD_ERR_NOT_FOUND, json_pack("{s:s}", "name", src_name),
-				"no guest named '%s'", src_name);
-		return;
-	}
-	/* Two clones of one source may run at once: both only read its disks. */
-	if (src->in_flight) {
-		rpc_reply_error(req, VMD_ERR_BUSY,
-				json_pack("{s:s, s:s}", "name", src_name, "state",
-					  vm_state_name(src->state)),
-				"guest '%s' is %s; try again later", src_name,
-				vm_state_name(src->state));
-		return;
-	}
-	if (src->state != VM_STOPPED) {
-		rpc_reply_error(req, VMD_ERR_BAD_STATE,
-				json_pack("{s:s, s:s}", "name", src_name, "state",
-					  vm_state_name(src->state)),
-				"guest '%s' is %s; shut it down first (a running guest's disks "
-				"change under the copy)",
-				src_name, vm_state_name(src->state));
-		return;
-	}
-	struct clone *other;
-	LIST_FOREACH(other, &running, link) {
-		if (strcmp(other->name, name) == 0)
-			break;
-	}
-	if (vm_find(req->d, name) || other) {
-		rpc_reply_error(req, VMD_ERR_EXISTS, json_pack("{s:s}", "name", name),
-				other ? "a clone named '%s' is already being made"
-				      : "guest '%s' is already defined",
-				name);
-		return;
-	}
-
+	const char *dir = rpc_param_str(req, "disk_dir");
 	struct clone *c = xcalloc(1, sizeof *c);
-	c->name = xstrdup(name);
+	vm_config_init(&c->cfg);
+	struct longop *op = longop_new(req, "vm.clone", &clone_ops, c, "clone of '%s' as '%s'",
+				       src->cfg.name, name);
+	/* Two clones of one source may run at once: both only read its disks. */
+	if (src->in_flight || src->state != VM_STOPPED) {
+		vm_refuse(src, &op->err, src->in_flight ? VMD_ERR_BUSY : VMD_ERR_BAD_STATE,
+			  src->in_flight ? "guest '%s' is %s; try again later"
+					 : "guest '%s' is %s; shut it down first (a running "
+					   "guest's disks change under the copy)",
+			  src->cfg.name, vm_state_name(src->state));
+		longop_abort(op);
+		return;
+	}
+	if (longop_reserve(op, name) < 0) {
+		longop_abort(op);
+		return;
+	}
 	c->source = src;
-	c->source_name = xstrdup(src_name);
+	src->readers++;
+	c->source_name = xstrdup(src->cfg.name);
 	c->sysprep = rpc_param_bool(req, "sysprep", false);
 	c->start = rpc_param_bool(req, "start", false);
-	c->started_at = now_monotonic();
 	c->rate = req->d->copy_rate;
-	vm_config_init(&c->cfg);
-	src->clones++;
-	LIST_INSERT_HEAD(&running, c, link);
-	if (plan(c, req) < 0) {
-		clone_free(c);
+	if (plan(op, c, dir) < 0) {
+		longop_abort(op);
 		return;
 	}
 	/* A writer who is not root makes files only under the storage roots (access.h): the
 	 * daemon writes as root, and the copies' names and contents are the caller's to pick. */
-	if (!req->conn || !access_unrestricted(req->conn->uid, geteuid())) {
-		for (size_t i = 0; i < c->n; i++) {
-			char why[4096 + 256];
-			if (access_check_caller_path(req->conn ? req->conn->uid : (uid_t)-1,
-						     c->files[i].final, why, sizeof why) == 0)
-				continue;
-			rpc_reply_error(req, VMD_ERR_PERMISSION,
-					json_pack("{s:s, s:s, s:s}", "method", req->op->method,
-						  "key", rpc_param_str(req, "disk_dir") ? "disk_dir"
-											: "disk",
-						  "path", c->files[i].final),
-					"permission denied: %s", why);
-			clone_free(c);
+	for (size_t i = 0; i < op->n_files; i++) {
+		if (ops_check_caller_path(req, dir ? "disk_dir" : "disk", op->files[i].jf.final,
+					  &op->err) < 0) {
+			longop_abort(op);
 			return;
 		}
 	}
-	c->req = req;
-	c->job = job_new(req->d, "vm.clone", req);
-	memcpy(c->job_id, c->job->id, sizeof c->job_id);
-	if (job_start(c->job, copy_all, copied, c) < 0) {
-		release(c);
-		rpc_reply_error(req, VMD_ERR_NO_RESOURCES, json_pack("{s:s}", "name", name),
-				"cannot start a worker thread: %s", strerror(errno));
-		job_free(c->job);
-		clone_free(c);
-		return;
-	}
-	req->on_cancel = client_gone;
-	req->cancel_arg = c;
-	log_info("%s: cloning '%s' (job %s, %zu image%s to copy)", name, src_name, c->job->id,
-		 c->n, c->n == 1 ? "" : "s");
+	log_info("%s: cloning '%s' (%zu image%s to copy)", name, src->cfg.name, op->n_files,
+		 op->n_files == 1 ? "" : "s");
+	longop_start(op);
 }
 
 static const struct param_spec params[] = {
@@ -739,6 +517,7 @@ const struct op_entry op_vm_clone = {
 	.method = "vm.clone",
 	.params = params,
 	.perm = OP_WRITE,
+	.target = "source",
 	.exec = exec,
 	.check = check,
 };

@@ -10,9 +10,7 @@
 
 static void exec(struct rpc_req *req)
 {
-	struct vm *vm = ops_vm_or_reply(req);
-	if (!vm)
-		return;
+	struct vm *vm = req->vm;
 	char *text = xlcfg_format(&vm->cfg);
 	rpc_reply_result(req, json_pack("{s:s, s:o, s:s}", "name", vm->cfg.name, "config",
 					config_to_json(&vm->cfg), "xlcfg", text));
@@ -23,5 +21,6 @@ const struct op_entry op_vm_config = {
 	.method = "vm.config",
 	.params = ops_name_only,
 	.perm = OP_READ,
+	.target = "name",
 	.exec = exec,
 };

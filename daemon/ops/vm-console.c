@@ -13,21 +13,18 @@
 
 static void exec(struct rpc_req *req)
 {
-	struct vm *vm = ops_vm_or_reply(req);
-	if (!vm)
-		return;
+	struct vm *vm = req->vm;
+	struct err err = {0};
 	if (!vm_has_domain(vm)) {
-		rpc_reply_error(req, VMD_ERR_BAD_STATE,
-				json_pack("{s:s, s:s}", "name", vm->cfg.name, "state",
-					  vm_state_name(vm->state)),
-				"guest '%s' is not running", vm->cfg.name);
+		vm_refuse(vm, &err, VMD_ERR_BAD_STATE, "guest '%s' is not running", vm->cfg.name);
+		rpc_reply_err(req, &err);
 		return;
 	}
 	struct console_info ci;
 	memset(&ci, 0, sizeof ci);
-	struct be_error err = {0};
-	if (req->d->be_ops->console(req->d->be, (uint32_t)vm->domid, &ci, &err) < 0) {
-		ops_reply_be_error(req, vm, &err);
+	if (be_console(req->d->be, (uint32_t)vm->domid, &ci, &err) < 0) {
+		err_add_str(&err, "name", vm->cfg.name);
+		rpc_reply_err(req, &err);
 		return;
 	}
 	rpc_reply_result(req, json_pack("{s:s, s:I, s:s, s:s, s:s}", "name", vm->cfg.name,
@@ -39,5 +36,6 @@ const struct op_entry op_vm_console = {
 	.method = "vm.console",
 	.params = ops_name_only,
 	.perm = OP_WRITE, /* a console is a keyboard: typing into a guest changes it */
+	.target = "name",
 	.exec = exec,
 };

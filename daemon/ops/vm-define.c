@@ -33,36 +33,27 @@ static const char *check(json_t *params)
 static struct vm *define(struct rpc_req *req)
 {
 	struct vm_config cfg;
-	struct config_error cerr = {0};
+	struct err err = {0};
 	vm_config_init(&cfg);
 	int r;
 	const char *text = rpc_param_str(req, "xlcfg");
 	if (text) {
 		const char *fname = rpc_param_str(req, "filename");
 		json_t *jt = json_object_get(req->params, "xlcfg");
-		r = xlcfg_parse(text, json_string_length(jt), fname ? fname : "config", &cfg, &cerr);
+		r = xlcfg_parse(text, json_string_length(jt), fname ? fname : "config", &cfg, &err);
 	} else {
-		r = config_from_json(json_object_get(req->params, "config"), &cfg, &cerr);
+		r = config_from_json(json_object_get(req->params, "config"), &cfg, &err);
 	}
-	if (r < 0) {
-		ops_reply_config_error(req, &cerr);
-		vm_config_finish(&cfg);
-		return NULL;
-	}
+	struct vm *vm = NULL;
 	/* What the host decides (default bridge), then what a writer who is not root may name
 	 * (access.h): both before the definition exists. */
-	conf_apply_defaults(conf_active(), &cfg);
-	if (ops_check_config_access(req, &cfg) < 0) {
-		vm_config_finish(&cfg);
-		return NULL;
-	}
-	int code;
-	char msg[512];
-	json_t *data;
-	struct vm *vm = vm_define(req->d, &cfg, &code, msg, sizeof msg, &data);
+	if (r == 0)
+		conf_apply_defaults(conf_active(), &cfg);
+	if (r == 0 && ops_check_config_access(req, &cfg, &err) == 0)
+		vm = vm_define(req->d, &cfg, NULL, &err);
 	vm_config_finish(&cfg);
 	if (!vm)
-		rpc_reply_error(req, code, data, "%s", msg);
+		rpc_reply_err(req, &err);
 	return vm;
 }
 
@@ -73,22 +64,20 @@ static void exec_define(struct rpc_req *req)
 		ops_reply_vm(req, vm);
 }
 
-static void started(struct vm *vm, void *arg, const struct be_error *err)
+static void started(struct vm *vm, void *arg, const struct err *err)
 {
 	struct rpc_req *req = arg;
 	if (!err) {
 		ops_reply_vm(req, vm);
 		return;
 	}
-	ops_reply_be_error(req, vm, err);
+	struct err e = {0};
+	err_copy(&e, err);
+	rpc_reply_err(req, &e);
 	/* Undo the define: create is all or nothing. */
-	int code;
-	char msg[512];
-	json_t *deleted = json_array(), *kept = json_array();
-	if (vm_remove(vm, false, deleted, kept, &code, msg, sizeof msg) < 0)
-		log_error("create failed and its definition could not be removed: %s", msg);
-	json_decref(deleted);
-	json_decref(kept);
+	if (vm_remove(vm, false, NULL, NULL, &e) < 0)
+		log_error("create failed and its definition could not be removed: %s", e.msg);
+	err_clear(&e);
 }
 
 static void exec_create(struct rpc_req *req)
@@ -96,9 +85,10 @@ static void exec_create(struct rpc_req *req)
 	struct vm *vm = define(req);
 	if (!vm)
 		return;
-	struct be_error err = {0};
+	struct err err = {0};
 	if (vm_start(vm, started, req, &err) < 0)
 		started(vm, req, &err);
+	err_clear(&err);
 }
 
 static const struct param_spec params[] = {

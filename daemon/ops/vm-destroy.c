@@ -2,30 +2,16 @@
  * vm.destroy: hard power-off; the definition stays. Answers once the domain is gone.
  */
 #include "ops.h"
-#include "rpc.h"
-#include "vm.h"
-
-static void destroyed(struct vm *vm, void *arg, const struct be_error *err)
-{
-	if (err)
-		ops_reply_be_error(arg, vm, err);
-	else
-		ops_reply_vm(arg, vm);
-}
 
 static void exec(struct rpc_req *req)
 {
-	struct vm *vm = ops_vm_or_reply(req);
-	if (!vm)
-		return;
-	struct be_error err = {0};
-	if (vm_destroy(vm, destroyed, req, &err) < 0)
-		ops_reply_be_error(req, vm, &err);
+	ops_vm_when_done(req, vm_destroy);
 }
 
 const struct op_entry op_vm_destroy = {
 	.method = "vm.destroy",
 	.params = ops_name_only,
 	.perm = OP_WRITE,
+	.target = "name",
 	.exec = exec,
 };

@@ -20,14 +20,15 @@ static void exec(struct rpc_req *req)
 	}
 	struct dom_info *doms = NULL;
 	size_t n = 0;
-	struct be_error err = {0};
+	struct err err = {0};
 	json_t *found = NULL;
-	if (d->be_ops->list(d->be, &doms, &n, &err) == 0) {
+	if (be_list(d->be, &doms, &n, &err) == 0) {
 		for (size_t i = 0; i < n && !found; i++)
 			if (strcmp(doms[i].name, name) == 0 && !vm_find_domid(d, doms[i].domid))
 				found = vm_foreign_to_json(&doms[i], true);
 		dom_info_list_free(doms, n);
 	}
+	err_clear(&err);
 	if (found)
 		rpc_reply_result(req, found);
 	else

@@ -20,14 +20,15 @@ static void exec(struct rpc_req *req)
 	}
 	struct dom_info *doms = NULL;
 	size_t n = 0;
-	struct be_error err = {0};
-	if (d->be_ops->list(d->be, &doms, &n, &err) == 0) {
+	struct err err = {0};
+	if (be_list(d->be, &doms, &n, &err) == 0) {
 		for (size_t i = 0; i < n; i++)
 			if (!vm_find_domid(d, doms[i].domid))
 				json_array_append_new(vms, vm_foreign_to_json(&doms[i], false));
 		dom_info_list_free(doms, n);
 	} else {
 		log_warn("list: cannot list domains: %s", err.msg);
+		err_clear(&err);
 	}
 	rpc_reply_result(req, json_pack("{s:o}", "vms", vms));
 }

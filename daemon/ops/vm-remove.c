@@ -12,21 +12,14 @@
 
 static void exec(struct rpc_req *req)
 {
-	struct vm *vm = ops_vm_or_reply(req);
-	if (!vm)
-		return;
 	json_t *deleted = json_array(), *kept = json_array();
-	char *name = xstrdup(vm->cfg.name);
-	int code;
-	char msg[512];
-	if (vm_remove(vm, rpc_param_bool(req, "delete_disks", false), deleted, kept, &code, msg,
-		      sizeof msg) < 0) {
+	char *name = xstrdup(req->vm->cfg.name);
+	struct err err = {0};
+	if (vm_remove(req->vm, rpc_param_bool(req, "delete_disks", false), deleted, kept, &err) <
+	    0) {
 		json_decref(deleted);
 		json_decref(kept);
-		json_t *data = json_pack("{s:s}", "name", name);
-		if (code == VMD_ERR_BAD_STATE) /* refused: the guest is still there */
-			json_object_set_new(data, "state", json_string(vm_state_name(vm->state)));
-		rpc_reply_error(req, code, data, "%s", msg);
+		rpc_reply_err(req, &err);
 	} else {
 		rpc_reply_result(req, json_pack("{s:s, s:o, s:o}", "name", name, "deleted",
 						deleted, "kept", kept));
@@ -44,5 +37,6 @@ const struct op_entry op_vm_remove = {
 	.method = "vm.remove",
 	.params = params,
 	.perm = OP_WRITE,
+	.target = "name",
 	.exec = exec,
 };

@@ -11,18 +11,19 @@
 
 #define DEFAULT_TIMEOUT 300 /* as Debian's xendomains waits for a guest */
 
-static void stopped(struct vm *vm, void *arg, const struct be_error *err)
+static void stopped(struct vm *vm, void *arg, const struct err *err)
 {
 	struct rpc_req *req = arg;
 	req->on_cancel = NULL;
 	if (err) {
-		json_t *data = json_pack("{s:s, s:s}", "name", vm->cfg.name, "state",
-					 vm_state_name(vm->state));
-		if (err->code == VMD_ERR_TIMEOUT)
-			json_object_set_new(data, "timeout",
-					    json_integer(rpc_param_int(req, "timeout",
-								       DEFAULT_TIMEOUT)));
-		rpc_reply_error(req, err->code, data, "%s", err->msg);
+		struct err e = {0};
+		err_copy(&e, err);
+		err_add_str(&e, "name", vm->cfg.name);
+		err_add_str(&e, "state", vm_state_name(vm->state));
+		if (e.code == VMD_ERR_TIMEOUT)
+			err_add(&e, "timeout",
+				json_integer(rpc_param_int(req, "timeout", DEFAULT_TIMEOUT)));
+		rpc_reply_err(req, &e);
 		return;
 	}
 	ops_reply_vm(req, vm);
@@ -36,12 +37,10 @@ static void cancel(struct rpc_req *req, void *arg)
 
 static void exec(struct rpc_req *req)
 {
-	struct vm *vm = ops_vm_or_reply(req);
-	if (!vm)
-		return;
-	struct be_error err = {0};
+	struct vm *vm = req->vm;
+	struct err err = {0};
 	if (vm_shutdown(vm, &err) < 0) {
-		ops_reply_be_error(req, vm, &err);
+		rpc_reply_err(req, &err);
 		return;
 	}
 	if (!rpc_param_bool(req, "wait", false)) {
@@ -67,5 +66,6 @@ const struct op_entry op_vm_shutdown = {
 	.method = "vm.shutdown",
 	.params = params,
 	.perm = OP_WRITE,
+	.target = "name",
 	.exec = exec,
 };

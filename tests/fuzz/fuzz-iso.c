@@ -28,9 +28,9 @@ static int devnull = -1;
 
 static void extract(const char *path, const char *iso_path, uint64_t size)
 {
-	char err[256];
+	struct err err = {0};
 	errno = 0;
-	int64_t n = iso_extract(path, iso_path, devnull, MAX, NULL, err, sizeof err);
+	int64_t n = iso_extract(path, iso_path, devnull, MAX, NULL, &err);
 	if (n >= 0 && (uint64_t)n != size)
 		abort();
 	if (n < 0 && size > MAX && errno != EFBIG)
@@ -58,9 +58,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 
 	struct iso_installer out;
-	char err[512];
+	struct err err = {0};
 	errno = 0;
-	int r = iso_find_installer(path, &out, err, sizeof err);
+	int r = iso_find_installer(path, &out, &err);
 	if (out.n_tried > ISO_MAX_TRIED)
 		abort();
 	for (size_t i = 0; i < out.n_tried; i++)

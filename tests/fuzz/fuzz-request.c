@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "job.h"
 #include "log.h"
+#include "ops.h"
 #include "rpc.h"
 #include "server.h"
 #include "util.h"
@@ -35,6 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_ROOT "/tmp/vmd-fuzz-root"
 
 static struct daemon d;
+static struct server_hooks hooks;
 static struct conn conn;
 static struct vmd_conf conf;
 
@@ -59,10 +61,10 @@ static void setup(void)
 	if (store_open(&d.store, dir) < 0)
 		abort();
 	struct backend_options bo = {.sim_delay_ms = 1, .on_event = vm_dom_event, .event_arg = &d};
-	struct be_error err = {0};
-	d.be_ops = &backend_sim;
-	d.be = backend_sim.open(d.base, &bo, &err);
-	d.server = server_new(&d, d.socket_path, -1);
+	struct err err = {0};
+	hooks = rpc_server_hooks(&ops_table);
+	d.be = be_open(&backend_sim, d.base, &bo, &err);
+	d.server = server_new(&d, d.socket_path, -1, &hooks);
 	if (!d.be || !d.server || job_system_init(&d) < 0)
 		abort();
 	/* A connection without a socket: what it is sent is dropped. */

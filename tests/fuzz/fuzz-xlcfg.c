@@ -16,9 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void roundtrip(const struct vm_config *cfg)
 {
+	struct err err = {0};
 	char *text = xlcfg_format(cfg);
 	struct vm_config again;
-	struct config_error err;
 	if (xlcfg_parse(text, strlen(text), "fuzz", &again, &err) < 0 ||
 	    !vm_config_equal(cfg, &again))
 		abort();
@@ -29,12 +29,13 @@ static void roundtrip(const struct vm_config *cfg)
 		abort();
 	vm_config_finish(&again);
 	json_decref(j);
+	err_clear(&err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct err err = {0};
 	struct vm_config cfg;
-	struct config_error err;
 	if (xlcfg_parse((const char *)data, size, "fuzz", &cfg, &err) == 0) {
 		roundtrip(&cfg);
 		vm_config_finish(&cfg);
@@ -47,5 +48,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		json_decref(j);
 	}
+	err_clear(&err);
 	return 0;
 }

@@ -102,67 +102,68 @@ static void paths(void)
 	link_to("disk.raw", "img/alias");           /* symlink inside it */
 	link_to(img, "imglink");                    /* a root given through a symlink */
 	char *roots[] = {img, iso};
-	char why[8192];
+	struct err why = {0};
 
 	char *p = at("img/disk.raw");
-	CHECK(access_path_allowed(p, roots, 2, why, sizeof why) == 0);
+	CHECK(access_path_allowed(p, roots, 2, &why) == 0);
 	free(p);
 	p = at("img/alias");
-	CHECK(access_path_allowed(p, roots, 2, why, sizeof why) == 0);
+	CHECK(access_path_allowed(p, roots, 2, &why) == 0);
 	free(p);
 	p = at("img/escape");
-	CHECK(access_path_allowed(p, roots, 2, why, sizeof why) < 0);
-	CHECK(strstr(why, "resolved to") && strstr(why, "/out/secret") &&
-	      strstr(why, "outside the storage roots"));
+	CHECK(access_path_allowed(p, roots, 2, &why) < 0);
+	CHECK(strstr(why.msg, "resolved to") && strstr(why.msg, "/out/secret") &&
+	      strstr(why.msg, "outside the storage roots"));
 	free(p);
 	p = at("img/../out/secret");
-	CHECK(access_path_allowed(p, roots, 2, why, sizeof why) < 0);
+	CHECK(access_path_allowed(p, roots, 2, &why) < 0);
 	free(p);
 	/* A sibling whose name starts like the root is not inside it. */
 	p = at("img2/disk.raw");
-	CHECK(access_path_allowed(p, roots, 2, why, sizeof why) < 0);
+	CHECK(access_path_allowed(p, roots, 2, &why) < 0);
 	free(p);
 	/* The root itself, reached through a symlink to it, and a root named by a symlink. */
 	p = at("imglink/disk.raw");
-	CHECK(access_path_allowed(p, roots, 2, why, sizeof why) == 0);
+	CHECK(access_path_allowed(p, roots, 2, &why) == 0);
 	free(p);
 	char *lroot = at("imglink");
 	char *lroots[] = {lroot};
 	p = at("img/disk.raw");
-	CHECK(access_path_allowed(p, lroots, 1, why, sizeof why) == 0);
+	CHECK(access_path_allowed(p, lroots, 1, &why) == 0);
 	free(p);
 	free(lroot);
 	/* Not there yet (a clone target): judged by its directory. */
 	p = at("iso/new.img");
-	CHECK(access_path_allowed(p, roots, 2, why, sizeof why) == 0);
+	CHECK(access_path_allowed(p, roots, 2, &why) == 0);
 	free(p);
 	p = at("out/new.img");
-	CHECK(access_path_allowed(p, roots, 2, why, sizeof why) < 0);
+	CHECK(access_path_allowed(p, roots, 2, &why) < 0);
 	free(p);
 	p = at("img/nodir/new.img");
-	CHECK(access_path_allowed(p, roots, 2, why, sizeof why) < 0);
-	CHECK(strstr(why, "cannot resolve") != NULL);
+	CHECK(access_path_allowed(p, roots, 2, &why) < 0);
+	CHECK(strstr(why.msg, "cannot resolve") != NULL);
 	free(p);
 	/* A dangling symlink inside the root pointing out: its target's directory decides. */
 	char *dangling = xasprintf("%s/newfile", out);
 	link_to(dangling, "img/dangling");
 	free(dangling);
 	p = at("img/dangling");
-	CHECK(access_path_allowed(p, roots, 2, why, sizeof why) < 0);
+	CHECK(access_path_allowed(p, roots, 2, &why) < 0);
 	free(p);
-	CHECK(access_path_allowed("relative/disk.raw", roots, 2, why, sizeof why) < 0);
-	CHECK(access_path_allowed(NULL, roots, 2, why, sizeof why) < 0);
+	CHECK(access_path_allowed("relative/disk.raw", roots, 2, &why) < 0);
+	CHECK(access_path_allowed(NULL, roots, 2, &why) < 0);
 	/* No roots: nothing is allowed; "/" as a root: everything. */
 	p = at("img/disk.raw");
-	CHECK(access_path_allowed(p, roots, 0, why, sizeof why) < 0);
+	CHECK(access_path_allowed(p, roots, 0, &why) < 0);
 	char *slash[] = {"/"};
-	CHECK(access_path_allowed(p, slash, 1, why, sizeof why) == 0);
-	CHECK(access_path_allowed("/etc/passwd", slash, 1, why, sizeof why) == 0);
+	CHECK(access_path_allowed(p, slash, 1, &why) == 0);
+	CHECK(access_path_allowed("/etc/passwd", slash, 1, &why) == 0);
 	free(p);
 	free(img);
 	free(iso);
 	free(out);
 	free(img2);
+	err_clear(&why);
 }
 
 /* A pv guest whose files are all in the storage root img. */
@@ -187,39 +188,39 @@ static void configs(void)
 {
 	char *img = at("img");
 	char *roots[] = {img};
-	char key[64], path[4096], why[8192];
+	struct err why = {0};
 	struct vm_config cfg;
 
 	good_config(&cfg);
-	CHECK(access_check_config(&cfg, roots, 1, key, path, why, sizeof why) == 0);
+	CHECK(access_check_config(&cfg, roots, 1, &why) == 0);
 	vm_config_finish(&cfg);
 
 	good_config(&cfg);
 	free(cfg.kernel);
 	cfg.kernel = xstrdup("/etc/passwd");
-	CHECK(access_check_config(&cfg, roots, 1, key, path, why, sizeof why) < 0);
-	CHECK_STR(key, "kernel");
-	CHECK_STR(path, "/etc/passwd");
+	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
+	CHECK_STR(err_data_str(&why, "key"), "kernel");
+	CHECK_STR(err_data_str(&why, "path"), "/etc/passwd");
 	vm_config_finish(&cfg);
 
 	good_config(&cfg);
 	free(cfg.disks[0].target);
 	cfg.disks[0].target = at("img/escape");
-	CHECK(access_check_config(&cfg, roots, 1, key, path, why, sizeof why) < 0);
-	CHECK_STR(key, "disk");
+	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
+	CHECK_STR(err_data_str(&why, "key"), "disk");
 	vm_config_finish(&cfg);
 
 	good_config(&cfg);
 	cfg.disks[0].script = xstrdup("block-iscsi");
-	CHECK(access_check_config(&cfg, roots, 1, key, path, why, sizeof why) < 0);
-	CHECK_STR(key, "disk");
+	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
+	CHECK_STR(err_data_str(&why, "key"), "disk");
 	vm_config_finish(&cfg);
 
 	good_config(&cfg);
 	free(cfg.vifs[0].script);
 	cfg.vifs[0].script = xstrdup("/tmp/evil-script");
-	CHECK(access_check_config(&cfg, roots, 1, key, path, why, sizeof why) < 0);
-	CHECK_STR(key, "vif");
+	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
+	CHECK_STR(err_data_str(&why, "key"), "vif");
 	vm_config_finish(&cfg);
 
 	good_config(&cfg);
@@ -231,50 +232,52 @@ static void configs(void)
 	cfg.bootloader_args = xcalloc(2, sizeof(char *));
 	cfg.bootloader_args[0] = xstrdup("--entry=1");
 	cfg.bootloader_args[1] = xstrdup("--args=console=hvc0");
-	CHECK(access_check_config(&cfg, roots, 1, key, path, why, sizeof why) == 0);
+	CHECK(access_check_config(&cfg, roots, 1, &why) == 0);
 	free(cfg.bootloader_args[1]);
 	cfg.bootloader_args[1] = xstrdup("--output-directory=/etc");
-	CHECK(access_check_config(&cfg, roots, 1, key, path, why, sizeof why) < 0);
-	CHECK_STR(key, "bootloader_args");
+	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
+	CHECK_STR(err_data_str(&why, "key"), "bootloader_args");
 	free(cfg.bootloader);
 	cfg.bootloader = at("img/disk.raw"); /* a program by path, even inside a root */
-	CHECK(access_check_config(&cfg, roots, 1, key, path, why, sizeof why) < 0);
-	CHECK_STR(key, "bootloader");
+	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
+	CHECK_STR(err_data_str(&why, "key"), "bootloader");
 	vm_config_finish(&cfg);
 
 	good_config(&cfg);
 	cfg.type = VM_TYPE_HVM;
 	cfg.serial = xstrdup("pty");
-	CHECK(access_check_config(&cfg, roots, 1, key, path, why, sizeof why) == 0);
+	CHECK(access_check_config(&cfg, roots, 1, &why) == 0);
 	free(cfg.serial);
 	cfg.serial = xstrdup("file:/etc/shadow");
-	CHECK(access_check_config(&cfg, roots, 1, key, path, why, sizeof why) < 0);
-	CHECK_STR(key, "serial");
+	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
+	CHECK_STR(err_data_str(&why, "key"), "serial");
 	vm_config_finish(&cfg);
 	free(img);
+	err_clear(&why);
 }
 
 /* The form ops use: the caller's uid and the storage roots of the configuration in force. */
 static void caller_paths(void)
 {
 	struct vmd_conf c;
-	char why[8192];
+	struct err why = {0};
 	conf_init(&c);
 	free(c.storage_roots[0]);
 	c.storage_roots[0] = at("img");
 	conf_set_active(&c);
 	char *in = at("img/new.img"), *out = at("out/new.img");
-	CHECK(access_check_caller_path(0, out, why, sizeof why) == 0);
-	CHECK(access_check_caller_path(geteuid(), out, why, sizeof why) == 0);
+	CHECK(access_check_caller_path(0, out, &why) == 0);
+	CHECK(access_check_caller_path(geteuid(), out, &why) == 0);
 	uid_t other = geteuid() == 0 ? 65534 : 0;
 	if (other) {
-		CHECK(access_check_caller_path(other, in, why, sizeof why) == 0);
-		CHECK(access_check_caller_path(other, out, why, sizeof why) < 0);
+		CHECK(access_check_caller_path(other, in, &why) == 0);
+		CHECK(access_check_caller_path(other, out, &why) < 0);
 	}
 	conf_set_active(NULL);
 	conf_finish(&c);
 	free(in);
 	free(out);
+	err_clear(&why);
 }
 
 static void cleanup(void)

@@ -124,7 +124,7 @@ static void hook(void *arg, uint64_t pos)
 
 /* Copies src to a new file dst with the allowed methods; returns the method or -1. */
 static int copy(const char *src, const char *dst, unsigned methods, struct hooked *h,
-		_Atomic uint64_t *progress, size_t chunk, char *err, size_t errlen)
+		_Atomic uint64_t *progress, size_t chunk, struct err *err)
 {
 	int in = open(src, O_RDONLY);
 	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -139,7 +139,7 @@ static int copy(const char *src, const char *dst, unsigned methods, struct hooke
 		.hook_arg = h,
 		.chunk = chunk,
 	};
-	int m = disk_copy_fd(in, out, (uint64_t)st.st_size, &ctl, err, errlen);
+	int m = disk_copy_fd(in, out, (uint64_t)st.st_size, &ctl, err);
 	int e = errno;
 	close(in);
 	close(out);
@@ -199,11 +199,11 @@ static void check_copy_method(unsigned methods, const char *tag)
 	char *src = make_source("sparse.src", 64 * MIB, OFFS, 5, 64 * 1024);
 	char *dst = path_of(tag);
 	_Atomic uint64_t progress = 0;
-	char err[256] = "";
-	int m = copy(src, dst, methods, NULL, &progress, 0, err, sizeof err);
+	struct err err = {0};
+	int m = copy(src, dst, methods, NULL, &progress, 0, &err);
 	CHECK(m > 0);
 	if (m < 0)
-		fprintf(stderr, "  %s: %s\n", tag, err);
+		fprintf(stderr, "  %s: %s\n", tag, err.msg);
 	CHECK(same_content(src, dst));
 	CHECK(atomic_load(&progress) == 64 * MIB);
 	/* Holes stay holes: the same data map, no more blocks than the source. */
@@ -240,8 +240,8 @@ static void rw_copy_skips_zero_blocks(void)
 	fsync(fd);
 	close(fd);
 	free(zero);
-	char err[256];
-	CHECK(copy(src, dst, DISK_COPY_RW, NULL, NULL, 64 * 1024, err, sizeof err) ==
+	struct err err = {0};
+	CHECK(copy(src, dst, DISK_COPY_RW, NULL, NULL, 64 * 1024, &err) ==
 	      DISK_COPY_RW);
 	CHECK(same_content(src, dst));
 	CHECK(blocks(src) >= 8 * MIB / 512);
@@ -257,7 +257,7 @@ static void empty_and_all_hole(void)
 	char *src = make_source("hole.src", 32 * MIB, NULL, 0, 0);
 	char *dst = path_of("hole.dst");
 	_Atomic uint64_t progress = 0;
-	CHECK(copy(src, dst, 0, NULL, &progress, 0, NULL, 0) > 0);
+	CHECK(copy(src, dst, 0, NULL, &progress, 0, NULL) > 0);
 	CHECK(same_content(src, dst));
 	CHECK(blocks(dst) == 0);
 	CHECK(atomic_load(&progress) == 32 * MIB);
@@ -265,7 +265,7 @@ static void empty_and_all_hole(void)
 	unlink(dst);
 	free(src);
 	src = make_source("empty.src", 0, NULL, 0, 0);
-	CHECK(copy(src, dst, 0, NULL, NULL, 0, NULL, 0) > 0);
+	CHECK(copy(src, dst, 0, NULL, NULL, 0, NULL) > 0);
 	struct stat st;
 	CHECK(stat(dst, &st) == 0 && st.st_size == 0);
 	unlink(src);
@@ -281,11 +281,11 @@ static void source_truncated_mid_copy(void)
 		char *src = make_source("trunc.src", 16 * MIB, (const uint64_t[]){0}, 1, 8 * MIB);
 		char *dst = path_of("trunc.dst");
 		struct hooked h = {.at = 2, .truncate_path = src};
-		char err[256] = "";
+		struct err err = {0};
 		errno = 0;
-		CHECK(copy(src, dst, methods[i], &h, NULL, MIB, err, sizeof err) < 0);
+		CHECK(copy(src, dst, methods[i], &h, NULL, MIB, &err) < 0);
 		CHECK(errno == ESTALE);
-		CHECK(strstr(err, "changed") != NULL);
+		CHECK(strstr(err.msg, "changed") != NULL);
 		unlink(src);
 		unlink(dst);
 		free(src);
@@ -295,10 +295,10 @@ static void source_truncated_mid_copy(void)
 	char *src = make_source("grow.src", 4 * MIB, (const uint64_t[]){0}, 1, MIB);
 	char *dst = path_of("grow.dst");
 	int in = open(src, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	char err[256];
+	struct err err = {0};
 	CHECK(truncate(src, 5 * MIB) == 0);
 	errno = 0;
-	CHECK(disk_copy_fd(in, out, 4 * MIB, NULL, err, sizeof err) < 0 && errno == ESTALE);
+	CHECK(disk_copy_fd(in, out, 4 * MIB, NULL, &err) < 0 && errno == ESTALE);
 	close(in);
 	close(out);
 	unlink(src);
@@ -316,9 +316,9 @@ static void cancel_between_chunks(void)
 		struct hooked h = {.at = 3};
 		atomic_init(&h.cancel, false);
 		_Atomic uint64_t progress = 0;
-		char err[256];
+		struct err err = {0};
 		errno = 0;
-		CHECK(copy(src, dst, methods[i], &h, &progress, MIB, err, sizeof err) < 0);
+		CHECK(copy(src, dst, methods[i], &h, &progress, MIB, &err) < 0);
 		CHECK(errno == ECANCELED);
 		CHECK(h.calls == 3); /* stopped at the next check, not at the end */
 		CHECK(atomic_load(&progress) == 3 * MIB);
@@ -336,11 +336,11 @@ static void unreadable_source(void)
 	char *dst = path_of("wo.dst");
 	int in = open(src, O_WRONLY); /* not readable */
 	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	char err[256] = "";
+	struct err err = {0};
 	errno = 0;
-	CHECK(disk_copy_fd(in, out, MIB, NULL, err, sizeof err) < 0);
+	CHECK(disk_copy_fd(in, out, MIB, NULL, &err) < 0);
 	CHECK(errno == EBADF);
-	CHECK(err[0] != '\0');
+	CHECK(err.msg[0] != '\0');
 	close(in);
 	close(out);
 	unlink(src);
@@ -363,18 +363,18 @@ static void out_of_space(void)
 	char *dst = xasprintf("%s/copy", mnt);
 	const unsigned methods[] = {DISK_COPY_ALL, DISK_COPY_RW};
 	for (size_t i = 0; i < 2; i++) {
-		char err[256] = "";
+		struct err err = {0};
 		errno = 0;
-		CHECK(copy(src, dst, methods[i], NULL, NULL, 0, err, sizeof err) < 0);
+		CHECK(copy(src, dst, methods[i], NULL, NULL, 0, &err) < 0);
 		CHECK(errno == ENOSPC);
-		CHECK(strstr(err, "No space") != NULL);
+		CHECK(strstr(err.msg, "No space") != NULL);
 		unlink(dst);
 	}
 	/* disk_create is sparse: a 1 TiB image fits a 1 MiB file system. */
 	char *img = xasprintf("%s/img", mnt);
 	char *tmp = disk_temp_name(img);
-	char err[256];
-	CHECK(disk_create(img, tmp, 1ull << 40, 0600, err, sizeof err) == 0);
+	struct err err = {0};
+	CHECK(disk_create(img, tmp, 1ull << 40, 0600, &err) == 0);
 	CHECK(blocks(img) == 0);
 	free(img);
 	free(tmp);
@@ -409,15 +409,15 @@ static void reflink_on_xfs(void)
 	fsync(fd);
 	close(fd);
 	_Atomic uint64_t progress = 0;
-	char err[256] = "";
-	CHECK(copy(src, dst, 0, NULL, &progress, 0, err, sizeof err) == DISK_COPY_REFLINK);
+	struct err err = {0};
+	CHECK(copy(src, dst, 0, NULL, &progress, 0, &err) == DISK_COPY_REFLINK);
 	CHECK(same_content(src, dst));
 	CHECK(atomic_load(&progress) == 256 * MIB);
 	/* Shared extents: filefrag marks them "shared". */
 	CHECK(sh("filefrag -v '%s' | grep -q shared", dst) == 0);
 	unlink(dst);
 	/* Without reflink the sparse copy takes over on the same file system. */
-	CHECK(copy(src, dst, DISK_COPY_SPARSE | DISK_COPY_RW, NULL, NULL, 0, err, sizeof err) > 0);
+	CHECK(copy(src, dst, DISK_COPY_SPARSE | DISK_COPY_RW, NULL, NULL, 0, &err) > 0);
 	CHECK(same_content(src, dst));
 	char *ms = data_map(src), *md = data_map(dst);
 	CHECK_STR(md, ms);
@@ -438,8 +438,8 @@ static void create_never_replaces(void)
 {
 	char *img = path_of("new.img");
 	char *tmp = disk_temp_name(img);
-	char err[256];
-	CHECK(disk_create(img, tmp, 10ull << 30, 0600, err, sizeof err) == 0);
+	struct err err = {0};
+	CHECK(disk_create(img, tmp, 10ull << 30, 0600, &err) == 0);
 	struct stat st;
 	CHECK(stat(img, &st) == 0 && st.st_size == 10ll << 30 && (st.st_mode & 0777) == 0600);
 	CHECK(st.st_blocks == 0);
@@ -448,25 +448,25 @@ static void create_never_replaces(void)
 	/* An existing file, a symlink (even dangling) and a directory stay as they are. */
 	tmp = disk_temp_name(img);
 	errno = 0;
-	CHECK(disk_create(img, tmp, 4096, 0600, err, sizeof err) < 0 && errno == EEXIST);
+	CHECK(disk_create(img, tmp, 4096, 0600, &err) < 0 && errno == EEXIST);
 	CHECK(stat(img, &st) == 0 && st.st_size == 10ll << 30);
 	CHECK(access(tmp, F_OK) < 0);
 	char *link = path_of("dangling.img");
 	CHECK(symlink("/nonexistent/x", link) == 0);
 	errno = 0;
-	CHECK(disk_create(link, tmp, 4096, 0600, err, sizeof err) < 0 && errno == EEXIST);
+	CHECK(disk_create(link, tmp, 4096, 0600, &err) < 0 && errno == EEXIST);
 	CHECK(access(tmp, F_OK) < 0);
 	/* Too large for the file system: nothing left. */
 	char *huge = path_of("huge.img");
 	free(tmp);
 	tmp = disk_temp_name(huge);
-	CHECK(disk_create(huge, tmp, (uint64_t)INT64_MAX, 0600, err, sizeof err) < 0);
+	CHECK(disk_create(huge, tmp, (uint64_t)INT64_MAX, 0600, &err) < 0);
 	CHECK(access(huge, F_OK) < 0 && access(tmp, F_OK) < 0);
 	/* A directory that does not exist. */
 	char *nodir = path_of("nodir/x.img");
 	free(tmp);
 	tmp = disk_temp_name(nodir);
-	CHECK(disk_create(nodir, tmp, 4096, 0600, err, sizeof err) < 0 && errno == ENOENT);
+	CHECK(disk_create(nodir, tmp, 4096, 0600, &err) < 0 && errno == ENOENT);
 	unlink(img);
 	unlink(link);
 	free(nodir);
@@ -536,8 +536,8 @@ static void sysprep_args_and_errors(void)
 	char *ok = fake_tool("sysprep-ok", body);
 	free(body);
 	struct disk_sysprep_image img[] = {{"/srv/a.img", NULL}, {"/srv/b.qcow2", "qcow2"}};
-	char err[256] = "";
-	CHECK(disk_sysprep(ok, img, 2, "web2", NULL, err, sizeof err) == 0);
+	struct err err = {0};
+	CHECK(disk_sysprep(ok, img, 2, "web2", NULL, &err) == 0);
 	size_t len;
 	char *got = read_file(args, 4096, &len);
 	CHECK(got != NULL);
@@ -555,13 +555,13 @@ static void sysprep_args_and_errors(void)
 			      "echo\necho 'If reporting bugs, run virt-sysprep with debugging'\n"
 			      "exit 1");
 	errno = 0;
-	CHECK(disk_sysprep(bad, img, 1, "web2", NULL, err, sizeof err) < 0);
+	CHECK(disk_sysprep(bad, img, 1, "web2", NULL, &err) < 0);
 	CHECK(errno == EIO);
-	CHECK(strstr(err, "exit status 1") != NULL);
-	CHECK(strstr(err, "no operating systems were found") != NULL);
+	CHECK(strstr(err.msg, "exit status 1") != NULL);
+	CHECK(strstr(err.msg, "no operating systems were found") != NULL);
 
 	char *missing = path_of("no-such-tool");
-	CHECK(disk_sysprep(missing, img, 1, "web2", NULL, err, sizeof err) < 0);
+	CHECK(disk_sysprep(missing, img, 1, "web2", NULL, &err) < 0);
 	CHECK(disk_find_program(missing) == NULL);
 	char *found = disk_find_program("sh");
 	CHECK(found && found[0] == '/');
@@ -575,7 +575,7 @@ static void sysprep_args_and_errors(void)
 	free(body);
 	atomic_bool cancel = true;
 	errno = 0;
-	CHECK(disk_sysprep(slow, img, 1, "web2", &cancel, err, sizeof err) < 0);
+	CHECK(disk_sysprep(slow, img, 1, "web2", &cancel, &err) < 0);
 	CHECK(errno == ECANCELED);
 	char *pid = read_file(pidfile, 64, NULL);
 	if (pid) /* the grandchild is gone too (killed with its process group) */
@@ -671,6 +671,7 @@ static void journal_recovery(void)
 	unlink(p4);
 	unlink(g);
 	job_system_shutdown(&d);
+	vm_life_end(&d);
 	vm_registry_finish(&d);
 	store_close(&d.store);
 	event_base_free(d.base);

@@ -16,6 +16,8 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "ops.h"
+#include "rpc.h"
 #include "server.h"
 #include "test.h"
 #include "util.h"
@@ -23,6 +25,7 @@
 #include "vmd-proto.h"
 
 static struct daemon d;
+static struct server_hooks hooks;
 static char dir[64];
 static char sock[128];
 
@@ -40,10 +43,10 @@ static void setup(void)
 	if (store_open(&d.store, dir) < 0)
 		abort();
 	struct backend_options bo = {.state_dir = NULL, .on_event = vm_dom_event, .event_arg = &d};
-	struct be_error err = {0};
-	d.be_ops = &backend_sim;
-	d.be = backend_sim.open(d.base, &bo, &err);
-	d.server = server_new(&d, sock, -1);
+	struct err err = {0};
+	hooks = rpc_server_hooks(&ops_table);
+	d.be = be_open(&backend_sim, d.base, &bo, &err);
+	d.server = server_new(&d, sock, -1, &hooks);
 	if (!d.be || !d.server)
 		abort();
 }
@@ -51,8 +54,9 @@ static void setup(void)
 static void teardown(void)
 {
 	server_free(d.server);
+	vm_life_end(&d);
 	vm_registry_finish(&d);
-	backend_sim.close(d.be);
+	be_close(d.be);
 	store_close(&d.store);
 	event_base_free(d.base);
 	char *cmd = xasprintf("rm -rf %s", dir);

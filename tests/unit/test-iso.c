@@ -84,10 +84,10 @@ static void check_extract(const char *iso, const char *iso_path, const char *t, 
 	unlink(out);
 	int fd = open(out, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	CHECK(fd >= 0);
-	char err[256] = "";
-	int64_t n = iso_extract(iso, iso_path, fd, ISO_EXTRACT_MAX, NULL, err, sizeof err);
+	struct err err = {0};
+	int64_t n = iso_extract(iso, iso_path, fd, ISO_EXTRACT_MAX, NULL, &err);
 	if (n < 0)
-		fprintf(stderr, "  extract %s: %s\n", iso_path, err);
+		fprintf(stderr, "  extract %s: %s\n", iso_path, err.msg);
 	CHECK(n == (int64_t)size);
 	close(fd);
 	CHECK(sh("cmp -s '%s' '%s/%s/%s'", out, dir, t, rel) == 0);
@@ -95,11 +95,11 @@ static void check_extract(const char *iso, const char *iso_path, const char *t, 
 	free(out);
 }
 
-static int find(const char *iso, struct iso_installer *out, char *err, size_t errlen)
+static int find(const char *iso, struct iso_installer *out, struct err *err)
 {
-	int r = iso_find_installer(iso, out, err, errlen);
+	int r = iso_find_installer(iso, out, err);
 	if (r < 0 && errno != ENOENT)
-		fprintf(stderr, "  find: %s\n", err);
+		fprintf(stderr, "  find: %s\n", err->msg);
 	return r;
 }
 
@@ -122,8 +122,8 @@ static void debian_xen(void)
 		 "\tappend initrd=/install.amd/initrd.gz\n");
 	char *iso = mkiso("deb", "-R -J");
 	struct iso_installer o;
-	char err[256];
-	CHECK(find(iso, &o, err, sizeof err) == 0);
+	struct err err = {0};
+	CHECK(find(iso, &o, &err) == 0);
 	CHECK_STR(o.source, "debian-xen");
 	CHECK_STR(o.kernel, "/install.amd/xen/vmlinuz");
 	CHECK_STR(o.initrd, "/install.amd/xen/initrd.gz");
@@ -151,8 +151,8 @@ static void candidate_order(void)
 	put("order", "casper/initrd.lz", 30, 6); /* the third of Ubuntu's initrd names */
 	char *iso = mkiso("order", "-R -J");
 	struct iso_installer o;
-	char err[256];
-	CHECK(find(iso, &o, err, sizeof err) == 0);
+	struct err err = {0};
+	CHECK(find(iso, &o, &err) == 0);
 	CHECK_STR(o.source, "ubuntu");
 	CHECK_STR(o.kernel, "/casper/vmlinuz");
 	CHECK_STR(o.initrd, "/casper/initrd.lz");
@@ -175,8 +175,8 @@ static void plain_iso9660(void)
 	CHECK(sh("xorriso -indev '%s' -find / 2>/dev/null | grep -q \"'/INSTALL.AMD/XEN/VMLINUZ'\"",
 		 iso) == 0);
 	struct iso_installer o;
-	char err[256];
-	CHECK(find(iso, &o, err, sizeof err) == 0);
+	struct err err = {0};
+	CHECK(find(iso, &o, &err) == 0);
 	CHECK_STR(o.source, "debian-xen");
 	CHECK_STR(o.kernel, "/install.amd/xen/vmlinuz");
 	CHECK_STR(o.initrd, "/install.amd/xen/initrd.gz");
@@ -189,7 +189,7 @@ static void plain_iso9660(void)
 	put("plain83", "boot/vmlinuz-virt", 10, 13);
 	put("plain83", "boot/initramfs-virt", 10, 14);
 	iso = mkiso("plain83", "--norock");
-	CHECK(find(iso, &o, err, sizeof err) < 0 && errno == ENOENT);
+	CHECK(find(iso, &o, &err) < 0 && errno == ENOENT);
 	free(iso);
 }
 
@@ -200,8 +200,8 @@ static void joliet_only(void)
 	put("joliet", "BOOT/initramfs-virt", 4321, 22);
 	char *iso = mkiso("joliet", "--norock -J");
 	struct iso_installer o;
-	char err[256];
-	CHECK(find(iso, &o, err, sizeof err) == 0);
+	struct err err = {0};
+	CHECK(find(iso, &o, &err) == 0);
 	CHECK_STR(o.source, "alpine-virt");
 	CHECK_STR(o.kernel, "/BOOT/vmlinuz-virt");
 	CHECK_STR(o.initrd, "/BOOT/initramfs-virt");
@@ -232,8 +232,8 @@ static void isolinux_menu(void)
 		 "\tappend vga=788 initrd=/odd/place/ramdisk.img,/odd/place/extra.img --- quiet\n");
 	char *iso = mkiso("isomenu", "-R -J");
 	struct iso_installer o;
-	char err[256];
-	CHECK(find(iso, &o, err, sizeof err) == 0);
+	struct err err = {0};
+	CHECK(find(iso, &o, &err) == 0);
 	CHECK_STR(o.source, "txt.cfg");
 	CHECK_STR(o.kernel, "/odd/place/kern");
 	CHECK_STR(o.initrd, "/odd/place/ramdisk.img");
@@ -250,7 +250,7 @@ static void isolinux_menu(void)
 	put_text("isorel", "isolinux/isolinux.cfg",
 		 "label x\n  KERNEL ../rel/k\n  APPEND quiet initrd=ri.gz\n");
 	iso = mkiso("isorel", "-R -J");
-	CHECK(find(iso, &o, err, sizeof err) == 0);
+	CHECK(find(iso, &o, &err) == 0);
 	CHECK_STR(o.source, "isolinux.cfg");
 	CHECK_STR(o.kernel, "/rel/k");
 	CHECK_STR(o.initrd, "/isolinux/ri.gz");
@@ -276,8 +276,8 @@ static void grub_menu(void)
 		 "}\n");
 	char *iso = mkiso("grub", "-R -J");
 	struct iso_installer o;
-	char err[256];
-	CHECK(find(iso, &o, err, sizeof err) == 0);
+	struct err err = {0};
+	CHECK(find(iso, &o, &err) == 0);
 	CHECK_STR(o.source, "grub.cfg");
 	CHECK_STR(o.kernel, "/live/vmlinuz");
 	CHECK_STR(o.initrd, "/live/initrd.img");
@@ -299,8 +299,8 @@ static void kernel_without_initrd(void)
 	free(d);
 	char *iso = mkiso("noinitrd", "-R -J");
 	struct iso_installer o;
-	char err[256];
-	CHECK(find(iso, &o, err, sizeof err) == 0);
+	struct err err = {0};
+	CHECK(find(iso, &o, &err) == 0);
 	CHECK_STR(o.source, "debian-install");
 	CHECK_STR(o.kernel, "/install/vmlinuz");
 	CHECK(o.n_tried == 5);
@@ -319,9 +319,9 @@ static void menu_not_a_file(void)
 	put("menudir", "boot/grub/grub.cfg/x", 1, 0);
 	char *iso = mkiso("menudir", "-R -J");
 	struct iso_installer o;
-	char err[256];
+	struct err err = {0};
 	errno = 0;
-	CHECK(iso_find_installer(iso, &o, err, sizeof err) == -1 && errno == ENOENT);
+	CHECK(iso_find_installer(iso, &o, &err) == -1 && errno == ENOENT);
 	CHECK(o.n_tried == 11);
 	free(iso);
 }
@@ -332,23 +332,20 @@ static void empty_image(void)
 	put_text("empty", "README.txt", "no installer here\n");
 	char *iso = mkiso("empty", "-R -J");
 	struct iso_installer o;
-	char err[1024];
+	struct err err = {0};
 	errno = 0;
-	CHECK(iso_find_installer(iso, &o, err, sizeof err) == -1 && errno == ENOENT);
+	CHECK(iso_find_installer(iso, &o, &err) == -1 && errno == ENOENT);
 	CHECK(o.n_tried == 11);
 	CHECK_STR(o.tried[0], "/install.amd/xen/vmlinuz");
 	CHECK_STR(o.tried[3], "/casper/vmlinuz");
 	CHECK_STR(o.tried[10], "/arch/boot/x86_64/vmlinuz-linux");
-	CHECK(strstr(err, iso) != NULL);
-	CHECK(strstr(err, "(looked for /install.amd/xen/vmlinuz, /install.386/xen/vmlinuz") !=
+	CHECK(strstr(err.msg, iso) != NULL);
+	CHECK(strstr(err.msg, "(looked for /install.amd/xen/vmlinuz, /install.386/xen/vmlinuz") !=
 	      NULL);
-	CHECK(strstr(err, "/arch/boot/x86_64/vmlinuz-linux)") != NULL);
-	/* A short buffer: cut with "...", terminated. */
-	char small[120];
-	memset(small, 'x', sizeof small);
-	CHECK(iso_find_installer(iso, &o, small, 100) == -1 && errno == ENOENT);
-	CHECK(small[100] == 'x' && strlen(small) < 100);
-	CHECK(strstr(small, "...") != NULL);
+	CHECK(strstr(err.msg, "/arch/boot/x86_64/vmlinuz-linux)") != NULL);
+	/* The list is cut to fit one message, and the message still ends as a list does. */
+	CHECK(strlen(err.msg) < ERR_MSG_MAX - 1 || strstr(err.msg, "...)") != NULL);
+	CHECK(err.msg[strlen(err.msg) - 1] == ')');
 	free(iso);
 }
 
@@ -371,13 +368,13 @@ static void not_an_image(void)
 	const char *files[] = {p, text, empty};
 	for (size_t i = 0; i < 3; i++) {
 		struct iso_installer o;
-		char err[256] = "";
+		struct err err = {0};
 		errno = 0;
-		CHECK(iso_find_installer(files[i], &o, err, sizeof err) == -1 && errno == EINVAL);
+		CHECK(iso_find_installer(files[i], &o, &err) == -1 && errno == EINVAL);
 		CHECK(o.n_tried == 0);
-		CHECK(strstr(err, "not an ISO 9660 image") != NULL);
+		CHECK(strstr(err.msg, "not an ISO 9660 image") != NULL);
 		errno = 0;
-		CHECK(iso_extract(files[i], "/x", 1, 100, NULL, err, sizeof err) == -1 &&
+		CHECK(iso_extract(files[i], "/x", 1, 100, NULL, &err) == -1 &&
 		      errno == EINVAL);
 	}
 	free(p);
@@ -388,23 +385,23 @@ static void not_an_image(void)
 static void missing_and_directory(void)
 {
 	struct iso_installer o;
-	char err[256];
+	struct err err = {0};
 	char *p = xasprintf("%s/no-such.iso", dir);
 	memset(&o, 0xff, sizeof o);
 	errno = 0;
-	CHECK(iso_find_installer(p, &o, err, sizeof err) == -1 && errno == ENOENT);
+	CHECK(iso_find_installer(p, &o, &err) == -1 && errno == ENOENT);
 	CHECK(o.n_tried == 0);
-	CHECK(strstr(err, "does not exist") != NULL);
+	CHECK(strstr(err.msg, "does not exist") != NULL);
 	errno = 0;
-	CHECK(iso_extract(p, "/x", 1, 100, NULL, err, sizeof err) == -1 && errno == ENOENT);
+	CHECK(iso_extract(p, "/x", 1, 100, NULL, &err) == -1 && errno == ENOENT);
 	errno = 0;
-	CHECK(iso_find_installer(dir, &o, err, sizeof err) == -1 && errno == EISDIR);
+	CHECK(iso_find_installer(dir, &o, &err) == -1 && errno == EISDIR);
 	CHECK(o.n_tried == 0);
 	/* A FIFO without a writer: refused at once, not waited on. */
 	char *fifo = xasprintf("%s/fifo", dir);
 	CHECK(mkfifo(fifo, 0600) == 0);
 	errno = 0;
-	CHECK(iso_find_installer(fifo, &o, err, sizeof err) == -1 && errno == EINVAL);
+	CHECK(iso_find_installer(fifo, &o, &err) == -1 && errno == EINVAL);
 	unlink(fifo);
 	free(fifo);
 	free(p);
@@ -413,12 +410,12 @@ static void missing_and_directory(void)
 /* ---- extraction --------------------------------------------------------------------------- */
 
 static int64_t extract_to(const char *iso, const char *path, uint64_t max, atomic_bool *cancel,
-			  off_t *written, char *err, size_t errlen)
+			  off_t *written, struct err *err)
 {
 	char *out = xasprintf("%s/out", dir);
 	unlink(out);
 	int fd = open(out, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	int64_t n = iso_extract(iso, path, fd, max, cancel, err, errlen);
+	int64_t n = iso_extract(iso, path, fd, max, cancel, err);
 	int e = errno;
 	struct stat st;
 	fstat(fd, &st);
@@ -433,34 +430,29 @@ static int64_t extract_to(const char *iso, const char *path, uint64_t max, atomi
 static void extract_limits(void)
 {
 	char *iso = xasprintf("%s/deb.iso", dir); /* from debian_xen */
-	char err[256];
+	struct err err = {0};
 	off_t w;
 	errno = 0;
-	CHECK(extract_to(iso, "/install.amd/xen/initrd.gz", INITRD_SIZE - 1, NULL, &w, err,
-			 sizeof err) == -1 && errno == EFBIG);
+	CHECK(extract_to(iso, "/install.amd/xen/initrd.gz", INITRD_SIZE - 1, NULL, &w, &err) == -1 && errno == EFBIG);
 	CHECK(w == 0);
-	CHECK(extract_to(iso, "/install.amd/xen/initrd.gz", INITRD_SIZE, NULL, &w, err,
-			 sizeof err) == INITRD_SIZE);
+	CHECK(extract_to(iso, "/install.amd/xen/initrd.gz", INITRD_SIZE, NULL, &w, &err) == INITRD_SIZE);
 	CHECK(w == INITRD_SIZE);
 	atomic_bool cancel = true;
 	errno = 0;
-	CHECK(extract_to(iso, "/install.amd/xen/initrd.gz", ISO_EXTRACT_MAX, &cancel, &w, err,
-			 sizeof err) == -1 && errno == ECANCELED);
+	CHECK(extract_to(iso, "/install.amd/xen/initrd.gz", ISO_EXTRACT_MAX, &cancel, &w, &err) == -1 && errno == ECANCELED);
 	CHECK(w == 0);
 	errno = 0;
-	CHECK(extract_to(iso, "/install.amd/xen/nothing", ISO_EXTRACT_MAX, NULL, &w, err,
-			 sizeof err) == -1 && errno == ENOENT);
+	CHECK(extract_to(iso, "/install.amd/xen/nothing", ISO_EXTRACT_MAX, NULL, &w, &err) == -1 && errno == ENOENT);
 	errno = 0;
-	CHECK(extract_to(iso, "/install.amd/xen", ISO_EXTRACT_MAX, NULL, &w, err, sizeof err) ==
+	CHECK(extract_to(iso, "/install.amd/xen", ISO_EXTRACT_MAX, NULL, &w, &err) ==
 	      -1 && errno == EISDIR);
 	errno = 0;
-	CHECK(extract_to(iso, "/", ISO_EXTRACT_MAX, NULL, &w, err, sizeof err) == -1 &&
+	CHECK(extract_to(iso, "/", ISO_EXTRACT_MAX, NULL, &w, &err) == -1 &&
 	      errno == EINVAL);
 	/* Writing fails: the errno of write(2). */
 	int ro = open(iso, O_RDONLY);
 	errno = 0;
-	CHECK(iso_extract(iso, "/install.amd/xen/vmlinuz", ro, ISO_EXTRACT_MAX, NULL, err,
-			  sizeof err) == -1 && errno == EBADF);
+	CHECK(iso_extract(iso, "/install.amd/xen/vmlinuz", ro, ISO_EXTRACT_MAX, NULL, &err) == -1 && errno == EBADF);
 	close(ro);
 	free(iso);
 }
@@ -501,31 +493,30 @@ static void truncated(void)
 	char *cut = copy_image(deb, "cut.iso");
 	CHECK(truncate(cut, (off_t)first * 2048) == 0);
 	struct iso_installer o;
-	char err[256];
-	CHECK(find(cut, &o, err, sizeof err) == 0);
+	struct err err = {0};
+	CHECK(find(cut, &o, &err) == 0);
 	CHECK_STR(o.source, "debian-xen");
 	off_t w;
 	errno = 0;
-	CHECK(extract_to(cut, o.initrd, ISO_EXTRACT_MAX, NULL, &w, err, sizeof err) == -1 &&
+	CHECK(extract_to(cut, o.initrd, ISO_EXTRACT_MAX, NULL, &w, &err) == -1 &&
 	      errno == EIO);
 	CHECK(w == 0);
-	CHECK(strstr(err, "truncated") != NULL);
+	CHECK(strstr(err.msg, "truncated") != NULL);
 	errno = 0;
-	CHECK(extract_to(cut, o.kernel, ISO_EXTRACT_MAX, NULL, &w, err, sizeof err) == -1 &&
+	CHECK(extract_to(cut, o.kernel, ISO_EXTRACT_MAX, NULL, &w, &err) == -1 &&
 	      errno == EIO);
 
 	/* Cut inside the initrd. */
 	CHECK(truncate(cut, 0) == 0);
 	CHECK(sh("head -c %u '%s' > '%s'", (unsigned)(first * 2048 + 2 * MIB), deb, cut) == 0);
 	errno = 0;
-	CHECK(extract_to(cut, "/install.amd/xen/initrd.gz", ISO_EXTRACT_MAX, NULL, &w, err,
-			 sizeof err) == -1 && errno == EIO);
+	CHECK(extract_to(cut, "/install.amd/xen/initrd.gz", ISO_EXTRACT_MAX, NULL, &w, &err) == -1 && errno == EIO);
 
 	/* Cut anywhere in the volume descriptors and directories. */
 	for (long at = 1; at < first; at++) {
 		CHECK(sh("head -c %ld '%s' > '%s'", at * 2048, deb, cut) == 0);
 		errno = 0;
-		int r = iso_find_installer(cut, &o, err, sizeof err);
+		int r = iso_find_installer(cut, &o, &err);
 		CHECK(r == 0 || errno == EINVAL || errno == EIO);
 		if (at <= 17)
 			CHECK(r == -1 && errno == EINVAL);
@@ -588,15 +579,15 @@ static uint8_t *root_record(uint8_t *img, size_t len, const char *id)
 static void survive(const char *iso)
 {
 	struct iso_installer o;
-	char err[256];
+	struct err err = {0};
 	errno = 0;
-	int r = iso_find_installer(iso, &o, err, sizeof err);
+	int r = iso_find_installer(iso, &o, &err);
 	CHECK(r == 0 || errno == ENOENT || errno == EINVAL || errno == EIO);
 	CHECK(o.n_tried <= ISO_MAX_TRIED);
 	if (r == 0) {
 		off_t w;
 		errno = 0;
-		int64_t n = extract_to(iso, o.initrd, 8 * MIB, NULL, &w, err, sizeof err);
+		int64_t n = extract_to(iso, o.initrd, 8 * MIB, NULL, &w, &err);
 		CHECK(n == (int64_t)w);
 		CHECK(n >= 0 || errno == EIO || errno == EFBIG || errno == EINVAL);
 	}
@@ -613,7 +604,7 @@ static void damaged_directories(void)
 	uint8_t *img = load(iso, &len);
 	char *bad = xasprintf("%s/bad.iso", dir);
 	struct iso_installer o;
-	char err[256];
+	struct err err = {0};
 
 	/* A directory of 0xffffffff bytes (libiso9660 2.1.0 overflows its buffer on this). */
 	uint8_t *copy = xmalloc(len);
@@ -624,7 +615,7 @@ static void damaged_directories(void)
 		put733(r + 10, 0xffffffff);
 		save(bad, copy, len);
 		errno = 0;
-		CHECK(iso_find_installer(bad, &o, err, sizeof err) == -1 && errno == EIO);
+		CHECK(iso_find_installer(bad, &o, &err) == -1 && errno == EIO);
 	}
 	/* A directory far beyond the end of the image. */
 	memcpy(copy, img, len);
@@ -633,11 +624,11 @@ static void damaged_directories(void)
 		put733(r + 2, 0x7ffffff0);
 		save(bad, copy, len);
 		errno = 0;
-		CHECK(iso_find_installer(bad, &o, err, sizeof err) == -1 && errno == EIO);
+		CHECK(iso_find_installer(bad, &o, &err) == -1 && errno == EIO);
 		put733(r + 2, 0xfffffff0);
 		save(bad, copy, len);
 		errno = 0;
-		CHECK(iso_find_installer(bad, &o, err, sizeof err) == -1 && errno == EIO);
+		CHECK(iso_find_installer(bad, &o, &err) == -1 && errno == EIO);
 	}
 	/* A directory that is its own parent's parent: a loop that lookups walk only as deep as
 	 * their path. The next candidates are still found. */
@@ -647,7 +638,7 @@ static void damaged_directories(void)
 		memcpy(r + 2, copy + 16 * 2048 + 156 + 2, 8);
 		memcpy(r + 10, copy + 16 * 2048 + 156 + 10, 8);
 		save(bad, copy, len);
-		CHECK(find(bad, &o, err, sizeof err) == 0);
+		CHECK(find(bad, &o, &err) == 0);
 		CHECK_STR(o.source, "rhel-isolinux");
 	}
 	/* The root directory's block filled with records up to its end, the last one with a name
@@ -671,7 +662,7 @@ static void damaged_directories(void)
 	}
 	save(bad, copy, len);
 	survive(bad);
-	CHECK(find(bad, &o, err, sizeof err) == 0);
+	CHECK(find(bad, &o, &err) == 0);
 
 	/* A record whose name runs past its end, and one that crosses its block. */
 	memcpy(copy, img, len);
@@ -710,8 +701,8 @@ static void multi_extent(void)
 			 dir) == 0);
 		char *out = xasprintf("%s/multi.out", dir);
 		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		char err[256];
-		CHECK(iso_extract(iso, "/xa", fd, ISO_EXTRACT_MAX, NULL, err, sizeof err) == 7096);
+		struct err err = {0};
+		CHECK(iso_extract(iso, "/xa", fd, ISO_EXTRACT_MAX, NULL, &err) == 7096);
 		close(fd);
 		CHECK(sh("cmp -s '%s' '%s/multi.expected'", out, dir) == 0);
 		/* The last part missing: the file is not read at all. */
@@ -719,7 +710,7 @@ static void multi_extent(void)
 		b[25] = 0x80;
 		save(iso, img, len);
 		errno = 0;
-		CHECK(iso_extract(iso, "/xa", fd, ISO_EXTRACT_MAX, NULL, err, sizeof err) == -1 &&
+		CHECK(iso_extract(iso, "/xa", fd, ISO_EXTRACT_MAX, NULL, &err) == -1 &&
 		      errno == EINVAL);
 		free(out);
 	}
@@ -744,15 +735,15 @@ static void long_and_deep(void)
 	put_text("long", "isolinux/isolinux.cfg", "label x\nkernel /d/d/d/d/d/d/d/d/d/d/d/d/f\n");
 	char *iso = mkiso("long", "-R -J");
 	struct iso_installer o;
-	char err[256];
-	CHECK(find(iso, &o, err, sizeof err) == 0);
+	struct err err = {0};
+	CHECK(find(iso, &o, &err) == 0);
 	CHECK_STR(o.source, "ubuntu");
 	char *p = xasprintf("/%s", name);
 	char *out = xasprintf("%s/long.out", dir);
 	int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	CHECK(iso_extract(iso, p, fd, 100, NULL, err, sizeof err) == 10);
+	CHECK(iso_extract(iso, p, fd, 100, NULL, &err) == 10);
 	CHECK(iso_extract(iso, "/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d"
-			  "/d/d/d/d/d/d/d/f", fd, 100, NULL, err, sizeof err) == 10);
+			  "/d/d/d/d/d/d/d/f", fd, 100, NULL, &err) == 10);
 	close(fd);
 	free(out);
 	free(p);
@@ -804,8 +795,8 @@ static void *finder(void *arg)
 	for (int i = 0; i < 20; i++)
 		for (int k = 0; isos[k]; k++) {
 			struct iso_installer o;
-			char err[256];
-			int r = iso_find_installer(isos[k], &o, err, sizeof err);
+			struct err err = {0};
+			int r = iso_find_installer(isos[k], &o, &err);
 			if (k == 0 && (r != 0 || strcmp(o.source, "debian-xen") != 0))
 				return (void *)1;
 		}

@@ -56,6 +56,7 @@ static char *render(libxl_domain_config *dc)
 /* Parses dir/name (an xl.cfg) into cfg; 0 / -1 with a message. */
 static int load_cfg(const char *name, struct vm_config *cfg)
 {
+	struct err err = {0};
 	char *path = xasprintf("%s/%s", DIR_GOLDEN, name);
 	size_t len;
 	char *text = read_file(path, 1 << 20, &len);
@@ -63,25 +64,25 @@ static int load_cfg(const char *name, struct vm_config *cfg)
 	if (!text) {
 		fprintf(stderr, "%s: cannot read\n", path);
 	} else {
-		struct config_error err = {0};
 		r = xlcfg_parse(text, len, name, cfg, &err);
 		if (r < 0)
-			fprintf(stderr, "%s: %s\n", path, err.message);
+			fprintf(stderr, "%s: %s\n", path, err.msg);
 	}
 	free(text);
 	free(path);
+	err_clear(&err);
 	return r;
 }
 
 static void golden_one(const char *name, bool regen)
 {
+	struct err err = {0};
 	struct vm_config cfg;
 	if (load_cfg(name, &cfg) < 0) {
 		CHECK(!"config parses");
 		return;
 	}
 	libxl_domain_config dc;
-	struct be_error err = {0};
 	int r = be_libxl_config_build(&cfg, true, &dc, &err);
 	if (r < 0)
 		fprintf(stderr, "%s: translation failed: %s\n", name, err.msg);
@@ -108,6 +109,7 @@ static void golden_one(const char *name, bool regen)
 		libxl_domain_config_dispose(&dc);
 	}
 	vm_config_finish(&cfg);
+	err_clear(&err);
 }
 
 static void test_golden(void)
@@ -132,13 +134,13 @@ static void test_golden(void)
 /* The properties the scenarios depend on, checked field by field. */
 static void test_pygrub_resolved(void)
 {
+	struct err err = {0};
 	struct vm_config cfg;
 	if (load_cfg("pv-pygrub.cfg", &cfg) < 0) {
 		CHECK(!"config parses");
 		return;
 	}
 	libxl_domain_config dc;
-	struct be_error err = {0};
 	CHECK(be_libxl_config_build(&cfg, true, &dc, &err) == 0);
 	CHECK_STR(dc.b_info.bootloader, VMD_XEN_BINDIR "/pygrub");
 	CHECK(dc.c_info.type == LIBXL_DOMAIN_TYPE_PV);
@@ -150,17 +152,18 @@ static void test_pygrub_resolved(void)
 	CHECK_STR(dc.nics[0].bridge, "xenbr0");
 	libxl_domain_config_dispose(&dc);
 	vm_config_finish(&cfg);
+	err_clear(&err);
 }
 
 static void test_hvm_cdrom(void)
 {
+	struct err err = {0};
 	struct vm_config cfg;
 	if (load_cfg("hvm-empty-cdrom.cfg", &cfg) < 0) {
 		CHECK(!"config parses");
 		return;
 	}
 	libxl_domain_config dc;
-	struct be_error err = {0};
 	CHECK(be_libxl_config_build(&cfg, true, &dc, &err) == 0);
 	CHECK(dc.b_info.type == LIBXL_DOMAIN_TYPE_HVM);
 	CHECK(dc.num_disks == 2);
@@ -171,12 +174,15 @@ static void test_hvm_cdrom(void)
 	CHECK_STR(dc.b_info.u.hvm.serial, "pty");
 	libxl_domain_config_dispose(&dc);
 	vm_config_finish(&cfg);
+	err_clear(&err);
 }
 
 /* claim_mode as xl sets it: the host's default (xl.conf, on unless it says otherwise) for
  * every guest, and a guest's own claim_mode = 0|1 over it. */
 static void test_claim_mode(void)
 {
+	struct err cerr = {0};
+	struct err err = {0};
 	static const struct {
 		const char *line;
 		bool host, want;
@@ -189,10 +195,8 @@ static void test_claim_mode(void)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *text = xasprintf("name = \"c\"\nkernel = \"/k\"\n%s", cases[i].line);
 		struct vm_config cfg;
-		struct config_error cerr = {0};
 		CHECK(xlcfg_parse(text, strlen(text), "c.cfg", &cfg, &cerr) == 0);
 		libxl_domain_config dc;
-		struct be_error err = {0};
 		CHECK(be_libxl_config_build(&cfg, cases[i].host, &dc, &err) == 0);
 		CHECK(!libxl_defbool_is_default(dc.b_info.claim_mode));
 		CHECK(libxl_defbool_val(dc.b_info.claim_mode) == cases[i].want);
@@ -200,12 +204,15 @@ static void test_claim_mode(void)
 		vm_config_finish(&cfg);
 		free(text);
 	}
+	err_clear(&cerr);
+	err_clear(&err);
 }
 
 /* Translation of a config that did not come through xlcfg (the JSON form is validated the
  * same way, but the translation must not trust it blindly). */
 static void test_rejects(void)
 {
+	struct err err = {0};
 	struct vm_config cfg;
 	vm_config_init(&cfg);
 	cfg.name = xstrdup("bad");
@@ -216,7 +223,6 @@ static void test_rejects(void)
 	cfg.disks[0].target = xstrdup("/x.img");
 	cfg.disks[0].format = xstrdup("floppy");
 	libxl_domain_config dc;
-	struct be_error err = {0};
 	CHECK(be_libxl_config_build(&cfg, true, &dc, &err) == -1);
 	CHECK(err.code == VMD_ERR_INVALID_CONFIG);
 	CHECK(strstr(err.msg, "floppy") != NULL);
@@ -233,6 +239,7 @@ static void test_rejects(void)
 	cfg.name = NULL;
 	CHECK(be_libxl_config_build(&cfg, true, &dc, &err) == -1);
 	vm_config_finish(&cfg);
+	err_clear(&err);
 }
 
 int main(void)

@@ -85,7 +85,7 @@ struct done_rec {
 	void (*then)(struct done_rec *r); /* run from inside the done callback */
 };
 
-static void done_cb(void *arg, const struct be_error *err, uint32_t domid)
+static void done_cb(void *arg, const struct err *err, uint32_t domid)
 {
 	struct done_rec *r = arg;
 	if (in_call)
@@ -154,8 +154,8 @@ static void setup_opts(const char *state_dir, uint64_t mib)
 		.sim_delay_ms = DELAY_MS,
 		.on_event = on_event,
 	};
-	struct be_error err = {0};
-	be = ops->open(base, &o, &err);
+	struct err err = {0};
+	be = be_open(ops, base, &o, &err);
 	CHECK(be != NULL);
 	if (!be) {
 		fprintf(stderr, "open: %s\n", err.msg);
@@ -191,7 +191,7 @@ static void cfg_make(struct vm_config *c, const char *name, uint64_t mib)
 static uint32_t create_cfg(struct vm_config *c, const char *record)
 {
 	struct done_rec r = {0};
-	struct be_error err = {0};
+	struct err err = {0};
 	int ret = BE(create, c, record, done_cb, &r, &err);
 	vm_config_finish(c);
 	CHECK(ret == 0);
@@ -214,7 +214,7 @@ static uint32_t create_ok(const char *name, uint64_t mib, const char *record)
 }
 
 /* Starts a create that must be refused at once; returns the error code. */
-static int create_refused(struct vm_config *c, struct be_error *err)
+static int create_refused(struct vm_config *c, struct err *err)
 {
 	struct done_rec r = {0};
 	int ret = BE(create, c, NULL, done_cb, &r, err);
@@ -227,7 +227,7 @@ static int create_refused(struct vm_config *c, struct be_error *err)
 static void destroy_ok(uint32_t domid)
 {
 	struct done_rec r = {0};
-	struct be_error err = {0};
+	struct err err = {0};
 	CHECK(BE(destroy, domid, done_cb, &r, &err) == 0);
 	CHECK(r.calls == 0);
 	CHECK(run_until(done_pred, &r));
@@ -237,7 +237,7 @@ static void destroy_ok(uint32_t domid)
 static int state_of(uint32_t domid) /* -1: not found */
 {
 	struct dom_info di;
-	struct be_error err = {0};
+	struct err err = {0};
 	if (BE(info, domid, &di, &err) < 0) {
 		CHECK(err.code == VMD_ERR_NOT_FOUND);
 		return -1;
@@ -250,14 +250,14 @@ static int state_of(uint32_t domid) /* -1: not found */
 static uint64_t free_mib(void)
 {
 	struct host_info hi;
-	struct be_error err = {0};
+	struct err err = {0};
 	CHECK(BE(host_info, &hi, &err) == 0);
 	return hi.free_kib / 1024;
 }
 
 static int inject(const char *fault, uint32_t domid)
 {
-	struct be_error err = {0};
+	struct err err = {0};
 	return BE(inject, fault, domid, &err) == 0 ? 0 : err.code;
 }
 
@@ -267,7 +267,7 @@ static void test_create(void)
 {
 	setup(0);
 	struct host_info hi;
-	struct be_error err = {0};
+	struct err err = {0};
 	CHECK(BE(host_info, &hi, &err) == 0);
 	CHECK(hi.total_kib == 8192ull * 1024);
 	CHECK(hi.free_kib == hi.total_kib);
@@ -362,7 +362,7 @@ static void test_create(void)
 
 	/* no options at all: defaults */
 	base = event_base_new();
-	be = ops->open(base, NULL, &err);
+	be = be_open(ops, base, NULL, &err);
 	CHECK(be != NULL);
 	CHECK(ops->available(&err));
 	CHECK(BE(host_info, &hi, &err) == 0 && hi.total_kib == 8192ull * 1024);
@@ -374,7 +374,7 @@ static void test_create(void)
 static void test_refusals(void)
 {
 	setup(1024);
-	struct be_error err = {0};
+	struct err err = {0};
 	struct vm_config c;
 	uint32_t a = create_ok("a", 512, NULL);
 
@@ -445,7 +445,7 @@ static void test_refusals(void)
 static void test_shutdown_reboot(void)
 {
 	setup(1024);
-	struct be_error err = {0};
+	struct err err = {0};
 	uint32_t a = create_ok("a", 64, NULL);
 	uint32_t b = create_ok("b", 64, NULL);
 
@@ -473,7 +473,7 @@ static void test_shutdown_reboot(void)
 static void test_paused_shutdown(void)
 {
 	setup(1024);
-	struct be_error err = {0};
+	struct err err = {0};
 	uint32_t a = create_ok("a", 64, NULL);
 	uint32_t b = create_ok("b", 64, NULL);
 	CHECK(BE(pause, a, &err) == 0);
@@ -504,7 +504,7 @@ static void test_paused_shutdown(void)
 static void test_faults(void)
 {
 	setup(1024);
-	struct be_error err = {0};
+	struct err err = {0};
 	struct done_rec r = {0};
 	struct vm_config c;
 
@@ -651,7 +651,7 @@ static int count_str(const char *hay, const char *needle)
 static void test_console(void)
 {
 	setup(1024);
-	struct be_error err = {0};
+	struct err err = {0};
 	struct console_info ci;
 	uint32_t a = create_ok("con", 64, NULL);
 	CHECK(BE(console, a, &ci, &err) == 0);
@@ -712,7 +712,7 @@ static void test_persistence(void)
 	CHECK(mkdtemp(dir) != NULL);
 	char *path = xasprintf("%s/sim/domains.json", dir);
 	char *simdir = xasprintf("%s/sim", dir);
-	struct be_error err = {0};
+	struct err err = {0};
 	const char *rec = "{\"vmd\":1,\"name\":\"a\",\"uuid\":\"x\"}";
 
 	setup_opts(dir, 1024);
@@ -787,7 +787,7 @@ static void test_persistence(void)
 	CHECK(write_file_atomic(path, "{\"version\":1,", 13, 0600) == 0);
 	base = event_base_new();
 	struct backend_options o = {.state_dir = dir};
-	CHECK(ops->open(base, &o, &err) == NULL);
+	CHECK(be_open(ops, base, &o, &err) == NULL);
 	CHECK(err.code == VMD_ERR_IO);
 	CHECK(strstr(err.msg, "domains.json") != NULL);
 	size_t len = 0;
@@ -812,7 +812,7 @@ static void restart_create_now(struct done_rec *r)
 {
 	struct vm_config c;
 	cfg_make(&c, "phoenix", 256);
-	struct be_error err = {0};
+	struct err err = {0};
 	CHECK(BE(create, &c, "rec", done_cb, &restart_create, &err) == 0);
 	vm_config_finish(&c);
 }
@@ -822,7 +822,7 @@ static void restart_hook(uint32_t domid, enum dom_event ev)
 {
 	if (ev != DOM_EV_REBOOT || domid != restart_domid)
 		return;
-	struct be_error err = {0};
+	struct err err = {0};
 	restart_destroy.then = restart_create_now;
 	CHECK(BE(destroy, domid, done_cb, &restart_destroy, &err) == 0);
 	/* the event that is being delivered must not be disturbed by that */
@@ -843,7 +843,7 @@ static bool closed_pred(const void *arg)
 static void test_reentrancy(void)
 {
 	setup(512);
-	struct be_error err = {0};
+	struct err err = {0};
 	restart_domid = create_ok("phoenix", 256, "rec");
 	event_hook = restart_hook;
 	CHECK(BE(reboot, restart_domid, &err) == 0);

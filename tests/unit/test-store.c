@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "err.h"
 #include "store.h"
+#include "vmd-proto.h"
 #include "test.h"
 #include "util.h"
 
@@ -27,11 +29,11 @@ struct seen {
 	char names[8][72];
 };
 
-static int collect(void *arg, const char *name, json_t *doc, char *why, size_t whylen)
+static int collect(void *arg, const char *name, json_t *doc, struct err *err)
 {
 	struct seen *s = arg;
 	if (!json_is_integer(json_object_get(doc, "v"))) {
-		snprintf(why, whylen, "test: no v");
+		err_set(err, VMD_ERR_IO, "test: no v");
 		return -1;
 	}
 	if (s->n < 8)

@@ -13,7 +13,12 @@
 
 #include "test.h"
 #include "util.h"
+#include "vmd-proto.h"
 #include "xlcfg.h"
+
+/* An invalid-config error's data: its key ("" when none) and line (0 when none). */
+#define ERR_KEY(e) (err_data_str((e), "key") ? err_data_str((e), "key") : "")
+#define ERR_LINE(e) ((int)json_integer_value(json_object_get((e)->data, "line")))
 
 #define DIR_GOLDEN "xlcfg"
 
@@ -55,13 +60,13 @@ static bool printable(const char *s)
  * config and is a fixed point; the JSON we emit (also through text) parses back equal. */
 static void check_roundtrip(const struct vm_config *c, const char *what)
 {
+	struct err err = {0};
 	struct vm_config back;
-	struct config_error err;
 
 	char *text = xlcfg_format(c);
 	int r = xlcfg_parse(text, strlen(text), "roundtrip.cfg", &back, &err);
 	if (r != 0)
-		fprintf(stderr, "%s: formatted config does not parse: %s\n%s", what, err.message,
+		fprintf(stderr, "%s: formatted config does not parse: %s\n%s", what, err.msg,
 			text);
 	CHECK(r == 0);
 	if (r == 0) {
@@ -84,7 +89,7 @@ static void check_roundtrip(const struct vm_config *c, const char *what)
 	CHECK(j2 != NULL);
 	r = config_from_json(j2, &back, &err);
 	if (r != 0)
-		fprintf(stderr, "%s: emitted JSON does not parse: %s\n%s\n", what, err.message,
+		fprintf(stderr, "%s: emitted JSON does not parse: %s\n%s\n", what, err.msg,
 			dump);
 	CHECK(r == 0);
 	if (r == 0) {
@@ -95,44 +100,45 @@ static void check_roundtrip(const struct vm_config *c, const char *what)
 	}
 	json_decref(j2);
 	free(dump);
+	err_clear(&err);
 }
 
-/* "NAME.cfg:7: key: ..." -> the 7 must be err.line, and "key: " must follow the location. */
-static void check_error_fields(const struct config_error *err, const char *fname)
+/* "NAME.cfg:7: key: ..." -> the 7 must be ERR_LINE(&err), and "key: " must follow the location. */
+static void check_error_fields(const struct err *err, const char *fname)
 {
-	const char *rest = err->message;
+	const char *rest = err->msg;
 	size_t fl = strlen(fname);
 	if (fname[0]) {
 		CHECK(strncmp(rest, fname, fl) == 0 && rest[fl] == ':');
 		rest += fl + 1;
 		if (*rest >= '0' && *rest <= '9') {
-			CHECK(atoi(rest) == err->line);
-			CHECK(err->line > 0);
+			CHECK(atoi(rest) == ERR_LINE(err));
+			CHECK(ERR_LINE(err) > 0);
 			rest += strspn(rest, "0123456789") + 1;
 		} else {
-			CHECK(err->line == 0);
+			CHECK(ERR_LINE(err) == 0);
 		}
 		rest += strspn(rest, " ");
 	}
-	if (err->key[0]) {
-		size_t kl = strlen(err->key);
-		CHECK(strncmp(rest, err->key, kl) == 0 && rest[kl] == ':');
+	if (ERR_KEY(err)[0]) {
+		size_t kl = strlen(ERR_KEY(err));
+		CHECK(strncmp(rest, ERR_KEY(err), kl) == 0 && rest[kl] == ':');
 	} else {
 		/* Only syntax-level errors carry no key. */
 		CHECK(strstr(rest, "config parsing error") || strstr(rest, "NUL byte"));
 	}
-	CHECK(printable(err->message));
+	CHECK(printable(err->msg));
 }
 
 static int parse_json_text(const char *text, size_t len, struct vm_config *c,
-			   struct config_error *err)
+			   struct err *err)
 {
 	json_error_t je;
 	/* JSON_ALLOW_NUL: the config parser itself must refuse "\u0000". */
 	json_t *j = json_loadb(text, len, JSON_ALLOW_NUL, &je);
 	if (!j) {
 		fprintf(stderr, "bad JSON test input: %s\n", je.text);
-		snprintf(err->message, sizeof(err->message), "(invalid JSON)");
+		err_set(err, VMD_ERR_INVALID_CONFIG, "(invalid JSON)");
 		return -2;
 	}
 	int r = config_from_json(j, c, err);
@@ -142,12 +148,12 @@ static int parse_json_text(const char *text, size_t len, struct vm_config *c,
 
 static void golden_valid(const char *name, int *count)
 {
+	struct err err = {0};
 	size_t len, oklen;
 	char *text = slurp(DIR_GOLDEN, name, &len);
 	char *okname = with_suffix(name, ".cfg", ".ok");
 	char *expect = slurp(DIR_GOLDEN, okname, &oklen);
 	struct vm_config c;
-	struct config_error err;
 
 	CHECK(text != NULL);
 	CHECK(expect != NULL);
@@ -155,7 +161,7 @@ static void golden_valid(const char *name, int *count)
 		goto out;
 	int r = xlcfg_parse(text, len, name, &c, &err);
 	if (r != 0)
-		fprintf(stderr, "%s: %s\n", name, err.message);
+		fprintf(stderr, "%s: %s\n", name, err.msg);
 	CHECK(r == 0);
 	if (r != 0)
 		goto out;
@@ -175,7 +181,7 @@ static void golden_valid(const char *name, int *count)
 		struct vm_config jc;
 		r = parse_json_text(jtext, jlen, &jc, &err);
 		if (r != 0)
-			fprintf(stderr, "%s: %s\n", jname, err.message);
+			fprintf(stderr, "%s: %s\n", jname, err.msg);
 		CHECK(r == 0);
 		if (r == 0) {
 			if (!vm_config_equal(&c, &jc))
@@ -191,17 +197,18 @@ out:
 	free(text);
 	free(expect);
 	free(okname);
+	err_clear(&err);
 }
 
 static void golden_invalid(const char *name, int *count)
 {
+	struct err err = {0};
 	size_t len, elen;
 	bool json = has_suffix(name, ".json");
 	char *text = slurp(DIR_GOLDEN, name, &len);
 	char *errname = with_suffix(name, json ? ".json" : ".cfg", ".err");
 	char *expect = slurp(DIR_GOLDEN, errname, &elen);
 	struct vm_config c;
-	struct config_error err;
 
 	CHECK(text != NULL);
 	CHECK(expect != NULL);
@@ -218,9 +225,9 @@ static void golden_invalid(const char *name, int *count)
 	if (r != -1)
 		goto out;
 	(*count)++;
-	if (strcmp(err.message, expect) != 0)
+	if (strcmp(err.msg, expect) != 0)
 		fprintf(stderr, "%s: message differs from %s\n", name, errname);
-	CHECK_STR(err.message, expect);
+	CHECK_STR(err.msg, expect);
 	check_error_fields(&err, json ? "" : name);
 	/* On failure the output is left initialised and owns nothing. */
 	CHECK(c.name == NULL && c.disks == NULL && c.vifs == NULL && c.memory == 128);
@@ -228,6 +235,7 @@ out:
 	free(text);
 	free(expect);
 	free(errname);
+	err_clear(&err);
 }
 
 static void test_golden_files(void)
@@ -262,8 +270,8 @@ static const char example[] = "name = \"centos65_3.pv\"\n"
 
 static void test_issue_example(void)
 {
+	struct err err = {0};
 	struct vm_config c;
-	struct config_error err;
 	int r = xlcfg_parse(example, strlen(example), "centos.cfg", &c, &err);
 	CHECK(r == 0);
 	if (r != 0)
@@ -285,39 +293,41 @@ static void test_issue_example(void)
 	      c.on_crash == VM_ACTION_DESTROY);
 	check_roundtrip(&c, "issue example");
 	vm_config_finish(&c);
+	err_clear(&err);
 }
 
 static void test_nul_in_text(void)
 {
+	struct err err = {0};
 	static const char text[] = "name = \"a\"\nbootloader = \"pygrub\"\nextra = \"x\0y\"\n";
 	struct vm_config c;
-	struct config_error err;
 	CHECK(xlcfg_parse(text, sizeof(text) - 1, "nul.cfg", &c, &err) == -1);
-	CHECK_STR(err.message, "nul.cfg:3: NUL byte in the text");
-	CHECK(err.line == 3);
+	CHECK_STR(err.msg, "nul.cfg:3: NUL byte in the text");
+	CHECK(ERR_LINE(&err) == 3);
 	check_error_fields(&err, "nul.cfg");
 
 	/* A NUL at the very end too: the length, not the terminator, bounds the text. */
 	static const char text2[] = "name = \"a\"\nbootloader = \"pygrub\"\n\0";
 	CHECK(xlcfg_parse(text2, sizeof(text2) - 1, "nul.cfg", &c, &err) == -1);
-	CHECK(err.line == 3);
+	CHECK(ERR_LINE(&err) == 3);
 	/* Without it the same bytes parse. */
 	CHECK(xlcfg_parse(text2, sizeof(text2) - 2, "nul.cfg", &c, &err) == 0);
 	vm_config_finish(&c);
+	err_clear(&err);
 }
 
 static void test_text_not_terminated(void)
 {
+	struct err err = {0};
 	/* len bounds the text: trailing garbage past len must not be read. */
 	char buf[sizeof(example) + 16];
 	memcpy(buf, example, sizeof(example) - 1);
 	memcpy(buf + sizeof(example) - 1, "cpus = 4\n#######", 16);
 	struct vm_config c;
-	struct config_error err;
 	CHECK(xlcfg_parse(buf, sizeof(example) - 1, "x.cfg", &c, &err) == 0);
 	vm_config_finish(&c);
 	CHECK(xlcfg_parse(buf, sizeof(buf) - 1, "x.cfg", &c, &err) == -1);
-	CHECK_STR(err.message, "x.cfg:7: cpus: unsupported key");
+	CHECK_STR(err.msg, "x.cfg:7: cpus: unsupported key");
 
 	/* No final newline: a last comment is still a comment, trailing junk still an error
 	 * (libxlutil alone gets both wrong at the end of its input). */
@@ -326,17 +336,18 @@ static void test_text_not_terminated(void)
 	vm_config_finish(&c);
 	static const char t2[] = "name = 'x'\nbootloader = 'pygrub'\nmemory = 0x1F";
 	CHECK(xlcfg_parse(t2, strlen(t2), "x.cfg", &c, &err) == -1);
-	CHECK_STR(err.message, "x.cfg:3: config parsing error near 'F': lexical error");
+	CHECK_STR(err.msg, "x.cfg:3: config parsing error near 'F': lexical error");
 	/* A lone carriage return is not a line end. */
 	static const char t3[] = "name = 'x'\rbootloader = 'pygrub'\n";
 	CHECK(xlcfg_parse(t3, strlen(t3), "x.cfg", &c, &err) == -1);
-	CHECK(err.line == 1);
+	CHECK(ERR_LINE(&err) == 1);
+	err_clear(&err);
 }
 
 static void test_crlf(void)
 {
+	struct err err = {0};
 	struct vm_config a, b;
-	struct config_error err;
 	char *crlf = xmalloc(2 * sizeof(example));
 	size_t n = 0;
 	for (const char *p = example; *p; p++) {
@@ -347,7 +358,7 @@ static void test_crlf(void)
 	CHECK(xlcfg_parse(example, strlen(example), "lf.cfg", &a, &err) == 0);
 	int r = xlcfg_parse(crlf, n, "crlf.cfg", &b, &err);
 	if (r)
-		fprintf(stderr, "%s\n", err.message);
+		fprintf(stderr, "%s\n", err.msg);
 	CHECK(r == 0);
 	if (r == 0) {
 		CHECK(vm_config_equal(&a, &b));
@@ -355,44 +366,46 @@ static void test_crlf(void)
 	}
 	vm_config_finish(&a);
 	free(crlf);
+	err_clear(&err);
 }
 
 static void test_filename_default(void)
 {
+	struct err err = {0};
 	static const char text[] = "name = \"x\"\nmemory = \"lots\"\n";
 	struct vm_config c;
-	struct config_error err;
 	CHECK(xlcfg_parse(text, strlen(text), NULL, &c, &err) == -1);
-	CHECK_STR(err.message, "xl.cfg:2: memory: 'lots' is not a valid number");
-	CHECK_STR(err.key, "memory");
-	CHECK(err.line == 2);
+	CHECK_STR(err.msg, "xl.cfg:2: memory: 'lots' is not a valid number");
+	CHECK_STR(ERR_KEY(&err), "memory");
+	CHECK(ERR_LINE(&err) == 2);
 	/* A hostile filename cannot put a newline into the message. */
 	CHECK(xlcfg_parse(text, strlen(text), "a\nb.cfg", &c, &err) == -1);
-	CHECK(printable(err.message));
+	CHECK(printable(err.msg));
+	err_clear(&err);
 }
 
 static void test_key_lines(void)
 {
+	struct err err = {0};
 	struct vm_config c;
-	struct config_error err;
 	/* A repeated key wins, as in xl, and its last line is the one reported. */
 	static const char t1[] = "name = 'a'\nmemory = 'x'\nbootloader = 'pygrub'\n"
 				 "memory = 'y'\n";
 	CHECK(xlcfg_parse(t1, strlen(t1), "t.cfg", &c, &err) == -1);
-	CHECK_STR(err.message, "t.cfg:4: memory: 'y' is not a valid number");
+	CHECK_STR(err.msg, "t.cfg:4: memory: 'y' is not a valid number");
 
 	/* The first unsupported key is reported, whatever its order in the file. */
 	static const char t2[] = "name = 'a'\n\n# cpus = 1\nbootloader = 'pygrub'\n"
 				 "pci = [ '01:00.0' ]\nvfb = [ 'vnc=1' ]\n";
 	CHECK(xlcfg_parse(t2, strlen(t2), "t.cfg", &c, &err) == -1);
-	CHECK_STR(err.message, "t.cfg:5: pci: unsupported key");
-	CHECK_STR(err.key, "pci");
+	CHECK_STR(err.msg, "t.cfg:5: pci: unsupported key");
+	CHECK_STR(ERR_KEY(&err), "pci");
 	char *big = xmalloc(2100);
 	memset(big, 'k', 2000);
 	strcpy(big + 2000, " = 1\n");
 	CHECK(xlcfg_parse(big, strlen(big), "t.cfg", &c, &err) == -1);
-	CHECK(strlen(err.key) == sizeof(err.key) - 1);
-	CHECK(has_suffix(err.message, ": unsupported key"));
+	CHECK(strlen(ERR_KEY(&err)) == CONFIG_KEY_MAX);
+	CHECK(has_suffix(err.msg, ": unsupported key"));
 	check_error_fields(&err, "t.cfg");
 	free(big);
 
@@ -405,7 +418,7 @@ static void test_key_lines(void)
 				 "memory = 256\n";
 	int r = xlcfg_parse(t3, strlen(t3), "t.cfg", &c, &err);
 	if (r)
-		fprintf(stderr, "%s\n", err.message);
+		fprintf(stderr, "%s\n", err.msg);
 	CHECK(r == 0);
 	if (r == 0) {
 		CHECK_STR(c.extra, "a # b; cpus = [");
@@ -422,11 +435,13 @@ static void test_key_lines(void)
 				 "  'file:/a.img,xvda,w',\n\n  'file:/b.img,xvdb,w' ]\n"
 				 "vif = [ 'mac=zz' ]\n";
 	CHECK(xlcfg_parse(t4, strlen(t4), "t.cfg", &c, &err) == -1);
-	CHECK_STR(err.message, "t.cfg:7: vif: invalid MAC address 'zz'");
+	CHECK_STR(err.msg, "t.cfg:7: vif: invalid MAC address 'zz'");
+	err_clear(&err);
 }
 
 static void test_disk_specs(void)
 {
+	struct err err = {0};
 	static const struct {
 		const char *spec, *canon;
 	} good[] = {
@@ -449,15 +464,14 @@ static void test_disk_specs(void)
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct vm_disk d;
-		struct config_error err;
 		int r = xlcfg_parse_disk(good[i].spec, &d, &err);
 		if (!good[i].canon) {
 			CHECK(r == -1);
-			CHECK_STR(err.key, "disk");
+			CHECK_STR(ERR_KEY(&err), "disk");
 			continue;
 		}
 		if (r)
-			fprintf(stderr, "%s: %s\n", good[i].spec, err.message);
+			fprintf(stderr, "%s: %s\n", good[i].spec, err.msg);
 		CHECK(r == 0);
 		if (r)
 			continue;
@@ -485,24 +499,23 @@ static void test_disk_specs(void)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct vm_disk d;
-		struct config_error err;
-		memset(&err, 0, sizeof(err));
 		int r = xlcfg_parse_disk(bad[i], &d, &err);
 		if (r == 0)
 			fprintf(stderr, "accepted bad disk spec '%s'\n", bad[i]);
 		CHECK(r == -1);
-		CHECK_STR(err.key, "disk");
-		CHECK(strncmp(err.message, "disk: ", 6) == 0 && strlen(err.message) > 10);
-		CHECK(printable(err.message));
+		CHECK_STR(ERR_KEY(&err), "disk");
+		CHECK(strncmp(err.msg, "disk: ", 6) == 0 && strlen(err.msg) > 10);
+		CHECK(printable(err.msg));
 		CHECK(d.target == NULL && d.vdev == NULL && d.format == NULL);
 	}
-	struct config_error err;
 	struct vm_disk d;
 	CHECK(xlcfg_parse_disk(NULL, &d, &err) == -1);
+	err_clear(&err);
 }
 
 static void test_vif_specs(void)
 {
+	struct err err = {0};
 	static const struct {
 		const char *spec, *canon;
 	} good[] = {
@@ -517,10 +530,9 @@ static void test_vif_specs(void)
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct vm_vif v;
-		struct config_error err;
 		int r = xlcfg_parse_vif(good[i].spec, &v, &err);
 		if (r)
-			fprintf(stderr, "%s: %s\n", good[i].spec, err.message);
+			fprintf(stderr, "%s: %s\n", good[i].spec, err.msg);
 		CHECK(r == 0);
 		if (r)
 			continue;
@@ -551,17 +563,18 @@ static void test_vif_specs(void)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct vm_vif v;
-		struct config_error err;
 		CHECK(xlcfg_parse_vif(bad[i].spec, &v, &err) == -1);
-		CHECK_STR(err.message, bad[i].message);
-		CHECK_STR(err.key, "vif");
+		CHECK_STR(err.msg, bad[i].message);
+		CHECK_STR(ERR_KEY(&err), "vif");
 		CHECK(v.mac == NULL && v.bridge == NULL);
 	}
+	err_clear(&err);
 }
 
 /* Every top-level JSON key refuses a value of the wrong type, naming that key. */
 static void test_json_types(void)
 {
+	struct err err = {0};
 	static const struct {
 		const char *key, *value;
 	} cases[] = {
@@ -585,23 +598,24 @@ static void test_json_types(void)
 		char *text = xasprintf("{\"name\": \"t\", \"type\": \"hvm\", \"%s\": %s}",
 				       cases[i].key, cases[i].value);
 		struct vm_config c;
-		struct config_error err;
 		int r = parse_json_text(text, strlen(text), &c, &err);
 		if (r == 0) {
 			fprintf(stderr, "accepted %s\n", text);
 			vm_config_finish(&c);
-		} else if (strcmp(err.key, cases[i].key) != 0) {
-			fprintf(stderr, "%s: wrong key in error: %s\n", text, err.message);
+		} else if (strcmp(ERR_KEY(&err), cases[i].key) != 0) {
+			fprintf(stderr, "%s: wrong key in error: %s\n", text, err.msg);
 		}
 		CHECK(r == -1);
-		CHECK_STR(err.key, cases[i].key);
-		CHECK(strncmp(err.message, cases[i].key, strlen(cases[i].key)) == 0);
+		CHECK_STR(ERR_KEY(&err), cases[i].key);
+		CHECK(strncmp(err.msg, cases[i].key, strlen(cases[i].key)) == 0);
 		free(text);
 	}
+	err_clear(&err);
 }
 
 static void test_json_equivalence(void)
 {
+	struct err err = {0};
 	/* The issue example, written three ways: xl.cfg, JSON with spec strings, JSON objects. */
 	static const char j1[] = "{\"name\": \"centos65_3.pv\", \"vcpus\": 1, \"memory\": 4096,"
 				 " \"vif\": [\"mac=00:16:3e:54:02:03, bridge=xenbr0\"],"
@@ -614,7 +628,6 @@ static void test_json_equivalence(void)
 				 " \"target\": \"/srv/xen/centos65_pv_3.img\", \"format\": \"raw\","
 				 " \"cdrom\": false}], \"on_reboot\": \"restart\"}";
 	struct vm_config x, a, b;
-	struct config_error err;
 	CHECK(xlcfg_parse(example, strlen(example), "x.cfg", &x, &err) == 0);
 	CHECK(parse_json_text(j1, strlen(j1), &a, &err) == 0);
 	CHECK(parse_json_text(j2, strlen(j2), &b, &err) == 0);
@@ -639,30 +652,32 @@ static void test_json_equivalence(void)
 	static const char j3[] = "{\"name\": \"n\", \"bootloader\": \"pygrub\","
 				 " \"disk\": [\"file:/a.img\\u0000,xvdb,w\"]}";
 	CHECK(parse_json_text(j3, strlen(j3), &a, &err) == -1);
-	CHECK_STR(err.message, "disk: contains a NUL character");
+	CHECK_STR(err.msg, "disk: contains a NUL character");
 	static const char j4[] = "{\"name\": \"n\", \"bootloader\": \"pygrub\","
 				 " \"vif\": [{\"bridge\": \"br\\u00000\"}]}";
 	CHECK(parse_json_text(j4, strlen(j4), &a, &err) == -1);
-	CHECK_STR(err.message, "vif: 'bridge' contains a NUL character");
+	CHECK_STR(err.msg, "vif: 'bridge' contains a NUL character");
 	/* A hostile key cannot put control characters into the message. */
 	static const char j5[] = "{\"name\": \"n\", \"a\\nb\": 1}";
 	CHECK(parse_json_text(j5, strlen(j5), &a, &err) == -1);
-	CHECK_STR(err.message, "a?b: unknown key");
+	CHECK_STR(err.msg, "a?b: unknown key");
 	/* A huge key is cut, consistently in key and message, and the message stays whole. */
 	char *big = xmalloc(2100);
 	int n = snprintf(big, 2100, "{\"name\": \"n\", \"");
 	memset(big + n, 'k', 2000);
 	strcpy(big + n + 2000, "\": 1}");
 	CHECK(parse_json_text(big, strlen(big), &a, &err) == -1);
-	CHECK(strlen(err.key) == sizeof(err.key) - 1);
-	CHECK(strncmp(err.message, err.key, strlen(err.key)) == 0);
-	CHECK(has_suffix(err.message, ": unknown key"));
+	CHECK(strlen(ERR_KEY(&err)) == CONFIG_KEY_MAX);
+	CHECK(strncmp(err.msg, ERR_KEY(&err), strlen(ERR_KEY(&err))) == 0);
+	CHECK(has_suffix(err.msg, ": unknown key"));
 	free(big);
+	err_clear(&err);
 }
 
 /* Values a real config may hold that stress the quoting of the xl.cfg we emit. */
 static void test_roundtrip_tricky(void)
 {
+	struct err err = {0};
 	struct vm_config c;
 	vm_config_init(&c);
 	c.name = xstrdup("tricky_1.example-com");
@@ -694,10 +709,9 @@ static void test_roundtrip_tricky(void)
 	c.vifs[1] = (struct vm_vif){NULL, NULL, xstrdup("vif-nat"),
 				    xstrdup("10.0.0.1/24 fe80::1"), NULL, NULL, NULL};
 	c.bootloader = NULL;
-	struct config_error err;
 	int r = vm_config_validate(&c, &err);
 	if (r)
-		fprintf(stderr, "%s\n", err.message);
+		fprintf(stderr, "%s\n", err.msg);
 	CHECK(r == 0);
 	check_roundtrip(&c, "tricky pv");
 
@@ -732,15 +746,17 @@ static void test_roundtrip_tricky(void)
 	c.vifs[1].model = xstrdup("e1000");
 	r = vm_config_validate(&c, &err);
 	if (r)
-		fprintf(stderr, "%s\n", err.message);
+		fprintf(stderr, "%s\n", err.msg);
 	CHECK(r == 0);
 	check_roundtrip(&c, "tricky hvm");
 	vm_config_finish(&c);
+	err_clear(&err);
 }
 
 /* Configs built by hand that no parser would produce; validation is their only guard. */
 static void test_validate(void)
 {
+	struct err err = {0};
 	static const struct {
 		const char *what, *key;
 	} cases[] = {
@@ -754,7 +770,6 @@ static void test_validate(void)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct vm_config c;
-		struct config_error err;
 		const char *w = cases[i].what;
 		vm_config_init(&c);
 		c.name = xstrdup("v");
@@ -822,10 +837,11 @@ static void test_validate(void)
 		if (r == 0)
 			fprintf(stderr, "validate accepted case %s\n", w);
 		CHECK(r == -1);
-		CHECK_STR(err.key, cases[i].key);
-		CHECK(printable(err.message));
+		CHECK_STR(ERR_KEY(&err), cases[i].key);
+		CHECK(printable(err.msg));
 		vm_config_finish(&c);
 	}
+	err_clear(&err);
 }
 
 /* Deterministic mutations of valid files: whatever the parser accepts must be valid and
@@ -833,6 +849,7 @@ static void test_validate(void)
  * this is what catches leaks on the rarer failure paths. */
 static void test_mutations(void)
 {
+	struct err err = {0};
 	static const char base[] =
 		"builder = \"hvm\"\nname = \"win-install\"\nvcpus = 2\nmemory = 4096\n"
 		"disk = [ 'file:/srv/xen/win.img,hda,w', ',hdc:cdrom,r' ]\n"
@@ -869,21 +886,21 @@ static void test_mutations(void)
 			}
 		}
 		struct vm_config c;
-		struct config_error err;
 		if (xlcfg_parse(buf, n, "m.cfg", &c, &err) == 0) {
 			accepted++;
 			CHECK(vm_config_validate(&c, &err) == 0);
 			check_roundtrip(&c, "mutation");
 			vm_config_finish(&c);
 		} else {
-			CHECK(err.message[0] != '\0');
-			CHECK(printable(err.message));
-			CHECK(strncmp(err.message, "m.cfg:", 6) == 0);
+			CHECK(err.msg[0] != '\0');
+			CHECK(printable(err.msg));
+			CHECK(strncmp(err.msg, "m.cfg:", 6) == 0);
 		}
 	}
 	/* Some mutations keep the file valid (e.g. within a string); not all are refused. */
 	CHECK(accepted > 0 && accepted < 3000);
 	free(buf);
+	err_clear(&err);
 }
 
 int main(void)

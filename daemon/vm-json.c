@@ -1,0 +1,98 @@
+/*
+ * vm-json.c: the guests as proto/ shows them: the vm object of vm.list and vm.info (schemas
+ * vm.json, vm.info.result.json). Serialisers only: nothing here changes a guest.
+ */
+#include "vm.h"
+
+#include "daemon.h"
+#include "util.h"
+
+static void add_runtime(json_t *o, const struct dom_info *di)
+{
+	json_object_set_new(o, "memory_actual_kib", json_integer((json_int_t)di->memory_kib));
+	json_object_set_new(o, "cpu_time", json_real((double)di->cpu_time_ns / 1e9));
+	double up = di->start_time ? now_wall() - (double)di->start_time : 0;
+	json_object_set_new(o, "uptime", json_real(up > 0 ? up : 0));
+}
+
+json_t *vm_to_json(struct vm *vm, bool detail)
+{
+	const struct vm_config *c = &vm->cfg;
+	char u[UUID_STR_LEN];
+	uuid_format(c->uuid, u);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:I, s:b, s:b}", "name", c->name,
+			      "uuid", u, "type", vm_type_name(c->type), "state",
+			      vm_state_name(vm->state), "domid",
+			      vm->domid >= 0 ? json_integer(vm->domid) : json_null(), "vcpus",
+			      c->vcpus, "memory", (json_int_t)c->memory, "managed", 1, "autostart",
+			      vm->autostart);
+	const char *phase = vm_install_phase_name(vm->install.phase);
+	if (phase)
+		json_object_set_new(o, "install_phase", json_string(phase));
+	if (!detail)
+		return o;
+	json_object_set_new(o, "maxvcpus", json_integer(c->maxvcpus ? c->maxvcpus : c->vcpus));
+	json_object_set_new(o, "maxmem", json_integer((json_int_t)(c->maxmem ? c->maxmem
+									      : c->memory)));
+	json_object_set_new(o, "on_poweroff", json_string(vm_action_name(c->on_poweroff)));
+	json_object_set_new(o, "on_reboot", json_string(vm_action_name(c->on_reboot)));
+	json_object_set_new(o, "on_crash", json_string(vm_action_name(c->on_crash)));
+	json_object_set_new(o, "console",
+			    json_string(c->type == VM_TYPE_HVM ? "serial" : "pv"));
+	json_t *vifs = json_array();
+	for (size_t i = 0; i < c->n_vifs; i++) {
+		const struct vm_vif *v = &c->vifs[i];
+		json_t *jv = json_pack("{s:i, s:s*, s:s*, s:s*, s:s*}", "index", (int)i, "mac",
+				       v->mac, "bridge", v->bridge, "script", v->script, "ip",
+				       v->ip);
+		if (vm->domid >= 0) {
+			char *be = v->vifname ? xstrdup(v->vifname)
+					      : xasprintf("vif%lld.%zu", (long long)vm->domid, i);
+			json_object_set_new(jv, "backend", json_string(be));
+			free(be);
+		} else {
+			json_object_set_new(jv, "backend", json_null());
+		}
+		json_array_append_new(vifs, jv);
+	}
+	json_object_set_new(o, "vifs", vifs);
+	json_t *disks = json_array();
+	for (size_t i = 0; i < c->n_disks; i++) {
+		const struct vm_disk *dk = &c->disks[i];
+		json_array_append_new(disks,
+				      json_pack("{s:s, s:s*, s:b, s:s}", "vdev", dk->vdev, "target",
+						dk->target, "cdrom", dk->cdrom, "access",
+						dk->readwrite ? "rw" : "ro"));
+	}
+	json_object_set_new(o, "disks", disks);
+	if (vm->domid >= 0) {
+		struct dom_info di = {0};
+		struct err err = {0};
+		if (be_info(vm->d->be, (uint32_t)vm->domid, &di, &err) == 0)
+			add_runtime(o, &di);
+		dom_info_finish(&di);
+		err_clear(&err);
+	}
+	if (c->type == VM_TYPE_HVM && c->vnc) {
+		char addr[128];
+		struct err err = {0};
+		bool have = vm->domid >= 0 &&
+			    be_vnc(vm->d->be, (uint32_t)vm->domid, addr, sizeof addr, &err) == 0;
+		json_object_set_new(o, "vnc", have ? json_string(addr) : json_null());
+		err_clear(&err);
+	}
+	return o;
+}
+
+json_t *vm_foreign_to_json(const struct dom_info *di, bool detail)
+{
+	char u[UUID_STR_LEN];
+	uuid_format(di->uuid, u);
+	json_t *o = json_pack("{s:s, s:s, s:n, s:s, s:I, s:i, s:I, s:b, s:b}", "name", di->name,
+			      "uuid", u, "type", "state", dom_state_name(di->state), "domid",
+			      (json_int_t)di->domid, "vcpus", di->vcpus, "memory",
+			      (json_int_t)(di->memory_kib / 1024), "managed", 0, "autostart", 0);
+	if (detail)
+		add_runtime(o, di);
+	return o;
+}
