@@ -629,9 +629,17 @@ class TestCloneJobs(CloneTestCase):
                     c2.call("vm.define", {"config": {"name": "meanwhile",
                                                      "kernel": self.kernel}})
                 self.assertEqual(c2.call("vm.info", {"name": "other"})["state"], "stopped")
-                # a second clone to the same name is refused at once
+                # a second clone to the same name is refused at once, and so are an
+                # install and a definition of it: one reservation for every operation
                 self.assertRPCError(c2.error("vm.clone", {"source": "other", "name": "copy"}),
                                     EXISTS, data={"name": "copy"})
+                disk = os.path.join(self.tmp, "copy-install.img")
+                self.assertRPCError(c2.error("vm.install", {
+                    "name": "copy", "kernel": self.kernel, "initrd": self.kernel,
+                    "disk": disk, "disk_size": "64M"}), EXISTS, data={"name": "copy"})
+                self.assertFalse(os.path.exists(disk))
+                self.assertRPCError(c2.error("vm.define", {"config": {
+                    "name": "copy", "kernel": self.kernel}}), EXISTS, data={"name": "copy"})
                 # All that was answered while the copy still ran: its guest is not defined
                 # yet (it is stored only once every copy is complete).
                 try:
