@@ -391,6 +391,20 @@ static int require_running(struct vm *vm, const char *what, struct err *err)
 	return 0;
 }
 
+/* A request to a running guest's domain (shutdown, reboot, pause), then its new state. */
+static int act(struct vm *vm, const char *what, int (*fn)(struct backend *, uint32_t, struct err *),
+	       enum vm_state st, const char *event, struct err *err)
+{
+	if (require_running(vm, what, err) < 0 || fn(vm->d->be, (uint32_t)vm->domid, err) < 0)
+		return refused(vm, err);
+	if (st == VM_REBOOTING)
+		vm->reboot_requested = true;
+	else if (st == VM_SHUTTING_DOWN)
+		vm->shutdown_requested = true;
+	set_state(vm, st, event);
+	return 0;
+}
+
 int vm_shutdown(struct vm *vm, struct err *err)
 {
 	/* Asking again is fine (the first request may have been missed by a booting guest). */
@@ -399,34 +413,17 @@ int vm_shutdown(struct vm *vm, struct err *err)
 			return refused(vm, err);
 		return 0;
 	}
-	if (require_running(vm, "shut down", err) < 0)
-		return refused(vm, err);
-	if (be_shutdown(vm->d->be, (uint32_t)vm->domid, err) < 0)
-		return refused(vm, err);
-	vm->shutdown_requested = true;
-	set_state(vm, VM_SHUTTING_DOWN, "shutdown-requested");
-	return 0;
+	return act(vm, "shut down", be_shutdown, VM_SHUTTING_DOWN, "shutdown-requested", err);
 }
 
 int vm_reboot(struct vm *vm, struct err *err)
 {
-	if (require_running(vm, "reboot", err) < 0)
-		return refused(vm, err);
-	if (be_reboot(vm->d->be, (uint32_t)vm->domid, err) < 0)
-		return refused(vm, err);
-	vm->reboot_requested = true;
-	set_state(vm, VM_REBOOTING, "reboot-requested");
-	return 0;
+	return act(vm, "reboot", be_reboot, VM_REBOOTING, "reboot-requested", err);
 }
 
 int vm_pause(struct vm *vm, struct err *err)
 {
-	if (require_running(vm, "pause", err) < 0)
-		return refused(vm, err);
-	if (be_pause(vm->d->be, (uint32_t)vm->domid, err) < 0)
-		return refused(vm, err);
-	set_state(vm, VM_PAUSED, "paused");
-	return 0;
+	return act(vm, "pause", be_pause, VM_PAUSED, "paused", err);
 }
 
 int vm_unpause(struct vm *vm, struct err *err)
