@@ -21,7 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmctl.h"
+#include "console.h"
+#include "util.h"
 
 #define DEFAULT_ESCAPE 0x1d /* ^] */
 #define BUF_SIZE 4096
@@ -87,22 +88,6 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 enum end { END_NONE, END_DETACH, END_CLOSED, END_ERROR };
 
 int console_attach(const char *name, const char *path, const char *escape, double timeout)
@@ -119,7 +104,7 @@ int console_attach(const char *name, const char *path, const char *escape, doubl
 	/* Non-blocking: a guest that does not read its input must not stall output or timeout. */
 	fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
-		vmctl_warn("cannot open console %s: %s", path, strerror(errno));
+		util_warn("cannot open console %s: %s", path, strerror(errno));
 		return VMCTL_EXIT_FAIL;
 	}
 	pty_fd = fd;
@@ -128,7 +113,7 @@ int console_attach(const char *name, const char *path, const char *escape, doubl
 	/* Not a tty (a plain file or fifo standing in for one): nothing to set. */
 	make_raw(fd, &saved_pty, &pty_raw);
 	if (interactive && make_raw(STDIN_FILENO, &saved_stdin, &stdin_raw) < 0) {
-		vmctl_warn("cannot set the terminal to raw mode: %s", strerror(errno));
+		util_warn("cannot set the terminal to raw mode: %s", strerror(errno));
 		restore();
 		close(fd);
 		return VMCTL_EXIT_FAIL;
@@ -158,7 +143,7 @@ int console_attach(const char *name, const char *path, const char *escape, doubl
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			vmctl_warn("poll: %s", strerror(errno));
+			util_warn("poll: %s", strerror(errno));
 			end = END_ERROR;
 			break;
 		}
@@ -166,11 +151,11 @@ int console_attach(const char *name, const char *path, const char *escape, doubl
 			ssize_t got = read(fd, out, sizeof(out));
 
 			if (got > 0) {
-				if (write_all(STDOUT_FILENO, out, (size_t)got) < 0) {
+				if (util_write_all(STDOUT_FILENO, out, (size_t)got, 0) < 0) {
 					int e = errno;
 
 					restore();
-					vmctl_warn("cannot write output: %s", strerror(e));
+					util_warn("cannot write output: %s", strerror(e));
 					end = END_ERROR;
 					break;
 				}
@@ -183,7 +168,7 @@ int console_attach(const char *name, const char *path, const char *escape, doubl
 				int e = errno;
 
 				restore();
-				vmctl_warn("cannot read console: %s", strerror(e));
+				util_warn("cannot read console: %s", strerror(e));
 				end = END_ERROR;
 				break;
 			}
@@ -230,7 +215,7 @@ int console_attach(const char *name, const char *path, const char *escape, doubl
 	pty_fd = -1;
 	switch (end) {
 	case END_CLOSED:
-		vmctl_warn("console closed");
+		util_warn("console closed");
 		return VMCTL_EXIT_OK;
 	case END_ERROR:
 		return VMCTL_EXIT_FAIL;

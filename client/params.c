@@ -1,0 +1,343 @@
+/*
+ * params.c: the request builders (see params.h): what is left for vmctl to do before the
+ * daemon can judge a request. Configuration files travel as their text, read here; every
+ * other path is made absolute, as the daemon does not share our working directory.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "params.h"
+#include "util.h"
+
+/* Guest configuration files; the request line limit (VMD_MAX_LINE) is checked separately. */
+#define MAX_CFG_FILE (1024 * 1024)
+
+/* Adds key: string to obj; false if the string is not valid UTF-8. */
+static bool set_str(const struct args *a, json_t *obj, const char *key, const char *s)
+{
+	json_t *v = json_string(s);
+
+	if (!v) {
+		cmd_usage_error(a, "%s: not valid UTF-8", s);
+		return false;
+	}
+	json_object_set_new(obj, key, v);
+	return true;
+}
+
+json_t *params_name(const struct args *a)
+{
+	json_t *p = json_object();
+
+	if (!set_str(a, p, "name", a->pos[0])) {
+		json_decref(p);
+		return NULL;
+	}
+	return p;
+}
+
+json_t *params_none(const struct args *a)
+{
+	return json_object();
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Reads at most MAX_CFG_FILE bytes of path ("-": stdin). NULL after reporting. */
+static char *read_cfg(const char *path, size_t *len_out)
+{
+	bool is_stdin = strcmp(path, "-") == 0;
+	FILE *f = is_stdin ? stdin : fopen(path, "re");
+	const char *shown = is_stdin ? "standard input" : path;
+	char *buf;
+	size_t len = 0;
+
+	if (!f) {
+		util_warn("cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	/* One byte more than allowed, so that an oversized file can be told apart. */
+	buf = malloc(MAX_CFG_FILE + 2);
+	if (!buf) {
+		util_warn("out of memory");
+		goto fail;
+	}
+	while (len <= MAX_CFG_FILE) {
+		size_t n = fread(buf + len, 1, MAX_CFG_FILE + 1 - len, f);
+
+		if (n == 0)
+			break;
+		len += n;
+	}
+	if (ferror(f)) {
+		util_warn("cannot read %s: %s", shown, strerror(errno));
+		goto fail;
+	}
+	if (len > MAX_CFG_FILE) {
+		util_warn("%s: file too large (more than %d bytes)", shown, MAX_CFG_FILE);
+		goto fail;
+	}
+	buf[len] = '\0';
+	if (!is_stdin)
+		fclose(f);
+	*len_out = len;
+	return buf;
+fail:
+	free(buf);
+	if (!is_stdin)
+		fclose(f);
+	return NULL;
+}
+
+/* create/define FILE: FILE.json is a config object; anything else (and -) is xl.cfg text. */
+json_t *params_file(const struct args *a)
+{
+	const char *path = a->pos[0];
+	size_t len;
+	char *text = read_cfg(path, &len);
+	json_t *p = NULL;
+
+	if (!text)
+		return NULL;
+	if (ends_with(path, ".json")) {
+		json_error_t jerr;
+		json_t *cfg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+
+		if (!cfg) {
+			util_warn("%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+		} else if (!json_is_object(cfg)) {
+			util_warn("%s: not a JSON object", path);
+			json_decref(cfg);
+		} else {
+			p = json_pack("{s:o}", "config", cfg);
+		}
+	} else {
+		json_t *s = json_stringn(text, len);
+
+		if (!s) {
+			util_warn("%s: not valid UTF-8", path);
+		} else {
+			p = json_pack("{s:o}", "xlcfg", s);
+			/* The daemon names the file in its errors ("x.cfg:3: ..."). */
+			if (p && strcmp(path, "-") != 0 &&
+			    !set_str(a, p, "filename", base_name(path))) {
+				json_decref(p);
+				p = NULL;
+			}
+		}
+	}
+	free(text);
+	if (p && cmd_flag(a, "dry-run") && json_object_set_new(p, "dry_run", json_true()) < 0) {
+		json_decref(p);
+		p = NULL;
+	}
+	return p;
+}
+
+json_t *params_shutdown(const struct args *a)
+{
+	json_t *p = params_name(a);
+	long timeout;
+
+	if (!p)
+		return NULL;
+	json_object_set_new(p, "wait", json_boolean(cmd_flag(a, "wait")));
+	if (cmd_flag(a, "timeout")) {
+		if (cmd_uint(a, "timeout", 1, 86400, &timeout) < 0) {
+			json_decref(p);
+			return NULL;
+		}
+		json_object_set_new(p, "timeout", json_integer(timeout));
+	}
+	return p;
+}
+
+json_t *params_list(const struct args *a)
+{
+	return json_pack("{s:b}", "all", cmd_flag(a, "all"));
+}
+
+json_t *params_remove(const struct args *a)
+{
+	json_t *p = params_name(a);
+
+	if (p)
+		json_object_set_new(p, "delete_disks", json_boolean(cmd_flag(a, "delete-disks")));
+	return p;
+}
+
+json_t *params_autostart(const struct args *a)
+{
+	const char *v = a->pos[1];
+	json_t *p;
+	bool on;
+
+	if (strcmp(v, "on") == 0) {
+		on = true;
+	} else if (strcmp(v, "off") == 0) {
+		on = false;
+	} else {
+		cmd_usage_error(a, "autostart: say on or off, not %s", v);
+		return NULL;
+	}
+	p = params_name(a);
+	if (p)
+		json_object_set_new(p, "enabled", json_boolean(on));
+	return p;
+}
+
+/* Seconds as a positive decimal; -1 after a usage message. */
+double params_console_timeout(const struct args *a)
+{
+	const char *s = cmd_value(a, "timeout");
+	char *end;
+	double v;
+
+	if (!s)
+		return 0;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > 1e9) {
+		cmd_usage_error(a, "--timeout: need a positive number of seconds");
+		return -1;
+	}
+	return v;
+}
+
+json_t *params_console(const struct args *a)
+{
+	if (params_console_timeout(a) < 0)
+		return NULL;
+	return params_name(a);
+}
+
+/* An absolute path: the daemon does not share our working directory. NULL after reporting. */
+static char *abs_path(const struct args *a, const char *path)
+{
+	char *cwd, *out;
+
+	if (path[0] == '/')
+		return strdup(path);
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	cwd = getcwd(NULL, 0);
+	if (!cwd) {
+		cmd_usage_error(a, "%s: cannot make it absolute: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (!*path || strcmp(path, ".") == 0)
+		return cwd; /* "." and "./" are the directory itself */
+	if (asprintf(&out, "%s/%s", strcmp(cwd, "/") ? cwd : "", path) < 0)
+		out = NULL;
+	free(cwd);
+	return out;
+}
+
+/* Adds key: path made absolute; false after reporting. */
+static bool set_path(const struct args *a, json_t *obj, const char *key, const char *path)
+{
+	char *abs = abs_path(a, path);
+	bool ok = abs && set_str(a, obj, key, abs);
+
+	free(abs);
+	return ok;
+}
+
+json_t *params_clone(const struct args *a)
+{
+	json_t *p = json_object();
+	const char *dir = cmd_value(a, "disk-dir");
+
+	if (!set_str(a, p, "source", a->pos[0]) || !set_str(a, p, "name", a->pos[1]))
+		goto fail;
+	if (dir && !set_path(a, p, "disk_dir", dir))
+		goto fail;
+	json_object_set_new(p, "start", json_boolean(cmd_flag(a, "start")));
+	json_object_set_new(p, "sysprep", json_boolean(cmd_flag(a, "sysprep")));
+	return p;
+fail:
+	json_decref(p);
+	return NULL;
+}
+
+/* install NAME: the flags map one to one onto vm.install's params; paths are made absolute
+ * and the daemon checks the rest (which combinations make an installer, sizes, limits), so
+ * vmctl and scripts get the same answers. */
+json_t *params_install(const struct args *a)
+{
+	static const char *const paths[][2] = {
+		{ "iso", "iso" },
+		{ "kernel", "kernel" },
+		{ "initrd", "initrd" },
+		{ "disk", "disk" },
+	};
+	static const char *const strs[][2] = {
+		{ "disk-size", "disk_size" }, { "type", "type" }, { "extra", "extra" },
+		{ "bridge", "bridge" },
+	};
+	json_t *p = params_name(a);
+	long n;
+
+	if (!p)
+		return NULL;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		const char *v = cmd_value(a, paths[i][0]);
+
+		if (v && !set_path(a, p, paths[i][1], v))
+			goto fail;
+	}
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		const char *v = cmd_value(a, strs[i][0]);
+
+		if (v && !set_str(a, p, strs[i][1], v))
+			goto fail;
+	}
+	if (cmd_flag(a, "memory")) {
+		if (cmd_uint(a, "memory", 1, 1L << 30, &n) < 0)
+			goto fail;
+		json_object_set_new(p, "memory", json_integer(n));
+	}
+	if (cmd_flag(a, "vcpus")) {
+		if (cmd_uint(a, "vcpus", 1, 1L << 20, &n) < 0)
+			goto fail;
+		json_object_set_new(p, "vcpus", json_integer(n));
+	}
+	if (cmd_flag(a, "no-network"))
+		json_object_set_new(p, "network", json_false());
+	if (cmd_flag(a, "no-vnc"))
+		json_object_set_new(p, "vnc", json_false());
+	if (cmd_flag(a, "no-start"))
+		json_object_set_new(p, "start", json_false());
+	return p;
+fail:
+	json_decref(p);
+	return NULL;
+}
+
+/* disk create PATH SIZE: the daemon parses SIZE ("10G"), so vmctl and scripts agree. */
+json_t *params_disk_create(const struct args *a)
+{
+	json_t *p = json_object();
+
+	if (!set_path(a, p, "path", a->pos[0]) || !set_str(a, p, "size", a->pos[1])) {
+		json_decref(p);
+		return NULL;
+	}
+	return p;
+}

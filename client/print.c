@@ -1,0 +1,353 @@
+/*
+ * print.c: the human form of each verb's result, the .print of the command table (see
+ * print.h). The shape of a result is the daemon's (proto/vmd-protocol.md); what is missing
+ * that we need is a malformed reply, what is missing that we only show becomes "?" or "-".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "output.h"
+#include "print.h"
+#include "util.h"
+#include "vmd-proto.h"
+
+#ifndef VMD_VERSION
+#define VMD_VERSION "unknown"
+#endif
+
+static const char *get_str(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static const char *get_str_or(json_t *o, const char *key, const char *dflt)
+{
+	const char *s = get_str(o, key);
+
+	return s ? s : dflt;
+}
+
+/* What xl would warn about, as xl does: on stderr, the result goes on. */
+static void print_warnings(json_t *result)
+{
+	size_t i;
+	json_t *w;
+
+	json_array_foreach(json_object_get(result, "warnings"), i, w)
+		if (json_is_string(w))
+			util_warn("warning: %s", json_string_value(w));
+}
+
+/* --dry-run: libxl's JSON of the config, as `xl -N create` prints it. */
+static int print_dry_run(json_t *result)
+{
+	const char *text = get_str(result, "libxl_json");
+
+	if (!text)
+		return util_malformed("no libxl_json in a dry run's result");
+	print_warnings(result);
+	printf("%s\n", text);
+	return VMCTL_EXIT_OK;
+}
+
+int print_created(const struct args *a, json_t *vm)
+{
+	char buf[24];
+	const char *name = get_str(vm, "name");
+
+	if (json_is_true(json_object_get(vm, "dry_run")))
+		return print_dry_run(vm);
+	if (!name)
+		return util_malformed("no guest name");
+	print_warnings(vm);
+	printf("created %s (domid %s)\n", name,
+	       output_domid(json_object_get(vm, "domid"), buf, sizeof(buf)));
+	return VMCTL_EXIT_OK;
+}
+
+int print_vm_action(const struct args *a, json_t *vm)
+{
+	const char *name = get_str(vm, "name");
+	json_t *domid = json_object_get(vm, "domid");
+
+	if (!name)
+		return util_malformed("no guest name");
+	if (json_is_integer(domid))
+		printf("%s %s (domid %" JSON_INTEGER_FORMAT ")\n", a->cmd->done, name,
+		       json_integer_value(domid));
+	else
+		printf("%s %s\n", a->cmd->done, name);
+	return VMCTL_EXIT_OK;
+}
+
+int print_shutdown(const struct args *a, json_t *vm)
+{
+	const char *name = get_str(vm, "name");
+	const char *state = get_str(vm, "state");
+
+	if (!name || !state)
+		return util_malformed("no guest name or state");
+	if (strcmp(state, "stopped") == 0)
+		printf("stopped %s\n", name);
+	else
+		printf("shutting down %s\n", name);
+	return VMCTL_EXIT_OK;
+}
+
+int print_list(const struct args *a, json_t *result)
+{
+	enum { NCOLS = 8 };
+	static const char *const headers[NCOLS] = { "NAME",   "DOMID",  "STATE",     "TYPE",
+						    "VCPUS",  "MEMORY", "AUTOSTART", "MANAGED" };
+	static const bool right[NCOLS] = { false, true, false, false, true, true, false, false };
+	json_t *vms = json_object_get(result, "vms");
+	size_t n, i;
+	char **cells;
+	json_t *vm;
+
+	if (!json_is_array(vms))
+		return util_malformed("no \"vms\" array");
+	n = json_array_size(vms);
+	cells = calloc(n * NCOLS + 1, sizeof(*cells));
+	if (!cells) {
+		util_warn("out of memory");
+		return VMCTL_EXIT_FAIL;
+	}
+	json_array_foreach(vms, i, vm) {
+		char **row = cells + i * NCOLS;
+		char dom[24], mem[32] = "-";
+		json_t *memory = json_object_get(vm, "memory");
+		json_t *vcpus = json_object_get(vm, "vcpus");
+		const char *name = get_str(vm, "name");
+		const char *state = get_str(vm, "state");
+		const char *type = get_str(vm, "type");
+
+		if (json_is_number(memory))
+			output_mib(json_number_value(memory), mem, sizeof(mem));
+		row[0] = strdup(name ? name : "?");
+		row[1] = strdup(output_domid(json_object_get(vm, "domid"), dom, sizeof(dom)));
+		row[2] = strdup(state ? state : "?");
+		row[3] = strdup(type ? type : "-");
+		if (!json_is_integer(vcpus))
+			row[4] = strdup("-");
+		else if (asprintf(&row[4], "%" JSON_INTEGER_FORMAT, json_integer_value(vcpus)) < 0)
+			row[4] = NULL;
+		row[5] = strdup(mem);
+		row[6] = strdup(output_yes_no(json_object_get(vm, "autostart")));
+		row[7] = strdup(output_yes_no(json_object_get(vm, "managed")));
+		for (int c = 0; c < NCOLS; c++) {
+			if (!row[c]) {
+				util_warn("out of memory");
+				for (size_t k = 0; k < n * NCOLS; k++)
+					free(cells[k]);
+				free(cells);
+				return VMCTL_EXIT_FAIL;
+			}
+		}
+	}
+	output_table(NCOLS, headers, right, cells, n);
+	for (i = 0; i < n * NCOLS; i++)
+		free(cells[i]);
+	free(cells);
+	return VMCTL_EXIT_OK;
+}
+
+int print_info(const struct args *a, json_t *vm)
+{
+	/* The identity and state first, in this order; anything else as the daemon sent it. */
+	static const char *const order[] = {
+		"name", "uuid", "type", "state", "domid", "managed", "autostart", "vcpus",
+		"maxvcpus", "memory", "maxmem", "memory_actual_kib", "cpu_time", "uptime",
+		"console", "vnc", "install_phase", "on_poweroff", "on_reboot", "on_crash", NULL,
+	};
+
+	if (!json_is_object(vm) || !get_str(vm, "name"))
+		return util_malformed("no guest name");
+	output_info(vm, order);
+	return VMCTL_EXIT_OK;
+}
+
+int print_define(const struct args *a, json_t *vm)
+{
+	const char *name = get_str(vm, "name");
+
+	if (json_is_true(json_object_get(vm, "dry_run")))
+		return print_dry_run(vm);
+	if (!name)
+		return util_malformed("no guest name");
+	print_warnings(vm);
+	printf("defined %s\n", name);
+	return VMCTL_EXIT_OK;
+}
+
+int print_remove(const struct args *a, json_t *result)
+{
+	static const char *const lists[] = { "deleted", "kept" };
+	const char *name = get_str(result, "name");
+
+	if (!name)
+		return util_malformed("no guest name");
+	printf("removed %s\n", name);
+	for (int l = 0; l < 2; l++) {
+		json_t *paths = json_object_get(result, lists[l]);
+		json_t *p;
+		size_t i;
+
+		json_array_foreach(paths, i, p) {
+			if (json_is_string(p))
+				printf("%s %s\n", lists[l], json_string_value(p));
+		}
+	}
+	return VMCTL_EXIT_OK;
+}
+
+int print_install(const struct args *a, json_t *result)
+{
+	json_t *vm = json_object_get(result, "vm");
+	json_t *inst = json_object_get(result, "installer");
+	const char *name = get_str(vm, "name");
+	const char *console = get_str(result, "console");
+	const char *vnc = get_str(result, "vnc");
+	char dom[32];
+
+	if (!name || !console)
+		return util_malformed("no guest name or console");
+	printf("installing %s (%s, domid %s)\n", name, get_str_or(vm, "type", "?"),
+	       output_domid(json_object_get(vm, "domid"), dom, sizeof(dom)));
+	printf("  disk:      %s%s\n", get_str_or(result, "disk", "?"),
+	       json_is_true(json_object_get(result, "disk_created")) ? " (new)" : "");
+	if (json_is_object(inst)) {
+		if (get_str(inst, "iso_kernel"))
+			printf("  installer: %s and %s from the ISO (%s)\n",
+			       get_str(inst, "iso_kernel"), get_str_or(inst, "iso_ramdisk", "?"),
+			       get_str_or(inst, "source", "?"));
+		else
+			printf("  installer: %s, %s\n", get_str_or(inst, "kernel", "?"),
+			       get_str_or(inst, "ramdisk", "?"));
+	}
+	printf("  console:   vmctl console %s  (%s)\n", name,
+	       strcmp(console, "serial") == 0 ? "serial port" : "PV console");
+	if (vnc)
+		printf("  vnc:       %s\n", vnc);
+	printf("When the installer powers the guest off or reboots it, %s boots from its disk%s.\n",
+	       name, cmd_flag(a, "no-start") ? " (it is not started again: --no-start)" : "");
+	return VMCTL_EXIT_OK;
+}
+
+int print_clone(const struct args *a, json_t *result)
+{
+	json_t *vm = json_object_get(result, "vm");
+	const char *name = get_str(vm, "name");
+	json_t *domid = json_object_get(vm, "domid");
+	json_t *copied = json_object_get(result, "copied");
+	json_t *shared = json_object_get(result, "shared");
+	json_t *d;
+	size_t i;
+
+	if (!name || !json_is_array(copied) || !json_is_array(shared))
+		return util_malformed("no guest name or disk lists");
+	printf("cloned %s as %s", a->pos[0], name);
+	if (json_is_integer(domid))
+		printf(" (started, domid %" JSON_INTEGER_FORMAT ")", json_integer_value(domid));
+	fputs(json_is_true(json_object_get(result, "sysprep")) ? " (sysprepped)\n" : "\n",
+	      stdout);
+	json_array_foreach(copied, i, d) {
+		char size[32];
+
+		output_mib(json_number_value(json_object_get(d, "bytes")) / (1024.0 * 1024.0),
+			   size, sizeof(size));
+		printf("  %s: %s -> %s (%s, %s)\n", get_str_or(d, "vdev", "?"),
+		       get_str_or(d, "source", "?"), get_str_or(d, "target", "?"), size,
+		       get_str_or(d, "method", "?"));
+	}
+	json_array_foreach(shared, i, d)
+		printf("  %s: %s (shared)\n", get_str_or(d, "vdev", "?"),
+		       get_str_or(d, "target", "?"));
+	return VMCTL_EXIT_OK;
+}
+
+int print_disk_create(const struct args *a, json_t *result)
+{
+	const char *path = get_str(result, "path");
+	json_t *size = json_object_get(result, "size");
+	char buf[32];
+
+	if (!path || !json_is_integer(size))
+		return util_malformed("no path or size");
+	output_mib((double)json_integer_value(size) / (1024.0 * 1024.0), buf, sizeof(buf));
+	printf("created %s (%s, sparse)\n", path, buf);
+	return VMCTL_EXIT_OK;
+}
+
+int print_config(const struct args *a, json_t *result)
+{
+	json_t *text = json_object_get(result, "xlcfg");
+	size_t len;
+
+	if (!json_is_string(text))
+		return util_malformed("no \"xlcfg\" text");
+	len = json_string_length(text);
+	fwrite(json_string_value(text), 1, len, stdout);
+	if (len > 0 && json_string_value(text)[len - 1] != '\n')
+		fputc('\n', stdout);
+	return VMCTL_EXIT_OK;
+}
+
+int print_autostart(const struct args *a, json_t *result)
+{
+	const char *name = get_str(result, "name");
+	json_t *on = json_object_get(result, "autostart");
+
+	if (!name || !json_is_boolean(on))
+		return util_malformed("no guest name or autostart flag");
+	printf("autostart %s %s\n", name, json_is_true(on) ? "on" : "off");
+	return VMCTL_EXIT_OK;
+}
+
+int print_version(const struct args *a, json_t *result)
+{
+	json_t *proto = json_object_get(result, "protocol");
+
+	if (!json_is_object(result))
+		return util_malformed("result is not an object");
+	if (json_is_integer(proto) && json_integer_value(proto) != VMD_PROTO_VERSION)
+		util_warn("warning: daemon speaks protocol %" JSON_INTEGER_FORMAT
+			  ", this client %d", json_integer_value(proto), VMD_PROTO_VERSION);
+	if (output_is_json()) {
+		json_object_set_new(result, "client", json_string(VMD_VERSION));
+		output_json(result);
+		return VMCTL_EXIT_OK;
+	}
+	printf("vmctl %s (protocol %d)\n", VMD_VERSION, VMD_PROTO_VERSION);
+	printf("vmd %s (protocol ", get_str_or(result, "version", "?"));
+	output_info_value(stdout, "protocol", proto ? proto : json_null());
+	printf(", backend %s, hypervisor %s)\n", get_str_or(result, "backend", "?"),
+	       get_str_or(result, "hypervisor", "?"));
+	return VMCTL_EXIT_OK;
+}
+
+void print_event(json_t *ev)
+{
+	json_t *t = json_object_get(ev, "time");
+	const char *name = get_str(ev, "name");
+	const char *event = get_str(ev, "event");
+	const char *state = get_str(ev, "state");
+	char when[64] = "-", dom[24];
+
+	if (output_is_json()) {
+		output_json(ev);
+		return;
+	}
+	if (json_is_number(t)) {
+		time_t secs = (time_t)json_number_value(t);
+		struct tm tm;
+
+		if (localtime_r(&secs, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	}
+	printf("%s %s %s state=%s domid=%s\n", when, name ? name : "?", event ? event : "?",
+	       state ? state : "?", output_domid(json_object_get(ev, "domid"), dom, sizeof(dom)));
+	fflush(stdout);
+}
