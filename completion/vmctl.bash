@@ -76,6 +76,7 @@ _vmctl()
 
 	local flags=""
 	case $cmd in
+	create | define) flags="--dry-run" ;;
 	shutdown) flags="--wait --timeout" ;;
 	list) flags="--all" ;;
 	remove) flags="--delete-disks" ;;

@@ -10,6 +10,11 @@
  * Path checks resolve with realpath(3), so a symlink under a storage root that points out of
  * it is refused, and so is "..". They hold at the time of the check: whoever may write in a
  * storage root can swap a checked file for a symlink later (see vmd.conf(5)).
+ *
+ * What a restricted writer's config may hold is read from the key table (xlkeys.c): a key
+ * flagged XF_ROOT (devices, device model programs and arguments, security labels, another
+ * domain's backends...) is refused outright, an XF_PATH key must name a file under the
+ * storage roots; the device specs are checked field by field below.
  */
 #include "access.h"
 
@@ -27,6 +32,8 @@
 #include "config.h"
 #include "util.h"
 #include "vmd-proto.h"
+#include "xlcfg.h"
+#include "xlkeys.h"
 
 int access_peer_read(int fd, struct peer *out)
 {
@@ -186,36 +193,91 @@ static int check_file(const char *k, const char *file, char *const *roots, size_
 	return 0;
 }
 
+/* Every top-level key of the text, as xlcfg_values lists them. */
+static int check_keys(const struct vm_config *cfg, char *const *roots, size_t n_roots,
+		      struct err *err)
+{
+	json_t *values = xlcfg_values(cfg->text);
+	const char *key;
+	json_t *v;
+	int r = 0;
+	json_object_foreach(values, key, v) {
+		const struct xl_key *k = xlkeys_find(key);
+		if (!k)
+			continue; /* not reached: the parse refused it */
+		if (k->flags & XF_ROOT) {
+			err_set(err, VMD_ERR_PERMISSION, "%s: only root may set this key", key);
+			err_add_str(err, "key", key);
+			r = -1;
+			break;
+		}
+		if ((k->flags & XF_PATH) && json_is_string(v) &&
+		    check_file(key, json_string_value(v), roots, n_roots, err) < 0) {
+			r = -1;
+			break;
+		}
+	}
+	json_decref(values);
+	return r;
+}
+
+static bool backend_elsewhere(const char *domname, uint32_t domid)
+{
+	return (domname && *domname && strcmp(domname, "Domain-0") != 0) || domid != 0;
+}
+
 int access_check_config(const struct vm_config *cfg, char *const *roots, size_t n_roots,
 			struct err *err)
 {
-	if (check_file("kernel", cfg->kernel, roots, n_roots, err) < 0 ||
-	    check_file("ramdisk", cfg->ramdisk, roots, n_roots, err) < 0)
+	const libxl_domain_config *dc = &cfg->dc;
+	const libxl_domain_build_info *b = &dc->b_info;
+	if (check_keys(cfg, roots, n_roots, err) < 0)
 		return -1;
-	if (cfg->bootloader && strcmp(cfg->bootloader, "pygrub") != 0)
-		FAIL("bootloader", cfg->bootloader,
+	if (b->bootloader && strcmp(b->bootloader, "pygrub") != 0)
+		FAIL("bootloader", b->bootloader,
 		     "bootloader: only root may name a bootloader program; use pygrub");
-	for (size_t i = 0; i < cfg->n_bootloader_args; i++)
-		if (!bootloader_arg_allowed(cfg->bootloader_args[i]))
+	for (char **a = b->bootloader_args; a && *a; a++)
+		if (!bootloader_arg_allowed(*a))
 			FAIL("bootloader_args", NULL,
 			     "bootloader_args: '%.100s' is not allowed (only --entry=, --kernel=, "
-			     "--ramdisk=, --args=)", cfg->bootloader_args[i]);
-	for (size_t i = 0; i < cfg->n_disks; i++) {
-		const struct vm_disk *d = &cfg->disks[i];
+			     "--ramdisk=, --args=)", *a);
+	for (int i = 0; i < dc->num_disks; i++) {
+		const libxl_device_disk *d = &dc->disks[i];
 		if (d->script)
-			FAIL("disk", d->script,
-			     "disk %s: only root may set a block script", d->vdev);
-		if (check_file("disk", d->target, roots, n_roots, err) < 0)
+			FAIL("disk", d->script, "disk %s: only root may set a block script", d->vdev);
+		if (backend_elsewhere(d->backend_domname, d->backend_domid))
+			FAIL("disk", NULL, "disk %s: only root may name a backend domain", d->vdev);
+		if (d->pdev_path && *d->pdev_path && !vm_config_disk_file(d))
+			FAIL("disk", d->pdev_path, "disk %s: only root may name a target that is not "
+			     "a file (%.100s)", d->vdev, d->pdev_path);
+		if (check_file("disk", vm_config_disk_file(d), roots, n_roots, err) < 0)
 			return -1;
 	}
-	for (size_t i = 0; i < cfg->n_vifs; i++)
-		if (cfg->vifs[i].script && strchr(cfg->vifs[i].script, '/'))
-			FAIL("vif", cfg->vifs[i].script,
+	for (int i = 0; i < dc->num_nics; i++) {
+		const libxl_device_nic *n = &dc->nics[i];
+		if (n->script && strchr(n->script, '/'))
+			FAIL("vif", n->script,
 			     "vif: only root may name a script by path; use a script of "
 			     "/etc/xen/scripts by name");
-	if (cfg->serial && strcmp(cfg->serial, "pty") && strcmp(cfg->serial, "none"))
-		FAIL("serial", NULL, "serial: only root may set '%.100s' (pty or none)",
-		     cfg->serial);
+		if (backend_elsewhere(n->backend_domname, n->backend_domid))
+			FAIL("vif", NULL, "vif: only root may name a backend domain");
+	}
+	if (b->type == LIBXL_DOMAIN_TYPE_HVM) {
+		const char *serial = b->u.hvm.serial;
+		for (char **l = b->u.hvm.serial_list; l && *l; l++)
+			if (strcmp(*l, "pty") && strcmp(*l, "none"))
+				serial = *l;
+		if (serial && strcmp(serial, "pty") && strcmp(serial, "none"))
+			FAIL("serial", NULL, "serial: only root may set '%.100s' (pty or none)",
+			     serial);
+		const char *usb = b->u.hvm.usbdevice;
+		for (char **l = b->u.hvm.usbdevice_list; l && *l; l++)
+			if (strncmp(*l, "host:", 5) == 0)
+				usb = *l;
+		if (usb && strncmp(usb, "host:", 5) == 0)
+			FAIL("usbdevice", NULL, "usbdevice: only root may pass a host device through "
+			     "('%.100s')", usb);
+	}
 	return 0;
 }
 

@@ -112,6 +112,16 @@ int be_watch(struct backend *be, uint32_t domid, struct err *err)
 	return be->ops->watch(be, domid, err);
 }
 
+int be_core_dump(struct backend *be, uint32_t domid, const char *path, struct err *err)
+{
+	if (!be->ops->core_dump) {
+		err_set(err, VMD_ERR_NOT_SUPPORTED, "the %s backend cannot dump a guest's core",
+			be->ops->name);
+		return -1;
+	}
+	return be->ops->core_dump(be, domid, path, err);
+}
+
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err)
 {
 	if (!be->ops->inject) {
@@ -120,6 +130,12 @@ int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err 
 		return -1;
 	}
 	return be->ops->inject(be, fault, domid, err);
+}
+
+void host_info_finish(struct host_info *h)
+{
+	free(h->cpu_node);
+	h->cpu_node = NULL;
 }
 
 const char *dom_state_name(enum dom_state s)

@@ -48,6 +48,8 @@ enum dom_event {
 	DOM_EV_POWEROFF, /* the guest shut itself down (or obeyed a shutdown request) */
 	DOM_EV_REBOOT,   /* the guest asked to be rebooted */
 	DOM_EV_CRASH,    /* the guest crashed */
+	DOM_EV_WATCHDOG, /* the guest's watchdog fired */
+	DOM_EV_SOFT_RESET, /* the guest asked for a soft reset (an HVM guest's kexec) */
 	DOM_EV_GONE,     /* the domain disappeared (destroyed by someone, or by us) */
 };
 
@@ -66,7 +68,7 @@ struct dom_info {
 	/* Why a domain in DOM_SHUTDOWN or DOM_CRASHED stopped, when known: lets the core apply
 	 * on_* to a guest that stopped while the daemon was not running. */
 	bool has_reason;
-	enum dom_event reason;  /* DOM_EV_POWEROFF, DOM_EV_REBOOT or DOM_EV_CRASH */
+	enum dom_event reason;  /* any but DOM_EV_GONE */
 };
 
 void dom_info_finish(struct dom_info *d); /* frees record */
@@ -78,9 +80,13 @@ void dom_info_list_free(struct dom_info *list, size_t n);
 struct host_info {
 	uint64_t total_kib;
 	uint64_t free_kib;
-	int nr_cpus;
+	int nr_cpus;         /* online */
+	int max_cpus;        /* the highest cpu number + 1 (libxl_get_max_cpus) */
+	int nr_nodes;        /* NUMA nodes (libxl_get_max_nodes) */
+	int *cpu_node;       /* node of each of max_cpus cpus (-1 offline), or NULL; malloc'ed */
 	char hypervisor[64]; /* "xen-4.17", "sim" */
 };
+void host_info_finish(struct host_info *h);
 
 struct console_info {
 	char path[256]; /* pty slave device the client opens */
@@ -133,6 +139,9 @@ struct backend_ops {
 	 * it has none (yet); NULL when the backend cannot tell. */
 	int (*vnc)(struct backend *be, uint32_t domid, char *out, size_t outlen,
 		   struct err *err);
+	/* Writes the guest's memory to path (a core file for crash analysis), synchronously.
+	 * NULL when the backend cannot. */
+	int (*core_dump)(struct backend *be, uint32_t domid, const char *path, struct err *err);
 	/* Start delivering events for a domain found running at daemon start (adoption). */
 	int (*watch)(struct backend *be, uint32_t domid, struct err *err);
 	/* Backend-specific test hook (sim: fault injection); NULL when unsupported. */
@@ -167,6 +176,8 @@ int be_console(struct backend *be, uint32_t domid, struct console_info *out, str
 /* -1 with err NOT_SUPPORTED when the backend cannot tell. */
 int be_vnc(struct backend *be, uint32_t domid, char *out, size_t outlen, struct err *err);
 int be_watch(struct backend *be, uint32_t domid, struct err *err);
+/* -1 with err NOT_SUPPORTED when the backend cannot dump cores. */
+int be_core_dump(struct backend *be, uint32_t domid, const char *path, struct err *err);
 /* -1 with err NOT_SUPPORTED when the backend has no test hook. */
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err);
 

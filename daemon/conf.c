@@ -24,7 +24,8 @@
 
 #define DEFAULT_STATE_DIR "/var/lib/vmd"
 #define DEFAULT_GROUP "vmd"
-#define DEFAULT_BRIDGE "xenbr0"
+#define DEFAULT_XL_CONF "/etc/xen/xl.conf"
+#define DEFAULT_DUMP_DIR "/var/lib/xen/dump" /* xl's XEN_DUMP_DIR */
 #define DEFAULT_STORAGE_ROOT "/var/lib/vmd/images"
 #define IFNAME_MAX 15 /* IFNAMSIZ - 1 */
 
@@ -62,6 +63,8 @@ static const struct key keys[] = {
 	{"default_bridge", K_BRIDGE, M(default_bridge), 0, 0},
 	{"autostart", K_BOOL, M(autostart), 0, 0},
 	{"claim_mode", K_TRIBOOL, M(claim_mode), 0, 0},
+	{"xl_conf", K_PATH, M(xl_conf), 0, 0},
+	{"dump_dir", K_PATH, M(dump_dir), 0, 0},
 	{"sim_memory", K_UINT, M(sim_memory_mib), 1, 1u << 30},
 	{"sim_delay_ms", K_UINT, M(sim_delay_ms), 0, 600000},
 };
@@ -114,7 +117,8 @@ void conf_init(struct vmd_conf *c)
 	c->state_dir = xstrdup(DEFAULT_STATE_DIR);
 	c->log_level = LOG_LVL_INFO;
 	c->group = xstrdup(DEFAULT_GROUP);
-	c->default_bridge = xstrdup(DEFAULT_BRIDGE);
+	c->xl_conf = xstrdup(DEFAULT_XL_CONF);
+	c->dump_dir = xstrdup(DEFAULT_DUMP_DIR);
 	c->autostart = true;
 	c->claim_mode = -1;
 	c->storage_roots = xmalloc(sizeof(char *));
@@ -131,6 +135,8 @@ void conf_finish(struct vmd_conf *c)
 	free(c->backend);
 	free(c->group);
 	free(c->default_bridge);
+	free(c->xl_conf);
+	free(c->dump_dir);
 	free_list(c->storage_roots, c->n_storage_roots);
 	memset(c, 0, sizeof *c); /* nothing owned: conf_init again before reuse */
 }
@@ -469,19 +475,6 @@ void conf_check_host(struct vmd_conf *c, struct conf_diag *diag)
 	if (!g)
 		diag_warning(diag, "group '%s' does not exist: only root may change guests",
 			     c->group);
-}
-
-void conf_apply_defaults(const struct vmd_conf *c, struct vm_config *cfg)
-{
-	for (size_t i = 0; i < cfg->n_vifs; i++) {
-		struct vm_vif *v = &cfg->vifs[i];
-		if (v->bridge || !c->default_bridge)
-			continue;
-		const char *slash = v->script ? strrchr(v->script, '/') : NULL;
-		const char *script = slash ? slash + 1 : v->script;
-		if (!script || strcmp(script, "vif-bridge") == 0)
-			v->bridge = xstrdup(c->default_bridge);
-	}
 }
 
 char *conf_ro_socket(const struct vmd_conf *c, const char *socket_path)

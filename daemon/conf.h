@@ -31,9 +31,11 @@ struct vmd_conf {
 	gid_t group_gid;
 	char **storage_roots;  /* where non-root writers' paths must resolve */
 	size_t n_storage_roots;
-	char *default_bridge;  /* for vifs with neither bridge nor script; default xenbr0 */
+	char *default_bridge;  /* as xl.conf's vif.default.bridge; NULL: libxl's (xenbr0) */
 	bool autostart;        /* the daemon's own once-per-boot autostart (see vmd.conf(5)) */
 	int claim_mode;        /* memory claims for guests that do not say: -1 = xl.conf's, else on */
+	char *xl_conf;         /* xl's global config, read as xl does; default /etc/xen/xl.conf */
+	char *dump_dir;        /* on_*=coredump-*: cores go to DIR/NAME; default /var/lib/xen/dump */
 	uint64_t sim_memory_mib; /* 0: the sim's default */
 	uint64_t sim_delay_ms;
 	bool sim_delay_set;
@@ -63,11 +65,6 @@ int conf_load(struct vmd_conf *c, const char *path, bool must_exist, struct conf
  * group's gid up (group_found, group_gid). Adds warnings only: the daemon starts anyway (an
  * NFS root may not be mounted yet; without the group only root may change guests). */
 void conf_check_host(struct vmd_conf *c, struct conf_diag *diag);
-
-/* Fills in what a guest definition leaves to the host: the default bridge of a vif that has
- * neither a bridge nor a script other than vif-bridge. */
-struct vm_config;
-void conf_apply_defaults(const struct vmd_conf *c, struct vm_config *cfg);
 
 /* The read-only socket for a given main socket: "X.sock" -> "X-ro.sock", else "X-ro";
  * malloc'ed, NULL when disabled. */

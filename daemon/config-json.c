@@ -1,10 +1,20 @@
 /*
- * config-json.c: the JSON object form of a guest config (proto/: "config") <-> struct
- * vm_config. Input is checked key by key (unknown keys and wrong types are errors naming the
- * key) and then goes through vm_config_validate like xl.cfg input; disk and vif entries may be
- * xl spec strings, parsed by the same code as in xl.cfg. Output is canonical: every key that
- * has a value, disks and vifs as objects, so that config_from_json(config_to_json(c)) == c.
+ * config-json.c: the JSON object form of a guest config (proto/: "config"), from and to its
+ * xl.cfg text, driven by the table of keys (xlkeys.c): one member per xl.cfg key.
+ *
+ * Input: a string is an xl.cfg string, an integer a number, true/false 1/0 (for keys that
+ * take a number), an array a list (its items strings, numbers or arrays), null "not set".
+ * The items of "disk" and "vif" may also be objects, turned into spec strings (disk:
+ * target, vdev, format, access, backendtype, script, cdrom; vif: any of its options). The
+ * text made from the object is parsed like any xl.cfg, so both forms mean the same.
+ *
+ * Output (config_to_json): every key of the text, in its order, a number for keys that take
+ * numbers, true/false for boolean keys, arrays for lists, spec strings as written: lossless,
+ * and it defines the same guest again.
  */
+#include "config.h"
+
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +23,10 @@
 #include "util.h"
 #include "vmd-proto.h"
 #include "xlcfg.h"
+#include "xlkeys.h"
 
-/* The bounds are config.h's VM_*_MAX, checked here while converting JSON's 64-bit integers. */
-
-/* "key: text", data.key: keys and values come from the client, so both stay on one printable
- * line, and a hostile key is cut (at a character boundary) in both alike. */
+/* "key: text" for the JSON form, data.key: keys and values come from the client, so both stay
+ * on one printable line, and a hostile key is cut (at a character boundary) in both alike. */
 __attribute__((format(printf, 3, 4))) static int fail(struct err *err, const char *key,
 						       const char *fmt, ...)
 {
@@ -40,404 +49,287 @@ __attribute__((format(printf, 3, 4))) static int fail(struct err *err, const cha
 	return -1;
 }
 
-/* Strings: NULL-safe on JSON null (= unset); a NUL inside a JSON string is refused because
- * every consumer downstream sees C strings. */
-static int take_string(const json_t *v, const char *key, char **out, struct err *err)
+/* A string for xl.cfg text: JSON allows NUL, xl.cfg (C strings) does not. */
+static int str_of(const json_t *v, const char *key, const char **out, struct err *err)
 {
-	if (json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return fail(err, key, "expected a string");
-	const char *s = json_string_value(v);
-	if (strlen(s) != json_string_length(v))
-		return fail(err, key, "contains a NUL character");
-	free(*out);
-	*out = xstrdup(s);
-	return 0;
-}
-
-static int take_int(const json_t *v, const char *key, long long min, long long max,
-		    long long *out, struct err *err)
-{
-	if (!json_is_integer(v))
-		return fail(err, key, "expected an integer");
-	json_int_t i = json_integer_value(v);
-	if (i < min || i > max)
-		return fail(err, key, "%lld is out of range (%lld..%lld)", (long long)i, min, max);
-	*out = i;
-	return 0;
-}
-
-static int take_bool(const json_t *v, const char *key, bool *out, struct err *err)
-{
-	if (!json_is_boolean(v))
-		return fail(err, key, "expected true or false");
-	*out = json_is_true(v);
-	return 0;
-}
-
-static int take_action(const json_t *v, const char *key, enum vm_action *out,
-		       struct err *err)
-{
-	if (!json_is_string(v))
-		return fail(err, key, "expected \"destroy\", \"restart\" or \"preserve\"");
-	if (vm_action_parse(json_string_value(v), out) < 0)
-		return fail(err, key, "invalid action '%.40s' (use destroy, restart or preserve)",
-			    json_string_value(v));
-	return 0;
-}
-
-/* A string member of a disk or vif object: "disk: 'vdev' must be a string". */
-static int member_string(const json_t *v, const char *what, const char *k, char **out,
-			 struct err *err)
-{
-	if (json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return fail(err, what, "'%s' must be a string", k);
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return fail(err, what, "'%s' contains a NUL character", k);
-	free(*out);
-	*out = xstrdup(json_string_value(v));
+		return fail(err, key, "contains a NUL character");
+	for (const char *p = json_string_value(v); *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return fail(err, key, "value contains a control character");
+	*out = json_string_value(v);
 	return 0;
 }
 
-static int disk_from_object(const json_t *o, struct vm_disk *d, struct err *err)
+struct sb {
+	char *s;
+	size_t len;
+};
+
+static void sb_add(struct sb *b, const char *s)
 {
-	const char *k;
-	json_t *v;
-	const char *access = NULL;
-	json_object_foreach((json_t *)o, k, v) {
-		char **slot = !strcmp(k, "target") ? &d->target :
-			      !strcmp(k, "vdev") ? &d->vdev :
-			      !strcmp(k, "format") ? &d->format :
-			      !strcmp(k, "backendtype") ? &d->backendtype :
-			      !strcmp(k, "script") ? &d->script : NULL;
-		if (slot) {
-			if (member_string(v, "disk", k, slot, err) < 0)
-				return -1;
-		} else if (!strcmp(k, "cdrom")) {
-			if (!json_is_boolean(v))
-				return fail(err, "disk", "'cdrom' must be true or false");
-			d->cdrom = json_is_true(v);
-		} else if (!strcmp(k, "access")) {
-			access = json_is_string(v) ? json_string_value(v) : "";
-			if (strcmp(access, "rw") != 0 && strcmp(access, "ro") != 0)
-				return fail(err, "disk", "'access' must be \"rw\" or \"ro\"");
-		} else {
-			return fail(err, "disk", "unknown key '%.40s' (use target, vdev, format, "
-				    "backendtype, script, access, cdrom)", k);
-		}
-	}
-	/* As in the xl spec: read-write unless it is a cdrom. */
-	d->readwrite = access ? strcmp(access, "rw") == 0 : !d->cdrom;
-	if (d->target && *d->target == '\0') {
-		free(d->target);
-		d->target = NULL;
-	}
-	if (!d->format && d->target)
-		d->format = xstrdup("raw");
-	return 0;
+	size_t n = strlen(s);
+	b->s = xrealloc(b->s, b->len + n + 1);
+	memcpy(b->s + b->len, s, n + 1);
+	b->len += n;
 }
 
-static int vif_from_object(const json_t *o, struct vm_vif *vif, struct err *err)
+static void sb_take(struct sb *b, char *s)
 {
+	sb_add(b, s);
+	free(s);
+}
+
+/* A disk object as a spec string (target last: it eats the rest of the spec). */
+static int disk_spec(const json_t *o, struct err *err, char **out)
+{
+	static const char *const known[] = {"target", "vdev", "format", "access", "backendtype",
+					    "script", "cdrom", NULL};
 	const char *k;
 	json_t *v;
 	json_object_foreach((json_t *)o, k, v) {
-		char **slot = !strcmp(k, "mac") ? &vif->mac :
-			      !strcmp(k, "bridge") ? &vif->bridge :
-			      !strcmp(k, "script") ? &vif->script :
-			      !strcmp(k, "ip") ? &vif->ip :
-			      !strcmp(k, "vifname") ? &vif->vifname :
-			      !strcmp(k, "model") ? &vif->model :
-			      !strcmp(k, "type") ? &vif->type : NULL;
-		if (!slot)
-			return fail(err, "vif", "unknown key '%.40s' (use mac, bridge, script, ip, "
-				    "vifname, model, type)", k);
-		if (member_string(v, "vif", k, slot, err) < 0)
-			return -1;
+		size_t i;
+		for (i = 0; known[i] && strcmp(known[i], k) != 0; i++)
+			;
+		if (!known[i])
+			return fail(err, "disk", "unknown disk member '%.40s' (target, vdev, format, "
+				    "access, backendtype, script, cdrom)", k);
+		if (json_is_null(v))
+			continue;
+		if (strcmp(k, "cdrom") == 0 ? !json_is_boolean(v) : !json_is_string(v))
+			return fail(err, "disk", "'%s' must be %s", k,
+				    strcmp(k, "cdrom") == 0 ? "a boolean" : "a string");
+		const char *s = NULL;
+		if (json_is_string(v) && (str_of(v, "disk", &s, err) < 0 || strchr(s, ',') ||
+					  !*s) && strcmp(k, "target") != 0)
+			return err->code ? -1
+					 : fail(err, "disk", "'%s' cannot be empty or contain ','", k);
 	}
-	if (vif->mac) {
-		uint8_t m[6];
-		if (mac_parse(vif->mac, m) < 0)
-			return fail(err, "vif", "invalid MAC address '%.40s'", vif->mac);
-		mac_format(m, vif->mac); /* same length: lowercase in place */
+	struct sb b = {0};
+	const char *sep = "";
+	static const char *const order[] = {"format", "vdev", "access", "backendtype", "script"};
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+		const char *s = json_string_value(json_object_get(o, order[i]));
+		if (!s)
+			continue;
+		sb_take(&b, xasprintf("%s%s=%s", sep, order[i], s));
+		sep = ", ";
 	}
+	if (json_is_true(json_object_get(o, "cdrom"))) {
+		sb_take(&b, xasprintf("%sdevtype=cdrom", sep));
+		sep = ", ";
+	}
+	const char *t = json_string_value(json_object_get(o, "target"));
+	if (t && strlen(t) != json_string_length(json_object_get(o, "target"))) {
+		free(b.s);
+		return fail(err, "disk", "'target' contains a NUL character");
+	}
+	if (t)
+		sb_take(&b, xasprintf("%starget=%s", sep, t));
+	*out = b.s ? b.s : xstrdup("");
 	return 0;
 }
 
-static int take_disks(const json_t *v, struct vm_config *c, struct err *err)
+/* A vif object as "k=v, k=v" (any option of a vif spec; values without ','). */
+static int vif_spec(const json_t *o, struct err *err, char **out)
 {
-	if (!json_is_array(v))
-		return fail(err, "disk", "expected an array");
-	size_t n = json_array_size(v);
-	if (n)
-		c->disks = xcalloc(n, sizeof(*c->disks));
-	for (size_t i = 0; i < n; i++) {
-		const json_t *item = json_array_get(v, i);
-		if (json_is_string(item)) {
-			if (strlen(json_string_value(item)) != json_string_length(item))
-				return fail(err, "disk", "contains a NUL character");
-			if (xlcfg_parse_disk(json_string_value(item), &c->disks[i], err) < 0)
-				return -1;
-			c->n_disks++;
-		} else if (json_is_object(item)) {
-			c->n_disks++; /* counted first so that vm_config_finish frees a partial one */
-			if (disk_from_object(item, &c->disks[i], err) < 0)
-				return -1;
-		} else {
-			return fail(err, "disk", "item %zu is neither a spec string nor an object",
-				    i + 1);
-		}
-	}
-	return 0;
-}
-
-static int take_vifs(const json_t *v, struct vm_config *c, struct err *err)
-{
-	if (!json_is_array(v))
-		return fail(err, "vif", "expected an array");
-	size_t n = json_array_size(v);
-	if (n)
-		c->vifs = xcalloc(n, sizeof(*c->vifs));
-	for (size_t i = 0; i < n; i++) {
-		const json_t *item = json_array_get(v, i);
-		if (json_is_string(item)) {
-			if (strlen(json_string_value(item)) != json_string_length(item))
-				return fail(err, "vif", "contains a NUL character");
-			if (xlcfg_parse_vif(json_string_value(item), &c->vifs[i], err) < 0)
-				return -1;
-			c->n_vifs++;
-		} else if (json_is_object(item)) {
-			c->n_vifs++;
-			if (vif_from_object(item, &c->vifs[i], err) < 0)
-				return -1;
-		} else {
-			return fail(err, "vif", "item %zu is neither a spec string nor an object",
-				    i + 1);
-		}
-	}
-	return 0;
-}
-
-static int take_args(const json_t *v, struct vm_config *c, struct err *err)
-{
-	if (!json_is_array(v))
-		return fail(err, "bootloader_args", "expected an array of strings");
-	size_t n = json_array_size(v);
-	if (n)
-		c->bootloader_args = xcalloc(n, sizeof(char *));
-	for (size_t i = 0; i < n; i++) {
-		const json_t *item = json_array_get(v, i);
-		if (!json_is_string(item))
-			return fail(err, "bootloader_args", "item %zu is not a string", i + 1);
-		if (take_string(item, "bootloader_args", &c->bootloader_args[i], err) < 0)
-			return -1;
-		c->n_bootloader_args++;
-	}
-	return 0;
-}
-
-static int take_key(const char *k, const json_t *v, struct vm_config *c,
-		    struct err *err)
-{
-	long long i;
-	char *s = NULL;
-	int r;
-
-	/* JSON null means "not set" for every key: the default stays. */
-	if (json_is_null(v))
-		return 0;
-	if (!strcmp(k, "name"))
-		return take_string(v, k, &c->name, err);
-	if (!strcmp(k, "type")) {
-		if ((r = take_string(v, k, &s, err)) == 0 && vm_type_parse(s, &c->type) < 0)
-			r = fail(err, k, "invalid type '%.40s' (use pv, pvh or hvm)", s);
-		free(s);
-		return r;
-	}
-	if (!strcmp(k, "uuid")) {
-		if ((r = take_string(v, k, &s, err)) == 0) {
-			if (uuid_parse(s, c->uuid) < 0)
-				r = fail(err, k, "invalid UUID '%.40s'", s);
-			else if (uuid_is_null(c->uuid))
-				r = fail(err, k, "the nil UUID is not allowed");
-			else
-				c->has_uuid = true;
-		}
-		free(s);
-		return r;
-	}
-	if (!strcmp(k, "vcpus") || !strcmp(k, "maxvcpus")) {
-		bool max = !strcmp(k, "maxvcpus");
-		if (take_int(v, k, max ? 0 : 1, VM_VCPUS_MAX, &i, err) < 0)
-			return -1;
-		*(max ? &c->maxvcpus : &c->vcpus) = (int)i;
-		return 0;
-	}
-	if (!strcmp(k, "memory") || !strcmp(k, "maxmem")) {
-		bool max = !strcmp(k, "maxmem");
-		if (take_int(v, k, max ? 0 : VM_MEMORY_MIN, VM_MEMORY_MAX, &i, err) < 0)
-			return -1;
-		*(max ? &c->maxmem : &c->memory) = (uint64_t)i;
-		return 0;
-	}
-	if (!strcmp(k, "vncdisplay")) {
-		if (take_int(v, k, 0, VM_VNCDISPLAY_MAX, &i, err) < 0)
-			return -1;
-		c->vncdisplay = (int)i;
-		return 0;
-	}
-	char **str = !strcmp(k, "kernel") ? &c->kernel :
-		     !strcmp(k, "ramdisk") ? &c->ramdisk :
-		     !strcmp(k, "cmdline") ? &c->cmdline :
-		     !strcmp(k, "root") ? &c->root :
-		     !strcmp(k, "extra") ? &c->extra :
-		     !strcmp(k, "bootloader") ? &c->bootloader :
-		     !strcmp(k, "boot") ? &c->boot :
-		     !strcmp(k, "vnclisten") ? &c->vnclisten :
-		     !strcmp(k, "serial") ? &c->serial : NULL;
-	if (str)
-		return take_string(v, k, str, err);
-	if (!strcmp(k, "vnc"))
-		return take_bool(v, k, &c->vnc, err);
-	if (!strcmp(k, "sdl"))
-		return take_bool(v, k, &c->sdl, err);
-	if (!strcmp(k, "claim_mode")) {
-		bool claim = false;
-		if (take_bool(v, k, &claim, err) < 0)
-			return -1;
-		c->claim_mode = claim;
-		return 0;
-	}
-	if (!strcmp(k, "on_poweroff"))
-		return take_action(v, k, &c->on_poweroff, err);
-	if (!strcmp(k, "on_reboot"))
-		return take_action(v, k, &c->on_reboot, err);
-	if (!strcmp(k, "on_crash"))
-		return take_action(v, k, &c->on_crash, err);
-	if (!strcmp(k, "bootloader_args"))
-		return take_args(v, c, err);
-	if (!strcmp(k, "disk"))
-		return take_disks(v, c, err);
-	if (!strcmp(k, "vif"))
-		return take_vifs(v, c, err);
-	return fail(err, k, "unknown key");
-}
-
-int config_from_json(const json_t *obj, struct vm_config *out, struct err *err)
-{
+	struct sb b = {0};
+	const char *sep = "";
 	const char *k;
 	json_t *v;
+	json_object_foreach((json_t *)o, k, v) {
+		if (json_is_null(v))
+			continue;
+		bool ok = *k != '\0';
+		for (const char *p = k; *p; p++)
+			ok &= (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+		if (!ok) {
+			free(b.s);
+			return fail(err, "vif", "invalid vif member '%.40s'", k);
+		}
+		char num[32];
+		const char *s = NULL;
+		if (json_is_integer(v)) {
+			snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+			s = num;
+		} else if (!json_is_string(v) || str_of(v, "vif", &s, err) < 0) {
+			free(b.s);
+			return err->code ? -1 : fail(err, "vif", "'%s' must be a string", k);
+		}
+		if (!*s || strchr(s, ',') || s[0] == ' ' || s[strlen(s) - 1] == ' ') {
+			free(b.s);
+			return fail(err, "vif", "value '%.40s' cannot be empty, contain ',' or start or "
+				    "end with a space", s);
+		}
+		sb_take(&b, xasprintf("%s%s=%s", sep, k, s));
+		sep = ", ";
+	}
+	*out = b.s ? b.s : xstrdup("");
+	return 0;
+}
 
+/* One value as xl.cfg text (depth: of nested lists). */
+static int value_text(const char *key, const json_t *v, bool allow_obj, int depth, struct err *err,
+		      char **out)
+{
+	const char *s = NULL;
+	if (json_is_string(v)) {
+		if (str_of(v, key, &s, err) < 0)
+			return -1;
+		*out = xlcfg_quote(s);
+		return 0;
+	}
+	if (json_is_integer(v)) {
+		/* xl.cfg has no negative number: "-1", which libxlutil reads as -1 too */
+		long long n = (long long)json_integer_value(v);
+		*out = n < 0 ? xasprintf("\"%lld\"", n) : xasprintf("%lld", n);
+		return 0;
+	}
+	if (json_is_boolean(v)) {
+		*out = xstrdup(json_is_true(v) ? "1" : "0");
+		return 0;
+	}
+	if (json_is_object(v) && allow_obj) {
+		char *spec = NULL;
+		int r = strcmp(key, "disk") == 0 ? disk_spec(v, err, &spec) : vif_spec(v, err, &spec);
+		if (r < 0)
+			return -1;
+		*out = xlcfg_quote(spec);
+		free(spec);
+		return 0;
+	}
+	if (json_is_array(v) && depth < 4) {
+		struct sb b = {0};
+		sb_add(&b, "[");
+		size_t i;
+		json_t *it;
+		json_array_foreach(v, i, it) {
+			char *t;
+			if (allow_obj && depth == 0 && !json_is_string(it) && !json_is_object(it)) {
+				free(b.s);
+				return fail(err, key, "item %zu is neither a spec string nor an object",
+					    i + 1);
+			}
+			if (json_is_null(it) || value_text(key, it, allow_obj && depth == 0,
+							   depth + 1, err, &t) < 0) {
+				free(b.s);
+				return err->code ? -1 : fail(err, key, "a list item cannot be null");
+			}
+			sb_add(&b, i ? ", " : " ");
+			sb_take(&b, t);
+		}
+		sb_add(&b, json_array_size(v) ? " ]" : "]");
+		*out = b.s;
+		return 0;
+	}
+	return fail(err, key, "expected %s",
+		    json_is_real(v) ? "an integer, not a fraction" : "a string, number or list");
+}
+
+int config_parse_json(const json_t *obj, const struct xlkeys_host *host, struct vm_config *out,
+		      struct err *err)
+{
 	vm_config_init(out);
 	err_clear(err);
 	if (!json_is_object(obj))
 		return fail(err, "config", "expected a JSON object");
+	struct sb b = {0};
+	const char *k;
+	json_t *v;
+	/* the first line of each key's statement, to name the key of an error in the text */
+	size_t n_keys = json_object_size(obj), i = 0;
+	const char **keys = xcalloc(n_keys + 1, sizeof *keys);
+	int *lines = xcalloc(n_keys + 1, sizeof *lines);
+	int line = 1;
 	json_object_foreach((json_t *)obj, k, v) {
-		if (take_key(k, v, out, err) < 0)
-			goto fail;
+		const struct xl_key *row = xlkeys_find(k);
+		if (!row) {
+			free(b.s);
+			free(keys);
+			free(lines);
+			return fail(err, k, "unknown key");
+		}
+		if (json_is_null(v))
+			continue;
+		bool specs = strcmp(k, "disk") == 0 || strcmp(k, "vif") == 0;
+		char *t;
+		if (value_text(k, v, specs, 0, err, &t) < 0) {
+			free(b.s);
+			free(keys);
+			free(lines);
+			return -1;
+		}
+		keys[i] = k;
+		lines[i++] = line;
+		for (const char *p = t; *p; p++)
+			line += *p == '\n';
+		line++;
+		sb_take(&b, xasprintf("%s = %s\n", k, t));
+		free(t);
 	}
-	if (vm_config_validate(out, err) < 0)
-		goto fail;
-	return 0;
-fail:
-	vm_config_finish(out);
-	return -1;
+	if (!b.s)
+		b.s = xstrdup("");
+	int r = config_parse(b.s, b.len, "config", host, out, err);
+	free(b.s);
+	if (r < 0) {
+		/* "config:3: memory: ..." is about a text the client never saw: "memory: ..." */
+		int at = (int)json_integer_value(json_object_get(err->data, "line"));
+		const char *key = NULL;
+		for (size_t j = 0; j < i && at > 0; j++)
+			if (lines[j] <= at)
+				key = keys[j];
+		char *said = err_data_str(err, "key") ? xstrdup(err_data_str(err, "key")) : NULL;
+		if (!key)
+			key = said;
+		const char *msg = err->msg;
+		if (strncmp(msg, "config: ", 8) == 0) {
+			msg += 8;
+		} else if (strncmp(msg, "config:", 7) == 0) {
+			msg += 7;
+			msg += strspn(msg, "0123456789");
+			if (*msg == ':')
+				msg++;
+			msg += strspn(msg, " ");
+		}
+		char *text = xstrdup(msg);
+		size_t kl = key ? strlen(key) : 0;
+		if (key && !(strncmp(text, key, kl) == 0 && text[kl] == ':'))
+			fail(err, key, "%s", text);
+		else if (key)
+			fail(err, key, "%s", text + kl + 1 + strspn(text + kl + 1, " "));
+		free(text);
+		free(said);
+	}
+	free(keys);
+	free(lines);
+	return r;
 }
 
-/* ---- output ------------------------------------------------------------------------- */
-
-/* json_string refuses invalid UTF-8; validated configs never have it, and for anything else
- * a missing key is better than a NULL member. */
-static void set_str(json_t *o, const char *key, const char *val)
+/* A number as libxlutil reads it (strtol, base 0), or false. */
+static bool number(const char *s, long long *out)
 {
-	json_t *s = val ? json_string(val) : NULL;
-	if (s)
-		json_object_set_new(o, key, s);
-}
-
-static json_t *disk_to_json(const struct vm_disk *d)
-{
-	json_t *o = json_object();
-	if (!o)
-		return NULL;
-	set_str(o, "target", d->target);
-	set_str(o, "vdev", d->vdev);
-	if (d->target)
-		set_str(o, "format", d->format ? d->format : "raw");
-	set_str(o, "backendtype", d->backendtype);
-	set_str(o, "script", d->script);
-	set_str(o, "access", d->readwrite ? "rw" : "ro");
-	json_object_set_new(o, "cdrom", json_boolean(d->cdrom));
-	return o;
-}
-
-static json_t *vif_to_json(const struct vm_vif *v)
-{
-	json_t *o = json_object();
-	if (!o)
-		return NULL;
-	set_str(o, "mac", v->mac);
-	set_str(o, "bridge", v->bridge);
-	set_str(o, "script", v->script);
-	set_str(o, "ip", v->ip);
-	set_str(o, "vifname", v->vifname);
-	set_str(o, "model", v->model);
-	set_str(o, "type", v->type);
-	return o;
+	char *end;
+	long long l = strtoll(s, &end, 0);
+	if (end == s || *end)
+		return false;
+	*out = l;
+	return true;
 }
 
 json_t *config_to_json(const struct vm_config *cfg)
 {
-	json_t *o = json_object();
-	if (!o)
-		return NULL;
-	set_str(o, "name", cfg->name);
-	set_str(o, "type", vm_type_name(cfg->type));
-	if (cfg->has_uuid) {
-		char u[UUID_STR_LEN];
-		uuid_format(cfg->uuid, u);
-		set_str(o, "uuid", u);
+	json_t *raw = xlcfg_values(cfg->text ? cfg->text : "");
+	const char *k;
+	json_t *v;
+	json_object_foreach(raw, k, v) {
+		const struct xl_key *row = xlkeys_find(k);
+		long long n;
+		if (!row || !json_is_string(v) || !number(json_string_value(v), &n))
+			continue;
+		if (row->forms & XV_BOOL)
+			json_object_set_new(raw, k, json_boolean(n != 0 && n != LLONG_MIN));
+		else if (row->forms & XV_NUMBER)
+			json_object_set_new(raw, k, json_integer((json_int_t)n));
 	}
-	json_object_set_new(o, "vcpus", json_integer(cfg->vcpus));
-	if (cfg->maxvcpus)
-		json_object_set_new(o, "maxvcpus", json_integer(cfg->maxvcpus));
-	json_object_set_new(o, "memory", json_integer((json_int_t)cfg->memory));
-	if (cfg->maxmem)
-		json_object_set_new(o, "maxmem", json_integer((json_int_t)cfg->maxmem));
-	set_str(o, "kernel", cfg->kernel);
-	set_str(o, "ramdisk", cfg->ramdisk);
-	set_str(o, "cmdline", cfg->cmdline);
-	set_str(o, "root", cfg->root);
-	set_str(o, "extra", cfg->extra);
-	set_str(o, "bootloader", cfg->bootloader);
-	if (cfg->n_bootloader_args) {
-		json_t *a = json_array();
-		for (size_t i = 0; a && i < cfg->n_bootloader_args; i++)
-			json_array_append_new(a, json_string(cfg->bootloader_args[i]));
-		json_object_set_new(o, "bootloader_args", a);
-	}
-	json_t *disks = json_array();
-	for (size_t i = 0; disks && i < cfg->n_disks; i++)
-		json_array_append_new(disks, disk_to_json(&cfg->disks[i]));
-	json_object_set_new(o, "disk", disks);
-	json_t *vifs = json_array();
-	for (size_t i = 0; vifs && i < cfg->n_vifs; i++)
-		json_array_append_new(vifs, vif_to_json(&cfg->vifs[i]));
-	json_object_set_new(o, "vif", vifs);
-	set_str(o, "boot", cfg->boot);
-	json_object_set_new(o, "vnc", json_boolean(cfg->vnc));
-	set_str(o, "vnclisten", cfg->vnclisten);
-	if (cfg->vncdisplay >= 0)
-		json_object_set_new(o, "vncdisplay", json_integer(cfg->vncdisplay));
-	set_str(o, "serial", cfg->serial);
-	json_object_set_new(o, "sdl", json_boolean(cfg->sdl));
-	set_str(o, "on_poweroff", vm_action_name(cfg->on_poweroff));
-	set_str(o, "on_reboot", vm_action_name(cfg->on_reboot));
-	set_str(o, "on_crash", vm_action_name(cfg->on_crash));
-	if (cfg->claim_mode >= 0)
-		json_object_set_new(o, "claim_mode", json_boolean(cfg->claim_mode));
-	return o;
+	return raw;
 }

@@ -301,8 +301,9 @@ int longop_check_cancel(struct longop *op)
 	return -1;
 }
 
-static void failv(struct longop *op, int code, const char *param, const char *path,
-		  const char *fmt, va_list ap)
+__attribute__((format(printf, 5, 0))) static void failv(struct longop *op, int code,
+							const char *param, const char *path,
+							const char *fmt, va_list ap)
 {
 	if (op->err.code)
 		return; /* the first failure wins */

@@ -28,6 +28,8 @@
 #include "util.h"
 #include "vm.h"
 #include "vmd-proto.h"
+#include "xlcfg.h"
+#include "xlkeys.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/vmd"
 
@@ -112,6 +114,45 @@ static const struct backend_ops *pick_backend(const char *name)
 			"hypervisor\n");
 #endif
 	return NULL;
+}
+
+/* What every translation of a guest config assumes, as xl takes it from its host: the
+ * backend's cpus and nodes, xl.conf (vmd.conf xl_conf), then vmd.conf's claim_mode and
+ * default_bridge over xl.conf's. Lives as long as the process. */
+static struct host_info host_facts;
+static struct xlkeys_host host;
+static struct xlcfg_xl_conf xl_conf;
+
+static int translation_host(struct daemon *d, const struct vmd_conf *conf)
+{
+	struct err err = {0};
+	if (be_host_info(d->be, &host_facts, &err) < 0) {
+		log_warn("cannot read the host's cpus (%s); assuming one", err.msg);
+		err_clear(&err);
+		host_facts.max_cpus = host_facts.nr_cpus = host_facts.nr_nodes = 1;
+	}
+	xlkeys_host_default(&host, host_facts.max_cpus);
+	host.online_cpus = host_facts.nr_cpus > 0 ? host_facts.nr_cpus : host.max_cpus;
+	host.nr_nodes = host_facts.nr_nodes > 0 ? host_facts.nr_nodes : 1;
+	host.cpu_node = host_facts.cpu_node;
+	if (xlcfg_xl_conf_read(conf->xl_conf, &host, &xl_conf, &err) < 0) {
+		log_error("%s (xl would refuse it too; vmd.conf's xl_conf names another)", err.msg);
+		err_clear(&err);
+		return -1;
+	}
+	const char *claim_from = xl_conf.claim_mode >= 0 ? conf->xl_conf : "xl's default";
+	if (conf->claim_mode >= 0) {
+		host.claim_mode = conf->claim_mode == 1;
+		claim_from = "vmd.conf";
+	}
+	if (conf->default_bridge)
+		host.vif_bridge = conf->default_bridge;
+	config_set_host(&host);
+	log_info("guests are built for %d cpus (%d online), %d node(s); claim_mode %s (%s)%s%s",
+		 host.max_cpus, host.online_cpus, host.nr_nodes, host.claim_mode ? "on" : "off",
+		 claim_from, host.vif_bridge ? "; default bridge " : "",
+		 host.vif_bridge ? host.vif_bridge : "");
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -324,7 +365,6 @@ int main(int argc, char **argv)
 		.state_dir = d.state_dir,
 		.sim_memory_mib = sim_mem,
 		.sim_delay_ms = (unsigned)sim_delay,
-		.claim_mode = conf.claim_mode,
 		.on_event = vm_dom_event,
 		.event_arg = &d,
 	};
@@ -334,6 +374,8 @@ int main(int argc, char **argv)
 		log_error("backend %s: %s", be_ops->name, err.msg);
 		goto out;
 	}
+	if (translation_host(&d, &conf) < 0)
+		goto out;
 	if (vm_registry_load(&d) < 0)
 		goto out;
 	vm_adopt_all(&d);

@@ -24,30 +24,40 @@ json_t *vm_to_json(struct vm *vm, bool detail)
 			      "uuid", u, "type", vm_type_name(c->type), "state",
 			      vm_state_name(vm->state), "domid",
 			      vm->domid >= 0 ? json_integer(vm->domid) : json_null(), "vcpus",
-			      c->vcpus, "memory", (json_int_t)c->memory, "managed", 1, "autostart",
+			      vm_config_vcpus(c), "memory", (json_int_t)vm_config_memory_mib(c),
+			      "managed", 1, "autostart",
 			      vm->autostart);
 	const char *phase = vm_install_phase_name(vm->install.phase);
 	if (phase)
 		json_object_set_new(o, "install_phase", json_string(phase));
 	if (!detail)
 		return o;
-	json_object_set_new(o, "maxvcpus", json_integer(c->maxvcpus ? c->maxvcpus : c->vcpus));
-	json_object_set_new(o, "maxmem", json_integer((json_int_t)(c->maxmem ? c->maxmem
-									      : c->memory)));
-	json_object_set_new(o, "on_poweroff", json_string(vm_action_name(c->on_poweroff)));
-	json_object_set_new(o, "on_reboot", json_string(vm_action_name(c->on_reboot)));
-	json_object_set_new(o, "on_crash", json_string(vm_action_name(c->on_crash)));
+	json_object_set_new(o, "maxvcpus", json_integer(vm_config_maxvcpus(c)));
+	json_object_set_new(o, "maxmem", json_integer((json_int_t)vm_config_maxmem_mib(c)));
+	json_object_set_new(o, "on_poweroff",
+			    json_string(vm_action_name(vm_config_action(c, "on_poweroff"))));
+	json_object_set_new(o, "on_reboot",
+			    json_string(vm_action_name(vm_config_action(c, "on_reboot"))));
+	json_object_set_new(o, "on_crash",
+			    json_string(vm_action_name(vm_config_action(c, "on_crash"))));
+	json_object_set_new(o, "on_watchdog",
+			    json_string(vm_action_name(vm_config_action(c, "on_watchdog"))));
 	json_object_set_new(o, "console",
 			    json_string(c->type == VM_TYPE_HVM ? "serial" : "pv"));
 	json_t *vifs = json_array();
-	for (size_t i = 0; i < c->n_vifs; i++) {
-		const struct vm_vif *v = &c->vifs[i];
-		json_t *jv = json_pack("{s:i, s:s*, s:s*, s:s*, s:s*}", "index", (int)i, "mac",
-				       v->mac, "bridge", v->bridge, "script", v->script, "ip",
-				       v->ip);
+	for (int i = 0; i < c->dc.num_nics; i++) {
+		const libxl_device_nic *v = &c->dc.nics[i];
+		char mac[18];
+		snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", v->mac[0], v->mac[1],
+			 v->mac[2], v->mac[3], v->mac[4], v->mac[5]);
+		bool has_mac = v->mac[0] | v->mac[1] | v->mac[2] | v->mac[3] | v->mac[4] | v->mac[5];
+		json_t *jv = json_pack("{s:i, s:s*, s:s*, s:s*, s:s*}", "index", i, "mac",
+				       has_mac ? mac : NULL, "bridge", v->bridge, "script",
+				       v->script, "ip", v->ip);
 		if (vm->domid >= 0) {
-			char *be = v->vifname ? xstrdup(v->vifname)
-					      : xasprintf("vif%lld.%zu", (long long)vm->domid, i);
+			char *be = v->ifname ? xstrdup(v->ifname)
+					     : xasprintf("vif%lld.%d", (long long)vm->domid,
+							 v->devid >= 0 ? v->devid : i);
 			json_object_set_new(jv, "backend", json_string(be));
 			free(be);
 		} else {
@@ -57,11 +67,11 @@ json_t *vm_to_json(struct vm *vm, bool detail)
 	}
 	json_object_set_new(o, "vifs", vifs);
 	json_t *disks = json_array();
-	for (size_t i = 0; i < c->n_disks; i++) {
-		const struct vm_disk *dk = &c->disks[i];
+	for (int i = 0; i < c->dc.num_disks; i++) {
+		const libxl_device_disk *dk = &c->dc.disks[i];
 		json_array_append_new(disks,
 				      json_pack("{s:s, s:s*, s:b, s:s}", "vdev", dk->vdev, "target",
-						dk->target, "cdrom", dk->cdrom, "access",
+						dk->pdev_path, "cdrom", dk->is_cdrom, "access",
 						dk->readwrite ? "rw" : "ro"));
 	}
 	json_object_set_new(o, "disks", disks);
@@ -73,7 +83,7 @@ json_t *vm_to_json(struct vm *vm, bool detail)
 		dom_info_finish(&di);
 		err_clear(&err);
 	}
-	if (c->type == VM_TYPE_HVM && c->vnc) {
+	if (vm_config_vnc(c)) {
 		char addr[128];
 		struct err err = {0};
 		bool have = vm->domid >= 0 &&

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conf.h"
 #include "daemon.h"
 #include "log.h"
 #include "util.h"
@@ -262,12 +263,15 @@ static bool restart_allowed(struct vm *vm)
 static int install_switch(struct vm *vm)
 {
 	struct vm_config old = vm->cfg, next;
+	struct err err = {0};
 	vm_config_init(&next);
-	if (vm_config_copy(&next, &vm->cfg) < 0) {
-		log_error("%s: out of memory switching to the installed system", vm->cfg.name);
+	if (vm_config_copy(&next, &vm->cfg, &err) < 0 ||
+	    vm_config_make_installed(&next, &err) < 0) {
+		log_error("%s: cannot switch to the installed system: %s", vm->cfg.name, err.msg);
+		vm_config_finish(&next);
+		err_clear(&err);
 		return -1;
 	}
-	vm_config_make_installed(&next);
 	char **files = vm->install.files;
 	size_t n_files = vm->install.n_files;
 	vm->install.files = NULL;
@@ -446,10 +450,40 @@ int vm_unpause(struct vm *vm, struct err *err)
 
 /* ---- domain events: the on_* rules ------------------------------------------------------- */
 
+/* on_*=coredump-*: the core goes to dump_dir/NAME, as xl writes it; a failed dump is
+ * logged and the action goes on (as xl does). */
+static void core_dump(struct vm *vm)
+{
+	const struct vmd_conf *conf = conf_active();
+	char *path = xasprintf("%s/%s", conf->dump_dir, vm->cfg.name);
+	struct err err = {0};
+	log_info("%s: dumping core to %s", vm->cfg.name, path);
+	if (mkdir_p(conf->dump_dir, 0700) < 0)
+		log_error("%s: core dump: %s: %s", vm->cfg.name, conf->dump_dir, strerror(errno));
+	else if (be_core_dump(vm->d->be, (uint32_t)vm->domid, path, &err) < 0)
+		log_error("%s: core dump failed: %s", vm->cfg.name, err.msg);
+	err_clear(&err);
+	free(path);
+}
+
 static void apply(struct vm *vm, enum vm_action action, const char *reason, bool crash)
 {
 	struct err err = {0};
 	switch (action) {
+	case VM_ACTION_COREDUMP_DESTROY:
+		core_dump(vm);
+		if (begin_destroy(vm, VM_STOPPING, reason, &err) == 0)
+			return;
+		break;
+	case VM_ACTION_COREDUMP_RESTART:
+		core_dump(vm);
+		if (begin_destroy(vm, VM_REBOOTING, reason, &err) == 0)
+			return;
+		break;
+	/* A definition cannot hold these two (xlcfg.c refuses them); on_soft_reset's default
+	 * soft-reset boots the guest afresh (README, "Deliberate differences"). */
+	case VM_ACTION_RENAME_RESTART:
+	case VM_ACTION_SOFT_RESET:
 	case VM_ACTION_PRESERVE:
 		set_state(vm, crash ? VM_CRASHED : VM_SHUTDOWN, reason);
 		return;
@@ -511,7 +545,8 @@ void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev)
 		vm->shutdown_requested = false;
 		if (!asked && install_finish(vm, "poweroff"))
 			break;
-		enum vm_action a = asked ? VM_ACTION_DESTROY : vm->cfg.on_poweroff;
+		enum vm_action a = asked ? VM_ACTION_DESTROY
+					 : vm_config_action(&vm->cfg, "on_poweroff");
 		log_info("%s: powered off; on_poweroff %s", vm->cfg.name, vm_action_name(a));
 		apply(vm, a, "poweroff", false);
 		break;
@@ -521,15 +556,31 @@ void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev)
 		vm->reboot_requested = false;
 		if (!asked && install_finish(vm, "reboot"))
 			break;
-		enum vm_action a = asked ? VM_ACTION_RESTART : vm->cfg.on_reboot;
+		enum vm_action a = asked ? VM_ACTION_RESTART
+					 : vm_config_action(&vm->cfg, "on_reboot");
 		log_info("%s: rebooting; on_reboot %s", vm->cfg.name, vm_action_name(a));
 		apply(vm, a, "reboot", false);
 		break;
 	}
 	case DOM_EV_CRASH:
-		log_warn("%s: crashed; on_crash %s", vm->cfg.name, vm_action_name(vm->cfg.on_crash));
-		apply(vm, vm->cfg.on_crash, "crash", true);
+	case DOM_EV_WATCHDOG:
+	case DOM_EV_SOFT_RESET: {
+		const char *key = ev == DOM_EV_CRASH      ? "on_crash"
+				  : ev == DOM_EV_WATCHDOG ? "on_watchdog"
+							  : "on_soft_reset";
+		const char *what = ev == DOM_EV_CRASH      ? "crash"
+				   : ev == DOM_EV_WATCHDOG ? "watchdog"
+							   : "soft-reset";
+		enum vm_action a = vm_config_action(&vm->cfg, key);
+		if (ev == DOM_EV_SOFT_RESET)
+			log_info("%s: soft reset; %s %s", vm->cfg.name, key, vm_action_name(a));
+		else
+			log_warn("%s: %s; %s %s", vm->cfg.name,
+				 ev == DOM_EV_CRASH ? "crashed" : "its watchdog fired", key,
+				 vm_action_name(a));
+		apply(vm, a, what, ev != DOM_EV_SOFT_RESET);
 		break;
+	}
 	}
 }
 

@@ -3,8 +3,9 @@
  * and removed, and their persistence in the store. What happens to a defined guest over
  * time (start, stop, the on_* rules, adoption) is vm-life.c's.
  *
- * A definition is stored as {"vmd_store": 1, "config": <canonical config>, "autostart": b,
- * "owned_disks": [...], "install": {...}} (store.c writes it atomically).
+ * A definition is stored as {"vmd_store": 2, "xlcfg": <its xl.cfg text>, "autostart": b,
+ * "owned_disks": [...], "install": {...}} (store.c writes it atomically); version 1, with
+ * the JSON config object in "config", is still read.
  */
 #include "vm.h"
 
@@ -16,6 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "daemon.h"
 #include "log.h"
 #include "store.h"
@@ -23,7 +25,8 @@
 #include "vmd-proto.h"
 #include "xlcfg.h"
 
-#define STORE_VERSION 1
+/* 2: the definition is its xl.cfg text; 1 (read, never written): the JSON config object */
+#define STORE_VERSION 2
 
 /* A name that a long operation will define: see vm_reserve. */
 struct vm_reservation {
@@ -125,13 +128,19 @@ static struct vm *find_uuid(struct daemon *d, const uint8_t uuid[16])
 	return NULL;
 }
 
+static bool mac_set(const uint8_t mac[6])
+{
+	static const uint8_t zero[6];
+	return memcmp(mac, zero, 6) != 0;
+}
+
 /* The guest that already uses mac, if any. */
-static struct vm *find_mac(struct daemon *d, const char *mac)
+static struct vm *find_mac(struct daemon *d, const uint8_t mac[6])
 {
 	struct vm *vm;
 	TAILQ_FOREACH(vm, &d->vms, link) {
-		for (size_t i = 0; i < vm->cfg.n_vifs; i++)
-			if (vm->cfg.vifs[i].mac && strcasecmp(vm->cfg.vifs[i].mac, mac) == 0)
+		for (int i = 0; i < vm->cfg.dc.num_nics; i++)
+			if (memcmp(vm->cfg.dc.nics[i].mac, mac, 6) == 0)
 				return vm;
 	}
 	return NULL;
@@ -269,8 +278,8 @@ static json_t *vm_doc(const struct vm *vm)
 	json_t *owned = json_array();
 	for (size_t i = 0; i < vm->n_owned_disks; i++)
 		json_array_append_new(owned, json_string(vm->owned_disks[i]));
-	json_t *doc = json_pack("{s:i, s:o, s:b, s:o}", "vmd_store", STORE_VERSION, "config",
-				config_to_json(&vm->cfg), "autostart", vm->autostart,
+	json_t *doc = json_pack("{s:i, s:s, s:b, s:o}", "vmd_store", STORE_VERSION, "xlcfg",
+				vm->cfg.text, "autostart", vm->autostart,
 				"owned_disks", owned);
 	if (vm->install.phase != VM_INSTALL_NONE) {
 		json_t *files = json_array();
@@ -301,16 +310,21 @@ static int load_one(void *arg, const char *name, json_t *doc, struct err *err)
 	struct daemon *d = arg;
 	json_t *ver = json_object_get(doc, "vmd_store");
 	json_t *cfgj = json_object_get(doc, "config");
+	const char *text = json_string_value(json_object_get(doc, "xlcfg"));
 	json_t *autostart = json_object_get(doc, "autostart");
 	json_t *owned = json_object_get(doc, "owned_disks");
-	if (!json_is_integer(ver) || json_integer_value(ver) != STORE_VERSION ||
-	    !json_is_object(cfgj)) {
+	json_int_t v = json_integer_value(ver);
+	if (!json_is_integer(ver) || !((v == 2 && text) || (v == 1 && json_is_object(cfgj)))) {
 		err_set(err, VMD_ERR_IO, "not a vmd definition (version %d)", STORE_VERSION);
 		return -1;
 	}
 	struct vm *vm = vm_new(d);
 	struct err cerr = {0};
-	if (config_from_json(cfgj, &vm->cfg, &cerr) < 0) {
+	char *fname = xasprintf("%s.json", name);
+	int r = text ? config_parse(text, strlen(text), fname, NULL, &vm->cfg, &cerr)
+		     : config_parse_json(cfgj, NULL, &vm->cfg, &cerr);
+	free(fname);
+	if (r < 0) {
 		err_set(err, VMD_ERR_IO, "invalid config: %s", cerr.msg);
 		err_clear(&cerr);
 		goto fail;
@@ -328,10 +342,12 @@ static int load_one(void *arg, const char *name, json_t *doc, struct err *err)
 		err_set(err, VMD_ERR_IO, "uuid already used by '%s'", other->cfg.name);
 		goto fail;
 	}
-	for (size_t i = 0; i < vm->cfg.n_vifs; i++) {
-		if (vm->cfg.vifs[i].mac && (other = find_mac(d, vm->cfg.vifs[i].mac))) {
-			err_set(err, VMD_ERR_IO, "mac %s already used by '%s'", vm->cfg.vifs[i].mac,
-				other->cfg.name);
+	for (int i = 0; i < vm->cfg.dc.num_nics; i++) {
+		const uint8_t *mac = vm->cfg.dc.nics[i].mac;
+		if (mac_set(mac) && (other = find_mac(d, mac))) {
+			char m[MAC_STR_LEN];
+			mac_format(mac, m);
+			err_set(err, VMD_ERR_IO, "mac %s already used by '%s'", m, other->cfg.name);
 			goto fail;
 		}
 	}
@@ -404,37 +420,58 @@ void vm_registry_finish(struct daemon *d)
 
 /* ---- define / remove --------------------------------------------------------------------- */
 
-/* Gives every vif without a MAC one that no definition (this one included) uses; checks the
- * given ones. */
-static int assign_macs(struct daemon *d, struct vm_config *cfg, struct err *err)
+/* What vm_define adds: a uuid no definition uses (when the text has none), and for every
+ * vif without one a MAC that no definition (this one included) uses; MACs the text gives
+ * must be free too. */
+static int complete(struct daemon *d, struct vm_config *cfg, struct err *err)
 {
-	for (size_t i = 0; i < cfg->n_vifs; i++) {
-		struct vm_vif *v = &cfg->vifs[i];
-		if (v->mac) {
-			struct vm *other = find_mac(d, v->mac);
+	uint8_t uuid[16];
+	memcpy(uuid, cfg->uuid, 16);
+	if (!cfg->has_uuid) {
+		do
+			uuid_generate_v4(uuid);
+		while (find_uuid(d, uuid));
+	}
+	int n = cfg->dc.num_nics;
+	char **macs = xcalloc((size_t)n + 1, sizeof *macs);
+	int r = 0;
+	for (int i = 0; i < n && r == 0; i++) {
+		const uint8_t *mac = cfg->dc.nics[i].mac;
+		if (mac_set(mac)) {
+			struct vm *other = find_mac(d, mac);
 			if (other) {
-				err_set(err, VMD_ERR_EXISTS, "mac %s is already used by guest '%s'",
-					v->mac, other->cfg.name);
-				err_add_str(err, "mac", v->mac);
+				char m[MAC_STR_LEN];
+				mac_format(mac, m);
+				err_set(err, VMD_ERR_EXISTS, "mac %s is already used by guest '%s'", m,
+					other->cfg.name);
+				err_add_str(err, "mac", m);
 				err_add_str(err, "name", other->cfg.name);
-				return -1;
+				r = -1;
 			}
 			continue;
 		}
-		char mac[MAC_STR_LEN];
 		for (;;) {
 			uint8_t m[6];
 			mac_generate_xen(m);
-			mac_format(m, mac);
-			bool clash = find_mac(d, mac) != NULL;
-			for (size_t j = 0; j < cfg->n_vifs && !clash; j++)
-				clash = cfg->vifs[j].mac && strcmp(cfg->vifs[j].mac, mac) == 0;
-			if (!clash)
+			bool clash = find_mac(d, m) != NULL;
+			for (int j = 0; j < n && !clash; j++)
+				clash = memcmp(cfg->dc.nics[j].mac, m, 6) == 0;
+			char text[MAC_STR_LEN];
+			mac_format(m, text);
+			for (int j = 0; j < i && !clash; j++)
+				clash = macs[j] && strcmp(macs[j], text) == 0;
+			if (!clash) {
+				macs[i] = xstrdup(text);
 				break;
+			}
 		}
-		v->mac = xstrdup(mac);
 	}
-	return 0;
+	if (r == 0)
+		r = vm_config_complete(cfg, uuid, macs, err);
+	for (int i = 0; i < n; i++)
+		free(macs[i]);
+	free(macs);
+	return r;
 }
 
 struct vm *vm_define(struct daemon *d, struct vm_config *cfg, const struct vm_define_opts *opts,
@@ -457,13 +494,8 @@ struct vm *vm_define(struct daemon *d, struct vm_config *cfg, const struct vm_de
 			err_add_str(err, "name", other->cfg.name);
 			return NULL;
 		}
-	} else {
-		do
-			uuid_generate_v4(cfg->uuid);
-		while (find_uuid(d, cfg->uuid));
-		cfg->has_uuid = true;
 	}
-	if (assign_macs(d, cfg, err) < 0)
+	if (complete(d, cfg, err) < 0)
 		return NULL;
 
 	struct vm *vm = vm_new(d);
@@ -535,8 +567,8 @@ int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, s
 			  vm->cfg.name, strerror(errno));
 		return -1;
 	}
-	for (size_t i = 0; i < vm->cfg.n_disks; i++) {
-		const char *t = vm->cfg.disks[i].target;
+	for (int i = 0; i < vm->cfg.dc.num_disks; i++) {
+		const char *t = vm->cfg.dc.disks[i].pdev_path;
 		if (!t)
 			continue;
 		if (delete_disks && owns(vm, t)) {

@@ -1,16 +1,11 @@
 /*
- * xlcfg.c: xl.cfg text <-> struct vm_config, the xl disk and vif spec strings, and
- * vm_config_validate (the checks both input forms go through).
+ * xlcfg.c: see xlcfg.h.
  *
  * The syntax is libxlutil's, so a file means what it means to xl. libxlutil cannot list the
- * keys a file sets and xl ignores unknown ones; we refuse them instead (a typo in "memmory"
- * must not silently give a 128 MiB guest). That takes a lexer of our own, which also keeps
- * lexically bad text away from libxlutil (see lex() for why) and records the line of each
- * key for messages. Errors read "file:line: key: what" (struct err).
- *
- * This is the only file of the core that includes libxlutil.h (and, through it, libxl.h);
- * it calls a few plain libxenlight functions (disk init/dispose, enum names), so the core
- * links libxenlight even when the libxl backend is not built.
+ * keys a file sets, and xl ignores the keys it does not know; vmd refuses them instead (a
+ * typo in "memmory" must not silently give a guest libxl's 32 MiB). That takes a lexer of
+ * our own, which also keeps lexically bad text away from libxlutil (see xlcfg_lex for why)
+ * and records where each statement is, for messages and for edits.
  */
 #include "xlcfg.h"
 
@@ -21,19 +16,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libxl_utils.h>
 #include <libxlutil.h>
 
 #include "util.h"
 #include "vmd-proto.h"
+#include "xlkeys.h"
 
-/* Bounds beyond config.h's VM_*_MAX. */
-#define IFNAME_MAX 15                  /* IFNAMSIZ - 1 */
-#define XLCFG_TEXT_MAX (1024 * 1024)   /* as a protocol line: no real xl.cfg comes close */
+#define IFNAME_MAX 15 /* IFNAMSIZ - 1 */
+/* Far more than any key needs; bounds libxlutil's recursion on hostile input. */
+#define LIST_DEPTH_MAX 16
 
-/* ---- errors ------------------------------------------------------------------------- */
+/* ---- errors ----------------------------------------------------------------------------- */
 
-/* Copies a user value into buf for a message: control bytes become '?' and long values are
- * cut, so a hostile value can neither forge extra lines nor crowd out the message. */
+/* A user value for a message: control bytes become '?', long values are cut (a hostile
+ * value can neither forge lines nor crowd out the message), valid UTF-8. */
 #define SHOW_LEN 72
 static const char *show(char buf[SHOW_LEN], const char *s)
 {
@@ -49,170 +46,392 @@ static const char *show(char buf[SHOW_LEN], const char *s)
 		buf[n++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
 	}
 	buf[n] = '\0';
+	utf8_mend(buf);
 	return buf;
 }
 
-/* An invalid-config message, on one printable line (it quotes the client's text). */
-__attribute__((format(printf, 2, 3))) static void set_msg(struct err *err, const char *fmt,
-							   ...)
+static void clean(char *s)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	err_setv(err, VMD_ERR_INVALID_CONFIG, fmt, ap);
-	va_end(ap);
-	if (err)
-		for (char *p = err->msg; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = '?';
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
 }
 
-/* data.key: the key the error is about, cut and cleaned as in the message. */
-static void set_key(struct err *err, const char *key)
-{
-	char k[CONFIG_KEY_MAX + 1];
-	snprintf(k, sizeof k, "%.*s", utf8_prefix(key, CONFIG_KEY_MAX), key);
-	for (char *p = k; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	err_add_str(err, "key", k);
-}
-
-static void set_line(struct err *err, int line)
-{
-	if (line > 0)
-		err_add(err, "line", json_integer(line));
-}
-
-/* Records "key: <text>" with no location; xlcfg_parse adds "file:line: " afterwards. */
-__attribute__((format(printf, 3, 4))) static int fail(struct err *err, const char *key,
-						       const char *fmt, ...)
+/* "fname:line: text" (or "fname: text"), data line (and key, when given). */
+static int fail_at(struct err *err, const char *fname, int line, const char *key,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int fail_at(struct err *err, const char *fname, int line, const char *key,
+		   const char *fmt, ...)
 {
 	char text[ERR_MSG_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
 	err_clear(err);
-	if (key && *key) {
-		set_key(err, key);
-		set_msg(err, "%s: %s", err_data_str(err, "key"), text);
-	} else {
-		set_msg(err, "%s", text);
+	if (line > 0)
+		err_set(err, VMD_ERR_INVALID_CONFIG, "%s:%d: %s", fname, line, text);
+	else
+		err_set(err, VMD_ERR_INVALID_CONFIG, "%s: %s", fname, text);
+	if (err) {
+		clean(err->msg);
+		if (key) {
+			char k[CONFIG_KEY_MAX + 1];
+			snprintf(k, sizeof k, "%.*s", utf8_prefix(key, CONFIG_KEY_MAX), key);
+			clean(k);
+			err_add_str(err, "key", k);
+		}
+		if (line > 0)
+			err_add(err, "line", json_integer(line));
 	}
 	return -1;
 }
 
-/* ---- small string checks ------------------------------------------------------------ */
+/* ---- the lexer -------------------------------------------------------------------------- */
 
-static bool utf8_valid(const char *s)
+/*
+ * libxlutil's own lexer reports a lexical error and carries on, and its parser then leaks
+ * values it can no longer store (Xen 4.17: xlu__cfg_list_append returns early once an error
+ * is set). A daemon that parses client text cannot leak per request, so this lexer, which
+ * follows libxlutil's token rules (libxlu_cfg_l.l), refuses lexically bad text before
+ * libxlutil sees it; what reaches libxlutil can then only fail with a syntax error, which it
+ * cleans up after. The same pass records each top-level statement.
+ */
+
+static bool ident_char(char c)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		unsigned c = *p, n;
-		uint32_t cp;
-		if (c < 0x80) {
-			p++;
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+}
+
+static bool hex_lower(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+static int lex_error(struct err *err, const char *fname, int line, const char *at,
+		     const char *why)
+{
+	char raw[48], near[SHOW_LEN];
+	size_t n = strcspn(at, " \t\n");
+	if (n > 40)
+		n = 40;
+	snprintf(raw, sizeof raw, "%.*s", (int)n, at);
+	return fail_at(err, fname, line, NULL, "config parsing error near '%s': %s",
+		       show(near, raw), why);
+}
+
+struct stmts {
+	struct xlcfg_stmt *v;
+	size_t n, cap;
+};
+
+static void stmt_begin(struct stmts *s, const char *t, size_t b, size_t e, int line, bool append)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->v = xrealloc(s->v, s->cap * sizeof *s->v);
+	}
+	struct xlcfg_stmt *st = &s->v[s->n++];
+	st->key = xasprintf("%.*s", (int)(e - b), t + b);
+	st->line = line;
+	st->start = b;
+	st->end = e;
+	st->append = append;
+}
+
+/* t[0..n) ends with '\n' and holds no NUL. */
+static int lex(const char *t, size_t n, const char *fname, struct stmts *s, struct err *err)
+{
+	int line = 1, depth = 0;
+	bool start = true;  /* the next identifier at depth 0 begins a statement */
+	bool open = false;  /* a statement is open: its end moves with each token */
+	size_t i = 0;
+	while (i < n) {
+		char c = t[i];
+		size_t tok = i;
+		if (c == ' ' || c == '\t') {
+			i++;
 			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
+		}
+		if (c == '\n' || c == '#') {
+			while (t[i] != '\n')
+				i++;
+			i++;
+			line++;
+			if (depth == 0) {
+				start = true;
+				open = false;
+			}
+			continue;
+		}
+		if (c == '\'' || c == '"') {
+			size_t j = i + 1;
+			while (t[j] != c && t[j] != '\n') {
+				if (t[j] == '\\' && t[j + 1] != '\n') {
+					/* libxlutil's \x and octal escapes are broken (always an error,
+					 * or the character is dropped); refuse them outright. */
+					if (!strchr("\"'\\abfnrtv", t[j + 1]))
+						return lex_error(err, fname, line, t + j,
+								 "invalid escape in quoted string");
+					j += 2;
+				} else if (t[j] == '\\') {
+					break;
+				} else {
+					j++;
+				}
+			}
+			if (t[j] != c)
+				return lex_error(err, fname, line, t + i, "unterminated string");
+			i = j + 1;
+			start = false;
+		} else if (c >= 'a' && c <= 'z') {
+			while (ident_char(t[i]))
+				i++;
+			if (start && depth == 0) {
+				size_t j = i;
+				while (t[j] == ' ' || t[j] == '\t')
+					j++;
+				stmt_begin(s, t, tok, i, line, t[j] == '+' && t[j + 1] == '=');
+				open = true;
+			}
+			start = false;
+		} else if (c >= '0' && c <= '9') {
+			if (c == '0' && t[i + 1] == 'x' && hex_lower(t[i + 2])) {
+				i += 2;
+				while (hex_lower(t[i]))
+					i++;
+			} else {
+				while (t[i] >= '0' && t[i] <= '9')
+					i++;
+			}
+			start = false;
+		} else if (c == '+' && t[i + 1] == '=') {
+			i += 2;
+			start = false;
+		} else if (c == ',' || c == '=') {
+			i++;
+			start = false;
+		} else if (c == '[') {
+			if (++depth > LIST_DEPTH_MAX)
+				return lex_error(err, fname, line, t + i, "lists nested too deeply");
+			i++;
+			start = false;
+		} else if (c == ']') {
+			if (depth > 0)
+				depth--;
+			i++;
+			start = false;
+		} else if (c == ';') {
+			if (depth == 0) {
+				start = true;
+				open = false;
+			}
+			i++;
+			continue;
 		} else {
-			return false;
+			return lex_error(err, fname, line, t + i, "lexical error");
 		}
-		for (unsigned i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (p[i] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		p += n + 1;
+		if (open)
+			s->v[s->n - 1].end = i;
 	}
-	return true;
-}
-
-static bool has_ctl(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
-
-/* Spec strings may use tabs as blanks (both spec syntaxes skip them); nothing else. */
-static bool spec_has_ctl(const char *s)
-{
-	for (; *s; s++)
-		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
-			return true;
-	return false;
-}
-
-/* Every string we keep must survive the xl.cfg we emit (a quoted string cannot hold a
- * newline) and the JSON we emit (UTF-8 only). */
-static int check_text(struct err *err, const char *key, const char *s, bool empty_ok)
-{
-	if (!s)
-		return 0;
-	if (!empty_ok && !*s)
-		return fail(err, key, "empty value");
-	if (has_ctl(s))
-		return fail(err, key, "value contains a control character");
-	if (!utf8_valid(s))
-		return fail(err, key, "value is not valid UTF-8");
 	return 0;
 }
 
-static bool only_chars(const char *s, const char *extra)
+void xlcfg_stmts_free(struct xlcfg_stmt *s, size_t n)
 {
-	if (!*s)
-		return false;
-	for (; *s; s++) {
-		char c = *s;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      strchr(extra, c)))
-			return false;
+	for (size_t i = 0; i < n; i++)
+		free(s[i].key);
+	free(s);
+}
+
+int xlcfg_lex(const char *text, size_t len, const char *fname, char **norm,
+	      struct xlcfg_stmt **stmts, size_t *n, struct err *err)
+{
+	*norm = NULL;
+	*stmts = NULL;
+	*n = 0;
+	const char *nul = memchr(text, '\0', len);
+	if (nul) {
+		int line = 1;
+		for (const char *q = text; q < nul; q++)
+			line += *q == '\n';
+		return fail_at(err, fname, line, NULL, "NUL byte in the text");
 	}
-	return true;
-}
-
-static int check_abs_path(struct err *err, const char *key, const char *path)
-{
-	char b[SHOW_LEN];
-	if (!path)
-		return 0;
-	if (check_text(err, key, path, false) < 0)
+	if (len > XLCFG_TEXT_MAX)
+		return fail_at(err, fname, 0, NULL, "longer than %d bytes", XLCFG_TEXT_MAX);
+	/* CRLF line ends are a lexical error to libxlutil; a file written on Windows means the
+	 * same with plain LF. A missing final newline makes a last "# comment" an error and
+	 * lets trailing junk through (libxlutil's lexer at end of input), so add one. */
+	char *d = xmalloc(len + 2);
+	size_t m = 0;
+	for (size_t i = 0; i < len; i++)
+		if (!(text[i] == '\r' && i + 1 < len && text[i + 1] == '\n'))
+			d[m++] = text[i];
+	if (m == 0 || d[m - 1] != '\n')
+		d[m++] = '\n';
+	d[m] = '\0';
+	/* One check for every string of the file: JSON (the protocol, the store) carries
+	 * only UTF-8, and an xl.cfg string cannot hold a control character but a tab. */
+	char *copy = xstrdup(d);
+	bool utf8 = strcmp(utf8_mend(copy), d) == 0;
+	free(copy);
+	if (!utf8)
+		return free(d), fail_at(err, fname, 0, NULL, "the text is not valid UTF-8");
+	int line = 1;
+	for (size_t i = 0; i < m; i++) {
+		unsigned char c = (unsigned char)d[i];
+		if (c == '\n')
+			line++;
+		else if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return free(d), fail_at(err, fname, line, NULL,
+						"control character 0x%02x in the text", c);
+	}
+	struct stmts s = {0};
+	if (lex(d, m, fname, &s, err) < 0) {
+		xlcfg_stmts_free(s.v, s.n);
+		free(d);
 		return -1;
-	if (path[0] != '/')
-		return fail(err, key, "relative path '%s'; use an absolute path", show(b, path));
+	}
+	*norm = d;
+	*stmts = s.v;
+	*n = s.n;
 	return 0;
 }
 
-/* Hotplug scripts: a name looked up in /etc/xen/scripts, or an absolute path. */
-static int check_script(struct err *err, const char *key, const char *s)
+/* The statement that counts for key: the last. */
+static const struct xlcfg_stmt *last_stmt(const struct xlcfg_stmt *s, size_t n, const char *key)
 {
-	char b[SHOW_LEN];
-	if (!s)
-		return 0;
-	if (check_text(err, key, s, false) < 0)
-		return -1;
-	if (strchr(s, '/') && check_abs_path(err, key, s) < 0)
-		return -1;
-	if (!only_chars(s, "._-+/"))
-		return fail(err, key, "invalid script '%s'", show(b, s));
-	return 0;
+	for (size_t i = n; i-- > 0;)
+		if (strcmp(s[i].key, key) == 0)
+			return &s[i];
+	return NULL;
+}
+
+/* ---- translation ------------------------------------------------------------------------ */
+
+/* libxlutil's first report line ("<file>:<line>: config parsing error near ...") as our
+ * error: only the first line (it goes on about Python for any '-', '.' or ':'). */
+static int syntax_error(struct err *err, const char *fname, char *report, int code)
+{
+	if (!report || !*report)
+		return fail_at(err, fname, 0, NULL, "cannot parse: %s", strerror(code));
+	char *nl = strchr(report, '\n');
+	if (nl)
+		*nl = '\0';
+	for (char *q = report; *q; q++)
+		if (*q == '`')
+			*q = '\'';
+	size_t fl = strlen(fname);
+	int line = 0;
+	const char *text = report;
+	if (strncmp(report, fname, fl) == 0 && report[fl] == ':') {
+		line = atoi(report + fl + 1);
+		text = report + fl + 1;
+		text += strspn(text, "0123456789");
+		if (*text == ':')
+			text++;
+		text += strspn(text, " ");
+	}
+	return fail_at(err, fname, line, NULL, "%s", text);
+}
+
+struct ctx {
+	const char *fname;
+	const char *text;
+	FILE *report;        /* libxlutil's messages */
+	char *const *report_buf;
+	char last[512];
+	const struct xlcfg_stmt *stmts;
+	size_t n;
+};
+
+static const char *xlu_said(void *arg)
+{
+	struct ctx *c = arg;
+	fflush(c->report);
+	const char *r = *c->report_buf;
+	if (!r || !*r)
+		return NULL;
+	size_t n = strlen(r);
+	while (n && r[n - 1] == '\n')
+		n--;
+	size_t start = n;
+	while (start && r[start - 1] != '\n')
+		start--;
+	snprintf(c->last, sizeof c->last, "%.*s", (int)(n - start), r + start);
+	return c->last;
+}
+
+static int line_of(void *arg, const char *key)
+{
+	const struct ctx *c = arg;
+	const struct xlcfg_stmt *s = last_stmt(c->stmts, c->n, key);
+	return s ? s->line : 0;
+}
+
+/* Puts "file:line: " in front of a "key: ..." error from a row. */
+static int locate(struct err *err, const struct ctx *c)
+{
+	const char *key = err_data_str(err, "key");
+	char text[ERR_MSG_MAX];
+	snprintf(text, sizeof text, "%s", err->msg);
+	char *k = key ? xstrdup(key) : NULL;
+	int r = fail_at(err, c->fname, k ? line_of((void *)c, k) : 0, k, "%s", text);
+	free(k);
+	return r;
+}
+
+static const char *type_word(libxl_domain_type t)
+{
+	return t == LIBXL_DOMAIN_TYPE_HVM ? "hvm" : t == LIBXL_DOMAIN_TYPE_PVH ? "pvh" : "pv";
+}
+
+static unsigned type_bit(libxl_domain_type t)
+{
+	return t == LIBXL_DOMAIN_TYPE_HVM ? XT_HVM : t == LIBXL_DOMAIN_TYPE_PVH ? XT_PVH : XT_PV;
+}
+
+/* Keys xl would not read for this guest's type: warnings (xl reads them silently). */
+static void type_warnings(struct xk *x, const struct xlcfg_stmt *s, size_t n)
+{
+	unsigned t = type_bit(x->dc->c_info.type);
+	for (size_t i = 0; i < n; i++) {
+		const struct xl_key *k = xlkeys_find(s[i].key);
+		if (!k || (k->types & t) || last_stmt(s, n, s[i].key) != &s[i])
+			continue;
+		xlkeys_warn(x, k->name, "has no effect for a %s guest (xl ignores it)",
+			    type_word(x->dc->c_info.type));
+	}
 }
 
 static bool ifname_valid(const char *s)
 {
-	return strlen(s) <= IFNAME_MAX && only_chars(s, "._-");
+	if (!*s || strlen(s) > IFNAME_MAX)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("._-", *s)))
+			return false;
+	return true;
+}
+
+/* A bridge: an interface name, for Open vSwitch followed by VLANs ("ovsbr0:42:43", the
+ * vif-openvswitch script's form). */
+static bool bridge_valid(const char *s)
+{
+	const char *colon = strchr(s, ':');
+	if (!colon)
+		return ifname_valid(s);
+	char name[IFNAME_MAX + 2];
+	if ((size_t)(colon - s) > IFNAME_MAX)
+		return false;
+	snprintf(name, sizeof name, "%.*s", (int)(colon - s), s);
+	if (!ifname_valid(name))
+		return false;
+	for (const char *p = colon; *p; p++)
+		if (!(*p == ':' ? p[1] >= '0' && p[1] <= '9' : *p >= '0' && *p <= '9'))
+			return false;
+	return true;
 }
 
 /* xvda, xvdab1, hdc, sda, d0p1: the forms libxl numbers. */
@@ -247,1173 +466,799 @@ static bool vdev_valid(const char *s)
 	return *p == '\0' && strlen(s) <= 16;
 }
 
-static bool in_list(const char *s, const char *const *list)
+/*
+ * What vmd checks beyond xl, on what the rows built (README, "Deliberate differences"):
+ * a daemon has no working directory of yours, so paths are absolute; a guest name is a file
+ * name in the store; device names libxl would refuse seconds into the build are refused now.
+ */
+bool vm_name_valid(const char *name)
 {
-	for (; *list; list++)
-		if (strcmp(s, *list) == 0)
+	if (!name || name[0] == '\0' || name[0] == '.')
+		return false;
+	size_t n = 0;
+	for (const char *p = name; *p; p++, n++) {
+		char c = *p;
+		if (n >= VMD_NAME_MAX)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* A value's first string (a list's items included) that holds a control character. */
+static bool has_control(const json_t *v)
+{
+	if (json_is_string(v)) {
+		for (const char *p = json_string_value(v); *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				return true;
+		return false;
+	}
+	size_t i;
+	json_t *item;
+	json_array_foreach(v, i, item)
+		if (has_control(item))
 			return true;
 	return false;
 }
 
-static const char *const disk_formats[] = {"raw", "qcow", "qcow2", "vhd", "qed", NULL};
-static const char *const disk_backends[] = {"phy", "tap", "qdisk", NULL};
-
-/* ---- validation --------------------------------------------------------------------- */
-
-static int validate_disk(const struct vm_disk *d, struct err *err)
+static int vmd_checks(XLU_Config *cfg, libxl_domain_config *dc, const struct ctx *c,
+		      struct err *err)
 {
-	char b[SHOW_LEN];
-	if (!d->vdev)
-		return fail(err, "disk", "a disk has no vdev");
-	if (check_text(err, "disk", d->vdev, false) < 0)
-		return -1;
-	if (!vdev_valid(d->vdev))
-		return fail(err, "disk", "invalid vdev '%s' (e.g. xvda, hdc, sdb)", show(b, d->vdev));
-	if (!d->target) {
-		if (!d->cdrom)
-			return fail(err, "disk", "%s has no target", d->vdev);
-	} else {
-		if (check_text(err, "disk", d->target, false) < 0)
-			return -1;
-		/* A block script (iscsi, drbd, ...) takes a target that is not a path. */
-		if (!d->script && check_abs_path(err, "disk", d->target) < 0)
-			return -1;
-		size_t n = strlen(d->target);
-		/* The spec syntax strips one trailing comma and leading blanks. */
-		if (d->target[n - 1] == ',' || d->target[0] == ' ' || d->target[n - 1] == ' ')
-			return fail(err, "disk", "target '%s' cannot end with ',' or start or end "
-				    "with a space", show(b, d->target));
-	}
-	if (d->format) {
-		if (check_text(err, "disk", d->format, false) < 0)
-			return -1;
-		if (!in_list(d->format, disk_formats))
-			return fail(err, "disk", "unsupported format '%s' (use raw, qcow, qcow2, "
-				    "vhd or qed)", show(b, d->format));
-		if (!d->target && strcmp(d->format, "raw") != 0)
-			return fail(err, "disk", "%s: an empty cdrom drive has no format",
-				    d->vdev);
-	}
-	if (d->backendtype) {
-		if (check_text(err, "disk", d->backendtype, false) < 0)
-			return -1;
-		if (!in_list(d->backendtype, disk_backends))
-			return fail(err, "disk", "unsupported backendtype '%s' (use phy, tap or "
-				    "qdisk)", show(b, d->backendtype));
-	}
-	if (check_script(err, "disk", d->script) < 0)
-		return -1;
-	if (d->cdrom && d->readwrite)
-		return fail(err, "disk", "%s: a cdrom is read-only (access=ro)", d->vdev);
-	return 0;
-}
-
-static int validate_vif(const struct vm_vif *v, struct err *err)
-{
-	char b[SHOW_LEN];
-	const char *fields[] = {v->mac, v->bridge, v->script, v->ip, v->vifname, v->model, v->type};
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		const char *s = fields[i];
-		if (check_text(err, "vif", s, false) < 0)
-			return -1;
-		/* The spec syntax splits on ',' and trims blanks. */
-		if (s && (strchr(s, ',') || s[0] == ' ' || s[strlen(s) - 1] == ' '))
-			return fail(err, "vif", "value '%s' cannot contain ',' or start or end "
-				    "with a space", show(b, s));
-	}
-	if (v->mac) {
-		uint8_t m[6];
-		char canon[MAC_STR_LEN];
-		if (mac_parse(v->mac, m) < 0)
-			return fail(err, "vif", "invalid MAC address '%s'", show(b, v->mac));
-		mac_format(m, canon);
-		if (strcmp(canon, v->mac) != 0)
-			return fail(err, "vif", "MAC address '%s' must be lowercase", v->mac);
-		if (m[0] & 1)
-			return fail(err, "vif", "MAC address %s is a multicast address", v->mac);
-		static const uint8_t zero[6];
-		if (memcmp(m, zero, 6) == 0)
-			return fail(err, "vif", "MAC address %s is not a usable address", v->mac);
-	}
-	if (v->bridge && !ifname_valid(v->bridge))
-		return fail(err, "vif", "invalid bridge name '%s'", show(b, v->bridge));
-	if (v->vifname && !ifname_valid(v->vifname))
-		return fail(err, "vif", "invalid vifname '%s' (at most %d letters, digits, '.', "
-			    "'_', '-')", show(b, v->vifname), IFNAME_MAX);
-	if (check_script(err, "vif", v->script) < 0)
-		return -1;
-	if (v->ip) {
-		for (const char *p = v->ip; *p; p++) {
-			char c = *p;
-			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-			      (c >= 'A' && c <= 'F') || strchr(".:/ ", c)))
-				return fail(err, "vif", "invalid ip '%s'", show(b, v->ip));
+	/* A newline or an escape sequence in a value ends up in xenstore, in a kernel command
+	 * line or in a log line: refused (xl passes them on). */
+	json_t *values = xlcfg_values(c->text);
+	const char *key;
+	json_t *val;
+	json_object_foreach(values, key, val) {
+		if (has_control(val)) {
+			int r = fail_at(err, c->fname, line_of((void *)c, key), key,
+					"%s: value contains a control character", key);
+			json_decref(values);
+			return r;
 		}
 	}
-	if (v->model && !only_chars(v->model, "_-"))
-		return fail(err, "vif", "invalid model '%s'", show(b, v->model));
-	if (v->type && strcmp(v->type, "ioemu") != 0 && strcmp(v->type, "vif") != 0)
-		return fail(err, "vif", "invalid type '%s' (use ioemu or vif)", show(b, v->type));
-	return 0;
-}
-
-int vm_config_validate(const struct vm_config *cfg, struct err *err)
-{
+	json_decref(values);
 	char b[SHOW_LEN];
-
-	if (!cfg->name)
-		return fail(err, "name", "missing (every guest needs a name)");
-	if (!vm_name_valid(cfg->name))
-		return fail(err, "name", "invalid guest name '%s' (1 to 64 letters, digits, '.', "
-			    "'_' or '-', not starting with '.')", show(b, cfg->name));
-	if (cfg->type != VM_TYPE_PV && cfg->type != VM_TYPE_PVH && cfg->type != VM_TYPE_HVM)
-		return fail(err, "type", "invalid type");
-	if (cfg->vcpus < 1 || cfg->vcpus > VM_VCPUS_MAX)
-		return fail(err, "vcpus", "%d is out of range (1..%d)", cfg->vcpus, VM_VCPUS_MAX);
-	if (cfg->maxvcpus != 0 && (cfg->maxvcpus < cfg->vcpus || cfg->maxvcpus > VM_VCPUS_MAX))
-		return fail(err, "maxvcpus", "%d is out of range (vcpus..%d, or 0)", cfg->maxvcpus,
-			    VM_VCPUS_MAX);
-	if (cfg->memory < VM_MEMORY_MIN || cfg->memory > VM_MEMORY_MAX)
-		return fail(err, "memory", "%llu is out of range (%d..%llu)",
-			    (unsigned long long)cfg->memory, VM_MEMORY_MIN, VM_MEMORY_MAX);
-	if (cfg->maxmem != 0 && (cfg->maxmem < cfg->memory || cfg->maxmem > VM_MEMORY_MAX))
-		return fail(err, "maxmem", "%llu is out of range (memory..%llu, or 0)",
-			    (unsigned long long)cfg->maxmem, VM_MEMORY_MAX);
-
-	if (check_abs_path(err, "kernel", cfg->kernel) < 0 ||
-	    check_abs_path(err, "ramdisk", cfg->ramdisk) < 0 ||
-	    check_text(err, "cmdline", cfg->cmdline, true) < 0 ||
-	    check_text(err, "root", cfg->root, false) < 0 ||
-	    check_text(err, "extra", cfg->extra, true) < 0 ||
-	    check_text(err, "boot", cfg->boot, false) < 0 ||
-	    check_text(err, "vnclisten", cfg->vnclisten, false) < 0 ||
-	    check_text(err, "serial", cfg->serial, false) < 0)
-		return -1;
-	if (cfg->ramdisk && !cfg->kernel)
-		return fail(err, "ramdisk", "set without kernel");
-	if (cfg->bootloader) {
-		if (check_text(err, "bootloader", cfg->bootloader, false) < 0)
-			return -1;
-		if (strchr(cfg->bootloader, '/')) {
-			if (check_abs_path(err, "bootloader", cfg->bootloader) < 0)
-				return -1;
-		} else if (strcmp(cfg->bootloader, "pygrub") != 0) {
-			return fail(err, "bootloader", "'%s' is neither pygrub nor an absolute path",
-				    show(b, cfg->bootloader));
-		}
+	const char *f = c->fname;
+	libxl_domain_build_info *bi = &dc->b_info;
+	if (!vm_name_valid(dc->c_info.name))
+		return fail_at(err, f, line_of((void *)c, "name"), "name",
+			       "name: invalid guest name '%s' (1 to 64 letters, digits, '.', '_' "
+			       "or '-', not starting with '.')",
+			       show(b, dc->c_info.name));
+	if (libxl_uuid_is_nil(&dc->c_info.uuid))
+		return fail_at(err, f, line_of((void *)c, "uuid"), "uuid",
+			       "uuid: the nil UUID is not allowed");
+	int vcpus = libxl_bitmap_count_set(&bi->avail_vcpus);
+	if (vcpus > VM_VCPUS_MAX)
+		return fail_at(err, f, line_of((void *)c, "vcpus"), "vcpus",
+			       "vcpus: %d is out of range (at most %d)", vcpus, VM_VCPUS_MAX);
+	if (bi->max_vcpus > VM_VCPUS_MAX)
+		return fail_at(err, f, line_of((void *)c, "maxvcpus"), "maxvcpus",
+			       "maxvcpus: %d is out of range (at most %d)", bi->max_vcpus,
+			       VM_VCPUS_MAX);
+	uint64_t max_kb = (uint64_t)VM_MEMORY_MAX * 1024;
+	const char *mkey = NULL;
+	uint64_t mkb = 0;
+	if (bi->target_memkb != LIBXL_MEMKB_DEFAULT && bi->target_memkb > max_kb)
+		mkey = "memory", mkb = bi->target_memkb;
+	else if (bi->max_memkb != LIBXL_MEMKB_DEFAULT && bi->max_memkb > max_kb)
+		mkey = line_of((void *)c, "maxmem") ? "maxmem" : "memory", mkb = bi->max_memkb;
+	if (mkey) {
+		char *raw = xlcfg_value(c->text, mkey);
+		char *shown = raw ? xasprintf("'%s'", show(b, raw))
+				  : xasprintf("%llu", (unsigned long long)(mkb / 1024));
+		int r = fail_at(err, f, line_of((void *)c, mkey), mkey,
+				"%s: %s is out of range (at most %lld MiB)", mkey, shown,
+				VM_MEMORY_MAX);
+		free(raw);
+		free(shown);
+		return r;
 	}
-	for (size_t i = 0; i < cfg->n_bootloader_args; i++)
-		if (check_text(err, "bootloader_args", cfg->bootloader_args[i], true) < 0)
-			return -1;
-	if (cfg->n_bootloader_args && !cfg->bootloader)
-		return fail(err, "bootloader_args", "set without bootloader");
-
-	switch (cfg->type) {
-	case VM_TYPE_PV:
-		if (!cfg->kernel && !cfg->bootloader)
-			return fail(err, "kernel", "a pv guest needs kernel or bootloader");
-		if (cfg->kernel && cfg->bootloader)
-			return fail(err, "bootloader", "a pv guest takes kernel or bootloader, "
-				    "not both");
-		break;
-	case VM_TYPE_PVH:
-		if (cfg->bootloader)
-			return fail(err, "bootloader", "not supported for pvh guests (set kernel)");
-		if (!cfg->kernel)
-			return fail(err, "kernel", "a pvh guest needs a kernel");
-		break;
-	case VM_TYPE_HVM:
-		/* xl could boot an hvm guest from a dom0 kernel through qemu; we do not carry
-		 * that (the backend builds hvm guests from disk, cdrom or network only). */
-		if (cfg->bootloader)
-			return fail(err, "bootloader", "not supported for hvm guests");
-		if (cfg->kernel)
-			return fail(err, "kernel", "not supported for hvm guests (they boot from "
-				    "disk, cdrom or network: see boot)");
-		break;
-	}
-	if (!cfg->kernel && !cfg->bootloader) {
-		/* xl would silently drop them: no kernel gets this command line. */
-		if (cfg->cmdline)
-			return fail(err, "cmdline", "set without kernel or bootloader");
-		if (cfg->root)
-			return fail(err, "root", "set without kernel or bootloader");
-		if (cfg->extra)
-			return fail(err, "extra", "set without kernel or bootloader");
-	}
-
-	/* The emulated-hardware keys mean nothing to xl for pv/pvh guests; refuse rather than
-	 * let a user believe a pv guest has a VNC console. */
-	if (cfg->type != VM_TYPE_HVM) {
-		const char *hvm_only = cfg->boot ? "boot" : cfg->vnc ? "vnc" :
-				       cfg->vnclisten ? "vnclisten" :
-				       cfg->vncdisplay >= 0 ? "vncdisplay" :
-				       cfg->serial ? "serial" : cfg->sdl ? "sdl" : NULL;
-		if (hvm_only)
-			return fail(err, hvm_only, "only for hvm guests (this is a %s guest)",
-				    vm_type_name(cfg->type));
-	}
-	if (cfg->boot && strspn(cfg->boot, "acdn") != strlen(cfg->boot))
-		return fail(err, "boot", "invalid boot order '%s' (letters a, c, d, n)",
-			    show(b, cfg->boot));
-	if (cfg->vncdisplay < -1 || cfg->vncdisplay > VM_VNCDISPLAY_MAX)
-		return fail(err, "vncdisplay", "%d is out of range (0..%d)", cfg->vncdisplay,
-			    VM_VNCDISPLAY_MAX);
-
-	if ((unsigned)cfg->on_poweroff > VM_ACTION_PRESERVE)
-		return fail(err, "on_poweroff", "invalid action");
-	if ((unsigned)cfg->on_reboot > VM_ACTION_PRESERVE)
-		return fail(err, "on_reboot", "invalid action");
-	if ((unsigned)cfg->on_crash > VM_ACTION_PRESERVE)
-		return fail(err, "on_crash", "invalid action");
-
-	for (size_t i = 0; i < cfg->n_disks; i++) {
-		if (validate_disk(&cfg->disks[i], err) < 0)
-			return -1;
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(cfg->disks[i].vdev, cfg->disks[j].vdev) == 0)
-				return fail(err, "disk", "vdev %s is used twice",
-					    cfg->disks[i].vdev);
-	}
-	for (size_t i = 0; i < cfg->n_vifs; i++) {
-		if (validate_vif(&cfg->vifs[i], err) < 0)
-			return -1;
-		if (!cfg->vifs[i].mac)
+	for (size_t i = 0; i < xl_n_keys; i++) {
+		const struct xl_key *k = &xl_keys[i];
+		const char *v;
+		if (!(k->flags & XF_PATH) || xlu_cfg_get_string(cfg, k->name, &v, 1))
 			continue;
-		for (size_t j = 0; j < i; j++)
-			if (cfg->vifs[j].mac && strcmp(cfg->vifs[i].mac, cfg->vifs[j].mac) == 0)
-				return fail(err, "vif", "MAC address %s is used twice",
-					    cfg->vifs[i].mac);
+		if (v[0] != '/')
+			return fail_at(err, f, line_of((void *)c, k->name), k->name,
+				       "%s: relative path '%s'; use an absolute path", k->name,
+				       show(b, v));
 	}
+	if (bi->bootloader && strchr(bi->bootloader, '/') && bi->bootloader[0] != '/')
+		return fail_at(err, f, line_of((void *)c, "bootloader"), "bootloader",
+			       "bootloader: '%s' is neither a name nor an absolute path",
+			       show(b, bi->bootloader));
+	int dl = line_of((void *)c, "disk");
+	for (int i = 0; i < dc->num_disks; i++) {
+		const libxl_device_disk *d = &dc->disks[i];
+		if (!d->vdev)
+			return fail_at(err, f, dl, "disk", "disk: disk %d has no vdev", i + 1);
+		if (!vdev_valid(d->vdev))
+			return fail_at(err, f, dl, "disk", "disk: invalid vdev '%s' (e.g. xvda, hdc, "
+				       "sdb)", show(b, d->vdev));
+		for (int j = 0; j < i; j++)
+			if (dc->disks[j].vdev && strcmp(dc->disks[j].vdev, d->vdev) == 0)
+				return fail_at(err, f, dl, "disk", "disk: vdev %s is used twice",
+					       d->vdev);
+		if (!d->pdev_path && !d->is_cdrom)
+			return fail_at(err, f, dl, "disk", "disk: %s has no target", d->vdev);
+		if (d->pdev_path && *d->pdev_path && !d->script &&
+		    d->backend != LIBXL_DISK_BACKEND_QDISK &&
+		    d->pdev_path[0] != '/')
+			return fail_at(err, f, dl, "disk", "disk: relative path '%s'; use an "
+				       "absolute path", show(b, d->pdev_path));
+	}
+	int vl = line_of((void *)c, "vif");
+	static const uint8_t zero[6];
+	for (int i = 0; i < dc->num_nics; i++) {
+		const libxl_device_nic *n = &dc->nics[i];
+		if (memcmp(n->mac, zero, 6) != 0) {
+			if (n->mac[0] & 1)
+				return fail_at(err, f, vl, "vif", "vif: MAC address "
+					       LIBXL_MAC_FMT " is a multicast address",
+					       LIBXL_MAC_BYTES(n->mac));
+			for (int j = 0; j < i; j++)
+				if (memcmp(dc->nics[j].mac, n->mac, 6) == 0)
+					return fail_at(err, f, vl, "vif", "vif: MAC address "
+						       LIBXL_MAC_FMT " is used twice",
+						       LIBXL_MAC_BYTES(n->mac));
+		}
+		if (n->bridge && !bridge_valid(n->bridge))
+			return fail_at(err, f, vl, "vif", "vif: invalid bridge name '%s'",
+				       show(b, n->bridge));
+		if (n->ifname && !ifname_valid(n->ifname))
+			return fail_at(err, f, vl, "vif", "vif: invalid vifname '%s' (at most %d "
+				       "letters, digits, '.', '_', '-')",
+				       show(b, n->ifname), IFNAME_MAX);
+		if (n->script && strchr(n->script, '/') && n->script[0] != '/')
+			return fail_at(err, f, vl, "vif", "vif: script '%s' is neither a name in "
+				       "/etc/xen/scripts nor an absolute path", show(b, n->script));
+	}
+	/* The core acts on a guest's shutdown itself; two of xl's actions it does not have. */
+	const struct {
+		const char *key;
+		libxl_action_on_shutdown a;
+	} acts[] = {{"on_poweroff", dc->on_poweroff}, {"on_reboot", dc->on_reboot},
+		    {"on_crash", dc->on_crash},       {"on_watchdog", dc->on_watchdog},
+		    {"on_soft_reset", dc->on_soft_reset}};
+	for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+		bool soft = acts[i].a == LIBXL_ACTION_ON_SHUTDOWN_SOFT_RESET;
+		if (acts[i].a == LIBXL_ACTION_ON_SHUTDOWN_RESTART_RENAME ||
+		    (soft && strcmp(acts[i].key, "on_soft_reset") != 0))
+			return fail_at(err, f, line_of((void *)c, acts[i].key), acts[i].key,
+				       "%s: vmd does not support '%s' (destroy, restart, preserve, "
+				       "coredump-destroy or coredump-restart)",
+				       acts[i].key, soft ? "soft-reset" : "rename-restart");
+	}
+	if (dc->c_info.type == LIBXL_DOMAIN_TYPE_HVM &&
+	    bi->u.hvm.vnc.display > VM_VNCDISPLAY_MAX)
+		return fail_at(err, f, line_of((void *)c, "vncdisplay"), "vncdisplay",
+			       "vncdisplay: %u is out of range (0..%d)", bi->u.hvm.vnc.display,
+			       VM_VNCDISPLAY_MAX);
 	return 0;
 }
 
-/* ---- disk specs --------------------------------------------------------------------- */
-
-/* Disk options xl knows and we do not carry: refuse them rather than drop them. */
-static const char *disk_unsupported(const libxl_device_disk *d)
+int xlcfg_translate(const char *fname, const char *text, const struct xlcfg_stmt *stmts,
+		    size_t n, const struct xlkeys_host *host, libxl_domain_config *dc,
+		    char ***warnings, size_t *n_warnings, struct err *err)
 {
-	if (d->backend_domname)
-		return "backend= (driver domains)";
-	if (d->backend == LIBXL_DISK_BACKEND_STANDALONE)
-		return "backendtype=standalone";
-	if (d->direct_io_safe)
-		return "direct-io-safe";
-	if (!libxl_defbool_is_default(d->discard_enable))
-		return "discard / no-discard";
-	if (d->specification == LIBXL_DISK_SPECIFICATION_VIRTIO)
-		return "specification=virtio";
-	if (!libxl_defbool_is_default(d->colo_enable) || d->colo_host || d->colo_port ||
-	    d->colo_export || d->active_disk || d->hidden_disk)
-		return "colo";
-	if (!libxl_defbool_is_default(d->trusted))
-		return "trusted / untrusted";
-	return NULL;
-}
-
-/* libxlutil reports "<source>: config parsing error in disk specification: <what>"; keep
- * <what>, which quotes the spec. */
-static const char *disk_report_text(char *report)
-{
-	if (!report)
-		return "invalid disk spec";
-	char *nl = strchr(report, '\n');
-	if (nl)
-		*nl = '\0';
-	for (char *q = report; *q; q++)
-		if (*q == '`')
-			*q = '\''; /* `x' -> 'x', as in our own messages */
-	const char *mark = "disk specification: ";
-	char *p = strstr(report, mark);
-	if (p)
-		return p + strlen(mark);
-	return *report ? report : "invalid disk spec";
-}
-
-int xlcfg_parse_disk(const char *spec, struct vm_disk *out, struct err *err)
-{
-	char b[SHOW_LEN];
+	struct ctx c = {.fname = fname, .text = text, .stmts = stmts, .n = n};
+	libxl_domain_config_init(dc);
+	for (size_t i = 0; i < n; i++)
+		if (!xlkeys_find(stmts[i].key))
+			return fail_at(err, fname, stmts[i].line, stmts[i].key,
+				       "%.*s: unknown key", utf8_prefix(stmts[i].key, CONFIG_KEY_MAX),
+				       stmts[i].key);
 	char *report = NULL;
 	size_t report_len = 0;
-	FILE *rf = NULL;
-	XLU_Config *xlu = NULL;
-	libxl_device_disk d;
-	int ret = -1;
-
-	memset(out, 0, sizeof(*out));
-	if (!spec)
-		return fail(err, "disk", "missing spec");
-	libxl_device_disk_init(&d);
-	if (spec_has_ctl(spec)) {
-		fail(err, "disk", "control character in spec '%s'", show(b, spec));
+	FILE *rf = open_memstream(&report, &report_len);
+	if (!rf)
+		return fail_at(err, fname, 0, NULL, "%s", strerror(errno));
+	XLU_Config *cfg = xlu_cfg_init(rf, fname);
+	int r = -1;
+	if (!cfg) {
+		fail_at(err, fname, 0, NULL, "out of memory");
 		goto out;
 	}
-	rf = open_memstream(&report, &report_len);
-	if (!rf) {
-		fail(err, "disk", "cannot parse '%s': %s", show(b, spec), strerror(errno));
-		goto out;
-	}
-	xlu = xlu_cfg_init(rf, "disk");
-	if (!xlu) {
-		fail(err, "disk", "cannot parse '%s': out of memory", show(b, spec));
-		goto out;
-	}
-	int r = xlu_disk_parse(xlu, 1, &spec, &d);
+	int e = xlu_cfg_readdata(cfg, text, (int)strlen(text));
 	fflush(rf);
-	if (r) {
-		fail(err, "disk", "%s", disk_report_text(report));
+	if (e) {
+		syntax_error(err, fname, report, e);
 		goto out;
 	}
-	const char *unsup = disk_unsupported(&d);
-	if (unsup) {
-		fail(err, "disk", "%s is not supported (in '%s')", unsup, show(b, spec));
+	struct xk x = {
+		.cfg = cfg,
+		.dc = dc,
+		.host = host,
+		.err = err,
+		.warnings = *warnings,
+		.n_warnings = *n_warnings,
+		.line_of = line_of,
+		.xlu_said = xlu_said,
+		.line_arg = &c,
+	};
+	c.report = rf;
+	c.report_buf = &report;
+	int t = xlkeys_translate(&x);
+	if (t == 0)
+		type_warnings(&x, stmts, n);
+	*warnings = x.warnings;
+	*n_warnings = x.n_warnings;
+	if (t < 0) {
+		locate(err, &c);
 		goto out;
 	}
-	if (d.format == LIBXL_DISK_FORMAT_EMPTY && d.pdev_path && *d.pdev_path) {
-		fail(err, "disk", "format=empty with a target (in '%s')", show(b, spec));
+	if (vmd_checks(cfg, dc, &c, err) < 0)
 		goto out;
-	}
-	out->target = d.pdev_path && *d.pdev_path ? xstrdup(d.pdev_path) : NULL;
-	out->vdev = xstrdup(d.vdev);
-	if (d.format != LIBXL_DISK_FORMAT_EMPTY && d.format != LIBXL_DISK_FORMAT_UNKNOWN)
-		out->format = xstrdup(libxl_disk_format_to_string(d.format));
-	if (d.backend != LIBXL_DISK_BACKEND_UNKNOWN)
-		out->backendtype = xstrdup(libxl_disk_backend_to_string(d.backend));
-	out->script = xstrdup(d.script);
-	out->readwrite = d.readwrite != 0;
-	out->cdrom = d.is_cdrom != 0;
-	ret = 0;
+	r = 0;
 out:
-	libxl_device_disk_dispose(&d);
-	xlu_cfg_destroy(xlu);
-	if (rf)
-		fclose(rf);
+	if (cfg)
+		xlu_cfg_destroy(cfg);
+	fclose(rf);
 	free(report);
-	if (ret < 0)
-		vm_disk_finish(out);
-	return ret;
+	return r;
 }
 
-/* ---- spec formatting (a tiny string builder) ---------------------------------------- */
+/* ---- edits ------------------------------------------------------------------------------ */
 
 struct sb {
 	char *s;
 	size_t len, cap;
 };
 
-__attribute__((format(printf, 2, 3))) static void sb_add(struct sb *b, const char *fmt, ...)
+static void sb_addn(struct sb *b, const char *s, size_t n)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		abort();
-	if (b->len + (size_t)n + 1 > b->cap) {
-		b->cap = (b->len + (size_t)n + 1) * 2;
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
 		b->s = xrealloc(b->s, b->cap);
 	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
 }
 
-/* An xl.cfg double-quoted string; libxlutil reads \\ and \" back. Control characters never
- * get here (validation refuses them). */
-static void sb_quoted(struct sb *b, const char *s)
+static void sb_add(struct sb *b, const char *s)
 {
-	sb_add(b, "\"");
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			sb_add(b, "\\%c", *s);
-		else
-			sb_add(b, "%c", *s);
-	}
-	sb_add(b, "\"");
+	sb_addn(b, s, strlen(s));
 }
 
 static char *sb_take(struct sb *b)
 {
-	if (!b->s)
-		return xstrdup("");
-	return b->s;
+	return b->s ? b->s : xstrdup("");
 }
 
-/* Canonical: format, vdev, access, devtype, backendtype, script, target (target last: it
- * eats the rest of the spec). An empty cdrom drive has neither format nor target. */
-char *xlcfg_format_disk(const struct vm_disk *d)
+char *xlcfg_quote(const char *s)
 {
 	struct sb b = {0};
-	if (d->target)
-		sb_add(&b, "format=%s, ", d->format ? d->format : "raw");
-	sb_add(&b, "vdev=%s, access=%s", d->vdev ? d->vdev : "", d->readwrite ? "rw" : "ro");
-	if (d->cdrom)
-		sb_add(&b, ", devtype=cdrom");
-	if (d->backendtype)
-		sb_add(&b, ", backendtype=%s", d->backendtype);
-	if (d->script)
-		sb_add(&b, ", script=%s", d->script);
-	if (d->target)
-		sb_add(&b, ", target=%s", d->target);
+	sb_add(&b, "\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			sb_addn(&b, "\\", 1);
+		if (*s == '\t') {
+			sb_add(&b, "\\t");
+			continue;
+		}
+		sb_addn(&b, s, 1);
+	}
+	sb_add(&b, "\"");
 	return sb_take(&b);
 }
 
-/* ---- vif specs ---------------------------------------------------------------------- */
-
-static char *trim(char *s)
+char *xlcfg_list(char *const *items, size_t n)
 {
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		s[--n] = '\0';
+	struct sb b = {0};
+	sb_add(&b, "[");
+	for (size_t i = 0; i < n; i++) {
+		char *q = xlcfg_quote(items[i]);
+		sb_add(&b, n == 1 ? " " : "\n    ");
+		sb_add(&b, q);
+		if (n > 1)
+			sb_add(&b, ",");
+		free(q);
+	}
+	sb_add(&b, n == 1 ? " ]" : n ? "\n]" : " ]");
+	return sb_take(&b);
+}
+
+/* The statements of a text that is known to be valid (it was parsed before). */
+static struct xlcfg_stmt *stmts_of(const char *text, size_t *n)
+{
+	char *norm;
+	struct xlcfg_stmt *s;
+	struct err err = {0};
+	if (xlcfg_lex(text, strlen(text), "config", &norm, &s, n, &err) < 0) {
+		err_clear(&err);
+		*n = 0;
+		return NULL;
+	}
+	free(norm);
 	return s;
 }
 
-/* vif keys xl accepts that vmd does not carry (so the message can say "not supported"
- * instead of "unknown"). */
-static const char *const vif_xl_only[] = {
-	"backend", "rate", "accel", "devid", "mtu", "netdev", "forwarddev", "gatewaydev",
-	"trusted", "untrusted", "colo_forwarddev", NULL,
-};
-
-#define VIF_KEYS "mac, bridge, script, ip, vifname, model, type"
-
-int xlcfg_parse_vif(const char *spec, struct vm_vif *out, struct err *err)
+char *xlcfg_set(const char *text, const char *key, const char *value)
 {
-	char b[SHOW_LEN], b2[SHOW_LEN];
-	memset(out, 0, sizeof(*out));
-	if (!spec)
-		return fail(err, "vif", "missing spec");
-	if (spec_has_ctl(spec))
-		return fail(err, "vif", "control character in spec '%s'", show(b, spec));
-
-	char *copy = xstrdup(spec), *save = NULL;
-	int ret = 0;
-	/* strtok_r would merge ",," but an empty item is harmless either way (xl skips it). */
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		tok = trim(tok);
-		if (!*tok)
-			continue;
-		char *eq = strchr(tok, '=');
-		if (!eq && in_list(tok, vif_xl_only)) {
-			ret = fail(err, "vif", "'%s' is not supported (vmd supports " VIF_KEYS ")",
-				   show(b, tok));
-			break;
-		}
-		if (!eq) {
-			ret = fail(err, "vif", "'%s' is not key=value (in '%s')", show(b, tok),
-				   show(b2, spec));
-			break;
-		}
-		*eq = '\0';
-		char *key = trim(tok), *val = trim(eq + 1);
-		char **slot = !strcmp(key, "mac") ? &out->mac :
-			      !strcmp(key, "bridge") ? &out->bridge :
-			      !strcmp(key, "script") ? &out->script :
-			      !strcmp(key, "ip") ? &out->ip :
-			      !strcmp(key, "vifname") ? &out->vifname :
-			      !strcmp(key, "model") ? &out->model :
-			      !strcmp(key, "type") ? &out->type : NULL;
-		if (!slot) {
-			if (in_list(key, vif_xl_only) || !strncmp(key, "colo_", 5))
-				ret = fail(err, "vif", "'%s' is not supported (vmd supports "
-					   VIF_KEYS ")", show(b, key));
-			else
-				ret = fail(err, "vif", "unknown key '%s' (use " VIF_KEYS ")",
-					   show(b, key));
-			break;
-		}
-		if (!*val) {
-			ret = fail(err, "vif", "empty value for '%s' (in '%s')", key,
-				   show(b, spec));
-			break;
-		}
-		free(*slot); /* a repeated key wins, as in xl */
-		if (slot == &out->mac) {
-			uint8_t m[6];
-			if (mac_parse(val, m) < 0) {
-				*slot = NULL;
-				ret = fail(err, "vif", "invalid MAC address '%s'", show(b, val));
-				break;
-			}
-			*slot = xmalloc(MAC_STR_LEN);
-			mac_format(m, *slot);
-		} else {
-			*slot = xstrdup(val);
-		}
+	size_t n;
+	struct xlcfg_stmt *s = stmts_of(text, &n);
+	const struct xlcfg_stmt *last = last_stmt(s, n, key);
+	struct sb b = {0};
+	if (last) {
+		sb_addn(&b, text, last->start);
+		sb_add(&b, key);
+		sb_add(&b, " = ");
+		sb_add(&b, value);
+		sb_add(&b, text + last->end);
+	} else {
+		sb_add(&b, text);
+		if (b.len && b.s[b.len - 1] != '\n')
+			sb_add(&b, "\n");
+		sb_add(&b, key);
+		sb_add(&b, " = ");
+		sb_add(&b, value);
+		sb_add(&b, "\n");
 	}
-	free(copy);
-	if (ret < 0)
-		vm_vif_finish(out);
-	return ret;
+	xlcfg_stmts_free(s, n);
+	return sb_take(&b);
 }
 
-char *xlcfg_format_vif(const struct vm_vif *v)
+/* The byte ranges of the string literals of a list value (one level deep), in
+ * text[from, to): 0 and the count, or -1 when the value is not such a list. */
+static int list_literals(const char *text, size_t from, size_t to, size_t (*at)[2],
+			 size_t max, size_t *n)
+{
+	size_t i = from;
+	while (i < to && text[i] != '=')
+		i++;
+	i++;
+	while (i < to && (text[i] == ' ' || text[i] == '\t'))
+		i++;
+	if (i >= to || text[i] != '[')
+		return -1;
+	int depth = 0;
+	*n = 0;
+	for (; i < to; i++) {
+		char c = text[i];
+		if (c == '#') {
+			while (i < to && text[i] != '\n')
+				i++;
+		} else if (c == '[') {
+			depth++;
+		} else if (c == ']') {
+			depth--;
+		} else if (c == '"' || c == '\'') {
+			size_t start = i++;
+			while (i < to && text[i] != c) {
+				if (text[i] == '\\')
+					i++;
+				i++;
+			}
+			if (depth != 1)
+				return -1;
+			if (*n == max)
+				return -1;
+			at[*n][0] = start;
+			at[*n][1] = i + 1;
+			(*n)++;
+		}
+	}
+	return 0;
+}
+
+char *xlcfg_set_items(const char *text, const char *key, char *const *items, size_t n)
+{
+	size_t ns;
+	struct xlcfg_stmt *s = stmts_of(text, &ns);
+	const struct xlcfg_stmt *last = last_stmt(s, ns, key);
+	size_t (*at)[2] = xcalloc(n + 1, sizeof *at);
+	size_t found = 0;
+	char *out;
+	if (last && list_literals(text, last->start, last->end, at, n + 1, &found) == 0 &&
+	    found == n && n > 0) {
+		struct sb b = {0};
+		size_t pos = 0;
+		for (size_t i = 0; i < n; i++) {
+			sb_addn(&b, text + pos, at[i][0] - pos);
+			/* in the quotes the admin used, where they can hold the item */
+			if (text[at[i][0]] == '\'' && !strpbrk(items[i], "'\\\n")) {
+				sb_add(&b, "'");
+				sb_add(&b, items[i]);
+				sb_add(&b, "'");
+			} else {
+				char *q = xlcfg_quote(items[i]);
+				sb_add(&b, q);
+				free(q);
+			}
+			pos = at[i][1];
+		}
+		sb_add(&b, text + pos);
+		out = sb_take(&b);
+	} else {
+		char *list = xlcfg_list(items, n);
+		out = xlcfg_set(text, key, list);
+		free(list);
+	}
+	free(at);
+	xlcfg_stmts_free(s, ns);
+	return out;
+}
+
+char *xlcfg_unset(const char *text, const char *key)
+{
+	size_t n;
+	struct xlcfg_stmt *s = stmts_of(text, &n);
+	struct sb b = {0};
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(s[i].key, key) != 0)
+			continue;
+		/* the statement, and its line when nothing else is on it */
+		size_t from = s[i].start, to = s[i].end;
+		size_t ls = from;
+		while (ls > 0 && (text[ls - 1] == ' ' || text[ls - 1] == '\t'))
+			ls--;
+		size_t le = to;
+		while (text[le] == ' ' || text[le] == '\t' || text[le] == ';')
+			le++;
+		if ((ls == 0 || text[ls - 1] == '\n') && text[le] == '\n') {
+			from = ls;
+			to = le + 1;
+		}
+		sb_addn(&b, text + at, from - at);
+		at = to;
+	}
+	sb_add(&b, text + at);
+	xlcfg_stmts_free(s, n);
+	return sb_take(&b);
+}
+
+char **xlcfg_items(const char *text, const char *key)
+{
+	FILE *rf = fopen("/dev/null", "w");
+	if (!rf)
+		return NULL;
+	XLU_Config *cfg = xlu_cfg_init(rf, "config");
+	char **out = NULL;
+	if (cfg && xlu_cfg_readdata(cfg, text, (int)strlen(text)) == 0) {
+		libxl_string_list sl = NULL;
+		if (xlu_cfg_get_list_as_string_list(cfg, key, &sl, 1) == 0)
+			out = sl;
+	}
+	if (cfg)
+		xlu_cfg_destroy(cfg);
+	fclose(rf);
+	return out;
+}
+
+static json_t *value_json(const XLU_Config *cfg, XLU_ConfigValue *v)
+{
+	char *s;
+	if (xlu_cfg_value_type(v) == XLU_STRING) {
+		xlu_cfg_value_get_string(cfg, v, &s, 1);
+		return json_string(s ? s : "");
+	}
+	XLU_ConfigList *list;
+	json_t *a = json_array();
+	if (xlu_cfg_value_get_list(cfg, v, &list, 1) == 0)
+		for (int i = 0; xlu_cfg_get_listitem2(list, i); i++)
+			json_array_append_new(a, value_json(cfg, xlu_cfg_get_listitem2(list, i)));
+	return a;
+}
+
+json_t *xlcfg_values(const char *text)
+{
+	size_t n;
+	struct xlcfg_stmt *s = stmts_of(text, &n);
+	json_t *out = json_object();
+	FILE *rf = fopen("/dev/null", "w");
+	XLU_Config *cfg = rf ? xlu_cfg_init(rf, "config") : NULL;
+	if (cfg && xlu_cfg_readdata(cfg, text, (int)strlen(text)) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (json_object_get(out, s[i].key))
+				continue;
+			const char *str;
+			XLU_ConfigList *list;
+			json_t *v = NULL;
+			if (xlu_cfg_get_string(cfg, s[i].key, &str, 1) == 0) {
+				v = json_string(str);
+			} else if (xlu_cfg_get_list(cfg, s[i].key, &list, NULL, 1) == 0) {
+				v = json_array();
+				for (int j = 0; xlu_cfg_get_listitem2(list, j); j++)
+					json_array_append_new(
+						v, value_json(cfg, xlu_cfg_get_listitem2(list, j)));
+			}
+			if (v)
+				json_object_set_new(out, s[i].key, v);
+		}
+	}
+	if (cfg)
+		xlu_cfg_destroy(cfg);
+	if (rf)
+		fclose(rf);
+	xlcfg_stmts_free(s, n);
+	return out;
+}
+
+char *xlcfg_value(const char *text, const char *key)
+{
+	FILE *rf = fopen("/dev/null", "w");
+	if (!rf)
+		return NULL;
+	XLU_Config *cfg = xlu_cfg_init(rf, "config");
+	char *out = NULL;
+	const char *s;
+	if (cfg && xlu_cfg_readdata(cfg, text, (int)strlen(text)) == 0 &&
+	    xlu_cfg_get_string(cfg, key, &s, 1) == 0)
+		out = xstrdup(s);
+	if (cfg)
+		xlu_cfg_destroy(cfg);
+	fclose(rf);
+	return out;
+}
+
+/* ---- device specs ----------------------------------------------------------------------- */
+
+int xlcfg_parse_disk(const char *spec, libxl_device_disk *d, struct err *err)
+{
+	char b[SHOW_LEN];
+	char *report = NULL;
+	size_t report_len = 0;
+	FILE *rf = open_memstream(&report, &report_len);
+	XLU_Config *cfg = rf ? xlu_cfg_init(rf, "disk") : NULL;
+	libxl_device_disk_init(d);
+	int r = cfg ? xlu_disk_parse(cfg, 1, &spec, d) : ENOMEM;
+	if (cfg)
+		xlu_cfg_destroy(cfg);
+	if (rf)
+		fclose(rf);
+	const char *what = report ? strstr(report, "disk specification: ") : NULL;
+	if (r && what) {
+		what += strlen("disk specification: ");
+		char *t = xasprintf("%.*s", (int)strcspn(what, "\n"), what);
+		for (char *p = t; *p; p++)
+			if (*p == '`')
+				*p = '\'';
+		err_set(err, VMD_ERR_INVALID_CONFIG, "disk: %.200s", t);
+		free(t);
+	} else if (r) {
+		err_set(err, VMD_ERR_INVALID_CONFIG, "disk: invalid disk spec '%s'", show(b, spec));
+	}
+	free(report);
+	if (r) {
+		libxl_device_disk_dispose(d);
+		libxl_device_disk_init(d);
+		err_add_str(err, "key", "disk");
+		return -1;
+	}
+	return 0;
+}
+
+char *xlcfg_disk_spec(const libxl_device_disk *d)
 {
 	struct sb b = {0};
-	const char *sep = "";
+	char buf[256];
+	if (d->format != LIBXL_DISK_FORMAT_EMPTY && d->format != LIBXL_DISK_FORMAT_UNKNOWN) {
+		snprintf(buf, sizeof buf, "format=%s, ", libxl_disk_format_to_string(d->format));
+		sb_add(&b, buf);
+	}
+	snprintf(buf, sizeof buf, "vdev=%s, access=%s", d->vdev ? d->vdev : "",
+		 d->readwrite ? "rw" : "ro");
+	sb_add(&b, buf);
+	if (d->is_cdrom)
+		sb_add(&b, ", devtype=cdrom");
+	if (d->backend != LIBXL_DISK_BACKEND_UNKNOWN) {
+		snprintf(buf, sizeof buf, ", backendtype=%s", libxl_disk_backend_to_string(d->backend));
+		sb_add(&b, buf);
+	}
 	const struct {
-		const char *key, *val;
-	} kv[] = {
-		{"mac", v->mac},	 {"bridge", v->bridge},	  {"script", v->script}, {"ip", v->ip},
-		{"vifname", v->vifname}, {"model", v->model}, {"type", v->type},
+		const char *name;
+		const char *v;
+	} strs[] = {
+		{"backend", d->backend_domname}, {"script", d->script},
+		{"colo-host", d->colo_host},	 {"colo-export", d->colo_export},
+		{"active-disk", d->active_disk},	 {"hidden-disk", d->hidden_disk},
 	};
-	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
-		if (!kv[i].val)
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+		if (!strs[i].v)
 			continue;
-		sb_add(&b, "%s%s=%s", sep, kv[i].key, kv[i].val);
-		sep = ", ";
+		sb_add(&b, ", ");
+		sb_add(&b, strs[i].name);
+		sb_add(&b, "=");
+		sb_add(&b, strs[i].v);
+	}
+	if (d->colo_port) {
+		snprintf(buf, sizeof buf, ", colo-port=%d", d->colo_port);
+		sb_add(&b, buf);
+	}
+	if (d->specification != LIBXL_DISK_SPECIFICATION_UNKNOWN) {
+		snprintf(buf, sizeof buf, ", specification=%s",
+			 libxl_disk_specification_to_string(d->specification));
+		sb_add(&b, buf);
+	}
+	if (d->direct_io_safe)
+		sb_add(&b, ", direct-io-safe");
+	if (!libxl_defbool_is_default(d->discard_enable))
+		sb_add(&b, libxl_defbool_val(d->discard_enable) ? ", discard" : ", no-discard");
+	if (!libxl_defbool_is_default(d->colo_enable))
+		sb_add(&b, libxl_defbool_val(d->colo_enable) ? ", colo" : ", no-colo");
+	if (!libxl_defbool_is_default(d->trusted))
+		sb_add(&b, libxl_defbool_val(d->trusted) ? ", trusted" : ", untrusted");
+	if (d->pdev_path) {
+		sb_add(&b, ", target=");
+		sb_add(&b, d->pdev_path);
 	}
 	return sb_take(&b);
 }
 
-/* ---- our lexer: lexical errors and the key scan ------------------------------------- */
-
-/*
- * libxlutil's own lexer reports a lexical error and carries on, and its parser then leaks
- * values it can no longer store (Xen 4.17: xlu__cfg_list_append returns early once an error
- * is set). A daemon that parses client text cannot leak per request, so this lexer, which
- * follows libxlutil's token rules (libxlu_cfg_l.l), refuses lexically bad text before
- * libxlutil sees it; what reaches libxlutil can then only fail with a syntax error, which it
- * cleans up after. The same pass records each top-level key and its line.
- */
-
-struct keypos {
-	char *name;
-	int line;
-	bool append; /* "key += value" */
-};
-
-struct keys {
-	struct keypos *v;
-	size_t n, cap;
-};
-
-/* Far more than any key we support needs; bounds libxlutil's recursion on hostile input. */
-#define LIST_DEPTH_MAX 16
-
-static bool ident_char(char c)
+/* The options of a vif-style spec, trimmed, empty ones dropped. */
+static libxl_string_list spec_options(const char *spec)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
-}
-
-static bool hex_lower(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
-static void key_add(struct keys *k, const char *name, size_t len, int line, bool append)
-{
-	if (k->n == k->cap) {
-		k->cap = k->cap ? k->cap * 2 : 16;
-		k->v = xrealloc(k->v, k->cap * sizeof(*k->v));
-	}
-	k->v[k->n].name = xasprintf("%.*s", (int)len, name);
-	k->v[k->n].line = line;
-	k->v[k->n].append = append;
-	k->n++;
-}
-
-/* "file:line: config parsing error near 'text': why", near text cut at a blank. */
-static int lex_error(struct err *err, const char *fname, int line, const char *at,
-		     const char *why)
-{
-	char raw[48], near[SHOW_LEN];
-	size_t n = strcspn(at, " \t\n");
-	if (n > 40)
-		n = 40;
-	err_clear(err);
-	snprintf(raw, sizeof(raw), "%.*s", (int)n, at);
-	set_line(err, line);
-	set_msg(err, "%s:%d: config parsing error near '%s': %s", fname, line, show(near, raw),
-		why);
-	return -1;
-}
-
-/* t[0..n) ends with '\n' and holds no NUL (xlcfg_parse sees to both). */
-static int lex(const char *t, size_t n, const char *fname, struct keys *k,
-	       struct err *err)
-{
-	int line = 1, depth = 0;
-	bool start = true; /* the next identifier at depth 0 is a key */
-	size_t i = 0;
-	while (i < n) {
-		char c = t[i];
-		if (c == ' ' || c == '\t') {
-			i++;
-		} else if (c == '\n' || c == '#') {
-			while (t[i] != '\n')
-				i++;
-			i++;
-			line++;
-			if (depth == 0)
-				start = true;
-		} else if (c == '\'' || c == '"') {
-			size_t j = i + 1;
-			while (t[j] != c && t[j] != '\n') {
-				if (t[j] == '\\' && t[j + 1] != '\n') {
-					/* libxlutil's \x and octal escapes are broken (always an error,
-					 * or the character is dropped); refuse them outright. */
-					if (!strchr("\"'\\abfnrtv", t[j + 1]))
-						return lex_error(err, fname, line, t + j,
-								 "invalid escape in quoted string");
-					j += 2;
-				} else if (t[j] == '\\') {
-					break;
-				} else {
-					j++;
-				}
-			}
-			if (t[j] != c)
-				return lex_error(err, fname, line, t + i, "unterminated string");
-			i = j + 1;
-			start = false;
-		} else if (c >= 'a' && c <= 'z') {
-			size_t b = i;
-			while (ident_char(t[i]))
-				i++;
-			if (start && depth == 0) {
-				size_t j = i;
-				while (t[j] == ' ' || t[j] == '\t')
-					j++;
-				key_add(k, t + b, i - b, line, t[j] == '+' && t[j + 1] == '=');
-			}
-			start = false;
-		} else if (c >= '0' && c <= '9') {
-			if (c == '0' && t[i + 1] == 'x' && hex_lower(t[i + 2])) {
-				i += 2;
-				while (hex_lower(t[i]))
-					i++;
-			} else {
-				while (t[i] >= '0' && t[i] <= '9')
-					i++;
-			}
-			start = false;
-		} else if (c == '+' && t[i + 1] == '=') {
-			i += 2;
-			start = false;
-		} else if (c == ',' || c == '=') {
-			i++;
-			start = false;
-		} else if (c == '[') {
-			if (++depth > LIST_DEPTH_MAX)
-				return lex_error(err, fname, line, t + i, "lists nested too deeply");
-			i++;
-			start = false;
-		} else if (c == ']') {
-			if (depth > 0)
-				depth--;
-			i++;
-			start = false;
-		} else if (c == ';') {
-			if (depth == 0)
-				start = true;
-			i++;
-		} else {
-			return lex_error(err, fname, line, t + i, "lexical error");
-		}
-	}
-	return 0;
-}
-
-static void keys_free(struct keys *k)
-{
-	for (size_t i = 0; i < k->n; i++)
-		free(k->v[i].name);
-	free(k->v);
-}
-
-/* The occurrence that counts is the last one: a repeated key wins, as in xl. */
-static const struct keypos *key_find(const struct keys *k, const char *name)
-{
-	for (size_t i = k->n; i-- > 0;)
-		if (strcmp(k->v[i].name, name) == 0)
-			return &k->v[i];
-	return NULL;
-}
-
-static const char *const supported_keys[] = {
-	"name", "type", "builder", "uuid", "vcpus", "maxvcpus", "memory", "maxmem", "kernel",
-	"ramdisk", "extra", "cmdline", "root", "bootloader", "bootloader_args", "disk", "vif",
-	"boot", "vnc", "vnclisten", "vncdisplay", "serial", "sdl", "on_poweroff", "on_reboot",
-	"on_crash", "claim_mode", NULL,
-};
-
-/* ---- reading values ----------------------------------------------------------------- */
-
-struct parse {
-	XLU_Config *xlu;
-	struct keys keys;
-	struct err *err;
-};
-
-/* 1 = set (*out replaced), 0 = absent, -1 = error. */
-static int get_string(struct parse *p, const char *key, char **out)
-{
-	const char *s;
-	int r = xlu_cfg_get_string(p->xlu, key, &s, 1);
-	if (r == ESRCH)
-		return 0;
-	if (r)
-		return fail(p->err, key, "expected a string, not a list");
-	free(*out);
-	*out = xstrdup(s);
-	return 1;
-}
-
-static int get_long(struct parse *p, const char *key, long min, long max, long *out)
-{
-	char b[SHOW_LEN];
-	const char *raw = NULL;
-	long l;
-	int r = xlu_cfg_get_long(p->xlu, key, &l, 1);
-	if (r == ESRCH)
-		return 0;
-	if (r) {
-		const struct keypos *kp = key_find(&p->keys, key);
-		if (xlu_cfg_get_list(p->xlu, key, NULL, NULL, 1) == 0)
-			return fail(p->err, key, "expected a number, not a list");
-		if (kp && kp->append)
-			return fail(p->err, key, "'+=' does not work with numbers");
-		xlu_cfg_get_string(p->xlu, key, &raw, 1);
-		if (r == ERANGE)
-			return fail(p->err, key, "%s is out of range (%ld..%ld)", show(b, raw), min,
-				    max);
-		return fail(p->err, key, "'%s' is not a valid number", show(b, raw));
-	}
-	if (l < min || l > max)
-		return fail(p->err, key, "%ld is out of range (%ld..%ld)", l, min, max);
-	*out = l;
-	return 1;
-}
-
-static int get_bool(struct parse *p, const char *key, bool *out)
-{
-	long l;
-	int r = get_long(p, key, LONG_MIN, LONG_MAX, &l);
-	if (r <= 0)
-		return r;
-	if (l != 0 && l != 1)
-		return fail(p->err, key, "expected 0 or 1, not %ld", l);
-	*out = l == 1;
-	return 1;
-}
-
-static int get_action(struct parse *p, const char *key, enum vm_action *out)
-{
-	static const char *const xl_only[] = {
-		"rename-restart", "coredump-destroy", "coredump-restart", "soft-reset", NULL,
-	};
-	char b[SHOW_LEN];
-	char *s = NULL;
-	int r = get_string(p, key, &s);
-	if (r <= 0)
-		return r;
-	if (vm_action_parse(s, out) == 0)
-		r = 1;
-	else if (in_list(s, xl_only))
-		r = fail(p->err, key, "'%s' is not supported (use destroy, restart or preserve)",
-			 s);
-	else
-		r = fail(p->err, key, "invalid action '%s' (use destroy, restart or preserve)",
-			 show(b, s));
-	free(s);
-	return r;
-}
-
-static void append_arg(struct vm_config *c, const char *s, size_t len)
-{
-	c->bootloader_args = xrealloc(c->bootloader_args,
-				      (c->n_bootloader_args + 1) * sizeof(char *));
-	c->bootloader_args[c->n_bootloader_args++] = xasprintf("%.*s", (int)len, s);
-}
-
-static int get_bootloader_args(struct parse *p, struct vm_config *c)
-{
-	XLU_ConfigList *list;
-	int n;
-	if (xlu_cfg_get_list(p->xlu, "bootloader_args", &list, &n, 1) == 0) {
-		for (int i = 0; i < n; i++) {
-			const char *s = xlu_cfg_get_listitem(list, i);
-			if (!s)
-				return fail(p->err, "bootloader_args", "item %d is not a string",
-					    i + 1);
-			append_arg(c, s, strlen(s));
-		}
-		return 0;
-	}
-	const char *s;
-	if (xlu_cfg_get_string(p->xlu, "bootloader_args", &s, 1) != 0)
-		return 0;
-	/* The old single-string form, split on blanks as xl does. */
-	while (*s) {
-		size_t skip = strspn(s, " \t\n"), n2;
-		s += skip;
-		n2 = strcspn(s, " \t\n");
-		if (n2)
-			append_arg(c, s, n2);
-		s += n2;
-	}
-	return 0;
-}
-
-static int get_disks(struct parse *p, struct vm_config *c)
-{
-	XLU_ConfigList *list;
-	int n, r = xlu_cfg_get_list(p->xlu, "disk", &list, &n, 1);
-	if (r == ESRCH)
-		return 0;
-	if (r)
-		return fail(p->err, "disk", "expected a list of disk specs, e.g. "
-			    "[ 'format=raw, vdev=xvda, access=rw, target=/srv/x.img' ]");
-	if (n > 0)
-		c->disks = xcalloc((size_t)n, sizeof(*c->disks));
-	for (int i = 0; i < n; i++) {
-		const char *s = xlu_cfg_get_listitem(list, i);
-		if (!s)
-			return fail(p->err, "disk", "item %d is not a string", i + 1);
-		if (xlcfg_parse_disk(s, &c->disks[i], p->err) < 0)
-			return -1;
-		c->n_disks++;
-	}
-	return 0;
-}
-
-static int get_vifs(struct parse *p, struct vm_config *c)
-{
-	XLU_ConfigList *list;
-	int n, r = xlu_cfg_get_list(p->xlu, "vif", &list, &n, 1);
-	if (r == ESRCH)
-		return 0;
-	if (r)
-		return fail(p->err, "vif", "expected a list of vif specs, e.g. "
-			    "[ 'mac=00:16:3e:00:00:01, bridge=xenbr0' ]");
-	if (n > 0)
-		c->vifs = xcalloc((size_t)n, sizeof(*c->vifs));
-	for (int i = 0; i < n; i++) {
-		const char *s = xlu_cfg_get_listitem(list, i);
-		if (!s)
-			return fail(p->err, "vif", "item %d is not a string", i + 1);
-		if (xlcfg_parse_vif(s, &c->vifs[i], p->err) < 0)
-			return -1;
-		c->n_vifs++;
-	}
-	return 0;
-}
-
-static int get_serial(struct parse *p, struct vm_config *c)
-{
-	XLU_ConfigList *list;
-	int n;
-	if (xlu_cfg_get_list(p->xlu, "serial", &list, &n, 1) == 0) {
-		/* xl allows a list of serial ports; we carry one. */
-		const char *s = n == 1 ? xlu_cfg_get_listitem(list, 0) : NULL;
-		if (!s)
-			return fail(p->err, "serial", "only one serial port (a string) is "
-				    "supported");
-		c->serial = xstrdup(s);
-		return 0;
-	}
-	return get_string(p, "serial", &c->serial) < 0 ? -1 : 0;
-}
-
-static int get_type(struct parse *p, struct vm_config *c)
-{
-	char b[SHOW_LEN];
-	char *type = NULL, *builder = NULL;
-	enum vm_type bt = VM_TYPE_PV;
-	int ret = -1;
-	if (get_string(p, "type", &type) < 0 || get_string(p, "builder", &builder) < 0)
-		goto out;
-	if (type && vm_type_parse(type, &c->type) < 0) {
-		fail(p->err, "type", "invalid type '%s' (use pv, pvh or hvm)", show(b, type));
-		goto out;
-	}
-	if (builder) {
-		if (strcmp(builder, "hvm") == 0) {
-			bt = VM_TYPE_HVM;
-		} else if (strcmp(builder, "generic") == 0 || strcmp(builder, "linux") == 0) {
-			bt = VM_TYPE_PV;
-		} else {
-			fail(p->err, "builder", "invalid builder '%s' (use hvm or generic; "
-			     "better: type)", show(b, builder));
-			goto out;
-		}
-		if (type && bt != c->type) {
-			fail(p->err, "builder", "builder \"%s\" conflicts with type \"%s\"", builder,
-			     type);
-			goto out;
-		}
-		c->type = bt;
-	}
-	ret = 0;
-out:
-	free(type);
-	free(builder);
-	return ret;
-}
-
-static int get_all(struct parse *p, struct vm_config *c)
-{
-	char b[SHOW_LEN];
-	char *uuid = NULL;
-	long l;
-	int r;
-
-	if (get_string(p, "name", &c->name) < 0 || get_type(p, c) < 0)
-		return -1;
-	if ((r = get_string(p, "uuid", &uuid)) < 0)
-		return -1;
-	if (r > 0) {
-		r = uuid_parse(uuid, c->uuid) < 0 ?
-			    fail(p->err, "uuid", "invalid UUID '%s'", show(b, uuid)) :
-		    uuid_is_null(c->uuid) ? fail(p->err, "uuid", "the nil UUID is not allowed") :
-					    0;
-		free(uuid);
-		if (r < 0)
-			return -1;
-		c->has_uuid = true;
-	}
-	if ((r = get_long(p, "vcpus", 1, VM_VCPUS_MAX, &l)) < 0)
-		return -1;
-	if (r)
-		c->vcpus = (int)l;
-	if ((r = get_long(p, "maxvcpus", 0, VM_VCPUS_MAX, &l)) < 0)
-		return -1;
-	if (r)
-		c->maxvcpus = (int)l;
-	if ((r = get_long(p, "memory", VM_MEMORY_MIN, (long)VM_MEMORY_MAX, &l)) < 0)
-		return -1;
-	if (r)
-		c->memory = (uint64_t)l;
-	if ((r = get_long(p, "maxmem", 0, (long)VM_MEMORY_MAX, &l)) < 0)
-		return -1;
-	if (r)
-		c->maxmem = (uint64_t)l;
-	if (get_string(p, "kernel", &c->kernel) < 0 || get_string(p, "ramdisk", &c->ramdisk) < 0 ||
-	    get_string(p, "cmdline", &c->cmdline) < 0 || get_string(p, "root", &c->root) < 0 ||
-	    get_string(p, "extra", &c->extra) < 0 ||
-	    get_string(p, "bootloader", &c->bootloader) < 0 || get_bootloader_args(p, c) < 0 ||
-	    get_disks(p, c) < 0 || get_vifs(p, c) < 0 || get_string(p, "boot", &c->boot) < 0 ||
-	    get_bool(p, "vnc", &c->vnc) < 0 || get_string(p, "vnclisten", &c->vnclisten) < 0)
-		return -1;
-	if ((r = get_long(p, "vncdisplay", 0, VM_VNCDISPLAY_MAX, &l)) < 0)
-		return -1;
-	if (r)
-		c->vncdisplay = (int)l;
-	if (get_serial(p, c) < 0 || get_bool(p, "sdl", &c->sdl) < 0 ||
-	    get_action(p, "on_poweroff", &c->on_poweroff) < 0 ||
-	    get_action(p, "on_reboot", &c->on_reboot) < 0 ||
-	    get_action(p, "on_crash", &c->on_crash) < 0)
-		return -1;
-	bool claim = false;
-	if ((r = get_bool(p, "claim_mode", &claim)) < 0)
-		return -1;
-	if (r)
-		c->claim_mode = claim;
-	return 0;
-}
-
-/* Turns libxlutil's first report line ("<file>:<line>: config parsing error near ...") into
- * our error; the text is already located, so only the line number is picked out. */
-static void syntax_error(struct err *err, const char *fname, char *report, int code)
-{
-	err_clear(err);
-	if (!report || !*report) {
-		set_msg(err, "%s: cannot parse: %s", fname, strerror(code));
-		return;
-	}
-	/* Only the first line: libxlutil goes on about Python for any '-', '.' or ':'. */
-	char *nl = strchr(report, '\n');
-	if (nl)
-		*nl = '\0';
-	for (char *q = report; *q; q++)
-		if (*q == '`')
-			*q = '\'';
-	size_t fl = strlen(fname);
-	if (strncmp(report, fname, fl) == 0 && report[fl] == ':')
-		set_line(err, atoi(report + fl + 1));
-	set_msg(err, "%s", report);
-}
-
-/* Puts "file:line: " (or "file: ") in front of a "key: ..." message from fail(). */
-static void locate(struct err *err, const char *fname, const struct keys *k)
-{
-	char text[ERR_MSG_MAX];
-	const char *key = err_data_str(err, "key");
-	const struct keypos *kp = key ? key_find(k, key) : NULL;
-	snprintf(text, sizeof(text), "%s", err->msg);
-	if (kp) {
-		set_line(err, kp->line);
-		set_msg(err, "%s:%d: %s", fname, kp->line, text);
-	} else {
-		set_msg(err, "%s: %s", fname, text);
-	}
-}
-
-int xlcfg_parse(const char *text, size_t len, const char *filename, struct vm_config *out,
-		struct err *err)
-{
-	char fname[SHOW_LEN];
-	struct parse p = {.err = err};
-	char *data = NULL, *report = NULL;
-	size_t report_len = 0;
-	FILE *rf = NULL;
-	int ret = -1;
-
-	vm_config_init(out);
-	err_clear(err);
-	show(fname, filename && *filename ? filename : "xl.cfg");
-
-	const char *nul = memchr(text, '\0', len);
-	if (nul) {
-		int line = 1;
-		for (const char *q = text; q < nul; q++)
-			line += *q == '\n';
-		set_line(err, line);
-		set_msg(err, "%s:%d: NUL byte in the text", fname, line);
-		return -1;
-	}
-	if (len > XLCFG_TEXT_MAX) {
-		set_msg(err, "%s: longer than %d bytes", fname, XLCFG_TEXT_MAX);
-		return -1;
-	}
-	/* CRLF line ends are a lexical error to libxlutil; a file written on Windows means the
-	 * same with plain LF. A missing final newline makes a last "# comment" an error and
-	 * lets trailing junk through (libxlutil's lexer at end of input), so add one. */
-	data = xmalloc(len + 2);
 	size_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		if (!(text[i] == '\r' && i + 1 < len && text[i + 1] == '\n'))
-			data[n++] = text[i];
-	if (n == 0 || data[n - 1] != '\n')
-		data[n++] = '\n';
-	data[n] = '\0';
-	if (lex(data, n, fname, &p.keys, err) < 0)
-		goto out;
+	libxl_string_list out = xcalloc(1, sizeof(char *));
+	char *buf = xstrdup(spec), *save = NULL;
+	for (char *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		size_t l = strlen(p);
+		while (l && (p[l - 1] == ' ' || p[l - 1] == '\t'))
+			l--;
+		if (!l)
+			continue;
+		out = xrealloc(out, (n + 2) * sizeof(char *));
+		out[n++] = xasprintf("%.*s", (int)l, p);
+		out[n] = NULL;
+	}
+	free(buf);
+	return out;
+}
 
-	rf = open_memstream(&report, &report_len);
-	if (!rf) {
-		set_msg(err, "%s: %s", fname, strerror(errno));
-		goto out;
-	}
-	p.xlu = xlu_cfg_init(rf, fname);
-	if (!p.xlu) {
-		set_msg(err, "%s: out of memory", fname);
-		goto out;
-	}
-	int r = xlu_cfg_readdata(p.xlu, data, (int)n);
-	fflush(rf);
-	if (r) {
-		syntax_error(err, fname, report, r);
-		goto out;
-	}
+static bool is_option(const char *o, const char *name)
+{
+	size_t n = strlen(name);
+	return strncmp(o, name, n) == 0 && o[n] == '=';
+}
 
-	for (size_t i = 0; i < p.keys.n; i++) {
-		const struct keypos *kp = &p.keys.v[i];
-		if (!in_list(kp->name, supported_keys)) {
-			set_key(err, kp->name);
-			set_line(err, kp->line);
-			set_msg(err, "%s:%d: %s: unsupported key", fname, kp->line,
-				err_data_str(err, "key"));
+char *xlcfg_spec_option(const char *spec, const char *name)
+{
+	libxl_string_list o = spec_options(spec);
+	char *v = NULL;
+	for (int i = 0; o[i]; i++)
+		if (is_option(o[i], name)) {
+			free(v);
+			v = xstrdup(o[i] + strlen(name) + 1);
+		}
+	libxl_string_list_dispose(&o);
+	return v;
+}
+
+char *xlcfg_vif_edit(const char *spec, bool drop_mac, bool drop_vifname, const char *mac,
+		     const char *bridge)
+{
+	libxl_string_list o = spec_options(spec);
+	struct sb b = {0};
+	const char *sep = "";
+	if (mac) {
+		sb_add(&b, "mac=");
+		sb_add(&b, mac);
+		sep = ", ";
+	}
+	for (int i = 0; o[i]; i++) {
+		if ((drop_mac || mac) && is_option(o[i], "mac"))
+			continue;
+		if (drop_vifname && is_option(o[i], "vifname"))
+			continue;
+		sb_add(&b, sep);
+		sb_add(&b, o[i]);
+		sep = ", ";
+	}
+	if (bridge) {
+		sb_add(&b, sep);
+		sb_add(&b, "bridge=");
+		sb_add(&b, bridge);
+	}
+	libxl_string_list_dispose(&o);
+	return sb_take(&b);
+}
+
+/* ---- xl.conf ------------------------------------------------------------------------------ */
+
+static const char *keep(struct xlcfg_xl_conf *c, const char *v)
+{
+	for (size_t i = 0; i < sizeof c->strings / sizeof c->strings[0]; i++)
+		if (!c->strings[i])
+			return c->strings[i] = xstrdup(v);
+	return NULL; /* not reached: one slot per key */
+}
+
+int xlcfg_xl_conf_read(const char *path, struct xlkeys_host *h, struct xlcfg_xl_conf *c,
+		       struct err *err)
+{
+	memset(c, 0, sizeof *c);
+	c->host = h;
+	c->claim_mode = -1;
+	size_t len = 0;
+	char *text = read_file(path, XLCFG_TEXT_MAX, &len);
+	if (!text && errno == ENOENT)
+		return 0;
+	if (!text) {
+		err_set(err, VMD_ERR_INVALID_CONFIG, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	char *report = NULL;
+	size_t report_len = 0;
+	FILE *rf = open_memstream(&report, &report_len);
+	XLU_Config *cfg = rf ? xlu_cfg_init(rf, path) : NULL;
+	int r = -1;
+	if (!cfg) {
+		err_set(err, VMD_ERR_INTERNAL, "%s: out of memory", path);
+		goto out;
+	}
+	if (memchr(text, '\0', len) || xlu_cfg_readdata(cfg, text, (int)len)) {
+		fflush(rf);
+		char *nl = report ? strchr(report, '\n') : NULL;
+		if (nl)
+			*nl = '\0';
+		err_set(err, VMD_ERR_INVALID_CONFIG, "%s: xl cannot parse it%s%s", path,
+			report && *report ? ": " : "", report ? report : "");
+		goto out;
+	}
+	const char *v;
+	long l;
+	if (!xlu_cfg_get_long(cfg, "run_hotplug_scripts", &l, 1))
+		h->run_hotplug_scripts = l != 0;
+	if (!xlu_cfg_get_string(cfg, "vifscript", &v, 1))
+		h->vif_script = keep(c, v);
+	if (!xlu_cfg_get_string(cfg, "vif.default.script", &v, 1))
+		h->vif_script = keep(c, v);
+	if (!xlu_cfg_get_string(cfg, "defaultbridge", &v, 1))
+		h->vif_bridge = keep(c, v);
+	if (!xlu_cfg_get_string(cfg, "vif.default.bridge", &v, 1))
+		h->vif_bridge = keep(c, v);
+	if (!xlu_cfg_get_string(cfg, "vif.default.gatewaydev", &v, 1))
+		h->vif_gatewaydev = keep(c, v);
+	if (!xlu_cfg_get_string(cfg, "vif.default.backend", &v, 1))
+		h->vif_backend = keep(c, v);
+	if (!xlu_cfg_get_string(cfg, "blkdev_start", &v, 1))
+		h->blkdev_start = keep(c, v);
+	if (!xlu_cfg_get_long(cfg, "claim_mode", &l, 1)) {
+		c->claim_mode = l != 0;
+		h->claim_mode = l != 0;
+	}
+	static const char *const grants[] = {"max_grant_frames", "max_maptrack_frames",
+					     "max_grant_version"};
+	int *gv[] = {&h->max_grant_frames, &h->max_maptrack_frames, &h->max_grant_version};
+	for (size_t i = 0; i < 3; i++) {
+		int e = xlu_cfg_get_bounded_long(cfg, grants[i], 0, INT_MAX, &l, 1);
+		if (e == 0) {
+			*gv[i] = (int)l;
+		} else if (e != ESRCH) {
+			err_set(err, VMD_ERR_INVALID_CONFIG, "%s: %s: not a number from 0 to %d",
+				path, grants[i], INT_MAX);
 			goto out;
 		}
 	}
-
-	if (get_all(&p, out) < 0 || vm_config_validate(out, err) < 0) {
-		locate(err, fname, &p.keys);
-		goto out;
-	}
-	ret = 0;
+	if (!xlu_cfg_get_string(cfg, "vm.cpumask", &v, 1))
+		h->vm_cpumask = keep(c, v);
+	if (!xlu_cfg_get_string(cfg, "vm.pv.cpumask", &v, 1))
+		h->vm_pv_cpumask = keep(c, v);
+	if (!xlu_cfg_get_string(cfg, "vm.hvm.cpumask", &v, 1))
+		h->vm_hvm_cpumask = keep(c, v);
+	r = 0;
 out:
-	if (ret < 0)
-		vm_config_finish(out);
-	keys_free(&p.keys);
-	xlu_cfg_destroy(p.xlu);
+	if (cfg)
+		xlu_cfg_destroy(cfg);
 	if (rf)
 		fclose(rf);
 	free(report);
-	free(data);
-	return ret;
+	free(text);
+	return r;
 }
 
-/* ---- formatting --------------------------------------------------------------------- */
-
-static void put_str(struct sb *b, const char *key, const char *val)
+void xlcfg_xl_conf_finish(struct xlcfg_xl_conf *c)
 {
-	if (!val)
-		return;
-	sb_add(b, "%s = ", key);
-	sb_quoted(b, val);
-	sb_add(b, "\n");
-}
-
-/* One item on the line, several one per line: vm.config output is read by people. */
-static void put_list(struct sb *b, const char *key, char **items, size_t n)
-{
-	if (n == 0)
-		return;
-	sb_add(b, "%s = [", key);
-	for (size_t i = 0; i < n; i++) {
-		sb_add(b, n == 1 ? " " : "\n    ");
-		sb_quoted(b, items[i]);
-		if (n > 1)
-			sb_add(b, ",");
-	}
-	sb_add(b, n == 1 ? " ]\n" : "\n]\n");
-}
-
-char *xlcfg_format(const struct vm_config *cfg)
-{
-	struct sb b = {0};
-	char uuid[UUID_STR_LEN];
-
-	put_str(&b, "name", cfg->name);
-	put_str(&b, "type", vm_type_name(cfg->type));
-	if (cfg->has_uuid) {
-		uuid_format(cfg->uuid, uuid);
-		put_str(&b, "uuid", uuid);
-	}
-	sb_add(&b, "vcpus = %d\n", cfg->vcpus);
-	if (cfg->maxvcpus)
-		sb_add(&b, "maxvcpus = %d\n", cfg->maxvcpus);
-	sb_add(&b, "memory = %llu\n", (unsigned long long)cfg->memory);
-	if (cfg->maxmem)
-		sb_add(&b, "maxmem = %llu\n", (unsigned long long)cfg->maxmem);
-	put_str(&b, "kernel", cfg->kernel);
-	put_str(&b, "ramdisk", cfg->ramdisk);
-	put_str(&b, "cmdline", cfg->cmdline);
-	put_str(&b, "root", cfg->root);
-	put_str(&b, "extra", cfg->extra);
-	put_str(&b, "bootloader", cfg->bootloader);
-	put_list(&b, "bootloader_args", cfg->bootloader_args, cfg->n_bootloader_args);
-
-	char **specs = xcalloc(cfg->n_disks + cfg->n_vifs + 1, sizeof(char *));
-	for (size_t i = 0; i < cfg->n_disks; i++)
-		specs[i] = xlcfg_format_disk(&cfg->disks[i]);
-	put_list(&b, "disk", specs, cfg->n_disks);
-	for (size_t i = 0; i < cfg->n_vifs; i++)
-		specs[cfg->n_disks + i] = xlcfg_format_vif(&cfg->vifs[i]);
-	put_list(&b, "vif", specs + cfg->n_disks, cfg->n_vifs);
-	for (size_t i = 0; i < cfg->n_disks + cfg->n_vifs; i++)
-		free(specs[i]);
-	free(specs);
-
-	put_str(&b, "boot", cfg->boot);
-	if (cfg->vnc)
-		sb_add(&b, "vnc = 1\n");
-	put_str(&b, "vnclisten", cfg->vnclisten);
-	if (cfg->vncdisplay >= 0)
-		sb_add(&b, "vncdisplay = %d\n", cfg->vncdisplay);
-	put_str(&b, "serial", cfg->serial);
-	if (cfg->sdl)
-		sb_add(&b, "sdl = 1\n");
-	put_str(&b, "on_poweroff", vm_action_name(cfg->on_poweroff));
-	put_str(&b, "on_reboot", vm_action_name(cfg->on_reboot));
-	put_str(&b, "on_crash", vm_action_name(cfg->on_crash));
-	if (cfg->claim_mode >= 0)
-		sb_add(&b, "claim_mode = %d\n", cfg->claim_mode);
-	return sb_take(&b);
+	for (size_t i = 0; i < sizeof c->strings / sizeof c->strings[0]; i++)
+		free(c->strings[i]);
+	memset(c, 0, sizeof *c);
 }

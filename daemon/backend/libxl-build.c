@@ -67,7 +67,6 @@ struct be_libxl_builder {
 	void *built_arg;
 	char *lock_path;
 	bool autoballoon;
-	int xl_claim_mode; /* xl.conf's claim_mode; -1 unset */
 	int wake_builder[2];
 	int wake_main[2];
 	struct event *main_ev; /* on main_base: wake_main readable */
@@ -511,12 +510,11 @@ static bool dom0_mem_fixed(libxl_ctx *ctx)
 	return false;
 }
 
-/* autoballoon, claim_mode and lockfile from xl.conf, as xl reads them. */
+/* autoballoon and lockfile from xl.conf, as xl reads them (the keys that change what a
+ * domain is, claim_mode among them, are the core's: xlcfg_read_xl_conf). */
 static void read_xl_conf(struct be_libxl_builder *b)
 {
 	int autoballoon = -1; /* auto */
-	long l;
-	b->xl_claim_mode = -1;
 	const char *lock = NULL;
 	XLU_Config *cfg = NULL;
 	char *report = NULL;
@@ -534,9 +532,6 @@ static void read_xl_conf(struct be_libxl_builder *b)
 		}
 		if (!xlu_cfg_get_string(cfg, "lockfile", &s, 1) && s[0] == '/')
 			lock = s;
-		/* xl: any number; nonzero is on */
-		if (!xlu_cfg_get_long(cfg, "claim_mode", &l, 1))
-			b->xl_claim_mode = l != 0;
 	}
 	b->lock_path = xstrdup(lock ? lock : XL_LOCK_FILE);
 	b->autoballoon = autoballoon >= 0 ? autoballoon == 1 : !dom0_mem_fixed(b->ctx);
@@ -612,10 +607,6 @@ bool be_libxl_builder_autoballoon(const struct be_libxl_builder *b)
 	return b->autoballoon;
 }
 
-int be_libxl_builder_xl_claim_mode(const struct be_libxl_builder *b)
-{
-	return b->xl_claim_mode;
-}
 
 const char *be_libxl_builder_lock_path(const struct be_libxl_builder *b)
 {

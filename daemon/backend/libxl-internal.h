@@ -20,25 +20,6 @@
 #include "backend.h"
 #include "config.h"
 
-/* Where a relative bootloader ("pygrub") lives: Debian's private binary directory of Xen,
- * libxl's own libexec path. meson passes the one matching the libxl it builds against. */
-#ifndef VMD_XEN_BINDIR
-#define VMD_XEN_BINDIR "/usr/lib/xen-4.17/bin"
-#endif
-
-/* ---- libxl-config.c ---------------------------------------------------------------------- */
-
-/*
- * Translates our config into a libxl domain config, as `xl create` would build it from the
- * same xl.cfg. Needs no libxl context (the golden tests run without Xen). out is initialised
- * here; on success the caller disposes it with libxl_domain_config_dispose(), on failure
- * (-1, err filled with VMD_ERR_INVALID_CONFIG) nothing is left to dispose.
- * claim_default: memory claims for a config that does not set claim_mode (xl takes it from
- * xl.conf, default on).
- */
-int be_libxl_config_build(const struct vm_config *cfg, bool claim_default,
-			  libxl_domain_config *out, struct err *err);
-
 /* ---- shared by libxl.c and libxl-build.c ------------------------------------------------- */
 
 #define BE_LIBXL_USERDATA "vmd"                       /* our libxl_userdata_store id */
@@ -87,8 +68,6 @@ int be_libxl_builder_submit(struct be_libxl_builder *b, struct be_libxl_create *
 /* From the SIGCHLD owner's thread (be_libxl_loop_on_sigchld): the builder's ctx is told. */
 void be_libxl_builder_sigchld(void *b);
 bool be_libxl_builder_autoballoon(const struct be_libxl_builder *b);
-/* xl.conf's claim_mode: 1, 0, or -1 when it does not set it. */
-int be_libxl_builder_xl_claim_mode(const struct be_libxl_builder *b);
 const char *be_libxl_builder_lock_path(const struct be_libxl_builder *b);
 /* Stops and joins the thread; creates not handed back are freed without a report. */
 void be_libxl_builder_free(struct be_libxl_builder *b);

@@ -115,7 +115,6 @@ struct xl {
 	struct be_libxl_builder *builder;
 	backend_event_fn *on_event;
 	void *event_arg;
-	bool claim_mode; /* for configs that do not say: vmd.conf, else xl.conf, else on */
 	struct watch *watches;
 	uint64_t next_watch_id;
 	struct op *ops;
@@ -356,6 +355,30 @@ static void fill_info(struct xl *be, const libxl_dominfo *i, struct dom_info *ou
 	out->cpu_time_ns = i->cpu_time;
 	out->start_time = libxl_vm_get_start_time(be->ctx, i->domid);
 	out->record = record_of(be, i->domid);
+	/* why it is down, so that on_* can be applied to a guest that stopped while the daemon
+	 * was not running */
+	if (i->shutdown && !i->dying) {
+		out->has_reason = true;
+		switch ((int)i->shutdown_reason) {
+		case LIBXL_SHUTDOWN_REASON_POWEROFF:
+			out->reason = DOM_EV_POWEROFF;
+			break;
+		case LIBXL_SHUTDOWN_REASON_REBOOT:
+			out->reason = DOM_EV_REBOOT;
+			break;
+		case LIBXL_SHUTDOWN_REASON_WATCHDOG:
+			out->reason = DOM_EV_WATCHDOG;
+			break;
+		case LIBXL_SHUTDOWN_REASON_SOFT_RESET:
+			out->reason = DOM_EV_SOFT_RESET;
+			break;
+		case LIBXL_SHUTDOWN_REASON_SUSPEND:
+			out->has_reason = false; /* a save in progress, or left behind */
+			break;
+		default:
+			out->reason = DOM_EV_CRASH;
+		}
+	}
 }
 
 /* libxl_domain_info with our error codes. */
@@ -505,18 +528,18 @@ static bool translate_event(struct xl *be, const libxl_event *ev, enum dom_event
 			*out = DOM_EV_REBOOT;
 			return true;
 		case LIBXL_SHUTDOWN_REASON_CRASH:
-		case LIBXL_SHUTDOWN_REASON_WATCHDOG:
 			*out = DOM_EV_CRASH;
 			return true;
-		case LIBXL_SHUTDOWN_REASON_SUSPEND:
+		case LIBXL_SHUTDOWN_REASON_WATCHDOG:
+			*out = DOM_EV_WATCHDOG;
+			return true;
 		case LIBXL_SHUTDOWN_REASON_SOFT_RESET:
-			/* Not ours to handle (save/migrate, kexec). libxl will not report another
+			*out = DOM_EV_SOFT_RESET;
+			return true;
+		case LIBXL_SHUTDOWN_REASON_SUSPEND:
+			/* Not ours to handle (save/migrate). libxl will not report another
 			 * shutdown of this domain on this watch; its death still arrives. */
-			log_info("domain %" PRIu32 " shut down for %s; ignored", ev->domid,
-				 ev->u.domain_shutdown.shutdown_reason ==
-						 LIBXL_SHUTDOWN_REASON_SUSPEND
-					 ? "suspend"
-					 : "soft reset");
+			log_info("domain %" PRIu32 " shut down for suspend; ignored", ev->domid);
 			return false;
 		default:
 			log_warn("domain %" PRIu32 " shut down for unknown reason %d; treating it "
@@ -670,22 +693,11 @@ static struct backend *xl_open(struct event_base *base, const struct backend_opt
 		return NULL;
 	}
 	be_libxl_loop_on_sigchld(be->loop, be_libxl_builder_sigchld, be->builder);
-	int xl_claim = be_libxl_builder_xl_claim_mode(be->builder);
-	const char *claim_from = "default";
-	be->claim_mode = true;
-	if (opts && opts->claim_mode >= 0) {
-		be->claim_mode = opts->claim_mode == 1;
-		claim_from = "vmd.conf";
-	} else if (xl_claim >= 0) {
-		be->claim_mode = xl_claim == 1;
-		claim_from = "xl.conf";
-	}
 	const libxl_version_info *v = libxl_get_version_info(be->ctx);
-	log_info("libxl: Xen %d.%d%s, autoballoon %s, claim_mode %s (%s), creation lock %s",
+	log_info("libxl: Xen %d.%d%s, autoballoon %s, creation lock %s",
 		 v ? v->xen_version_major : 0, v ? v->xen_version_minor : 0,
 		 v && v->xen_version_extra ? v->xen_version_extra : "",
 		 be_libxl_builder_autoballoon(be->builder) ? "on" : "off",
-		 be->claim_mode ? "on" : "off", claim_from,
 		 be_libxl_builder_lock_path(be->builder));
 	return &be->handle;
 }
@@ -707,6 +719,23 @@ static int xl_host_info(struct backend *b, struct host_info *out, struct err *er
 	out->total_kib = pi.total_pages * page_kib;
 	out->free_kib = pi.free_pages * page_kib;
 	out->nr_cpus = (int)pi.nr_cpus;
+	out->max_cpus = libxl_get_max_cpus(be->ctx);
+	out->nr_nodes = libxl_get_max_nodes(be->ctx);
+	if (out->max_cpus <= 0)
+		out->max_cpus = out->nr_cpus;
+	if (out->nr_nodes <= 0)
+		out->nr_nodes = 1;
+	int n_topo = 0;
+	libxl_cputopology *topo = libxl_get_cpu_topology(be->ctx, &n_topo);
+	if (topo && n_topo > 0) {
+		out->cpu_node = xcalloc((size_t)out->max_cpus, sizeof *out->cpu_node);
+		for (int i = 0; i < out->max_cpus; i++)
+			out->cpu_node[i] = i < n_topo && topo[i].node != LIBXL_CPUTOPOLOGY_INVALID_ENTRY
+						   ? (int)topo[i].node
+						   : -1;
+	}
+	if (topo)
+		libxl_cputopology_list_free(topo, n_topo);
 	snprintf(out->hypervisor, sizeof out->hypervisor, "xen-%d.%d",
 		 v ? v->xen_version_major : 0, v ? v->xen_version_minor : 0);
 	libxl_physinfo_dispose(&pi);
@@ -764,24 +793,25 @@ static int check_path(const char *what, const char *path, int mode, struct err *
 }
 
 /* What libxl would only find out seconds into the build, with a message nobody reads. */
-static int precheck(const struct vm_config *cfg, const libxl_domain_config *dc,
-		    struct err *err)
+static int precheck(const libxl_domain_config *dc, struct err *err)
 {
 	if (dc->b_info.kernel && check_path("kernel", dc->b_info.kernel, R_OK, err) < 0)
 		return -1;
 	if (dc->b_info.ramdisk && check_path("ramdisk", dc->b_info.ramdisk, R_OK, err) < 0)
 		return -1;
-	if (dc->b_info.bootloader &&
+	/* a name ("pygrub") is libxl's to find in its own directory */
+	if (dc->b_info.bootloader && dc->b_info.bootloader[0] == '/' &&
 	    check_path("bootloader", dc->b_info.bootloader, X_OK, err) < 0)
 		return -1;
-	for (size_t i = 0; i < cfg->n_disks; i++) {
-		const struct vm_disk *d = &cfg->disks[i];
-		/* a block script takes a target that is not a path (iscsi, drbd...) */
-		if (!d->target || !*d->target || d->script)
+	for (int i = 0; i < dc->num_disks; i++) {
+		const libxl_device_disk *d = &dc->disks[i];
+		/* a target a script or a protocol resolves (iscsi, drbd, rbd:...) is not a path */
+		const char *file = vm_config_disk_file(d);
+		if (!file)
 			continue;
 		char what[64];
 		snprintf(what, sizeof what, "disk %s:", d->vdev);
-		if (check_path(what, d->target, d->readwrite ? R_OK | W_OK : R_OK, err) < 0)
+		if (check_path(what, file, d->readwrite ? R_OK | W_OK : R_OK, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -796,12 +826,10 @@ static int xl_create(struct backend *b, const struct vm_config *cfg, const char 
 		return -1;
 	}
 	struct be_libxl_create *c = xcalloc(1, sizeof *c);
-	if (be_libxl_config_build(cfg, be->claim_mode, &c->dc, err) < 0) {
-		free(c);
-		return -1;
-	}
+	libxl_domain_config_init(&c->dc);
+	libxl_domain_config_copy(be->ctx, &c->dc, &cfg->dc);
 	uint32_t other;
-	if (precheck(cfg, &c->dc, err) < 0) {
+	if (precheck(&c->dc, err) < 0) {
 		be_libxl_create_free(c);
 		return -1;
 	}
@@ -1006,6 +1034,21 @@ static int xl_vnc(struct backend *b, uint32_t domid, char *out, size_t outlen,
 	return r;
 }
 
+static int xl_core_dump(struct backend *b, uint32_t domid, const char *path, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	libxl_dominfo i;
+	if (guest_dominfo(be, domid, &i, err) < 0)
+		return -1;
+	libxl_dominfo_dispose(&i);
+	int rc = libxl_domain_core_dump(be->ctx, domid, path, NULL);
+	if (rc) {
+		set_libxl_error(err, rc, "core dump of domain %" PRIu32 " to %s", domid, path);
+		return -1;
+	}
+	return 0;
+}
+
 static int xl_watch(struct backend *b, uint32_t domid, struct err *err)
 {
 	struct xl *be = (struct xl *)b;
@@ -1033,6 +1076,7 @@ const struct backend_ops backend_libxl = {
 	.unpause = xl_unpause,
 	.console = xl_console,
 	.vnc = xl_vnc,
+	.core_dump = xl_core_dump,
 	.watch = xl_watch,
 	.inject = NULL,
 };

@@ -14,6 +14,8 @@
  *   fail-create    the next create fails (through its done)
  *   fail-destroy   the next destroy fails (through its done)
  *   crash          domid crashes now (running or paused): DOM_CRASHED + DOM_EV_CRASH
+ *   watchdog       domid's watchdog fires now (running or paused): DOM_CRASHED +
+ *                  DOM_EV_WATCHDOG (read back as a crash after a daemon restart)
  *   hang-shutdown  domid ignores shutdown/reboot requests from now on
  *   poweroff       domid (running) powers itself off now: DOM_SHUTDOWN + DOM_EV_POWEROFF
  *   reboot         domid (running) asks for a reboot now: DOM_SHUTDOWN + DOM_EV_REBOOT
@@ -115,6 +117,7 @@ struct dom {
 	bool watched;
 	bool hang;            /* ignores shutdown/reboot requests */
 	enum request request; /* pending shutdown/reboot request */
+	bool watchdog;        /* crashed by its watchdog (not saved) */
 	struct event *react;  /* the guest acting on request */
 	int master;           /* console pty, -1 if none */
 	int slave;            /* kept open so that the master never sees a hangup */
@@ -313,7 +316,7 @@ static void fill_info(const struct dom *d, struct dom_info *out)
 	out->record = xstrdup(d->record);
 	if (d->state == DOM_CRASHED) {
 		out->has_reason = true;
-		out->reason = DOM_EV_CRASH;
+		out->reason = d->watchdog ? DOM_EV_WATCHDOG : DOM_EV_CRASH;
 	} else if (d->state == DOM_SHUTDOWN && d->request != REQ_NONE) {
 		out->has_reason = true;
 		out->reason = d->request == REQ_REBOOT ? DOM_EV_REBOOT : DOM_EV_POWEROFF;
@@ -834,6 +837,8 @@ static int sim_host_info(struct backend *b, struct host_info *out, struct err *e
 	out->total_kib = be->total_kib;
 	out->free_kib = free_kib(be);
 	out->nr_cpus = NR_CPUS;
+	out->max_cpus = NR_CPUS;
+	out->nr_nodes = 1;
 	snprintf(out->hypervisor, sizeof out->hypervisor, "sim");
 	return 0;
 }
@@ -909,31 +914,32 @@ static int sim_create(struct backend *b, const struct vm_config *cfg, const char
 		err_set(err, VMD_ERR_INVALID_CONFIG, "bad or missing domain name");
 		return -1;
 	}
-	if (cfg->memory == 0) {
+	uint64_t memory = vm_config_memory_mib(cfg), maxmem = vm_config_maxmem_mib(cfg);
+	if (memory == 0) {
 		err_set(err, VMD_ERR_INVALID_CONFIG, "%s: memory must not be 0", cfg->name);
 		return -1;
 	}
-	if (check_room(be, cfg->name, cfg->memory, err) < 0)
+	if (check_room(be, cfg->name, memory, err) < 0)
 		return -1;
-	if (cfg->type != VM_TYPE_HVM) {
-		if (cfg->kernel && check_file("kernel", cfg->kernel, err) < 0)
-			return -1;
-		if (cfg->ramdisk && check_file("ramdisk", cfg->ramdisk, err) < 0)
-			return -1;
-	}
-	for (size_t i = 0; i < cfg->n_disks; i++) {
-		const struct vm_disk *disk = &cfg->disks[i];
-		if (!disk->target || !*disk->target) {
-			if (disk->cdrom)
+	const libxl_domain_build_info *bi = &cfg->dc.b_info;
+	if (bi->kernel && check_file("kernel", bi->kernel, err) < 0)
+		return -1;
+	if (bi->ramdisk && check_file("ramdisk", bi->ramdisk, err) < 0)
+		return -1;
+	for (int i = 0; i < cfg->dc.num_disks; i++) {
+		const libxl_device_disk *disk = &cfg->dc.disks[i];
+		if (!disk->pdev_path || !*disk->pdev_path) {
+			if (disk->is_cdrom)
 				continue;
 			err_set(err, VMD_ERR_BACKEND, "disk %s: no target",
-				     disk->vdev ? disk->vdev : "?");
+				disk->vdev ? disk->vdev : "?");
 			return -1;
 		}
+		const char *file = vm_config_disk_file(disk);
 		struct stat st;
-		if (stat(disk->target, &st) < 0) {
+		if (file && stat(file, &st) < 0) {
 			err_set(err, VMD_ERR_BACKEND, "disk %s: %s: %s",
-				     disk->vdev ? disk->vdev : "?", disk->target, strerror(errno));
+				disk->vdev ? disk->vdev : "?", file, strerror(errno));
 			return -1;
 		}
 	}
@@ -946,9 +952,9 @@ static int sim_create(struct backend *b, const struct vm_config *cfg, const char
 	else
 		uuid_generate_v4(d->uuid);
 	d->type = cfg->type;
-	d->memory_kib = cfg->memory * 1024;
-	d->maxmem_kib = (cfg->maxmem > cfg->memory ? cfg->maxmem : cfg->memory) * 1024;
-	d->vcpus = cfg->vcpus > 0 ? cfg->vcpus : 1;
+	d->memory_kib = memory * 1024;
+	d->maxmem_kib = (maxmem > memory ? maxmem : memory) * 1024;
+	d->vcpus = vm_config_vcpus(cfg);
 	d->start_time = (uint64_t)now_wall();
 	d->record = xstrdup(record);
 	if (console_open(d, err) < 0 ||
@@ -1087,6 +1093,24 @@ static int sim_vnc(struct backend *b, uint32_t domid, char *out, size_t outlen,
 	return 0;
 }
 
+/* A core file that says what it is: no guest memory exists to dump. */
+static int sim_core_dump(struct backend *b, uint32_t domid, const char *path, struct err *err)
+{
+	struct sim *be = (struct sim *)b;
+	struct dom *d = find_or_err(be, domid, err);
+	if (!d)
+		return -1;
+	char *text = xasprintf("sim core of domain %" PRIu32 " (%s), %" PRIu64 " KiB\n", domid,
+			       d->name, d->memory_kib);
+	int r = write_file_atomic(path, text, strlen(text), 0600);
+	free(text);
+	if (r < 0) {
+		err_set(err, VMD_ERR_BACKEND, "core dump to %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int sim_watch(struct backend *b, uint32_t domid, struct err *err)
 {
 	struct sim *be = (struct sim *)b;
@@ -1143,9 +1167,11 @@ static int sim_inject(struct backend *b, const char *fault, uint32_t domid,
 	if (strncmp(fault, "foreign:", 8) == 0)
 		return inject_foreign(be, fault + 8, err);
 
-	enum { F_CRASH, F_HANG, F_POWEROFF, F_REBOOT, F_VANISH } f;
+	enum { F_CRASH, F_WATCHDOG, F_HANG, F_POWEROFF, F_REBOOT, F_VANISH } f;
 	if (strcmp(fault, "crash") == 0)
 		f = F_CRASH;
+	else if (strcmp(fault, "watchdog") == 0)
+		f = F_WATCHDOG;
 	else if (strcmp(fault, "hang-shutdown") == 0)
 		f = F_HANG;
 	else if (strcmp(fault, "poweroff") == 0)
@@ -1156,7 +1182,7 @@ static int sim_inject(struct backend *b, const char *fault, uint32_t domid,
 		f = F_VANISH;
 	else {
 		err_set(err, VMD_ERR_INVALID_PARAMS,
-			     "unknown fault %s (fail-create, fail-destroy, crash, hang-shutdown, "
+			     "unknown fault %s (fail-create, fail-destroy, crash, watchdog, hang-shutdown, "
 			     "poweroff, reboot, vanish, foreign:NAME)", fault);
 		return -1;
 	}
@@ -1177,13 +1203,17 @@ static int sim_inject(struct backend *b, const char *fault, uint32_t domid,
 		save(be);
 		return 0;
 	case F_CRASH:
+	case F_WATCHDOG:
 		if (d->state != DOM_RUNNING && d->state != DOM_PAUSED)
 			break;
 		cancel_request(d);
 		set_state(d, DOM_CRASHED);
-		console_printf(d, "\r\nKernel panic - not syncing: sim: injected crash\r\n");
+		d->watchdog = f == F_WATCHDOG;
+		console_printf(d, f == F_CRASH ? "\r\nKernel panic - not syncing: sim: injected "
+						 "crash\r\n"
+					       : "\r\nsim: watchdog timeout\r\n");
 		save(be);
-		queue_event(d, DOM_EV_CRASH);
+		queue_event(d, f == F_CRASH ? DOM_EV_CRASH : DOM_EV_WATCHDOG);
 		return 0;
 	case F_POWEROFF:
 	case F_REBOOT:
@@ -1211,6 +1241,7 @@ const struct backend_ops backend_sim = {
 	.unpause = sim_unpause,
 	.console = sim_console,
 	.vnc = sim_vnc,
+	.core_dump = sim_core_dump,
 	.watch = sim_watch,
 	.inject = sim_inject,
 };

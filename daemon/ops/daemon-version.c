@@ -17,6 +17,7 @@ static void exec(struct rpc_req *req)
 	rpc_reply_result(req, json_pack("{s:s, s:i, s:s, s:s}", "version", VMD_VERSION,
 					"protocol", VMD_PROTO_VERSION, "backend",
 					be_name(req->d->be), "hypervisor", hv));
+	host_info_finish(&hi);
 }
 
 static const struct param_spec params[] = {{NULL, 0, false, 0, 0}};

@@ -115,48 +115,49 @@ static char *target_path(const char *source, const char *dir, const char *name, 
 static int plan(struct longop *op, struct clone *c, const char *dir)
 {
 	const struct vm_config *src = &c->source->cfg;
-	if (vm_config_copy(&c->cfg, src) < 0)
-		abort();
-	free(c->cfg.name);
-	c->cfg.name = xstrdup(op->name);
-	/* vm_define generates these, unique among all definitions, when they are unset. */
-	c->cfg.has_uuid = false;
-	memset(c->cfg.uuid, 0, sizeof c->cfg.uuid);
-	for (size_t i = 0; i < c->cfg.n_vifs; i++) {
-		free(c->cfg.vifs[i].mac);
-		c->cfg.vifs[i].mac = NULL;
-		free(c->cfg.vifs[i].vifname);
-		c->cfg.vifs[i].vifname = NULL;
-	}
-	c->cfg.vncdisplay = -1;
-
-	c->items = xcalloc(c->cfg.n_disks + 1, sizeof *c->items); /* ends with source NULL */
-	for (size_t i = 0; i < c->cfg.n_disks; i++) {
-		struct vm_disk *dk = &c->cfg.disks[i];
-		if (!dk->target || dk->cdrom || !dk->readwrite)
+	int n = src->dc.num_disks;
+	char **targets = xcalloc((size_t)n + 1, sizeof *targets);
+	c->items = xcalloc((size_t)n + 1, sizeof *c->items); /* ends with source NULL */
+	int r = -1;
+	for (int i = 0; i < n; i++) {
+		const libxl_device_disk *dk = &src->dc.disks[i];
+		if (!dk->pdev_path || !*dk->pdev_path || dk->is_cdrom || !dk->readwrite)
 			continue; /* shared */
-		if ((dk->backendtype && strcmp(dk->backendtype, "phy") == 0) || dk->script) {
-			longop_fail_path(op, VMD_ERR_NOT_SUPPORTED, NULL, dk->target,
-					 "disk %s of '%s' (%s) is a block device or uses a hotplug "
-					 "script: vm.clone copies image files only; clone it by "
-					 "hand (e.g. an LVM snapshot) and define the new guest "
-					 "with vm.define",
-					 dk->vdev, src->name, dk->target);
+		const char *file = vm_config_disk_file(dk);
+		if (dk->backend == LIBXL_DISK_BACKEND_PHY || dk->script || !file) {
+			longop_fail_path(op, VMD_ERR_NOT_SUPPORTED, NULL, dk->pdev_path,
+					 "disk %s of '%s' (%s) is a block device, uses a hotplug "
+					 "script or is not a file: vm.clone copies image files only; "
+					 "clone it by hand (e.g. an LVM snapshot) and define the new "
+					 "guest with vm.define",
+					 dk->vdev, src->name, dk->pdev_path);
 			err_add_str(&op->err, "name", src->name);
-			return -1;
+			goto out;
 		}
-		size_t n = op->n_files;
-		char *final = target_path(dk->target, dir, op->name, dk->vdev, n == 0);
+		size_t k = op->n_files;
+		char *final = target_path(file, dir, op->name, dk->vdev, k == 0);
 		longop_add_file(op, final);
-		struct item *it = &c->items[n];
+		struct item *it = &c->items[k];
 		it->fd = -1;
 		it->vdev = xstrdup(dk->vdev);
-		it->format = xstrdup(dk->format);
-		it->source = xstrdup(dk->target);
-		free(dk->target);
-		dk->target = final;
+		it->format = dk->format == LIBXL_DISK_FORMAT_UNKNOWN
+				     ? NULL
+				     : xstrdup(libxl_disk_format_to_string(dk->format));
+		it->source = xstrdup(file);
+		targets[i] = final; /* the op owns it */
 	}
-	return 0;
+	/* The definition under the new name, without what two guests cannot share (uuid,
+	 * MACs, vifnames, VNC display: vm_define generates uuid and MACs); everything else,
+	 * comments included, as the source's. */
+	struct err err = {0};
+	if (vm_config_clone(src, op->name, targets, &c->cfg, &err) < 0) {
+		longop_fail_err(op, &err);
+		goto out;
+	}
+	r = 0;
+out:
+	free(targets);
+	return r;
 }
 
 /* ---- the worker ----------------------------------------------------------------------------- */
@@ -390,14 +391,14 @@ static json_t *result(struct longop *op)
 							op->files[i].jf.final, "bytes",
 							(json_int_t)c->items[i].bytes, "method",
 							disk_copy_method_name(c->items[i].method)));
-	for (size_t i = 0; i < c->vm->cfg.n_disks; i++) {
-		const struct vm_disk *dk = &c->vm->cfg.disks[i];
+	for (int i = 0; i < c->vm->cfg.dc.num_disks; i++) {
+		const libxl_device_disk *dk = &c->vm->cfg.dc.disks[i];
 		bool copy = false;
-		for (size_t k = 0; k < op->n_files && dk->target; k++)
-			copy |= strcmp(op->files[k].jf.final, dk->target) == 0;
-		if (dk->target && !copy)
+		for (size_t k = 0; k < op->n_files && dk->pdev_path; k++)
+			copy |= strcmp(op->files[k].jf.final, dk->pdev_path) == 0;
+		if (dk->pdev_path && *dk->pdev_path && !copy)
 			json_array_append_new(shared, json_pack("{s:s, s:s}", "vdev", dk->vdev,
-								"target", dk->target));
+								"target", dk->pdev_path));
 	}
 	return json_pack("{s:s, s:o, s:o, s:o, s:b}", "job", op->job_id, "vm",
 			 vm_to_json(c->vm, false), "copied", copied, "shared", shared, "sysprep",

@@ -1,20 +1,16 @@
 /*
- * vm.config: the stored definition, as JSON and as xl.cfg text that parses back to it.
+ * vm.config: the stored definition: the xl.cfg text as the admin wrote it (order and comments
+ * kept, plus only what vmd added: a uuid, generated MACs), and its JSON form.
  */
-#include <stdlib.h>
-
 #include "ops.h"
 #include "rpc.h"
 #include "vm.h"
-#include "xlcfg.h"
 
 static void exec(struct rpc_req *req)
 {
 	struct vm *vm = req->vm;
-	char *text = xlcfg_format(&vm->cfg);
 	rpc_reply_result(req, json_pack("{s:s, s:o, s:s}", "name", vm->cfg.name, "config",
-					config_to_json(&vm->cfg), "xlcfg", text));
-	free(text);
+					config_to_json(&vm->cfg), "xlcfg", vm->cfg.text));
 }
 
 const struct op_entry op_vm_config = {

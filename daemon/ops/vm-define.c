@@ -1,7 +1,9 @@
 /*
  * vm.define and vm.create: a new guest from xl.cfg text or the JSON config object; create
  * also starts it and answers once it runs. A create whose start fails leaves nothing
- * behind: the definition it made is removed again, so a script can simply retry.
+ * behind: the definition it made is removed again, so a script can simply retry. With
+ * dry_run, either answers with the libxl_domain_config it would build (as `xl -N create`
+ * prints it) and makes nothing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,31 +31,78 @@ static const char *check(json_t *params)
 	return NULL;
 }
 
-/* Parses and defines; replies with an error and returns NULL on failure. */
-static struct vm *define(struct rpc_req *req)
+static json_t *warnings_json(const struct vm_config *cfg)
 {
-	struct vm_config cfg;
+	json_t *w = json_array();
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		json_array_append_new(w, json_string(cfg->warnings[i]));
+	return w;
+}
+
+/* Parses the request's config into cfg and applies what a writer who is not root may name
+ * (access.h). 0, or -1 after an error reply. */
+static int parse(struct rpc_req *req, struct vm_config *cfg)
+{
 	struct err err = {0};
-	vm_config_init(&cfg);
 	int r;
 	const char *text = rpc_param_str(req, "xlcfg");
 	if (text) {
 		const char *fname = rpc_param_str(req, "filename");
 		json_t *jt = json_object_get(req->params, "xlcfg");
-		r = xlcfg_parse(text, json_string_length(jt), fname ? fname : "config", &cfg, &err);
+		r = config_parse(text, json_string_length(jt), fname ? fname : "config", NULL, cfg,
+				 &err);
 	} else {
-		r = config_from_json(json_object_get(req->params, "config"), &cfg, &err);
+		r = config_parse_json(json_object_get(req->params, "config"), NULL, cfg, &err);
 	}
-	struct vm *vm = NULL;
-	/* What the host decides (default bridge), then what a writer who is not root may name
-	 * (access.h): both before the definition exists. */
 	if (r == 0)
-		conf_apply_defaults(conf_active(), &cfg);
-	if (r == 0 && ops_check_config_access(req, &cfg, &err) == 0)
-		vm = vm_define(req->d, &cfg, NULL, &err);
-	vm_config_finish(&cfg);
-	if (!vm)
+		r = ops_check_config_access(req, cfg, &err);
+	if (r < 0)
 		rpc_reply_err(req, &err);
+	return r;
+}
+
+/* dry_run: what would be built, in libxl's JSON (the document `xl -N create` prints), and
+ * nothing made or stored. */
+static void reply_dry_run(struct rpc_req *req, const struct vm_config *cfg)
+{
+	char *text = config_libxl_json(&cfg->dc);
+	json_error_t je;
+	json_t *obj = text ? json_loads(text, JSON_DECODE_ANY, &je) : NULL;
+	if (!obj) {
+		struct err err = {0};
+		err_set(&err, VMD_ERR_INTERNAL, "libxl cannot print this config");
+		rpc_reply_err(req, &err);
+		free(text);
+		return;
+	}
+	rpc_reply_result(req, json_pack("{s:b, s:s, s:o, s:s, s:o}", "dry_run", 1, "name",
+					cfg->name, "libxl_domain_config", obj, "libxl_json", text,
+					"warnings", warnings_json(cfg)));
+	free(text);
+}
+
+static void reply_defined(struct rpc_req *req, struct vm *vm)
+{
+	json_t *o = vm_to_json(vm, false);
+	json_object_set_new(o, "warnings", warnings_json(&vm->cfg));
+	rpc_reply_result(req, o);
+}
+
+/* Parses and defines; replies with an error and returns NULL on failure, or after the reply
+ * of a dry run. */
+static struct vm *define(struct rpc_req *req)
+{
+	struct vm_config cfg;
+	struct err err = {0};
+	vm_config_init(&cfg);
+	struct vm *vm = NULL;
+	if (parse(req, &cfg) == 0) {
+		if (rpc_param_bool(req, "dry_run", false))
+			reply_dry_run(req, &cfg);
+		else if (!(vm = vm_define(req->d, &cfg, NULL, &err)))
+			rpc_reply_err(req, &err);
+	}
+	vm_config_finish(&cfg);
 	return vm;
 }
 
@@ -61,14 +110,14 @@ static void exec_define(struct rpc_req *req)
 {
 	struct vm *vm = define(req);
 	if (vm)
-		ops_reply_vm(req, vm);
+		reply_defined(req, vm);
 }
 
 static void started(struct vm *vm, void *arg, const struct err *err)
 {
 	struct rpc_req *req = arg;
 	if (!err) {
-		ops_reply_vm(req, vm);
+		reply_defined(req, vm);
 		return;
 	}
 	struct err e = {0};
@@ -95,6 +144,7 @@ static const struct param_spec params[] = {
 	{"config", P_OBJECT, false, 0, 0},
 	{"xlcfg", P_STRING, false, 0, 0},
 	{"filename", P_STRING, false, 0, 0},
+	{"dry_run", P_BOOL, false, 0, 0},
 	{NULL, 0, false, 0, 0},
 };
 

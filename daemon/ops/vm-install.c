@@ -121,10 +121,8 @@ static int build_config(const struct install *in, const char *name, const char *
 		if (in->extra)
 			json_object_set_new(o, "extra", json_string(in->extra));
 	}
-	int r = config_from_json(o, cfg, err);
+	int r = config_parse_json(o, NULL, cfg, err);
 	json_decref(o);
-	if (r == 0)
-		conf_apply_defaults(conf_active(), cfg);
 	return r;
 }
 
@@ -365,8 +363,8 @@ static json_t *result(struct longop *op)
 	json_t *vnc = json_object_get(vmj, "vnc");
 	json_t *installer = json_null();
 	if (in->type != VM_TYPE_HVM)
-		installer = json_pack("{s:s, s:s, s:s}", "kernel", vm->cfg.kernel, "ramdisk",
-				      vm->cfg.ramdisk, "source",
+		installer = json_pack("{s:s?, s:s?, s:s}", "kernel", vm->cfg.dc.b_info.kernel,
+				      "ramdisk", vm->cfg.dc.b_info.ramdisk, "source",
 				      in->extract ? in->found.source : "given");
 	if (in->extract) {
 		json_object_set_new(installer, "iso_kernel", json_string(in->found.kernel));

@@ -37,8 +37,9 @@ static void extract(const char *path, const char *iso_path, uint64_t size)
 		abort();
 	if (n < 0 && size <= MAX && errno != EIO)
 		abort(); /* only data beyond the end of the image may fail it */
-	if (n < 0 && memchr(err, '\0', sizeof err) == NULL)
+	if (n < 0 && (!err.code || !err.msg[0] || memchr(err.msg, '\0', sizeof err.msg) == NULL))
 		abort();
+	err_clear(&err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -71,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (errno == ENOENT && out.n_tried == 0)
 			abort(); /* the image exists: the fixed paths were looked for */
-		if (memchr(err, '\0', sizeof err) == NULL)
+		if (!err.code || !err.msg[0] || memchr(err.msg, '\0', sizeof err.msg) == NULL)
 			abort();
 	} else {
 		if (!memchr(out.kernel, '\0', sizeof out.kernel) ||
@@ -81,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		extract(path, out.kernel, out.kernel_size);
 		extract(path, out.initrd, out.initrd_size);
 	}
+	err_clear(&err);
 	close(fd);
 	return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * fuzz-request.c: libFuzzer on the request path. Each input is one request line handed to
- * rpc_handle_line, exactly as the server does after framing: JSON decoding, envelope and
+ * the dispatcher's line hook (rpc_server_hooks), exactly as the server does after framing: JSON decoding, envelope and
  * param validation, and the ops themselves, against a real daemon core with the sim backend
  * and a state directory in /tmp. The loop is pumped after each input so that asynchronous
  * work (creates, destroys, jobs) runs too. Replies go nowhere (the connection has no socket).
@@ -30,6 +30,7 @@
 #include "util.h"
 #include "vm.h"
 #include "vmd-proto.h"
+#include "xlkeys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -58,6 +59,9 @@ static void setup(void)
 		abort();
 	conf_set_active(&conf);
 	vm_registry_init(&d);
+	static struct xlkeys_host host;
+	xlkeys_host_default(&host, 4);
+	config_set_host(&host);
 	if (store_open(&d.store, dir) < 0)
 		abort();
 	struct backend_options bo = {.sim_delay_ms = 1, .on_event = vm_dom_event, .event_arg = &d};
@@ -81,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	if (size > VMD_MAX_LINE)
 		return 0; /* the server refuses these before parsing */
-	rpc_handle_line(&conn, (const char *)data, size);
+	hooks.line(hooks.arg, &conn, (const char *)data, size);
 	for (int i = 0; i < 4; i++)
 		event_base_loop(d.base, EVLOOP_NONBLOCK);
 	return 0;

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """vm.clone, disk.create and job.cancel against the real vmd (--backend=sim).
 
-What a clone is (new name, UUID, MACs; no vifname or VNC display; writable images copied,
-sparse; read-only disks and cdroms shared; owned by the clone), what it never does (overwrite
+What a clone is (the source's xl.cfg text with a new name, UUID, MACs; no vifname or VNC
+display; writable images copied, sparse; read-only disks and cdroms shared; owned by the clone), what it never does (overwrite
 a file, clone a running guest or a block device), progress notifications, other clients
 served while a long copy runs, cancellation (disconnect, job.cancel, Ctrl-C in vmctl) and
 failures (out of space, source vanishing, unreadable source, kill -9 mid-copy, virt-sysprep
@@ -295,10 +295,21 @@ class TestCloneSemantics(CloneTestCase):
             self.assertEqual(data_map(dst), data_map(src))
             self.assertLessEqual(os.stat(dst).st_blocks, os.stat(src).st_blocks)
             self.assertEqual(os.stat(dst).st_mode & 0o777, os.stat(src).st_mode & 0o777)
+        disks = self.info("web2")["disks"]
+        self.assertEqual([d.get("target") for d in disks], [t_a, t_b, ro, iso, None])
+        self.assertEqual([d["access"] for d in disks], ["rw", "rw", "ro", "ro", "ro"])
+        self.assertEqual([d["cdrom"] for d in disks], [False, False, False, True, True])
+        # the config's disk specs: the copies' are the source's with the new target (format
+        # and all); the shared ones are the source's as written
         cfg = self.config("web2")
-        self.assertEqual([d.get("target") for d in cfg["disk"]], [t_a, t_b, ro, iso, None])
-        self.assertEqual([d["format"] for d in cfg["disk"][:4]], ["raw", "qcow2", "raw", "raw"])
-        self.assertEqual([d["access"] for d in cfg["disk"]], ["rw", "rw", "ro", "ro", "ro"])
+        self.assertEqual(len(cfg["disk"]), 5)
+        for i, t in ((0, t_a), (1, t_b)):
+            self.assertEqual(vmdtest.spec_options(cfg["disk"][i]),
+                             dict(vmdtest.spec_options(before["disk"][i]), target=t))
+        self.assertEqual([vmdtest.spec_options(d)["format"] for d in cfg["disk"][:3]],
+                         ["raw", "qcow2", "raw"])
+        self.assertEqual(cfg["disk"][2:], before["disk"][2:])
+        self.assertEqual(cfg["disk"][3], "%s,raw,xvdd,ro,cdrom" % iso)
         # the clone owns its copies (and only them); the source is untouched
         self.assertEqual(self.store_doc("web2")["owned_disks"], [t_a, t_b])
         self.assertEqual(self.config("web"), before)
@@ -317,23 +328,82 @@ class TestCloneSemantics(CloneTestCase):
                        {"bridge": "xenbr1", "model": "e1000"}]}
         self.c.call("vm.define", {"config": cfg})
         src = self.config("h")
+        src_info = self.info("h")
         self.c.call("vm.clone", {"source": "h", "name": "h2"})
         new = self.config("h2")
         self.assertNotEqual(new["uuid"], src["uuid"])
         self.assertNotIn("vncdisplay", new)
         self.assertTrue(new["vnc"])
         self.assertEqual(len(new["vif"]), 2)
+        # each vif: the source's spec without mac= and vifname=, and a new generated MAC
         for v_new, v_src in zip(new["vif"], src["vif"]):
-            self.assertNotEqual(v_new["mac"], v_src["mac"])
-            self.assertTrue(v_new["mac"].startswith("00:16:3e:"))
-            self.assertNotIn("vifname", v_new)
-            self.assertEqual(v_new.get("bridge"), v_src.get("bridge"))
-            self.assertEqual(v_new.get("model"), v_src.get("model"))
-        # everything else is the source's
-        for k in ("type", "memory", "vcpus", "vnc", "on_poweroff", "on_reboot", "on_crash"):
-            self.assertEqual(new[k], src[k], k)
+            o_new, o_src = vmdtest.spec_options(v_new), vmdtest.spec_options(v_src)
+            self.assertNotEqual(o_new["mac"], o_src["mac"])
+            self.assertTrue(o_new["mac"].startswith("00:16:3e:"))
+            self.assertNotIn("vifname", o_new)
+            self.assertEqual(o_new.get("bridge"), o_src.get("bridge"))
+            self.assertEqual(o_new.get("model"), o_src.get("model"))
+            del o_new["mac"], o_src["mac"]
+            o_src.pop("vifname", None)
+            self.assertEqual(o_new, o_src)
         info = self.info("h2")
         self.assertEqual(info["uuid"], new["uuid"])
+        self.assertEqual([v["mac"] for v in info["vifs"]],
+                         [vmdtest.spec_options(v)["mac"] for v in new["vif"]])
+        # everything else is the source's: the keys of the text (in their order) and what
+        # they mean
+        def rest(cfg):
+            return [(k, v) for k, v in cfg.items()
+                    if k not in ("name", "uuid", "vncdisplay", "vif", "disk")]
+        self.assertEqual(rest(new), rest(src))
+        for k in ("type", "memory", "vcpus", "maxmem", "on_poweroff", "on_reboot",
+                  "on_crash", "on_watchdog"):
+            self.assertEqual(info[k], src_info[k], k)
+
+    def test_text_is_the_sources(self):
+        """The clone's xl.cfg is the source's text: comments, order and every key vmd does
+        not have to change (seclabel, a vif's rate=, ...) stay as written."""
+        img = self.image("t.img")
+        iso = self.image("t.iso")
+        text = ("# web server\n"
+                'name = "t"   # the name\n'
+                'type = "pv"\n'
+                'kernel = "%s"\n'
+                "# memory in MiB\n"
+                "memory = 256\n"
+                'uuid = "8d3c4f0e-52a6-4b4e-9d0e-0f7c1a2b3c4e"\n'
+                'seclabel = "system_u:system_r:domU_t"\n'
+                "vif = [ 'mac=00:16:3e:12:34:57, bridge=xenbr0, rate=10Mb/s, vifname=t-eth0',\n"
+                "        'ip=10.0.0.2, model=e1000' ]\n"
+                "disk = [ '%s,raw,xvda,rw', '%s,raw,xvdc,ro,cdrom' ]\n"
+                "vncdisplay = 3\n"
+                "vfb = [ 'vnc=1' ]\n"
+                'on_crash = "preserve"\n' % (self.kernel, img, iso))
+        self.c.call("vm.define", {"xlcfg": text, "filename": "t.cfg"})
+        src = self.c.call("vm.config", {"name": "t"})
+        self.c.call("vm.clone", {"source": "t", "name": "t2"})
+        new = self.c.call("vm.config", {"name": "t2"})
+        lines = new["xlcfg"].splitlines()
+        self.assertEqual([l for l in lines if l.lstrip().startswith("#")],
+                         ["# web server", "# memory in MiB"])
+        self.assertIn('name = "t2"   # the name', lines)
+        self.assertEqual([k for k in new["config"] if k != "uuid"],
+                         [k for k in src["config"] if k not in ("uuid", "vncdisplay")])
+        for k in ("type", "kernel", "memory", "seclabel", "vfb", "on_crash"):
+            self.assertEqual(new["config"][k], src["config"][k], k)
+        vifs = [vmdtest.spec_options(v) for v in new["config"]["vif"]]
+        self.assertEqual([{k: v for k, v in o.items() if k != "mac"} for o in vifs],
+                         [{"bridge": "xenbr0", "rate": "10Mb/s"},
+                          {"ip": "10.0.0.2", "model": "e1000"}])
+        self.assertNotIn("00:16:3e:12:34:57", [o["mac"] for o in vifs])
+        self.assertEqual(new["config"]["disk"][1], "%s,raw,xvdc,ro,cdrom" % iso)
+        self.assertEqual([(d["vdev"], d.get("target"), d["access"], d["cdrom"])
+                          for d in self.info("t2")["disks"]],
+                         [("xvda", os.path.join(self.tmp, "t2.img"), "rw", False),
+                          ("xvdc", iso, "ro", True)])
+        self.assertEqual(self.info("t2")["on_crash"], "preserve")
+        # the source's text is untouched
+        self.assertEqual(self.c.call("vm.config", {"name": "t"}), src)
 
     def test_macs_unique_among_all_definitions(self):
         img = self.image("m.img")
@@ -343,7 +413,8 @@ class TestCloneSemantics(CloneTestCase):
         macs, uuids = [], []
         for v in self.c.call("vm.list", {"all": True})["vms"]:
             cfg = self.config(v["name"])
-            macs += [x["mac"] for x in cfg["vif"]]
+            macs += [x["mac"] for x in self.info(v["name"])["vifs"]]
+            self.assertEqual([vmdtest.spec_options(x)["mac"] for x in cfg["vif"]], macs[-4:])
             uuids.append(cfg["uuid"])
         self.assertEqual(len(macs), 7 * 4)
         self.assertEqual(len(set(macs)), len(macs))

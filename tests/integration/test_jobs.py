@@ -115,6 +115,7 @@ class TestClone(JobCase):
     def test_clone(self):
         d0, d1, iso = self.source()
         src = self.c.call("vm.config", {"name": "src"})["config"]
+        src_info = self.info("src")
         rid = self.c.request("vm.clone", {"source": "src", "name": "copy"})
         r = self.c.response(rid)["result"]
         prog = [n["params"] for n in self.c.notifications if n["method"] == "job.progress"]
@@ -132,12 +133,19 @@ class TestClone(JobCase):
             with open(s, "rb") as a, open(t, "rb") as b:
                 self.assertEqual(a.read(), b.read())
         cfg = self.c.call("vm.config", {"name": "copy"})["config"]
+        info = self.info("copy")
         self.assertNotEqual(cfg["uuid"], src["uuid"])
-        self.assertNotEqual(cfg["vif"][0]["mac"], src["vif"][0]["mac"])
-        self.assertNotIn("vifname", cfg["vif"][0])
-        self.assertEqual([d.get("target") for d in cfg["disk"]], [t0, t1, iso])
-        for k in ("kernel", "memory", "vcpus", "on_crash", "type"):
+        vif, src_vif = vmdtest.spec_options(cfg["vif"][0]), vmdtest.spec_options(src["vif"][0])
+        self.assertNotEqual(vif["mac"], src_vif["mac"])
+        self.assertNotIn("vifname", vif)
+        self.assertEqual(vif.get("bridge"), "xenbr0")
+        self.assertEqual(info["vifs"][0]["mac"], vif["mac"])
+        self.assertEqual([d.get("target") for d in info["disks"]], [t0, t1, iso])
+        self.assertEqual([vmdtest.spec_options(d)["target"] for d in cfg["disk"]], [t0, t1, iso])
+        for k in ("kernel", "memory", "vcpus"):
             self.assertEqual(cfg[k], src[k])
+        for k in ("on_crash", "type"):
+            self.assertEqual(info[k], src_info[k])
         self.assertEqual(leftovers(self.tmp), [])
         self.assertEqual(os.listdir(os.path.join(self.d.state_dir, "jobs")), [])
         # the clone owns its copies: vm.remove with delete_disks deletes those, not the rest

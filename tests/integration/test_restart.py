@@ -133,6 +133,49 @@ class TestRestart(VmdTestCase):
         self.assertEqual(sorted(v["name"] for v in
                                 self.c.call("vm.list", {"all": True})["vms"]), ["good", "x1"])
 
+    def test_version_1_documents_are_read(self):
+        """A document of store version 1 (the JSON config object, as vmd wrote it before the
+        definition was its xl.cfg text) is loaded, and not rewritten at start; the next
+        change of the guest stores it as version 2."""
+        img = self.touch("old-0.img")
+        uuid = "5b0c8a2e-6f1d-4c3b-9a7e-1d2c3b4a5f60"
+        content = json.dumps({"vmd_store": 1, "config": {
+            "name": "old", "type": "pv", "uuid": uuid, "vcpus": 2, "memory": 256,
+            "kernel": self.kernel,
+            "disk": [{"vdev": "xvda", "access": "rw", "cdrom": False, "format": "raw",
+                      "target": img}],
+            "vif": [{"mac": "00:16:3e:5a:0b:01", "bridge": "xenbr0"}],
+            "vnc": False, "sdl": False, "on_poweroff": "destroy", "on_reboot": "restart",
+            "on_crash": "preserve"}, "autostart": True, "owned_disks": [img]}).encode() + b"\n"
+        with open(self.guest_file("old"), "wb") as f:
+            f.write(content)
+        os.chmod(self.guest_file("old"), 0o600)
+        self.restart(kill=True)
+        i = self.info("old")
+        self.assertEqual((i["uuid"], i["type"], i["vcpus"], i["memory"], i["on_crash"],
+                          i["autostart"]), (uuid, "pv", 2, 256, "preserve", True))
+        self.assertEqual([(v["mac"], v.get("bridge")) for v in i["vifs"]],
+                         [("00:16:3e:5a:0b:01", "xenbr0")])
+        self.assertEqual([(d["vdev"], d.get("target"), d["access"]) for d in i["disks"]],
+                         [("xvda", img, "rw")])
+        cfg = self.c.call("vm.config", {"name": "old"})
+        self.assertEqual(cfg["config"]["uuid"], uuid)
+        self.assertIn('uuid = "%s"' % uuid, cfg["xlcfg"].splitlines())
+        with open(self.guest_file("old"), "rb") as f:
+            self.assertEqual(f.read(), content, "a version 1 document was rewritten at start")
+        # the next change stores the text (version 2); it means the same guest
+        self.c.call("vm.autostart", {"name": "old", "enabled": False})
+        with open(self.guest_file("old")) as f:
+            doc = json.load(f)
+        self.assertEqual(doc, {"vmd_store": 2, "xlcfg": cfg["xlcfg"], "autostart": False,
+                               "owned_disks": [img]})
+        self.restart(kill=False)
+        self.assertEqual(self.c.call("vm.config", {"name": "old"}), cfg)
+        self.assertEqual(dict(self.info("old"), autostart=True), i)
+        # owned_disks came along: remove --delete-disks deletes the image
+        r = self.c.call("vm.remove", {"name": "old", "delete_disks": True})
+        self.assertEqual(r, {"name": "old", "deleted": [img], "kept": []})
+
     def test_autostart_once_per_run_dir(self):
         """Autostart runs when vmd starts with a run dir it has not run in (a host boot)."""
         self.define("auto1")
@@ -209,13 +252,15 @@ class TestRestart(VmdTestCase):
         self.assertNotEqual(r["job"], n["params"]["job"])
 
     def test_state_dir_contents(self):
-        """What the spec says lives in the state directory."""
+        """What the spec says lives in the state directory: a guest's document holds its
+        xl.cfg text as vm.config gives it back (store version 2)."""
         self.define("s1")
         self.c.call("vm.start", {"name": "s1"})
         with open(self.guest_file("s1")) as f:
             doc = json.load(f)
-        self.assertEqual(doc["vmd_store"], 1)
-        self.assertEqual(doc["config"], self.c.call("vm.config", {"name": "s1"})["config"])
+        self.assertEqual(doc, {"vmd_store": 2,
+                               "xlcfg": self.c.call("vm.config", {"name": "s1"})["xlcfg"],
+                               "autostart": False, "owned_disks": []})
         self.assertEqual(os.stat(self.guest_file("s1")).st_mode & 0o777, 0o600)
         doms = self.sim_domains()
         self.assertEqual([d["name"] for d in doms], ["s1"])

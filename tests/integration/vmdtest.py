@@ -35,6 +35,32 @@ BAD_LOG_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
                    "ThreadSanitizer", "Assertion `")
 
 
+def spec_options(spec):
+    """The options of a device spec as written in xl.cfg ("k=v, k=v", as vm.config's `config`
+    gives a disk or vif item) as a dict {k: v}, values as text. A disk's `target=` is last
+    and takes the rest of the spec, commas included (xl-disk-configuration(5)). Items
+    without '=' (a disk's positional target, format, vdev, access, or a flag such as
+    `cdrom`) are not options: they raise ValueError, so a test never reads a positional
+    spec as if it had none."""
+    out = {}
+    rest = spec
+    while rest:
+        item, sep, tail = rest.partition(",")
+        k, eq, v = item.lstrip().partition("=")
+        if not eq:
+            raise ValueError("not a k=v item in spec %r: %r" % (spec, item.strip()))
+        k = k.strip()
+        if k == "target":
+            v, tail = v + sep + tail, ""
+        else:
+            v = v.strip()
+        if k in out:
+            raise ValueError("option %r twice in spec %r" % (k, spec))
+        out[k] = v
+        rest = tail
+    return out
+
+
 def _parse_argv():
     global VMD
     args = []

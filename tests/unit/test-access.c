@@ -15,6 +15,7 @@
 #include "config.h"
 #include "test.h"
 #include "util.h"
+#include "vmd-proto.h"
 
 static char base[] = "/tmp/vmd-test-access.XXXXXX";
 
@@ -166,94 +167,171 @@ static void paths(void)
 	err_clear(&why);
 }
 
-/* A pv guest whose files are all in the storage root img. */
-static void good_config(struct vm_config *cfg)
+/* A guest whose files are all in the storage root img: kernel and ramdisk (the ramdisk
+ * through a symlink inside the root), a disk, two empty cdrom drives (no target; target "")
+ * and a vif with a script of /etc/xen/scripts by name. What is given replaces that part
+ * (NULL: the good one); extra lines are added at the end. */
+struct parts {
+	const char *type;   /* "pv" */
+	const char *kernel; /* a line for kernel and ramdisk, "" for none */
+	const char *disks;  /* the disk list's items */
+	const char *vifs;   /* the vif list's items */
+	const char *extra;
+};
+
+static int make(struct vm_config *cfg, struct parts p)
 {
-	vm_config_init(cfg);
-	cfg->name = xstrdup("g");
-	cfg->kernel = at("img/disk.raw");
-	cfg->ramdisk = at("img/alias");
-	cfg->n_disks = 2;
-	cfg->disks = xcalloc(2, sizeof *cfg->disks);
-	cfg->disks[0].vdev = xstrdup("xvda");
-	cfg->disks[0].target = at("img/disk.raw");
-	cfg->disks[1].vdev = xstrdup("xvdc");
-	cfg->disks[1].cdrom = true; /* empty drive: no target */
-	cfg->n_vifs = 1;
-	cfg->vifs = xcalloc(1, sizeof *cfg->vifs);
-	cfg->vifs[0].script = xstrdup("vif-route");
+	char *kernel = at("img/disk.raw"), *ramdisk = at("img/alias"), *disk = at("img/disk.raw");
+	char *kline = xasprintf("kernel = \"%s\"\nramdisk = \"%s\"\n", kernel, ramdisk);
+	char *dlist = xasprintf("\"format=raw, vdev=xvda, access=rw, target=%s\", "
+				"\"vdev=xvdc, devtype=cdrom\", \",xvdd:cdrom,r\"", disk);
+	int r = cfg_text(cfg, "name = \"g\"\ntype = \"%s\"\n%sdisk = [ %s ]\nvif = [ %s ]\n%s",
+			 p.type ? p.type : "pv", p.kernel ? p.kernel : kline,
+			 p.disks ? p.disks : dlist, p.vifs ? p.vifs : "\"script=vif-route\"",
+			 p.extra ? p.extra : "");
+	free(kernel);
+	free(ramdisk);
+	free(disk);
+	free(kline);
+	free(dlist);
+	return r;
+}
+
+/* The config of p is refused with PERMISSION naming key (and path, when not NULL). */
+static void refused(struct parts p, char *const *roots, const char *key, const char *path)
+{
+	struct vm_config cfg;
+	struct err why = {0};
+	if (make(&cfg, p) < 0)
+		return;
+	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
+	CHECK(why.code == VMD_ERR_PERMISSION);
+	CHECK_STR(err_data_str(&why, "key"), key);
+	if (path)
+		CHECK_STR(err_data_str(&why, "path"), path);
+	if (why.code != VMD_ERR_PERMISSION || !err_data_str(&why, "key") ||
+	    strcmp(err_data_str(&why, "key"), key) != 0)
+		fprintf(stderr, "  (expected a refusal of %s, got: %s)\n", key, why.msg);
+	vm_config_finish(&cfg);
+	err_clear(&why);
+}
+
+static void allowed(struct parts p, char *const *roots)
+{
+	struct vm_config cfg;
+	struct err why = {0};
+	if (make(&cfg, p) < 0)
+		return;
+	CHECK(access_check_config(&cfg, roots, 1, &why) == 0);
+	if (why.code)
+		fprintf(stderr, "  (refused: %s)\n", why.msg);
+	vm_config_finish(&cfg);
+	err_clear(&why);
 }
 
 static void configs(void)
 {
 	char *img = at("img");
 	char *roots[] = {img};
-	struct err why = {0};
-	struct vm_config cfg;
 
-	good_config(&cfg);
-	CHECK(access_check_config(&cfg, roots, 1, &why) == 0);
-	vm_config_finish(&cfg);
+	allowed((struct parts){0}, roots);
+	refused((struct parts){.kernel = "kernel = \"/etc/passwd\"\n"}, roots, "kernel",
+		"/etc/passwd");
 
-	good_config(&cfg);
-	free(cfg.kernel);
-	cfg.kernel = xstrdup("/etc/passwd");
-	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
-	CHECK_STR(err_data_str(&why, "key"), "kernel");
-	CHECK_STR(err_data_str(&why, "path"), "/etc/passwd");
-	vm_config_finish(&cfg);
+	char *escape = at("img/escape");
+	char *d = xasprintf("\"format=raw, vdev=xvda, access=rw, target=%s\"", escape);
+	refused((struct parts){.disks = d}, roots, "disk", escape);
+	free(d);
+	free(escape);
 
-	good_config(&cfg);
-	free(cfg.disks[0].target);
-	cfg.disks[0].target = at("img/escape");
-	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
-	CHECK_STR(err_data_str(&why, "key"), "disk");
-	vm_config_finish(&cfg);
+	refused((struct parts){.disks = "\"vdev=xvda, script=block-iscsi, "
+					"target=iqn.2001-05.com.example:disk\""},
+		roots, "disk", "block-iscsi");
+	refused((struct parts){.vifs = "\"script=/tmp/evil-script\""}, roots, "vif",
+		"/tmp/evil-script");
 
-	good_config(&cfg);
-	cfg.disks[0].script = xstrdup("block-iscsi");
-	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
-	CHECK_STR(err_data_str(&why, "key"), "disk");
-	vm_config_finish(&cfg);
+	/* pygrub, with the options that only choose what to boot */
+	allowed((struct parts){.kernel = "bootloader = \"pygrub\"\n"
+					 "bootloader_args = [ \"--entry=1\", "
+					 "\"--args=console=hvc0\" ]\n"},
+		roots);
+	refused((struct parts){.kernel = "bootloader = \"pygrub\"\n"
+					 "bootloader_args = [ \"--entry=1\", "
+					 "\"--output-directory=/etc\" ]\n"},
+		roots, "bootloader_args", NULL);
+	/* a program by path, even inside a root */
+	char *prog = at("img/disk.raw");
+	char *bl = xasprintf("bootloader = \"%s\"\n"
+			     "bootloader_args = [ \"--output-directory=/etc\" ]\n", prog);
+	refused((struct parts){.kernel = bl}, roots, "bootloader", prog);
+	free(bl);
+	free(prog);
 
-	good_config(&cfg);
-	free(cfg.vifs[0].script);
-	cfg.vifs[0].script = xstrdup("/tmp/evil-script");
-	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
-	CHECK_STR(err_data_str(&why, "key"), "vif");
-	vm_config_finish(&cfg);
-
-	good_config(&cfg);
-	free(cfg.kernel);
-	free(cfg.ramdisk);
-	cfg.kernel = cfg.ramdisk = NULL;
-	cfg.bootloader = xstrdup("pygrub");
-	cfg.n_bootloader_args = 2;
-	cfg.bootloader_args = xcalloc(2, sizeof(char *));
-	cfg.bootloader_args[0] = xstrdup("--entry=1");
-	cfg.bootloader_args[1] = xstrdup("--args=console=hvc0");
-	CHECK(access_check_config(&cfg, roots, 1, &why) == 0);
-	free(cfg.bootloader_args[1]);
-	cfg.bootloader_args[1] = xstrdup("--output-directory=/etc");
-	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
-	CHECK_STR(err_data_str(&why, "key"), "bootloader_args");
-	free(cfg.bootloader);
-	cfg.bootloader = at("img/disk.raw"); /* a program by path, even inside a root */
-	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
-	CHECK_STR(err_data_str(&why, "key"), "bootloader");
-	vm_config_finish(&cfg);
-
-	good_config(&cfg);
-	cfg.type = VM_TYPE_HVM;
-	cfg.serial = xstrdup("pty");
-	CHECK(access_check_config(&cfg, roots, 1, &why) == 0);
-	free(cfg.serial);
-	cfg.serial = xstrdup("file:/etc/shadow");
-	CHECK(access_check_config(&cfg, roots, 1, &why) < 0);
-	CHECK_STR(err_data_str(&why, "key"), "serial");
-	vm_config_finish(&cfg);
+	allowed((struct parts){.type = "hvm", .extra = "serial = \"pty\"\n"}, roots);
+	allowed((struct parts){.type = "hvm", .extra = "serial = [ \"pty\", \"none\" ]\n"}, roots);
+	refused((struct parts){.type = "hvm", .extra = "serial = \"file:/etc/shadow\"\n"}, roots,
+		"serial", NULL);
 	free(img);
-	err_clear(&why);
+}
+
+/* What only root may set: keys flagged so in the key table, files outside the roots under
+ * any path key, other domains' backends, targets that are not files, host devices. */
+static void root_only(void)
+{
+	char *img = at("img");
+	char *roots[] = {img};
+
+	/* keys that reach into dom0 or the hardware, refused whatever their value */
+	refused((struct parts){.extra = "pci = [ \"0000:00:1b.0\" ]\n"}, roots, "pci", NULL);
+	refused((struct parts){.type = "hvm", .extra = "device_model_args = [ \"-s\" ]\n"}, roots,
+		"device_model_args", NULL);
+	refused((struct parts){.extra = "seclabel = \"system_u:system_r:domU_t\"\n"}, roots,
+		"seclabel", NULL);
+	refused((struct parts){.extra = "iomem = [ \"fe000,1\" ]\n"}, roots, "iomem", NULL);
+
+	/* every path key is held to the storage roots, not only kernel */
+	refused((struct parts){.kernel = "kernel = \"/etc/passwd\"\n"
+					 "ramdisk = \"/etc/shadow\"\n"},
+		roots, "kernel", "/etc/passwd");
+	char *k = at("img/disk.raw");
+	char *line = xasprintf("kernel = \"%s\"\nramdisk = \"/etc/shadow\"\n", k);
+	refused((struct parts){.kernel = line}, roots, "ramdisk", "/etc/shadow");
+	free(line);
+	free(k);
+	refused((struct parts){.type = "hvm", .extra = "acpi_firmware = \"/etc/passwd\"\n"}, roots,
+		"acpi_firmware", "/etc/passwd");
+	char *inroot = at("img/disk.raw");
+	char *fw = xasprintf("acpi_firmware = \"%s\"\n", inroot);
+	allowed((struct parts){.type = "hvm", .extra = fw}, roots);
+	free(fw);
+
+	/* disks: another domain's backend, a target that is not a file */
+	char *disk = xasprintf("\"format=raw, vdev=xvda, access=rw, backend=stor, target=%s\"",
+			       inroot);
+	refused((struct parts){.disks = disk}, roots, "disk", NULL);
+	free(disk);
+	refused((struct parts){.disks = "\"format=raw, vdev=xvda, backendtype=qdisk, "
+					"target=nbd:storage.example:10809\""},
+		roots, "disk", "nbd:storage.example:10809");
+	free(inroot);
+
+	/* vifs: another domain's backend (a script by name is fine, see configs) */
+	refused((struct parts){.vifs = "\"bridge=br0, backend=netdom\""}, roots, "vif", NULL);
+
+	/* HVM serial: only pty or none, also as one item of a list */
+	refused((struct parts){.type = "hvm", .extra = "serial = \"tcp::4555,server,nowait\"\n"},
+		roots, "serial", NULL);
+	refused((struct parts){.type = "hvm", .extra = "serial = [ \"pty\", \"/dev/ttyS0\" ]\n"},
+		roots, "serial", NULL);
+
+	/* usbdevice: emulated devices are fine, a host device is not */
+	allowed((struct parts){.type = "hvm", .extra = "usb = 1\nusbdevice = \"tablet\"\n"}, roots);
+	refused((struct parts){.type = "hvm", .extra = "usb = 1\nusbdevice = \"host:1234:5678\"\n"},
+		roots, "usbdevice", NULL);
+	refused((struct parts){.type = "hvm",
+			       .extra = "usb = 1\nusbdevice = [ \"tablet\", \"host:1.2\" ]\n"},
+		roots, "usbdevice", NULL);
+	free(img);
 }
 
 /* The form ops use: the caller's uid and the storage roots of the configuration in force. */
@@ -297,6 +375,7 @@ int main(void)
 	RUN(peer_credentials);
 	RUN(paths);
 	RUN(configs);
+	RUN(root_only);
 	RUN(caller_paths);
 	cleanup();
 	TEST_DONE();

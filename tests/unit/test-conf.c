@@ -10,6 +10,7 @@
 #include "config.h"
 #include "test.h"
 #include "util.h"
+#include "xlkeys.h"
 
 /* Parses text over fresh defaults; returns the number of errors; diag and c are the caller's
  * to finish. */
@@ -53,9 +54,11 @@ static void defaults(void)
 	CHECK_STR(c.group, "vmd");
 	CHECK(c.n_storage_roots == 1);
 	CHECK_STR(c.storage_roots[0], "/var/lib/vmd/images");
-	CHECK_STR(c.default_bridge, "xenbr0");
+	CHECK(c.default_bridge == NULL); /* xl.conf's vif.default.bridge, else libxl's */
 	CHECK(c.autostart);
 	CHECK(c.claim_mode == -1);
+	CHECK_STR(c.xl_conf, "/etc/xen/xl.conf");
+	CHECK_STR(c.dump_dir, "/var/lib/xen/dump");
 	CHECK(c.sim_memory_mib == 0 && !c.sim_delay_set);
 	conf_finish(&c);
 	/* An empty file and a file of comments change nothing. */
@@ -86,6 +89,8 @@ static void every_key(void)
 			   "default_bridge = br-lan.10\n"
 			   "autostart = no\n"
 			   "claim_mode = off\n"
+			   "xl_conf = /srv/xen/xl.conf\n"
+			   "dump_dir = \"/srv/xen dumps\"\n"
 			   "sim_memory = 4096\n"
 			   "sim_delay_ms = 0"; /* no final newline */
 	CHECK(parse(&c, &diag, text) == 0);
@@ -106,6 +111,8 @@ static void every_key(void)
 	CHECK_STR(c.default_bridge, "br-lan.10");
 	CHECK(!c.autostart);
 	CHECK(c.claim_mode == 0);
+	CHECK_STR(c.xl_conf, "/srv/xen/xl.conf");
+	CHECK_STR(c.dump_dir, "/srv/xen dumps");
 	CHECK(c.sim_memory_mib == 4096);
 	CHECK(c.sim_delay_ms == 0 && c.sim_delay_set);
 	conf_diag_finish(&diag);
@@ -153,6 +160,12 @@ static void mistakes(void)
 	CHECK_ERROR("default_bridge = a-very-long-bridge\n",
 		    "t.conf:1: default_bridge: invalid bridge name 'a-very-long-bridge' (at most "
 		    "15 letters, digits, '.', '_', '-')");
+	CHECK_ERROR("xl_conf = xl.conf\n",
+		    "t.conf:1: xl_conf: 'xl_conf' wants an absolute path, not 'xl.conf'");
+	CHECK_ERROR("dump_dir = /a, /b\n",
+		    "t.conf:1: dump_dir: 'dump_dir' takes one value, not a list");
+	CHECK_ERROR("dump_dir = /a\ndump_dir = /b\n",
+		    "t.conf:2: 'dump_dir' is already set on line 1");
 	CHECK_ERROR("autostart = maybe\n",
 		    "t.conf:1: autostart: 'autostart' wants yes or no, not 'maybe'");
 	CHECK_ERROR("claim_mode = 2\n",
@@ -269,32 +282,55 @@ static void ro_socket(void)
 	conf_finish(&c);
 }
 
+/* default_bridge is the host's, as xl.conf's vif.default.bridge: unset, libxl's (xenbr0)
+ * applies; set, the translation gives it to every vif that names no bridge, as xl does, and
+ * nothing of it is written into a definition. */
 static void default_bridge(void)
 {
 	struct vmd_conf c;
+	struct conf_diag diag;
+	CHECK(parse(&c, &diag, "backend = sim\n") == 0);
+	CHECK(c.default_bridge == NULL);
+	conf_diag_finish(&diag);
+	conf_finish(&c);
+	CHECK(parse(&c, &diag, "default_bridge = br0\n") == 0);
+	CHECK_STR(c.default_bridge, "br0");
+	conf_diag_finish(&diag);
+
+	/* What main does with it: the host's vif.default.bridge. */
+	struct xlkeys_host h;
+	xlkeys_host_default(&h, 1);
+	h.vif_bridge = c.default_bridge;
+	const char *text = "name = \"g\"\nbootloader = \"pygrub\"\n"
+			   "vif = [ \"\", \"bridge=br1\", \"script=vif-route\" ]\n";
 	struct vm_config cfg;
-	conf_init(&c);
-	vm_config_init(&cfg);
-	cfg.n_vifs = 5;
-	cfg.vifs = xcalloc(5, sizeof *cfg.vifs);
-	cfg.vifs[1].bridge = xstrdup("br1");
-	cfg.vifs[2].script = xstrdup("vif-route");
-	cfg.vifs[3].script = xstrdup("/etc/xen/scripts/vif-bridge");
-	cfg.vifs[4].script = xstrdup("vif-bridge");
-	conf_apply_defaults(&c, &cfg);
-	CHECK_STR(cfg.vifs[0].bridge, "xenbr0");
-	CHECK_STR(cfg.vifs[1].bridge, "br1");
-	CHECK(cfg.vifs[2].bridge == NULL);
-	CHECK_STR(cfg.vifs[3].bridge, "xenbr0");
-	CHECK_STR(cfg.vifs[4].bridge, "xenbr0");
+	struct err err = {0};
+	CHECK(config_parse(text, strlen(text), "g.cfg", &h, &cfg, &err) == 0);
+	CHECK(cfg.dc.num_nics == 3);
+	if (cfg.dc.num_nics == 3) {
+		CHECK_STR(cfg.dc.nics[0].bridge, "br0");
+		CHECK_STR(cfg.dc.nics[1].bridge, "br1");
+		CHECK_STR(cfg.dc.nics[2].bridge, "br0"); /* xl gives it to every vif */
+		CHECK_STR(cfg.dc.nics[2].script, "vif-route");
+	}
+	CHECK(strstr(cfg.text, "br0") == NULL); /* not written into the text */
 	vm_config_finish(&cfg);
+	/* Without it, the text's vifs name no bridge: libxl's default applies later. */
+	CHECK(config_parse(text, strlen(text), "g.cfg", NULL, &cfg, &err) == 0);
+	if (cfg.dc.num_nics == 3) {
+		CHECK(cfg.dc.nics[0].bridge == NULL);
+		CHECK_STR(cfg.dc.nics[1].bridge, "br1");
+	}
+	vm_config_finish(&cfg);
+	err_clear(&err);
 	conf_finish(&c);
 }
 
 static void active(void)
 {
 	/* Before main sets it, the defaults are in force. */
-	CHECK_STR(conf_active()->default_bridge, "xenbr0");
+	CHECK(conf_active()->default_bridge == NULL);
+	CHECK_STR(conf_active()->dump_dir, "/var/lib/xen/dump");
 	struct vmd_conf c;
 	conf_init(&c);
 	free(c.default_bridge);
@@ -302,7 +338,7 @@ static void active(void)
 	conf_set_active(&c);
 	CHECK_STR(conf_active()->default_bridge, "br9");
 	conf_set_active(NULL);
-	CHECK_STR(conf_active()->default_bridge, "xenbr0");
+	CHECK(conf_active()->default_bridge == NULL);
 	conf_finish(&c);
 }
 

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
+#include "config.h"
 #include "daemon.h"
 #include "test.h"
 #include "util.h"
@@ -132,24 +134,43 @@ static void teardown(void)
 	free(kernel);
 }
 
-/* A PV guest booting the test's kernel, with these on_* actions. */
+/* Defines the guest of cfg (NULL when it does not parse or is refused). */
+static struct vm *define_cfg(struct vm_config *cfg, const struct vm_define_opts *opts)
+{
+	if (!cfg->text)
+		return NULL; /* cfg_text failed (and said why) */
+	struct err err = {0};
+	struct vm *vm = vm_define(&d, cfg, opts, &err);
+	if (!vm)
+		fprintf(stderr, "define: %s\n", err.msg);
+	err_clear(&err);
+	vm_config_finish(cfg);
+	return vm;
+}
+
+/* A PV guest booting the test's kernel, with these on_* actions and the xl.cfg lines of
+ * extra. */
+static struct vm *define_more(const char *name, enum vm_action poweroff, enum vm_action reboot,
+			      enum vm_action crash, const char *extra)
+{
+	struct vm_config cfg;
+	cfg_text(&cfg,
+		 "name = \"%s\"\nkernel = \"%s\"\non_poweroff = \"%s\"\non_reboot = \"%s\"\n"
+		 "on_crash = \"%s\"\n%s",
+		 name, kernel, vm_action_name(poweroff), vm_action_name(reboot),
+		 vm_action_name(crash), extra);
+	if (cfg.text) {
+		CHECK(vm_config_action(&cfg, "on_poweroff") == poweroff);
+		CHECK(vm_config_action(&cfg, "on_reboot") == reboot);
+		CHECK(vm_config_action(&cfg, "on_crash") == crash);
+	}
+	return define_cfg(&cfg, NULL);
+}
+
 static struct vm *define(const char *name, enum vm_action poweroff, enum vm_action reboot,
 			 enum vm_action crash)
 {
-	struct vm_config cfg;
-	vm_config_init(&cfg);
-	cfg.name = xstrdup(name);
-	cfg.kernel = xstrdup(kernel);
-	cfg.on_poweroff = poweroff;
-	cfg.on_reboot = reboot;
-	cfg.on_crash = crash;
-	struct err err = {0};
-	struct vm *vm = vm_define(&d, &cfg, NULL, &err);
-	if (!vm)
-		fprintf(stderr, "define %s: %s\n", name, err.msg);
-	err_clear(&err);
-	vm_config_finish(&cfg);
-	return vm;
+	return define_more(name, poweroff, reboot, crash, "");
 }
 
 static bool start(struct vm *vm)
@@ -284,6 +305,112 @@ static void test_on_actions(void)
 	remove_guest(c);
 }
 
+/* Runs the loop until the guest came back in a new domain ("NAME:restarted:running"). */
+static bool until_restarted(struct vm *vm)
+{
+	char *ev = xasprintf("%s:restarted:running", vm->cfg.name);
+	bool back = false;
+	for (int i = 0; i < 500 && !back; i++) {
+		event_base_loop(d.base, EVLOOP_ONCE);
+		back = event_at(ev, 0) >= 0 && vm->state == VM_RUNNING && !vm_busy(vm);
+	}
+	free(ev);
+	return back;
+}
+
+/* A watchdog's firing follows on_watchdog, a crash on_crash: each its own. */
+static void test_on_watchdog(void)
+{
+	struct vm *vm = define_more("dog", VM_ACTION_DESTROY, VM_ACTION_RESTART,
+				    VM_ACTION_DESTROY, "on_watchdog = \"restart\"\n");
+	CHECK(vm != NULL);
+	if (!vm)
+		return;
+	CHECK(vm_config_action(&vm->cfg, "on_watchdog") == VM_ACTION_RESTART);
+	CHECK(start(vm));
+	int64_t before = vm->domid;
+	n_events = 0;
+	guest_does(vm, "watchdog");
+	CHECK(until_restarted(vm) && vm->domid != before);
+	guest_does(vm, "crash"); /* on_crash destroy */
+	CHECK(run_until(vm, VM_STOPPED, NULL));
+	CHECK(vm->domid == -1);
+	CHECK(count_events("dog:restarted:running") == 1);
+	remove_guest(vm);
+
+	/* the other way round, on_watchdog's default (destroy) under on_crash restart */
+	vm = define("pup", VM_ACTION_DESTROY, VM_ACTION_RESTART, VM_ACTION_RESTART);
+	CHECK(vm && vm_config_action(&vm->cfg, "on_watchdog") == VM_ACTION_DESTROY);
+	if (!vm)
+		return;
+	CHECK(start(vm));
+	n_events = 0;
+	guest_does(vm, "watchdog");
+	CHECK(run_until(vm, VM_STOPPED, NULL));
+	CHECK(count_events("pup:restarted:running") == 0);
+	remove_guest(vm);
+}
+
+/* Reads dump_dir/name: the sim's core of the domain domid. */
+static bool core_of(const char *dumps, const char *name, int64_t domid)
+{
+	char *path = xasprintf("%s/%s", dumps, name);
+	size_t len = 0;
+	char *text = read_file(path, 4096, &len);
+	char *want = xasprintf("sim core of domain %lld (%s), ", (long long)domid, name);
+	bool ok = text && strncmp(text, want, strlen(want)) == 0;
+	if (!ok)
+		fprintf(stderr, "%s: %s\n", path, text ? text : "(cannot read)");
+	free(want);
+	free(text);
+	free(path);
+	return ok;
+}
+
+/* on_*=coredump-destroy and coredump-restart dump the domain to vmd.conf's dump_dir/NAME
+ * (made when missing) before they go on as destroy and restart. */
+static void test_coredump(void)
+{
+	struct vmd_conf c;
+	conf_init(&c);
+	free(c.dump_dir);
+	c.dump_dir = xasprintf("%s/dumps/new", dir);
+	conf_set_active(&c);
+
+	struct vm *vm = define("core", VM_ACTION_DESTROY, VM_ACTION_RESTART,
+			       VM_ACTION_COREDUMP_DESTROY);
+	CHECK(vm != NULL);
+	if (vm) {
+		CHECK(start(vm));
+		int64_t domid = vm->domid;
+		n_events = 0;
+		guest_does(vm, "crash");
+		CHECK(run_until(vm, VM_STOPPED, NULL));
+		CHECK(vm->domid == -1);
+		CHECK(count_events("core:restarted:running") == 0);
+		CHECK(core_of(c.dump_dir, "core", domid));
+		remove_guest(vm);
+	}
+
+	vm = define("core2", VM_ACTION_COREDUMP_RESTART, VM_ACTION_RESTART, VM_ACTION_DESTROY);
+	CHECK(vm != NULL);
+	if (vm) {
+		CHECK(start(vm));
+		int64_t domid = vm->domid;
+		n_events = 0;
+		guest_does(vm, "poweroff"); /* on_poweroff coredump-restart */
+		CHECK(until_restarted(vm) && vm->domid != domid);
+		CHECK(core_of(c.dump_dir, "core2", domid));
+		struct done r = {0};
+		struct err err = {0};
+		CHECK(vm_destroy(vm, done_cb, &r, &err) == 0);
+		CHECK(run_until(vm, VM_STOPPED, NULL));
+		remove_guest(vm);
+	}
+	conf_set_active(NULL);
+	conf_finish(&c);
+}
+
 /* What the admin asked for wins over on_*: a shutdown stops a guest that would restart on
  * poweroff, a reboot restarts one that would be destroyed. */
 static void test_asked_wins(void)
@@ -358,12 +485,9 @@ static void test_reservations(void)
 	CHECK(define("new", VM_ACTION_DESTROY, VM_ACTION_RESTART, VM_ACTION_DESTROY) == NULL);
 	/* the holder defines it: the reservation ends there */
 	struct vm_config cfg;
-	vm_config_init(&cfg);
-	cfg.name = xstrdup("new");
-	cfg.kernel = xstrdup(kernel);
+	cfg_text(&cfg, "name = \"new\"\nkernel = \"%s\"\n", kernel);
 	struct vm_define_opts opts = {.reserved = true};
-	struct vm *n = vm_define(&d, &cfg, &opts, &err);
-	vm_config_finish(&cfg);
+	struct vm *n = define_cfg(&cfg, &opts);
 	CHECK(n != NULL && !vm_reserved(&d, "new"));
 	/* given up: the name is free again */
 	CHECK(vm_reserve(&d, "other", &err) == 0);
@@ -382,16 +506,12 @@ static void test_install_phase(void)
 {
 	for (int start_after = 1; start_after >= 0; start_after--) {
 		struct vm_config cfg;
-		vm_config_init(&cfg);
-		cfg.name = xstrdup("inst");
-		cfg.kernel = xstrdup(kernel);
-		cfg.ramdisk = xstrdup(kernel);
-		cfg.extra = xstrdup("console=hvc0");
+		cfg_text(&cfg, "name = \"inst\"\nkernel = \"%s\"\nramdisk = \"%s\"\n"
+			 "extra = \"console=hvc0\"\n", kernel, kernel);
 		struct vm_install inst = {.phase = VM_INSTALL_RUNNING, .start = start_after};
 		struct vm_define_opts opts = {.install = &inst};
 		struct err err = {0};
-		struct vm *vm = vm_define(&d, &cfg, &opts, &err);
-		vm_config_finish(&cfg);
+		struct vm *vm = define_cfg(&cfg, &opts);
 		CHECK(vm != NULL);
 		if (!vm)
 			return;
@@ -414,8 +534,11 @@ static void test_install_phase(void)
 					   : "inst:install-finished:stopping",
 			       0) >= 0);
 		CHECK(vm->install.phase == VM_INSTALL_DONE);
-		CHECK_STR(vm->cfg.bootloader, "pygrub");
-		CHECK(vm->cfg.kernel == NULL && vm->cfg.ramdisk == NULL);
+		const libxl_domain_build_info *bi = &vm->cfg.dc.b_info;
+		CHECK_STR(bi->bootloader, "pygrub");
+		CHECK(bi->kernel == NULL && bi->ramdisk == NULL && bi->cmdline == NULL);
+		CHECK(strstr(vm->cfg.text, "bootloader") && !strstr(vm->cfg.text, "kernel") &&
+		      !strstr(vm->cfg.text, "ramdisk") && !strstr(vm->cfg.text, "console=hvc0"));
 		if (vm_has_domain(vm)) {
 			struct done r = {0};
 			CHECK(vm_destroy(vm, done_cb, &r, &err) == 0);
@@ -455,6 +578,8 @@ int main(void)
 	RUN(test_refusals);
 	RUN(test_on_actions);
 	RUN(test_asked_wins);
+	RUN(test_on_watchdog);
+	RUN(test_coredump);
 	RUN(test_restart_limit);
 	RUN(test_vanished);
 	RUN(test_reservations);

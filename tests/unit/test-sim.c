@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -180,11 +181,28 @@ static void teardown(void)
 	base = NULL;
 }
 
+/* A PV guest of mib MiB that boots from its disk (the sim ignores bootloaders), plus the
+ * xl.cfg lines of extra. */
+__attribute__((format(printf, 4, 5))) static void cfg_more(struct vm_config *c,
+							  const char *name, uint64_t mib,
+							  const char *extra, ...)
+{
+	char *more = NULL;
+	va_list ap;
+	va_start(ap, extra);
+	if (vasprintf(&more, extra, ap) < 0)
+		abort();
+	va_end(ap);
+	/* a text without kernel and bootloader does not parse */
+	bool boots = strstr(more, "kernel =") || strstr(more, "type = \"hvm\"");
+	cfg_text(c, "name = \"%s\"\nmemory = %" PRIu64 "\n%s%s", name, mib,
+		 boots ? "" : "bootloader = \"pygrub\"\n", more);
+	free(more);
+}
+
 static void cfg_make(struct vm_config *c, const char *name, uint64_t mib)
 {
-	vm_config_init(c);
-	c->name = xstrdup(name);
-	c->memory = mib;
+	cfg_more(c, name, mib, "%s", "");
 }
 
 /* Creates and waits; the config is freed before the build completes. */
@@ -275,12 +293,10 @@ static void test_create(void)
 	CHECK_STR(hi.hypervisor, "sim");
 
 	struct vm_config c;
-	cfg_make(&c, "alpha", 256);
-	c.vcpus = 2;
-	c.maxmem = 512;
+	cfg_more(&c, "alpha", 256, "vcpus = 2\nmaxmem = 512\n"
+		 "uuid = \"01020304-0506-4708-890a-0b0c0d0e0f10\"\n");
 	uint8_t uuid[16] = {1, 2, 3, 4, 5, 6, 0x47, 8, 0x89, 10, 11, 12, 13, 14, 15, 16};
-	memcpy(c.uuid, uuid, 16);
-	c.has_uuid = true;
+	CHECK(c.has_uuid && memcmp(c.uuid, uuid, 16) == 0);
 	uint32_t a = create_cfg(&c, "{\"vmd\":1}");
 	CHECK(a == 1);
 
@@ -403,37 +419,28 @@ static void test_refusals(void)
 	CHECK(free_mib() == 512);
 
 	/* files libxl would need */
-	cfg_make(&c, "k", 64);
-	c.kernel = xstrdup("/nonexistent/vmlinuz");
+	cfg_more(&c, "k", 64, "kernel = \"/nonexistent/vmlinuz\"\n");
 	CHECK(create_refused(&c, &err) == VMD_ERR_BACKEND);
 	CHECK_STR(err.msg, "kernel /nonexistent/vmlinuz: No such file or directory");
-	cfg_make(&c, "k", 64);
-	c.type = VM_TYPE_PVH;
-	c.kernel = xstrdup("/proc/version");
-	c.ramdisk = xstrdup("/nonexistent/initrd");
+	cfg_more(&c, "k", 64, "type = \"pvh\"\nkernel = \"/proc/version\"\n"
+		 "ramdisk = \"/nonexistent/initrd\"\n");
 	CHECK(create_refused(&c, &err) == VMD_ERR_BACKEND);
 	CHECK(strstr(err.msg, "/nonexistent/initrd") != NULL);
-	cfg_make(&c, "k", 64);
-	c.disks = xcalloc(2, sizeof *c.disks);
-	c.n_disks = 2;
-	c.disks[0].vdev = xstrdup("hdc");
-	c.disks[0].cdrom = true; /* empty drive */
-	c.disks[1].vdev = xstrdup("xvda");
-	c.disks[1].target = xstrdup("/nonexistent/disk.img");
+	/* (an empty drive needs no file; its target is "" in this form) */
+	cfg_more(&c, "k", 64, "disk = [ \",hdc:cdrom,r\", "
+		 "\"format=raw, vdev=xvda, access=rw, target=/nonexistent/disk.img\" ]\n");
+	CHECK(c.dc.num_disks == 2 && c.dc.disks[0].is_cdrom && c.dc.disks[0].pdev_path &&
+	      !*c.dc.disks[0].pdev_path);
 	CHECK(create_refused(&c, &err) == VMD_ERR_BACKEND);
 	CHECK(strstr(err.msg, "xvda") && strstr(err.msg, "/nonexistent/disk.img"));
 	cfg_make(&c, "k", 0);
+	CHECK(vm_config_memory_mib(&c) == 0);
 	CHECK(create_refused(&c, &err) == VMD_ERR_INVALID_CONFIG);
 
 	/* ... and the same with files that exist */
-	cfg_make(&c, "k", 64);
-	c.kernel = xstrdup("/proc/version");
-	c.disks = xcalloc(2, sizeof *c.disks);
-	c.n_disks = 2;
-	c.disks[0].vdev = xstrdup("hdc");
-	c.disks[0].cdrom = true;
-	c.disks[1].vdev = xstrdup("xvda");
-	c.disks[1].target = xstrdup("/dev/null");
+	cfg_more(&c, "k", 64, "kernel = \"/proc/version\"\n"
+		 "disk = [ \"vdev=hdc, devtype=cdrom\", " /* no target at all in this form */
+		 "\"format=raw, vdev=xvda, access=rw, target=/dev/null\" ]\n");
 	uint32_t k = create_cfg(&c, NULL);
 	CHECK(k > b);
 	CHECK(free_mib() == 512 - 64);
@@ -532,6 +539,24 @@ static void test_faults(void)
 	CHECK(inject("crash", y) == VMD_ERR_BAD_STATE);
 	destroy_ok(y);
 
+	/* watchdog: crashed as well, but told apart from a crash (event and reason) */
+	uint32_t g = create_ok("g", 64, NULL);
+	CHECK(BE(pause, g, &err) == 0); /* fires on a paused guest too */
+	CHECK(inject("watchdog", g) == 0);
+	CHECK(state_of(g) == DOM_CRASHED);
+	CHECK(wait_event(g, DOM_EV_WATCHDOG));
+	CHECK(count_events(g, DOM_EV_CRASH) == 0);
+	struct dom_info di;
+	CHECK(BE(info, g, &di, &err) == 0);
+	CHECK(di.has_reason && di.reason == DOM_EV_WATCHDOG);
+	dom_info_finish(&di);
+	CHECK(inject("watchdog", g) == VMD_ERR_BAD_STATE);
+	CHECK(inject("crash", g) == VMD_ERR_BAD_STATE);
+	destroy_ok(g);
+	CHECK(BE(info, x, &di, &err) == 0);
+	CHECK(!di.has_reason);
+	dom_info_finish(&di);
+
 	/* hang-shutdown: requests accepted, ignored; x asked first, so it would react first */
 	uint32_t z = create_ok("z", 64, NULL);
 	CHECK(inject("hang-shutdown", x) == 0);
@@ -604,6 +629,39 @@ static void test_faults(void)
 	destroy_ok(q);
 	CHECK(count_all(DOM_EV_GONE) == 1);
 	teardown();
+}
+
+/* core_dump writes a file that says what it is (there is no guest memory to dump) */
+static void test_core_dump(void)
+{
+	char dir[] = "/tmp/vmd-test-sim-core.XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	setup(1024);
+	struct err err = {0};
+	uint32_t a = create_ok("dumped", 64, NULL);
+	CHECK(inject("crash", a) == 0);
+	char *path = xasprintf("%s/dumped", dir);
+	CHECK(BE(core_dump, a, path, &err) == 0);
+	size_t len = 0;
+	char *text = read_file(path, 4096, &len);
+	char *want = xasprintf("sim core of domain %" PRIu32 " (dumped), 65536 KiB\n", a);
+	CHECK_STR(text, want);
+	free(want);
+	free(text);
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	CHECK(state_of(a) == DOM_CRASHED); /* the dump leaves the domain as it was */
+	unlink(path);
+	free(path);
+	/* unknown domain; a directory that is not there */
+	CHECK(BE(core_dump, 99, dir, &err) == -1 && err.code == VMD_ERR_NOT_FOUND);
+	path = xasprintf("%s/no/such/dir", dir);
+	CHECK(BE(core_dump, a, path, &err) == -1 && err.code == VMD_ERR_BACKEND);
+	CHECK(strstr(err.msg, path) != NULL);
+	free(path);
+	destroy_ok(a);
+	teardown();
+	rmdir(dir);
 }
 
 /* ---- console ---- */
@@ -694,10 +752,10 @@ static void test_console(void)
 	event_free(con_ev);
 	close(fd);
 
+	/* xl ignores hvmloader as an HVM guest's kernel (libxl's own firmware boots it) */
 	struct vm_config c;
-	cfg_make(&c, "hvm", 64);
-	c.type = VM_TYPE_HVM;
-	c.kernel = xstrdup("/nonexistent/ignored-for-hvm");
+	cfg_more(&c, "hvm", 64, "type = \"hvm\"\nkernel = \"/nonexistent/hvmloader\"\n");
+	CHECK(c.dc.b_info.kernel == NULL);
 	uint32_t h = create_cfg(&c, NULL);
 	CHECK(BE(console, h, &ci, &err) == 0);
 	CHECK_STR(ci.kind, "serial");
@@ -891,6 +949,7 @@ int main(void)
 	RUN(test_shutdown_reboot);
 	RUN(test_paused_shutdown);
 	RUN(test_faults);
+	RUN(test_core_dump);
 	RUN(test_console);
 	RUN(test_persistence);
 	RUN(test_reentrancy);

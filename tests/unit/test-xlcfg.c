@@ -1,20 +1,29 @@
 /*
- * test-xlcfg.c: xl.cfg parsing and formatting, disk and vif specs, vm_config_validate and the
- * JSON form. Most cases are golden files in xlcfg/ (NAME.cfg -> NAME.ok with the canonical
- * xlcfg_format output, NAME.json -> the same config as NAME.cfg, bad-NAME.cfg/.json ->
- * bad-NAME.err with the exact message); the rest are cases a text file cannot express (NUL
- * bytes, CRLF) or that are generated (every JSON key with a wrong type, mutated input).
+ * test-xlcfg.c: xl.cfg text to a guest definition (config_parse: lexing, the table's
+ * translation, vmd's own checks), the JSON form both ways, the edits that clone, install and
+ * define make to a text, and the device-spec helpers.
+ *
+ * What a valid config *means* is not decided here: tests/xl-oracle compares it with xl's own
+ * dry run. Here: the refusals (golden files xlcfg/bad-NAME.cfg or .json -> bad-NAME.err,
+ * the exact message), that the text is kept as written, that every form (text, JSON, text
+ * again) means the same, and the cases a file cannot express (NUL bytes, CRLF, generated
+ * and mutated input).
  */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <libxl_utils.h>
+
+#include "config.h"
 #include "test.h"
 #include "util.h"
 #include "vmd-proto.h"
 #include "xlcfg.h"
+#include "xlkeys.h"
 
 /* An invalid-config error's data: its key ("" when none) and line (0 when none). */
 #define ERR_KEY(e) (err_data_str((e), "key") ? err_data_str((e), "key") : "")
@@ -56,41 +65,49 @@ static bool printable(const char *s)
 	return true;
 }
 
-/* The properties every valid config must have: the xl.cfg we emit parses back to an equal
- * config and is a fixed point; the JSON we emit (also through text) parses back equal. */
+static int parse(const char *text, struct vm_config *c, struct err *err)
+{
+	return config_parse(text, strlen(text), "t.cfg", NULL, c, err);
+}
+
+static int parse_json_text(const char *text, size_t len, struct vm_config *c, struct err *err)
+{
+	json_error_t je;
+	/* JSON_ALLOW_NUL: the config parser itself must refuse "\u0000". */
+	json_t *j = json_loadb(text, len, JSON_ALLOW_NUL, &je);
+	if (!j) {
+		fprintf(stderr, "bad JSON test input: %s\n", je.text);
+		err_set(err, VMD_ERR_INVALID_CONFIG, "(invalid JSON)");
+		vm_config_init(c);
+		return -2;
+	}
+	int r = config_parse_json(j, NULL, c, err);
+	json_decref(j);
+	return r;
+}
+
+/* What every valid config must satisfy: its text parses again to the same meaning, and its
+ * JSON form (through text) does too. */
 static void check_roundtrip(const struct vm_config *c, const char *what)
 {
 	struct err err = {0};
 	struct vm_config back;
-
-	char *text = xlcfg_format(c);
-	int r = xlcfg_parse(text, strlen(text), "roundtrip.cfg", &back, &err);
+	int r = parse(c->text, &back, &err);
 	if (r != 0)
-		fprintf(stderr, "%s: formatted config does not parse: %s\n%s", what, err.msg,
-			text);
+		fprintf(stderr, "%s: its own text does not parse: %s\n", what, err.msg);
 	CHECK(r == 0);
 	if (r == 0) {
-		if (!vm_config_equal(c, &back))
-			fprintf(stderr, "%s: xl.cfg round trip differs:\n%s", what, text);
 		CHECK(vm_config_equal(c, &back));
-		char *again = xlcfg_format(&back);
-		CHECK_STR(again, text);
-		free(again);
+		CHECK_STR(back.text, c->text);
 		vm_config_finish(&back);
 	}
-	free(text);
-
 	json_t *j = config_to_json(c);
 	CHECK(j != NULL);
 	char *dump = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
-	CHECK(dump != NULL);
-	json_t *j2 = dump ? json_loads(dump, 0, NULL) : NULL;
-	CHECK(j2 != NULL);
-	r = config_from_json(j2, &back, &err);
+	r = dump ? parse_json_text(dump, strlen(dump), &back, &err) : -1;
 	if (r != 0)
-		fprintf(stderr, "%s: emitted JSON does not parse: %s\n%s\n", what, err.msg,
-			dump);
+		fprintf(stderr, "%s: its JSON does not parse: %s\n%s\n", what, err.msg, dump);
 	CHECK(r == 0);
 	if (r == 0) {
 		if (!vm_config_equal(c, &back))
@@ -98,12 +115,11 @@ static void check_roundtrip(const struct vm_config *c, const char *what)
 		CHECK(vm_config_equal(c, &back));
 		vm_config_finish(&back);
 	}
-	json_decref(j2);
 	free(dump);
 	err_clear(&err);
 }
 
-/* "NAME.cfg:7: key: ..." -> the 7 must be ERR_LINE(&err), and "key: " must follow the location. */
+/* "NAME.cfg:7: key: ..." -> the 7 must be ERR_LINE(&err), and "key: " must follow. */
 static void check_error_fields(const struct err *err, const char *fname)
 {
 	const char *rest = err->msg;
@@ -123,80 +139,50 @@ static void check_error_fields(const struct err *err, const char *fname)
 	if (ERR_KEY(err)[0]) {
 		size_t kl = strlen(ERR_KEY(err));
 		CHECK(strncmp(rest, ERR_KEY(err), kl) == 0 && rest[kl] == ':');
-	} else {
-		/* Only syntax-level errors carry no key. */
-		CHECK(strstr(rest, "config parsing error") || strstr(rest, "NUL byte"));
 	}
 	CHECK(printable(err->msg));
-}
-
-static int parse_json_text(const char *text, size_t len, struct vm_config *c,
-			   struct err *err)
-{
-	json_error_t je;
-	/* JSON_ALLOW_NUL: the config parser itself must refuse "\u0000". */
-	json_t *j = json_loadb(text, len, JSON_ALLOW_NUL, &je);
-	if (!j) {
-		fprintf(stderr, "bad JSON test input: %s\n", je.text);
-		err_set(err, VMD_ERR_INVALID_CONFIG, "(invalid JSON)");
-		return -2;
-	}
-	int r = config_from_json(j, c, err);
-	json_decref(j);
-	return r;
 }
 
 static void golden_valid(const char *name, int *count)
 {
 	struct err err = {0};
-	size_t len, oklen;
+	size_t len;
 	char *text = slurp(DIR_GOLDEN, name, &len);
-	char *okname = with_suffix(name, ".cfg", ".ok");
-	char *expect = slurp(DIR_GOLDEN, okname, &oklen);
-	struct vm_config c;
-
 	CHECK(text != NULL);
-	CHECK(expect != NULL);
-	if (!text || !expect)
-		goto out;
-	int r = xlcfg_parse(text, len, name, &c, &err);
+	if (!text)
+		return;
+	struct vm_config c;
+	int r = config_parse(text, len, name, NULL, &c, &err);
 	if (r != 0)
 		fprintf(stderr, "%s: %s\n", name, err.msg);
 	CHECK(r == 0);
-	if (r != 0)
-		goto out;
-	(*count)++;
-	char *formatted = xlcfg_format(&c);
-	if (strcmp(formatted, expect) != 0)
-		fprintf(stderr, "%s: formatted output differs from %s\n", name, okname);
-	CHECK_STR(formatted, expect);
-	free(formatted);
-	check_roundtrip(&c, name);
-
-	/* NAME.json, when present, is the same guest written as JSON. */
-	char *jname = with_suffix(name, ".cfg", ".json");
-	size_t jlen;
-	char *jtext = slurp(DIR_GOLDEN, jname, &jlen);
-	if (jtext) {
-		struct vm_config jc;
-		r = parse_json_text(jtext, jlen, &jc, &err);
-		if (r != 0)
-			fprintf(stderr, "%s: %s\n", jname, err.msg);
-		CHECK(r == 0);
-		if (r == 0) {
-			if (!vm_config_equal(&c, &jc))
-				fprintf(stderr, "%s and %s differ\n", name, jname);
-			CHECK(vm_config_equal(&c, &jc));
-			vm_config_finish(&jc);
+	if (r == 0) {
+		(*count)++;
+		/* kept as written: these files have LF line ends and a final newline */
+		CHECK_STR(c.text, text);
+		check_roundtrip(&c, name);
+		/* NAME.json, when present, is the same guest written as JSON. */
+		char *jname = with_suffix(name, ".cfg", ".json");
+		size_t jlen;
+		char *jtext = slurp(DIR_GOLDEN, jname, &jlen);
+		if (jtext) {
+			struct vm_config jc;
+			r = parse_json_text(jtext, jlen, &jc, &err);
+			if (r != 0)
+				fprintf(stderr, "%s: %s\n", jname, err.msg);
+			CHECK(r == 0);
+			if (r == 0) {
+				if (!vm_config_equal(&c, &jc))
+					fprintf(stderr, "%s and %s differ\n", name, jname);
+				CHECK(vm_config_equal(&c, &jc));
+				vm_config_finish(&jc);
+			}
+			free(jtext);
 		}
-		free(jtext);
+		free(jname);
+		vm_config_finish(&c);
 	}
-	free(jname);
-	vm_config_finish(&c);
-out:
 	free(text);
-	free(expect);
-	free(okname);
 	err_clear(&err);
 }
 
@@ -209,14 +195,14 @@ static void golden_invalid(const char *name, int *count)
 	char *errname = with_suffix(name, json ? ".json" : ".cfg", ".err");
 	char *expect = slurp(DIR_GOLDEN, errname, &elen);
 	struct vm_config c;
-
 	CHECK(text != NULL);
 	CHECK(expect != NULL);
 	if (!text || !expect)
 		goto out;
 	chomp(expect);
 	memset(&c, 0x5a, sizeof(c)); /* the parser must not rely on an initialised output */
-	int r = json ? parse_json_text(text, len, &c, &err) : xlcfg_parse(text, len, name, &c, &err);
+	int r = json ? parse_json_text(text, len, &c, &err)
+		     : config_parse(text, len, name, NULL, &c, &err);
 	if (r == 0) {
 		fprintf(stderr, "%s: accepted\n", name);
 		vm_config_finish(&c);
@@ -228,9 +214,11 @@ static void golden_invalid(const char *name, int *count)
 	if (strcmp(err.msg, expect) != 0)
 		fprintf(stderr, "%s: message differs from %s\n", name, errname);
 	CHECK_STR(err.msg, expect);
+	CHECK(err.code == VMD_ERR_INVALID_CONFIG);
 	check_error_fields(&err, json ? "" : name);
 	/* On failure the output is left initialised and owns nothing. */
-	CHECK(c.name == NULL && c.disks == NULL && c.vifs == NULL && c.memory == 128);
+	CHECK(c.name == NULL && c.text == NULL && c.dc.num_disks == 0 && c.n_warnings == 0);
+	vm_config_finish(&c);
 out:
 	free(text);
 	free(expect);
@@ -257,10 +245,10 @@ static void test_golden_files(void)
 	closedir(d);
 	/* Guards against an empty or misplaced directory passing vacuously. */
 	CHECK(valid >= 10);
-	CHECK(invalid >= 120);
+	CHECK(invalid >= 80);
 }
 
-/* The example from the issue, spaces after commas included. */
+/* The example of the first issue, spaces after commas included. */
 static const char example[] = "name = \"centos65_3.pv\"\n"
 			      "vcpus = 1\n"
 			      "memory = 4096\n"
@@ -268,30 +256,99 @@ static const char example[] = "name = \"centos65_3.pv\"\n"
 			      "disk = [ 'file:/srv/xen/centos65_pv_3.img,xvda,w' ]\n"
 			      "bootloader = \"pygrub\"\n";
 
-static void test_issue_example(void)
+static void test_example(void)
 {
 	struct err err = {0};
 	struct vm_config c;
-	int r = xlcfg_parse(example, strlen(example), "centos.cfg", &c, &err);
+	int r = parse(example, &c, &err);
 	CHECK(r == 0);
 	if (r != 0)
 		return;
 	CHECK_STR(c.name, "centos65_3.pv");
-	CHECK(c.type == VM_TYPE_PV);
-	CHECK(c.vcpus == 1 && c.memory == 4096 && c.maxmem == 0 && !c.has_uuid);
-	CHECK_STR(c.bootloader, "pygrub");
-	CHECK(c.kernel == NULL);
-	CHECK(c.n_vifs == 1 && c.n_disks == 1);
-	CHECK_STR(c.vifs[0].mac, "00:16:3e:54:02:03");
-	CHECK_STR(c.vifs[0].bridge, "xenbr0");
-	CHECK(c.vifs[0].script == NULL && c.vifs[0].ip == NULL);
-	CHECK_STR(c.disks[0].target, "/srv/xen/centos65_pv_3.img");
-	CHECK_STR(c.disks[0].vdev, "xvda");
-	CHECK(c.disks[0].readwrite && !c.disks[0].cdrom);
-	CHECK(c.disks[0].format == NULL || strcmp(c.disks[0].format, "raw") == 0);
-	CHECK(c.on_poweroff == VM_ACTION_DESTROY && c.on_reboot == VM_ACTION_RESTART &&
-	      c.on_crash == VM_ACTION_DESTROY);
-	check_roundtrip(&c, "issue example");
+	CHECK(c.type == VM_TYPE_PV && !c.has_uuid);
+	CHECK(vm_config_vcpus(&c) == 1 && vm_config_memory_mib(&c) == 4096);
+	CHECK(vm_config_maxmem_mib(&c) == 4096);
+	CHECK_STR(c.dc.b_info.bootloader, "pygrub");
+	CHECK(c.dc.b_info.kernel == NULL);
+	CHECK(c.dc.num_nics == 1 && c.dc.num_disks == 1);
+	CHECK_STR(c.dc.nics[0].bridge, "xenbr0");
+	CHECK(c.dc.nics[0].mac[0] == 0x00 && c.dc.nics[0].mac[2] == 0x3e &&
+	      c.dc.nics[0].mac[5] == 0x03);
+	CHECK_STR(c.dc.disks[0].pdev_path, "/srv/xen/centos65_pv_3.img");
+	CHECK_STR(c.dc.disks[0].vdev, "xvda");
+	CHECK(c.dc.disks[0].readwrite && !c.dc.disks[0].is_cdrom);
+	CHECK_STR(vm_config_disk_file(&c.dc.disks[0]), "/srv/xen/centos65_pv_3.img");
+	/* xl's defaults for what the text leaves out (issue 12: on_watchdog is destroy) */
+	CHECK(vm_config_action(&c, "on_poweroff") == VM_ACTION_DESTROY);
+	CHECK(vm_config_action(&c, "on_reboot") == VM_ACTION_RESTART);
+	CHECK(vm_config_action(&c, "on_crash") == VM_ACTION_DESTROY);
+	CHECK(vm_config_action(&c, "on_watchdog") == VM_ACTION_DESTROY);
+	CHECK(vm_config_action(&c, "on_soft_reset") == VM_ACTION_SOFT_RESET);
+	CHECK(c.n_warnings == 0);
+	check_roundtrip(&c, "example");
+	vm_config_finish(&c);
+	err_clear(&err);
+}
+
+/* Keys that changed meaning before the table (issue 12), each as xl reads it. */
+static void test_xl_defaults(void)
+{
+	struct err err = {0};
+	struct vm_config c;
+	/* no memory line: libxl's 32 MiB, as xl */
+	CHECK(parse("name = 'a'\nkernel = '/k'\n", &c, &err) == 0);
+	CHECK(vm_config_memory_mib(&c) == 32);
+	CHECK(c.dc.b_info.target_memkb == LIBXL_MEMKB_DEFAULT);
+	CHECK(libxl_defbool_val(c.dc.b_info.claim_mode)); /* claims on, as xl without xl.conf */
+	vm_config_finish(&c);
+	/* vnc = 0 is kept: no VNC server */
+	CHECK(parse("name = 'h'\ntype = 'hvm'\nvnc = 0\n", &c, &err) == 0);
+	CHECK(!vm_config_vnc(&c));
+	CHECK(!libxl_defbool_is_default(c.dc.b_info.u.hvm.vnc.enable) &&
+	      !libxl_defbool_val(c.dc.b_info.u.hvm.vnc.enable));
+	vm_config_finish(&c);
+	CHECK(parse("name = 'h'\ntype = 'hvm'\n", &c, &err) == 0);
+	CHECK(vm_config_vnc(&c)); /* libxl's default for HVM */
+	vm_config_finish(&c);
+	/* on_watchdog does not follow on_crash */
+	CHECK(parse("name = 'a'\nkernel = '/k'\non_crash = 'restart'\n", &c, &err) == 0);
+	CHECK(vm_config_action(&c, "on_crash") == VM_ACTION_RESTART);
+	CHECK(vm_config_action(&c, "on_watchdog") == VM_ACTION_DESTROY);
+	vm_config_finish(&c);
+	/* a guest's own claim_mode (vmd's key) over the host's */
+	CHECK(parse("name = 'a'\nkernel = '/k'\nclaim_mode = 0\n", &c, &err) == 0);
+	CHECK(!libxl_defbool_val(c.dc.b_info.claim_mode));
+	vm_config_finish(&c);
+	/* the host's xl.conf claim_mode = 0 */
+	struct xlkeys_host h;
+	xlkeys_host_default(&h, 4);
+	h.claim_mode = false;
+	const char *t = "name = 'a'\nkernel = '/k'\n";
+	CHECK(config_parse(t, strlen(t), "t.cfg", &h, &c, &err) == 0);
+	CHECK(!libxl_defbool_val(c.dc.b_info.claim_mode));
+	vm_config_finish(&c);
+	err_clear(&err);
+}
+
+/* Keys xl reads and ignores, and keys of another guest type: accepted with a warning. */
+static void test_warnings(void)
+{
+	struct err err = {0};
+	struct vm_config c;
+	CHECK(parse("name = 'a'\nkernel = '/k'\nvncviewer = 1\nboot = 'c'\n", &c, &err) == 0);
+	CHECK(c.n_warnings == 2);
+	bool viewer = false, boot = false;
+	for (size_t i = 0; i < c.n_warnings; i++) {
+		viewer |= strncmp(c.warnings[i], "vncviewer: ", 11) == 0;
+		boot |= strncmp(c.warnings[i], "boot: ", 6) == 0;
+		CHECK(printable(c.warnings[i]));
+	}
+	CHECK(viewer && boot);
+	/* the copy keeps them */
+	struct vm_config d;
+	CHECK(vm_config_copy(&d, &c, &err) == 0);
+	CHECK(d.n_warnings == 2);
+	vm_config_finish(&d);
 	vm_config_finish(&c);
 	err_clear(&err);
 }
@@ -301,17 +358,16 @@ static void test_nul_in_text(void)
 	struct err err = {0};
 	static const char text[] = "name = \"a\"\nbootloader = \"pygrub\"\nextra = \"x\0y\"\n";
 	struct vm_config c;
-	CHECK(xlcfg_parse(text, sizeof(text) - 1, "nul.cfg", &c, &err) == -1);
+	CHECK(config_parse(text, sizeof(text) - 1, "nul.cfg", NULL, &c, &err) == -1);
 	CHECK_STR(err.msg, "nul.cfg:3: NUL byte in the text");
 	CHECK(ERR_LINE(&err) == 3);
 	check_error_fields(&err, "nul.cfg");
-
 	/* A NUL at the very end too: the length, not the terminator, bounds the text. */
 	static const char text2[] = "name = \"a\"\nbootloader = \"pygrub\"\n\0";
-	CHECK(xlcfg_parse(text2, sizeof(text2) - 1, "nul.cfg", &c, &err) == -1);
+	CHECK(config_parse(text2, sizeof(text2) - 1, "nul.cfg", NULL, &c, &err) == -1);
 	CHECK(ERR_LINE(&err) == 3);
 	/* Without it the same bytes parse. */
-	CHECK(xlcfg_parse(text2, sizeof(text2) - 2, "nul.cfg", &c, &err) == 0);
+	CHECK(config_parse(text2, sizeof(text2) - 2, "nul.cfg", NULL, &c, &err) == 0);
 	vm_config_finish(&c);
 	err_clear(&err);
 }
@@ -319,27 +375,26 @@ static void test_nul_in_text(void)
 static void test_text_not_terminated(void)
 {
 	struct err err = {0};
-	/* len bounds the text: trailing garbage past len must not be read. */
+	/* len bounds the text: what follows it must not be read. */
 	char buf[sizeof(example) + 16];
 	memcpy(buf, example, sizeof(example) - 1);
-	memcpy(buf + sizeof(example) - 1, "cpus = 4\n#######", 16);
+	memcpy(buf + sizeof(example) - 1, "cpux = 4\n#######", 16);
 	struct vm_config c;
-	CHECK(xlcfg_parse(buf, sizeof(example) - 1, "x.cfg", &c, &err) == 0);
+	CHECK(config_parse(buf, sizeof(example) - 1, "x.cfg", NULL, &c, &err) == 0);
 	vm_config_finish(&c);
-	CHECK(xlcfg_parse(buf, sizeof(buf) - 1, "x.cfg", &c, &err) == -1);
-	CHECK_STR(err.msg, "x.cfg:7: cpus: unsupported key");
-
-	/* No final newline: a last comment is still a comment, trailing junk still an error
-	 * (libxlutil alone gets both wrong at the end of its input). */
+	CHECK(config_parse(buf, sizeof(buf) - 1, "x.cfg", NULL, &c, &err) == -1);
+	CHECK_STR(err.msg, "x.cfg:7: cpux: unknown key");
+	/* No final newline: a last comment is still a comment, and the text gets a newline. */
 	static const char t1[] = "name = 'x'\nbootloader = 'pygrub' # no newline";
-	CHECK(xlcfg_parse(t1, strlen(t1), "x.cfg", &c, &err) == 0);
+	CHECK(config_parse(t1, strlen(t1), "x.cfg", NULL, &c, &err) == 0);
+	CHECK_STR(c.text, "name = 'x'\nbootloader = 'pygrub' # no newline\n");
 	vm_config_finish(&c);
 	static const char t2[] = "name = 'x'\nbootloader = 'pygrub'\nmemory = 0x1F";
-	CHECK(xlcfg_parse(t2, strlen(t2), "x.cfg", &c, &err) == -1);
-	CHECK_STR(err.msg, "x.cfg:3: config parsing error near 'F': lexical error");
+	CHECK(config_parse(t2, strlen(t2), "x.cfg", NULL, &c, &err) == -1);
+	CHECK(ERR_LINE(&err) == 3);
 	/* A lone carriage return is not a line end. */
 	static const char t3[] = "name = 'x'\rbootloader = 'pygrub'\n";
-	CHECK(xlcfg_parse(t3, strlen(t3), "x.cfg", &c, &err) == -1);
+	CHECK(config_parse(t3, strlen(t3), "x.cfg", NULL, &c, &err) == -1);
 	CHECK(ERR_LINE(&err) == 1);
 	err_clear(&err);
 }
@@ -355,13 +410,14 @@ static void test_crlf(void)
 			crlf[n++] = '\r';
 		crlf[n++] = *p;
 	}
-	CHECK(xlcfg_parse(example, strlen(example), "lf.cfg", &a, &err) == 0);
-	int r = xlcfg_parse(crlf, n, "crlf.cfg", &b, &err);
+	CHECK(parse(example, &a, &err) == 0);
+	int r = config_parse(crlf, n, "crlf.cfg", NULL, &b, &err);
 	if (r)
 		fprintf(stderr, "%s\n", err.msg);
 	CHECK(r == 0);
 	if (r == 0) {
 		CHECK(vm_config_equal(&a, &b));
+		CHECK_STR(b.text, example); /* LF line ends are what is kept */
 		vm_config_finish(&b);
 	}
 	vm_config_finish(&a);
@@ -369,230 +425,100 @@ static void test_crlf(void)
 	err_clear(&err);
 }
 
-static void test_filename_default(void)
+static void test_messages(void)
 {
 	struct err err = {0};
-	static const char text[] = "name = \"x\"\nmemory = \"lots\"\n";
 	struct vm_config c;
-	CHECK(xlcfg_parse(text, strlen(text), NULL, &c, &err) == -1);
-	CHECK_STR(err.msg, "xl.cfg:2: memory: 'lots' is not a valid number");
+	static const char text[] = "name = \"x\"\nmemory = \"lots\"\n";
+	CHECK(config_parse(text, strlen(text), "xl.cfg", NULL, &c, &err) == -1);
+	CHECK(strncmp(err.msg, "xl.cfg:2: memory: ", 18) == 0);
 	CHECK_STR(ERR_KEY(&err), "memory");
 	CHECK(ERR_LINE(&err) == 2);
 	/* A hostile filename cannot put a newline into the message. */
-	CHECK(xlcfg_parse(text, strlen(text), "a\nb.cfg", &c, &err) == -1);
+	CHECK(config_parse(text, strlen(text), "a\nb.cfg", NULL, &c, &err) == -1);
 	CHECK(printable(err.msg));
-	err_clear(&err);
-}
-
-static void test_key_lines(void)
-{
-	struct err err = {0};
-	struct vm_config c;
-	/* A repeated key wins, as in xl, and its last line is the one reported. */
-	static const char t1[] = "name = 'a'\nmemory = 'x'\nbootloader = 'pygrub'\n"
-				 "memory = 'y'\n";
-	CHECK(xlcfg_parse(t1, strlen(t1), "t.cfg", &c, &err) == -1);
-	CHECK_STR(err.msg, "t.cfg:4: memory: 'y' is not a valid number");
-
-	/* The first unsupported key is reported, whatever its order in the file. */
-	static const char t2[] = "name = 'a'\n\n# cpus = 1\nbootloader = 'pygrub'\n"
-				 "pci = [ '01:00.0' ]\nvfb = [ 'vnc=1' ]\n";
-	CHECK(xlcfg_parse(t2, strlen(t2), "t.cfg", &c, &err) == -1);
-	CHECK_STR(err.msg, "t.cfg:5: pci: unsupported key");
-	CHECK_STR(ERR_KEY(&err), "pci");
+	/* A repeated key: the last statement counts, as in xl, and its line is reported. */
+	static const char t1[] = "name = 'a'\nmemory = 'x'\nkernel = '/k'\nmemory = 'y'\n";
+	CHECK(parse(t1, &c, &err) == -1);
+	CHECK(ERR_LINE(&err) == 4);
+	/* The first unknown key is reported, a typo of a real one too. */
+	static const char t2[] = "name = 'a'\n\n# cpus = 1\nkernel = '/k'\n"
+				 "memroy = 512\nvfbb = [ 'vnc=1' ]\n";
+	CHECK(parse(t2, &c, &err) == -1);
+	CHECK_STR(err.msg, "t.cfg:5: memroy: unknown key");
+	CHECK_STR(ERR_KEY(&err), "memroy");
+	/* A huge key is cut in data.key, the message stays whole and printable. */
 	char *big = xmalloc(2100);
 	memset(big, 'k', 2000);
 	strcpy(big + 2000, " = 1\n");
-	CHECK(xlcfg_parse(big, strlen(big), "t.cfg", &c, &err) == -1);
-	CHECK(strlen(ERR_KEY(&err)) == CONFIG_KEY_MAX);
-	CHECK(has_suffix(err.msg, ": unsupported key"));
+	CHECK(parse(big, &c, &err) == -1);
+	CHECK(strlen(ERR_KEY(&err)) <= CONFIG_KEY_MAX);
+	CHECK(has_suffix(err.msg, ": unknown key"));
 	check_error_fields(&err, "t.cfg");
 	free(big);
+	/* A semantic error after a multi-line list still gets the list's line. */
+	static const char t4[] = "name = 'lines'\nbootloader = 'pygrub'\ndisk = [\n"
+				 "  'file:/a.img,xvda,w',\n\n  'file:/b.img,xvdb,w' ]\n"
+				 "vif = [ 'mac=zz' ]\n";
+	CHECK(parse(t4, &c, &err) == -1);
+	CHECK(ERR_LINE(&err) == 7);
+	CHECK_STR(ERR_KEY(&err), "vif");
+	err_clear(&err);
+}
 
-	/* Strings and lists that look like statements are not keys; a list spans lines. */
-	static const char t3[] = "name = 'tricky'; extra = \"a # b; cpus = [\"\n"
-				 "bootloader_args = [ '--x=]', \"#\",\n"
-				 "  # maxcpus = 4\n"
-				 "  'pci = 3' ]\n"
-				 "bootloader = 'pygrub'  # cpus = 2\n"
-				 "memory = 256\n";
-	int r = xlcfg_parse(t3, strlen(t3), "t.cfg", &c, &err);
+/* Values that xl takes and the old hand-written parser could not (issue 12). */
+static void test_forms(void)
+{
+	struct err err = {0};
+	struct vm_config c;
+	static const char t[] =
+		"name = 'forms'\ntype = 'hvm'\nacpi = 1\napic = 1\npae = 1\nviridian = 1\n"
+		"localtime = 1\nrtc_timeoffset = 3600\nvncunused = 1\nstdvga = 1\n"
+		"serial = [ 'pty', 'pty' ]\nvnc = 0\nkernel = '/k'\nramdisk = '/r'\n"
+		"vif = [ 'bridge=ovsbr0:42:43, rate=10Mb/s, mtu=9000, model=e1000',"
+		" 'backend=0, gatewaydev=eth0, script=vif-route, ip=192.0.2.1' ]\n"
+		"disk = [ 'vdev=xvda, backendtype=qdisk, target=rbd:pool/img' ]\n"
+		"seclabel = 'system_u:system_r:domU_t'\ncpuid = 'host,tm=0'\n";
+	int r = parse(t, &c, &err);
 	if (r)
 		fprintf(stderr, "%s\n", err.msg);
 	CHECK(r == 0);
 	if (r == 0) {
-		CHECK_STR(c.extra, "a # b; cpus = [");
-		CHECK(c.n_bootloader_args == 3);
-		if (c.n_bootloader_args == 3)
-			CHECK_STR(c.bootloader_args[2], "pci = 3");
-		CHECK(c.memory == 256);
-		check_roundtrip(&c, "tricky");
+		const libxl_domain_build_info *b = &c.dc.b_info;
+		CHECK_STR(b->kernel, "/k"); /* HVM direct kernel boot */
+		CHECK(b->u.hvm.serial_list && b->u.hvm.serial_list[1] &&
+		      !b->u.hvm.serial_list[2]);
+		CHECK(!libxl_defbool_val(b->u.hvm.vnc.enable));
+		CHECK_STR(c.dc.nics[0].bridge, "ovsbr0:42:43");
+		CHECK(c.dc.nics[0].rate_bytes_per_interval > 0);
+		CHECK(c.dc.nics[0].mtu == 9000);
+		CHECK_STR(c.dc.nics[1].gatewaydev, "eth0");
+		CHECK_STR(c.dc.disks[0].pdev_path, "rbd:pool/img");
+		CHECK(vm_config_disk_file(&c.dc.disks[0]) == NULL); /* not a file of dom0 */
+		CHECK_STR(c.dc.c_info.ssid_label, "system_u:system_r:domU_t");
+		check_roundtrip(&c, "forms");
 		vm_config_finish(&c);
 	}
-
-	/* A semantic error after a multi-line list still gets the right line. */
-	static const char t4[] = "name = 'lines'\nbootloader = 'pygrub'\ndisk = [\n"
-				 "  'file:/a.img,xvda,w',\n\n  'file:/b.img,xvdb,w' ]\n"
-				 "vif = [ 'mac=zz' ]\n";
-	CHECK(xlcfg_parse(t4, strlen(t4), "t.cfg", &c, &err) == -1);
-	CHECK_STR(err.msg, "t.cfg:7: vif: invalid MAC address 'zz'");
 	err_clear(&err);
 }
 
-static void test_disk_specs(void)
-{
-	struct err err = {0};
-	static const struct {
-		const char *spec, *canon;
-	} good[] = {
-		{"file:/srv/a.img,xvda,w", "format=raw, vdev=xvda, access=rw, target=/srv/a.img"},
-		{"/srv/a.img,,xvda", "format=raw, vdev=xvda, access=rw, target=/srv/a.img"},
-		{"phy:/dev/sdb,xvdb,r", "format=raw, vdev=xvdb, access=ro, target=/dev/sdb"},
-		{"tap:qcow2:/srv/b.qcow2,xvdc,w",
-		 "format=qcow2, vdev=xvdc, access=rw, target=/srv/b.qcow2"},
-		{"vdev=hdc, devtype=cdrom, target=/srv/x.iso",
-		 "format=raw, vdev=hdc, access=ro, devtype=cdrom, target=/srv/x.iso"},
-		{"/srv/x.iso,raw,hdc:cdrom,r",
-		 "format=raw, vdev=hdc, access=ro, devtype=cdrom, target=/srv/x.iso"},
-		{",hdc:cdrom,r", "vdev=hdc, access=ro, devtype=cdrom"},
-		{"vdev=hdd, devtype=cdrom", "vdev=hdd, access=ro, devtype=cdrom"},
-		{"  format=qed,\tvdev=sda,backendtype=phy,script=block-drbd,target=r0",
-		 "format=qed, vdev=sda, access=rw, backendtype=phy, script=block-drbd, target=r0"},
-		{"target=/srv/a b,c.img", NULL /* no vdev */},
-		{"vdev=xvda, target=/srv/\"q\".img",
-		 "format=raw, vdev=xvda, access=rw, target=/srv/\"q\".img"},
-	};
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		struct vm_disk d;
-		int r = xlcfg_parse_disk(good[i].spec, &d, &err);
-		if (!good[i].canon) {
-			CHECK(r == -1);
-			CHECK_STR(ERR_KEY(&err), "disk");
-			continue;
-		}
-		if (r)
-			fprintf(stderr, "%s: %s\n", good[i].spec, err.msg);
-		CHECK(r == 0);
-		if (r)
-			continue;
-		char *s = xlcfg_format_disk(&d);
-		CHECK_STR(s, good[i].canon);
-		struct vm_disk back;
-		CHECK(xlcfg_parse_disk(s, &back, &err) == 0);
-		char *s2 = xlcfg_format_disk(&back);
-		CHECK_STR(s2, s);
-		free(s);
-		free(s2);
-		free(back.target), free(back.vdev), free(back.format), free(back.backendtype),
-			free(back.script);
-		free(d.target), free(d.vdev), free(d.format), free(d.backendtype), free(d.script);
-	}
-
-	static const char *const bad[] = {
-		"", "/srv/a.img", "/srv/a.img,qcow9,xvda,w", "vdev=xvda, bogus=1, target=/a",
-		"vdev=xvda, direct-io-safe, target=/a", "vdev=xvda, no-discard, target=/a",
-		"vdev=xvda, backend=driverdom, target=/a", "vdev=xvda, trusted, target=/a",
-		"vdev=xvda, specification=virtio, target=/a", "vdev=xvda, colo-port=9, target=/a",
-		"vdev=xvda, backendtype=standalone, target=/a", "vdev=xvda, format=empty, target=/a",
-		"/srv/a.img,raw,xvda,w,extra", "vdev=xvda, devtype=floppy, target=/a",
-		"vdev=xvda,\ntarget=/a", "vdev=xvda, access=rwx, target=/a",
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct vm_disk d;
-		int r = xlcfg_parse_disk(bad[i], &d, &err);
-		if (r == 0)
-			fprintf(stderr, "accepted bad disk spec '%s'\n", bad[i]);
-		CHECK(r == -1);
-		CHECK_STR(ERR_KEY(&err), "disk");
-		CHECK(strncmp(err.msg, "disk: ", 6) == 0 && strlen(err.msg) > 10);
-		CHECK(printable(err.msg));
-		CHECK(d.target == NULL && d.vdev == NULL && d.format == NULL);
-	}
-	struct vm_disk d;
-	CHECK(xlcfg_parse_disk(NULL, &d, &err) == -1);
-	err_clear(&err);
-}
-
-static void test_vif_specs(void)
-{
-	struct err err = {0};
-	static const struct {
-		const char *spec, *canon;
-	} good[] = {
-		{"mac=00:16:3E:54:02:03, bridge=xenbr0", "mac=00:16:3e:54:02:03, bridge=xenbr0"},
-		{"", ""},
-		{" , ", ""},
-		{"bridge=xenbr0,bridge=xenbr1", "bridge=xenbr1"},
-		{"type=ioemu,model=rtl8139,vifname=web0,script=vif-bridge,ip=10.0.0.1",
-		 "script=vif-bridge, ip=10.0.0.1, vifname=web0, model=rtl8139, type=ioemu"},
-		{"  ip = 192.0.2.1 192.0.2.2 ,\tscript = vif-route  ",
-		 "script=vif-route, ip=192.0.2.1 192.0.2.2"},
-	};
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		struct vm_vif v;
-		int r = xlcfg_parse_vif(good[i].spec, &v, &err);
-		if (r)
-			fprintf(stderr, "%s: %s\n", good[i].spec, err.msg);
-		CHECK(r == 0);
-		if (r)
-			continue;
-		char *s = xlcfg_format_vif(&v);
-		CHECK_STR(s, good[i].canon);
-		free(s);
-		free(v.mac), free(v.bridge), free(v.script), free(v.ip), free(v.vifname),
-			free(v.model), free(v.type);
-	}
-	static const struct {
-		const char *spec, *message;
-	} bad[] = {
-		{"rate=10Mb/s", "vif: 'rate' is not supported (vmd supports mac, bridge, script, ip, "
-				"vifname, model, type)"},
-		{"mac=00:16:3e:00:00:01, backend=dd", "vif: 'backend' is not supported (vmd supports "
-						      "mac, bridge, script, ip, vifname, model, "
-						      "type)"},
-		{"colo_sock_mirror_id=1", "vif: 'colo_sock_mirror_id' is not supported (vmd "
-					  "supports mac, bridge, script, ip, vifname, model, type)"},
-		{"bridg=xenbr0", "vif: unknown key 'bridg' (use mac, bridge, script, ip, vifname, "
-				 "model, type)"},
-		{"xenbr0", "vif: 'xenbr0' is not key=value (in 'xenbr0')"},
-		{"mac=", "vif: empty value for 'mac' (in 'mac=')"},
-		{"mac=00:16:3e:00:00:0g", "vif: invalid MAC address '00:16:3e:00:00:0g'"},
-		{"mac=00:16:3e:00:00:01:02", "vif: invalid MAC address '00:16:3e:00:00:01:02'"},
-		{"bridge=a\tb\n", "vif: control character in spec 'bridge=a?b?'"},
-		{NULL, "vif: missing spec"},
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct vm_vif v;
-		CHECK(xlcfg_parse_vif(bad[i].spec, &v, &err) == -1);
-		CHECK_STR(err.msg, bad[i].message);
-		CHECK_STR(ERR_KEY(&err), "vif");
-		CHECK(v.mac == NULL && v.bridge == NULL);
-	}
-	err_clear(&err);
-}
-
-/* Every top-level JSON key refuses a value of the wrong type, naming that key. */
+/* Every key of the table's JSON form refuses a value of the wrong kind, naming the key.
+ * (A string where a number goes, or a number where a string goes, is what xl takes too:
+ * libxlutil keeps every value as text.) */
 static void test_json_types(void)
 {
 	struct err err = {0};
 	static const struct {
 		const char *key, *value;
 	} cases[] = {
-		{"name", "1"},		{"type", "true"},	{"uuid", "[]"},
-		{"vcpus", "\"2\""},	{"vcpus", "2.0"},	{"maxvcpus", "false"},
-		{"memory", "\"512\""},	{"memory", "-512"},	{"memory", "1e3"},
-		{"maxmem", "{}"},	{"maxmem", "-1"},	{"kernel", "1"},
-		{"ramdisk", "[]"},	{"cmdline", "{}"},	{"root", "false"},
-		{"extra", "0"},		{"bootloader", "[\"pygrub\"]"},
-		{"bootloader_args", "\"-q\""},			{"bootloader_args", "[1]"},
-		{"disk", "\"file:/a,xvda,w\""},			{"disk", "[true]"},
-		{"vif", "{}"},		{"vif", "[1]"},		{"boot", "1"},
-		{"vnc", "1"},		{"vnc", "\"true\""},	{"vnclisten", "0"},
-		{"vncdisplay", "\"1\""},			{"vncdisplay", "-2"},
-		{"serial", "[\"pty\"]"},			{"sdl", "0"},
-		{"on_poweroff", "0"},	{"on_reboot", "[]"},	{"on_crash", "{}"},
-		{"vcpus", "2147483648"},			{"vcpus", "513"},
-		{"memory", "9223372036854775807"},		{"maxvcpus", "-1"},
+		{"type", "true"},	   {"uuid", "[]"},	     {"vcpus", "2.5"},
+		{"maxvcpus", "[]"},	   {"memory", "1e3"},	     {"maxmem", "{}"},
+		{"ramdisk", "[]"},	   {"cmdline", "{}"},	     {"bootloader", "[1]"},
+		{"disk", "\"file:/a,xvda,w\""},
+		{"disk", "[true]"},	   {"vif", "{}"},	     {"vif", "[1.5]"},
+		{"vnc", "\"true\""},	   {"vnc", "[]"},	     {"serial", "{}"},
+		{"on_poweroff", "0"},	   {"on_reboot", "[]"},	     {"on_crash", "{}"},
+		{"vcpus", "2147483648"},   {"memory", "-512"},	     {"pci", "\"01:00.0\""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *text = xasprintf("{\"name\": \"t\", \"type\": \"hvm\", \"%s\": %s}",
@@ -607,7 +533,7 @@ static void test_json_types(void)
 		}
 		CHECK(r == -1);
 		CHECK_STR(ERR_KEY(&err), cases[i].key);
-		CHECK(strncmp(err.msg, cases[i].key, strlen(cases[i].key)) == 0);
+		CHECK(printable(err.msg));
 		free(text);
 	}
 	err_clear(&err);
@@ -616,245 +542,313 @@ static void test_json_types(void)
 static void test_json_equivalence(void)
 {
 	struct err err = {0};
-	/* The issue example, written three ways: xl.cfg, JSON with spec strings, JSON objects. */
+	/* The example, written three ways: xl.cfg, JSON with spec strings, JSON objects. */
 	static const char j1[] = "{\"name\": \"centos65_3.pv\", \"vcpus\": 1, \"memory\": 4096,"
 				 " \"vif\": [\"mac=00:16:3e:54:02:03, bridge=xenbr0\"],"
 				 " \"disk\": [\"file:/srv/xen/centos65_pv_3.img,xvda,w\"],"
 				 " \"bootloader\": \"pygrub\"}";
 	static const char j2[] = "{\"bootloader\": \"pygrub\", \"name\": \"centos65_3.pv\","
 				 " \"memory\": 4096, \"type\": \"pv\", \"maxmem\": null,"
+				 " \"vcpus\": 1,"
 				 " \"vif\": [{\"bridge\": \"xenbr0\", \"mac\": \"00:16:3e:54:02:03\"}],"
 				 " \"disk\": [{\"vdev\": \"xvda\", \"access\": \"rw\","
 				 " \"target\": \"/srv/xen/centos65_pv_3.img\", \"format\": \"raw\","
 				 " \"cdrom\": false}], \"on_reboot\": \"restart\"}";
 	struct vm_config x, a, b;
-	CHECK(xlcfg_parse(example, strlen(example), "x.cfg", &x, &err) == 0);
+	CHECK(parse(example, &x, &err) == 0);
 	CHECK(parse_json_text(j1, strlen(j1), &a, &err) == 0);
 	CHECK(parse_json_text(j2, strlen(j2), &b, &err) == 0);
 	CHECK(vm_config_equal(&x, &a));
 	CHECK(vm_config_equal(&x, &b));
-
-	/* config_to_json output is canonical: the same for all three. */
-	json_t *jx = config_to_json(&x), *ja = config_to_json(&a);
-	CHECK(json_equal(jx, ja));
+	/* config_to_json: the text's keys in its order, numbers as numbers */
+	json_t *jx = config_to_json(&x);
+	CHECK(json_integer_value(json_object_get(jx, "memory")) == 4096);
 	CHECK(json_is_array(json_object_get(jx, "disk")));
-	CHECK(json_is_object(json_array_get(json_object_get(jx, "disk"), 0)));
-	CHECK(json_is_object(json_array_get(json_object_get(jx, "vif"), 0)));
+	CHECK_STR(json_string_value(json_array_get(json_object_get(jx, "disk"), 0)),
+		  "file:/srv/xen/centos65_pv_3.img,xvda,w");
 	CHECK(json_object_get(jx, "uuid") == NULL); /* no uuid given */
-	CHECK_STR(json_string_value(json_object_get(jx, "on_reboot")), "restart");
+	CHECK(json_object_size(jx) == 6);
 	json_decref(jx);
-	json_decref(ja);
 	vm_config_finish(&x);
 	vm_config_finish(&a);
 	vm_config_finish(&b);
 
-	/* A NUL inside a spec string is refused, not truncated. */
+	/* A NUL inside a string is refused, not truncated. */
 	static const char j3[] = "{\"name\": \"n\", \"bootloader\": \"pygrub\","
 				 " \"disk\": [\"file:/a.img\\u0000,xvdb,w\"]}";
 	CHECK(parse_json_text(j3, strlen(j3), &a, &err) == -1);
-	CHECK_STR(err.msg, "disk: contains a NUL character");
-	static const char j4[] = "{\"name\": \"n\", \"bootloader\": \"pygrub\","
-				 " \"vif\": [{\"bridge\": \"br\\u00000\"}]}";
-	CHECK(parse_json_text(j4, strlen(j4), &a, &err) == -1);
-	CHECK_STR(err.msg, "vif: 'bridge' contains a NUL character");
+	CHECK_STR(ERR_KEY(&err), "disk");
 	/* A hostile key cannot put control characters into the message. */
 	static const char j5[] = "{\"name\": \"n\", \"a\\nb\": 1}";
 	CHECK(parse_json_text(j5, strlen(j5), &a, &err) == -1);
 	CHECK_STR(err.msg, "a?b: unknown key");
-	/* A huge key is cut, consistently in key and message, and the message stays whole. */
-	char *big = xmalloc(2100);
-	int n = snprintf(big, 2100, "{\"name\": \"n\", \"");
-	memset(big + n, 'k', 2000);
-	strcpy(big + n + 2000, "\": 1}");
-	CHECK(parse_json_text(big, strlen(big), &a, &err) == -1);
-	CHECK(strlen(ERR_KEY(&err)) == CONFIG_KEY_MAX);
-	CHECK(strncmp(err.msg, ERR_KEY(&err), strlen(ERR_KEY(&err))) == 0);
-	CHECK(has_suffix(err.msg, ": unknown key"));
-	free(big);
 	err_clear(&err);
 }
 
-/* Values a real config may hold that stress the quoting of the xl.cfg we emit. */
-static void test_roundtrip_tricky(void)
+/* The edits: what clone, install and define do to a text keep everything else of it. */
+static void test_edits(void)
 {
 	struct err err = {0};
-	struct vm_config c;
-	vm_config_init(&c);
-	c.name = xstrdup("tricky_1.example-com");
-	c.type = VM_TYPE_PV;
-	c.has_uuid = true;
-	for (int i = 0; i < 16; i++)
-		c.uuid[i] = (uint8_t)(i * 17 + 3);
-	c.vcpus = 3;
-	c.maxvcpus = 8;
-	c.memory = 16;
-	c.maxmem = 16ULL * 1024 * 1024;
-	c.kernel = xstrdup("/boot/vm \"linuz\" \\ 'x' # [y] ; z = 1");
-	c.ramdisk = xstrdup("/boot/initrd-ü-😀.img");
-	c.cmdline = xstrdup("");
-	c.root = xstrdup("/dev/xvda1");
-	c.extra = xstrdup("a=\"b c\" d='e' f=\\g");
-	c.n_disks = 3;
-	c.disks = xcalloc(3, sizeof(*c.disks));
-	c.disks[0] = (struct vm_disk){xstrdup("/srv/a, b \"c\" \\d.img"), xstrdup("xvda"), NULL,
-				      NULL, NULL, true, false};
-	c.disks[1] = (struct vm_disk){xstrdup("/dev/vg/x"), xstrdup("xvdb"), xstrdup("raw"),
-				      xstrdup("phy"), xstrdup("/etc/xen/scripts/block-x"), false,
-				      false};
-	c.disks[2] = (struct vm_disk){NULL, xstrdup("xvdc"), NULL, NULL, NULL, false, true};
-	c.n_vifs = 2;
-	c.vifs = xcalloc(2, sizeof(*c.vifs));
-	c.vifs[0] = (struct vm_vif){xstrdup("00:16:3e:7f:ff:01"), xstrdup("br.lan-1"),
-				    xstrdup("vif-bridge"), NULL, xstrdup("t_0"), NULL, xstrdup("vif")};
-	c.vifs[1] = (struct vm_vif){NULL, NULL, xstrdup("vif-nat"),
-				    xstrdup("10.0.0.1/24 fe80::1"), NULL, NULL, NULL};
-	c.bootloader = NULL;
-	int r = vm_config_validate(&c, &err);
+	struct vm_config src, cl;
+	static const char t[] = "# the web server\nname = 'web'\nmemory = 512\nkernel = '/k'\n"
+				"seclabel = 'system_u:system_r:domU_t'\nuuid = "
+				"'4f1b3b9c-6a2e-4d3f-9b1a-2c3d4e5f6a7b'\n"
+				"vif = [ 'mac=00:16:3e:00:00:01, rate=10Mb/s, vifname=web0' ]\n"
+				"disk = [ 'format=qcow2, vdev=xvda, access=rw, target=/srv/web.qcow2',\n"
+				"         'file:/srv/iso.iso,hdc:cdrom,r' ]  # two\n";
+	CHECK(parse(t, &src, &err) == 0);
+	CHECK(src.has_uuid);
+	char *targets[] = {"/srv/copy.qcow2", NULL};
+	int r = vm_config_clone(&src, "copy", targets, &cl, &err);
 	if (r)
 		fprintf(stderr, "%s\n", err.msg);
 	CHECK(r == 0);
-	check_roundtrip(&c, "tricky pv");
+	if (r == 0) {
+		CHECK_STR(cl.name, "copy");
+		CHECK(!cl.has_uuid);
+		CHECK(strstr(cl.text, "# the web server\n") != NULL); /* comments kept */
+		CHECK(strstr(cl.text, "rate=10Mb/s") != NULL);       /* and rate, seclabel */
+		CHECK(strstr(cl.text, "seclabel = 'system_u:system_r:domU_t'") != NULL);
+		CHECK(strstr(cl.text, "mac=") == NULL && strstr(cl.text, "vifname") == NULL);
+		CHECK_STR(cl.dc.disks[0].pdev_path, "/srv/copy.qcow2");
+		CHECK(cl.dc.disks[0].format == LIBXL_DISK_FORMAT_QCOW2);
+		CHECK_STR(cl.dc.disks[1].pdev_path, "/srv/iso.iso");
+		CHECK(cl.dc.nics[0].rate_bytes_per_interval ==
+		      src.dc.nics[0].rate_bytes_per_interval);
+		CHECK_STR(cl.dc.c_info.ssid_label, "system_u:system_r:domU_t");
+		check_roundtrip(&cl, "clone");
+		/* complete: a uuid and MACs are added, nothing else */
+		uint8_t u[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+		char *macs[] = {"00:16:3e:12:34:56"};
+		char *before = xstrdup(cl.text);
+		CHECK(vm_config_complete(&cl, u, macs, &err) == 0);
+		CHECK(cl.has_uuid && cl.uuid[0] == 1 && cl.uuid[15] == 16);
+		CHECK(cl.dc.nics[0].mac[5] == 0x56);
+		CHECK(strlen(cl.text) > strlen(before));
+		CHECK(strstr(cl.text, "# the web server\n") != NULL);
+		free(before);
+		vm_config_finish(&cl);
+	}
+	vm_config_finish(&src);
 
-	/* The same with format "raw" spelled out: equal, and the same output. */
-	struct vm_config d;
-	vm_config_copy(&d, &c);
-	d.disks[0].format = xstrdup("raw");
-	CHECK(vm_config_equal(&c, &d));
-	char *fc = xlcfg_format(&c), *fd = xlcfg_format(&d);
-	CHECK_STR(fc, fd);
-	free(fc);
-	free(fd);
-	vm_config_finish(&d);
+	/* MACs go into the items where they are: the list's comments and layout stay */
+	static const char lt[] = "name = 'l'\nkernel = '/k'\n"
+				 "vif = [ 'bridge=xenbr0',   # public\n"
+				 "        # the private one\n"
+				 "        \"bridge=xenbr1\" ]  # private\n";
+	CHECK(parse(lt, &src, &err) == 0);
+	uint8_t u2[16] = {7};
+	char *macs2[] = {"00:16:3e:00:00:0a", "00:16:3e:00:00:0b"};
+	CHECK(vm_config_complete(&src, u2, macs2, &err) == 0);
+	CHECK(strstr(src.text, "vif = [ 'mac=00:16:3e:00:00:0a, bridge=xenbr0',   # public\n"
+			       "        # the private one\n"
+			       "        \"mac=00:16:3e:00:00:0b, bridge=xenbr1\" ]  # private\n") != NULL);
+	vm_config_finish(&src);
 
-	/* HVM with every emulated-hardware key set (and no kernel: hvm guests boot from disk). */
-	free(c.cmdline);
-	free(c.kernel);
-	free(c.ramdisk);
-	free(c.root);
-	free(c.extra);
-	c.cmdline = c.kernel = c.ramdisk = c.root = c.extra = NULL;
-	c.type = VM_TYPE_HVM;
-	c.boot = xstrdup("ncd");
-	c.vnc = true;
-	c.vnclisten = xstrdup("0.0.0.0:5");
-	c.vncdisplay = 0;
-	c.serial = xstrdup("tcp:127.0.0.1:4555,server,nowait");
-	c.sdl = true;
-	c.on_poweroff = VM_ACTION_PRESERVE;
-	c.on_reboot = VM_ACTION_DESTROY;
-	c.on_crash = VM_ACTION_RESTART;
-	c.vifs[1].model = xstrdup("e1000");
-	r = vm_config_validate(&c, &err);
-	if (r)
-		fprintf(stderr, "%s\n", err.msg);
-	CHECK(r == 0);
-	check_roundtrip(&c, "tricky hvm");
-	vm_config_finish(&c);
+	/* install: HVM loses its cdrom and boots the disk; PV loses kernel, ramdisk, extra */
+	static const char h[] = "name = 'i'\ntype = 'hvm'\nboot = 'dc'\n"
+				"disk = [ '/srv/i.img,,xvda,w', '/srv/d.iso,,hdc:cdrom,r' ]\n";
+	CHECK(parse(h, &src, &err) == 0);
+	CHECK(vm_config_make_installed(&src, &err) == 0);
+	CHECK(src.dc.num_disks == 1 && !src.dc.disks[0].is_cdrom);
+	CHECK_STR(src.dc.b_info.u.hvm.boot, "c");
+	vm_config_finish(&src);
+	static const char p[] = "name = 'i'\nkernel = '/k'\nramdisk = '/r'\nextra = 'x'\n"
+				"disk = [ '/srv/i.img,,xvda,w' ]\n";
+	CHECK(parse(p, &src, &err) == 0);
+	CHECK(vm_config_make_installed(&src, &err) == 0);
+	CHECK(src.dc.b_info.kernel == NULL && src.dc.b_info.ramdisk == NULL);
+	CHECK_STR(src.dc.b_info.bootloader, "pygrub");
+	CHECK(strstr(src.text, "extra") == NULL);
+	vm_config_finish(&src);
+
+	/* set / unset / items / value */
+	char *s = xlcfg_set("a = 1\n# c\nb = 'x'\n", "b", "'y'");
+	CHECK_STR(s, "a = 1\n# c\nb = 'y'\n");
+	char *s2 = xlcfg_set(s, "z", "[ 'p', 'q' ]");
+	CHECK_STR(s2, "a = 1\n# c\nb = 'y'\nz = [ 'p', 'q' ]\n");
+	char **items = xlcfg_items(s2, "z");
+	CHECK(items && items[0] && items[1] && !items[2]);
+	if (items)
+		CHECK_STR(items[1], "q");
+	libxl_string_list_dispose(&items);
+	char *v = xlcfg_value(s2, "b");
+	CHECK_STR(v, "y");
+	free(v);
+	char *s3 = xlcfg_unset(s2, "a");
+	CHECK_STR(s3, "# c\nb = 'y'\nz = [ 'p', 'q' ]\n");
+	free(s);
+	free(s2);
+	free(s3);
+	char *q = xlcfg_quote("a'b\"c\\d");
+	char *qt = xasprintf("name = 'n'\nkernel = '/k'\nextra = %s\n", q);
+	CHECK(parse(qt, &src, &err) == 0);
+	CHECK_STR(src.dc.b_info.u.pv.cmdline ? src.dc.b_info.u.pv.cmdline : src.dc.b_info.cmdline,
+		  "a'b\"c\\d");
+	vm_config_finish(&src);
+	free(q);
+	free(qt);
 	err_clear(&err);
 }
 
-/* Configs built by hand that no parser would produce; validation is their only guard. */
-static void test_validate(void)
+/* Every field xlu_disk_parse can set survives xlcfg_disk_spec. */
+static void test_disk_specs(void)
 {
 	struct err err = {0};
-	static const struct {
-		const char *what, *key;
-	} cases[] = {
-		{"utf8", "kernel"},	   {"del", "extra"},	     {"cdrom-format", "disk"},
-		{"no-vdev", "disk"},	   {"mac-upper", "vif"},     {"vif-space", "vif"},
-		{"ifname", "vif"},	   {"model", "vif"},	     {"script", "disk"},
-		{"ip", "vif"},		   {"cdrom-rw", "disk"},     {"vcpus", "vcpus"},
-		{"memory", "memory"},	   {"type", "type"},	     {"action", "on_crash"},
-		{"root-empty", "root"},	   {"vncdisplay", "vncdisplay"},
-		{"leading-space", "disk"}, {"pvh-bootloader", "bootloader"},
+	static const char *const specs[] = {
+		"file:/srv/a.img,xvda,w",
+		"phy:/dev/sdb,xvdb,r",
+		"tap:qcow2:/srv/b.qcow2,xvdc,w",
+		"/srv/x.iso,raw,hdc:cdrom,r",
+		",hdc:cdrom,r",
+		"format=qed, vdev=sda, backendtype=phy, script=block-drbd, target=r0",
+		"vdev=xvdd, backend=dd, direct-io-safe, discard, target=/srv/a b,c.img",
+		("vdev=xvde, colo, colo-host=h, colo-port=9, colo-export=e, active-disk=/a, "
+		 "hidden-disk=/b, target=/srv/c.img"),
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct vm_config c;
-		const char *w = cases[i].what;
-		vm_config_init(&c);
-		c.name = xstrdup("v");
-		c.kernel = xstrdup("/boot/vmlinuz");
-		c.n_disks = 1;
-		c.disks = xcalloc(1, sizeof(*c.disks));
-		c.disks[0] = (struct vm_disk){xstrdup("/a.img"), xstrdup("xvda"), NULL, NULL, NULL,
-					      true, false};
-		c.n_vifs = 1;
-		c.vifs = xcalloc(1, sizeof(*c.vifs));
-		CHECK(vm_config_validate(&c, &err) == 0);
-
-		if (!strcmp(w, "utf8")) {
-			free(c.kernel);
-			c.kernel = xstrdup("/boot/\xc3\x28");
-		} else if (!strcmp(w, "del")) {
-			c.extra = xstrdup("a\x7f");
-		} else if (!strcmp(w, "cdrom-format")) {
-			free(c.disks[0].target);
-			c.disks[0].target = NULL;
-			c.disks[0].cdrom = true;
-			c.disks[0].readwrite = false;
-			c.disks[0].format = xstrdup("qcow2");
-		} else if (!strcmp(w, "no-vdev")) {
-			free(c.disks[0].vdev);
-			c.disks[0].vdev = NULL;
-		} else if (!strcmp(w, "mac-upper")) {
-			c.vifs[0].mac = xstrdup("00:16:3E:00:00:01");
-		} else if (!strcmp(w, "vif-space")) {
-			c.vifs[0].bridge = xstrdup(" br0");
-		} else if (!strcmp(w, "ifname")) {
-			c.vifs[0].vifname = xstrdup("a/b");
-		} else if (!strcmp(w, "model")) {
-			c.vifs[0].model = xstrdup("e1000=x");
-		} else if (!strcmp(w, "script")) {
-			c.disks[0].script = xstrdup("block x");
-		} else if (!strcmp(w, "ip")) {
-			c.vifs[0].ip = xstrdup("10.0.0.1;rm");
-		} else if (!strcmp(w, "cdrom-rw")) {
-			c.disks[0].cdrom = true;
-		} else if (!strcmp(w, "vcpus")) {
-			c.vcpus = -1;
-		} else if (!strcmp(w, "memory")) {
-			c.memory = UINT64_MAX;
-		} else if (!strcmp(w, "type")) {
-			c.type = (enum vm_type)7;
-		} else if (!strcmp(w, "action")) {
-			c.on_crash = (enum vm_action)-1;
-		} else if (!strcmp(w, "root-empty")) {
-			c.root = xstrdup("");
-		} else if (!strcmp(w, "vncdisplay")) {
-			c.type = VM_TYPE_HVM;
-			free(c.kernel);
-			c.kernel = NULL;
-			c.vncdisplay = 70000;
-		} else if (!strcmp(w, "leading-space")) {
-			c.disks[0].script = xstrdup("block-iscsi");
-			free(c.disks[0].target);
-			c.disks[0].target = xstrdup(" iqn.x");
-		} else if (!strcmp(w, "pvh-bootloader")) {
-			c.type = VM_TYPE_PVH;
-			c.bootloader = xstrdup("pygrub");
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		libxl_device_disk d, back;
+		int r = xlcfg_parse_disk(specs[i], &d, &err);
+		if (r)
+			fprintf(stderr, "%s: %s\n", specs[i], err.msg);
+		CHECK(r == 0);
+		if (r)
+			continue;
+		char *s = xlcfg_disk_spec(&d);
+		CHECK(xlcfg_parse_disk(s, &back, &err) == 0);
+		char *s2 = xlcfg_disk_spec(&back);
+		CHECK_STR(s2, s);
+		CHECK(d.readwrite == back.readwrite && d.is_cdrom == back.is_cdrom &&
+		      d.format == back.format && d.backend == back.backend &&
+		      libxl_defbool_is_default(d.discard_enable) ==
+			      libxl_defbool_is_default(back.discard_enable));
+		CHECK((!d.pdev_path && !back.pdev_path) ||
+		      (d.pdev_path && back.pdev_path && !strcmp(d.pdev_path, back.pdev_path)));
+		free(s);
+		free(s2);
+		libxl_device_disk_dispose(&d);
+		libxl_device_disk_dispose(&back);
+	}
+	static const char *const bad[] = {"", "/srv/a.img", "/srv/a.img,qcow9,xvda,w",
+					  "vdev=xvda, bogus=1, target=/a",
+					  "vdev=xvda, access=rwx, target=/a"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		libxl_device_disk d;
+		int r = xlcfg_parse_disk(bad[i], &d, &err);
+		if (r == 0) {
+			fprintf(stderr, "accepted bad disk spec '%s'\n", bad[i]);
+			libxl_device_disk_dispose(&d);
 		}
-		int r = vm_config_validate(&c, &err);
-		if (r == 0)
-			fprintf(stderr, "validate accepted case %s\n", w);
 		CHECK(r == -1);
-		CHECK_STR(ERR_KEY(&err), cases[i].key);
 		CHECK(printable(err.msg));
-		vm_config_finish(&c);
 	}
 	err_clear(&err);
 }
 
-/* Deterministic mutations of valid files: whatever the parser accepts must be valid and
- * round-trip; whatever it refuses must come with a clean message. Run under valgrind/ASan
- * this is what catches leaks on the rarer failure paths. */
+static void test_vif_edit(void)
+{
+	char *e = xlcfg_vif_edit("bridge=br0, mac=00:16:3e:00:00:01, rate=1Mb/s, vifname=w",
+				 true, true, NULL, NULL);
+	CHECK_STR(e, "bridge=br0, rate=1Mb/s");
+	free(e);
+	e = xlcfg_vif_edit("bridge=br0", false, false, "00:16:3e:00:00:02", NULL);
+	CHECK_STR(e, "mac=00:16:3e:00:00:02, bridge=br0");
+	free(e);
+	e = xlcfg_vif_edit("", false, false, "00:16:3e:00:00:02", NULL);
+	CHECK_STR(e, "mac=00:16:3e:00:00:02");
+	free(e);
+	char *o = xlcfg_spec_option("bridge = br0 , script=vif-nat", "script");
+	CHECK_STR(o, "vif-nat");
+	free(o);
+	CHECK(xlcfg_spec_option("bridge=br0", "mac") == NULL);
+}
+
+/* xl.conf as xl reads it: the keys that change a domain reach the translation's host. */
+static void test_xl_conf(void)
+{
+	struct err err = {0};
+	char dir[] = "/tmp/test-xlconf-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char *path = xasprintf("%s/xl.conf", dir);
+	struct xlkeys_host h;
+	struct xlcfg_xl_conf xc;
+	xlkeys_host_default(&h, 4);
+	CHECK(xlcfg_xl_conf_read(path, &h, &xc, &err) == 0); /* missing: xl's defaults */
+	CHECK(h.claim_mode && xc.claim_mode == -1);
+	xlcfg_xl_conf_finish(&xc);
+	FILE *f = fopen(path, "w");
+	fputs("autoballoon = 'off'\nclaim_mode = 0\nvif.default.bridge = 'br9'\n"
+	      "vif.default.script = 'vif-openvswitch'\nmax_grant_frames = 64\n"
+	      "vm.cpumask = '0-1'\n", f);
+	fclose(f);
+	xlkeys_host_default(&h, 4);
+	CHECK(xlcfg_xl_conf_read(path, &h, &xc, &err) == 0);
+	CHECK(!h.claim_mode && xc.claim_mode == 0);
+	CHECK_STR(h.vif_bridge, "br9");
+	CHECK(h.max_grant_frames == 64);
+	struct vm_config c;
+	const char *t = "name = 'a'\nkernel = '/k'\nvcpus = 2\nvif = [ '' ]\n";
+	CHECK(config_parse(t, strlen(t), "t.cfg", &h, &c, &err) == 0);
+	CHECK(!libxl_defbool_val(c.dc.b_info.claim_mode));
+	CHECK_STR(c.dc.nics[0].bridge, "br9");
+	CHECK_STR(c.dc.nics[0].script, "vif-openvswitch");
+	CHECK(c.dc.b_info.max_grant_frames == 64);
+	/* vm.cpumask: every vcpu's hard affinity is cpus 0-1 */
+	CHECK(c.dc.b_info.num_vcpu_hard_affinity == 2);
+	if (c.dc.b_info.num_vcpu_hard_affinity == 2)
+		CHECK(libxl_bitmap_count_set(&c.dc.b_info.vcpu_hard_affinity[1]) == 2);
+	/* the text does not carry what the host adds */
+	CHECK(strstr(c.text, "br9") == NULL);
+	vm_config_finish(&c);
+	xlcfg_xl_conf_finish(&xc);
+	f = fopen(path, "w");
+	fputs("max_grant_frames = 'lots'\n", f);
+	fclose(f);
+	xlkeys_host_default(&h, 4);
+	CHECK(xlcfg_xl_conf_read(path, &h, &xc, &err) == -1);
+	CHECK(strstr(err.msg, "max_grant_frames") != NULL);
+	xlcfg_xl_conf_finish(&xc);
+	f = fopen(path, "w");
+	fputs("claim_mode = = 1\n", f);
+	fclose(f);
+	CHECK(xlcfg_xl_conf_read(path, &h, &xc, &err) == -1);
+	xlcfg_xl_conf_finish(&xc);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+	err_clear(&err);
+}
+
+/* The table: one row per key, every row reachable by name, documented keys flagged. */
+static void test_table(void)
+{
+	CHECK(xl_n_keys >= 150);
+	for (size_t i = 0; i < xl_n_keys; i++) {
+		const struct xl_key *k = &xl_keys[i];
+		CHECK(xlkeys_find(k->name) == k);
+		CHECK(k->apply || (k->with && xlkeys_find(k->with) && xlkeys_find(k->with)->apply));
+		CHECK(k->forms != 0 && k->types != 0 && k->dflt && k->lands);
+		for (size_t j = 0; j < i; j++)
+			CHECK(strcmp(xl_keys[j].name, k->name) != 0);
+	}
+	CHECK(xlkeys_find("memroy") == NULL);
+	/* read by xl, ignored with a warning */
+	CHECK(xlkeys_find("vif2") && (xlkeys_find("vif2")->flags & XF_IGNORED));
+	CHECK(xlkeys_find("device_model") && (xlkeys_find("device_model")->flags & XF_IGNORED));
+}
+
+/* Deterministic mutations of a valid file: what the parser accepts must round-trip, what it
+ * refuses must come with a clean message. Under ASan this is what catches leaks on the rarer
+ * failure paths. */
 static void test_mutations(void)
 {
 	struct err err = {0};
 	static const char base[] =
 		"builder = \"hvm\"\nname = \"win-install\"\nvcpus = 2\nmemory = 4096\n"
 		"disk = [ 'file:/srv/xen/win.img,hda,w', ',hdc:cdrom,r' ]\n"
-		"vif = [ 'mac=00:16:3e:0a:0b:0c, bridge=xenbr0, model=e1000' ]\n"
-		"boot = \"dc\"\nvnc = 1\nserial = 'pty'\non_crash = 'preserve'\n";
+		"vif = [ 'mac=00:16:3e:0a:0b:0c, bridge=xenbr0, model=e1000, rate=5Mb/s' ]\n"
+		"boot = \"dc\"\nvnc = 1\nserial = [ 'pty' ]\non_crash = 'preserve'\n"
+		"viridian = [ 'defaults', 'time_ref_count' ]\ncpus = '0-1'\n";
 	static const char alphabet[] = " \n\t=,;:#[]'\"\\/-+.0123456789abcxyz";
 	uint32_t seed = 12345;
 	size_t len = sizeof(base) - 1;
@@ -871,33 +865,32 @@ static void test_mutations(void)
 			char ch = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
 			seed = seed * 1103515245u + 12345u;
 			switch ((seed >> 8) % 3) {
-			case 0: /* replace */
+			case 0:
 				buf[pos] = ch;
 				break;
-			case 1: /* insert */
+			case 1:
 				memmove(buf + pos + 1, buf + pos, n - pos);
 				buf[pos] = ch;
 				n++;
 				break;
-			default: /* delete */
+			default:
 				memmove(buf + pos, buf + pos + 1, n - pos - 1);
 				n--;
 				break;
 			}
 		}
 		struct vm_config c;
-		if (xlcfg_parse(buf, n, "m.cfg", &c, &err) == 0) {
+		if (config_parse(buf, n, "m.cfg", NULL, &c, &err) == 0) {
 			accepted++;
-			CHECK(vm_config_validate(&c, &err) == 0);
 			check_roundtrip(&c, "mutation");
 			vm_config_finish(&c);
 		} else {
 			CHECK(err.msg[0] != '\0');
 			CHECK(printable(err.msg));
 			CHECK(strncmp(err.msg, "m.cfg:", 6) == 0);
+			CHECK(c.text == NULL);
 		}
 	}
-	/* Some mutations keep the file valid (e.g. within a string); not all are refused. */
 	CHECK(accepted > 0 && accepted < 3000);
 	free(buf);
 	err_clear(&err);
@@ -906,18 +899,21 @@ static void test_mutations(void)
 int main(void)
 {
 	RUN(test_golden_files);
-	RUN(test_issue_example);
+	RUN(test_example);
+	RUN(test_xl_defaults);
+	RUN(test_warnings);
 	RUN(test_nul_in_text);
 	RUN(test_text_not_terminated);
 	RUN(test_crlf);
-	RUN(test_filename_default);
-	RUN(test_key_lines);
-	RUN(test_disk_specs);
-	RUN(test_vif_specs);
+	RUN(test_messages);
+	RUN(test_forms);
 	RUN(test_json_types);
 	RUN(test_json_equivalence);
-	RUN(test_roundtrip_tricky);
-	RUN(test_validate);
+	RUN(test_edits);
+	RUN(test_disk_specs);
+	RUN(test_vif_edit);
+	RUN(test_xl_conf);
+	RUN(test_table);
 	RUN(test_mutations);
 	TEST_DONE();
 }

@@ -60,4 +60,29 @@ __attribute__((format(printf, 1, 2), unused)) static int sh(const char *fmt, ...
 	return r;
 }
 
+/* A guest config from xl.cfg text (printf formatting), as every definition is made: the
+ * test fails (and cfg stays empty) when the text does not parse. Include config.h first. */
+#ifdef VMD_CONFIG_H
+__attribute__((format(printf, 2, 3), unused)) static int cfg_text(struct vm_config *cfg,
+								  const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	struct err err = {0};
+	int r = config_parse(text, strlen(text), "test.cfg", NULL, cfg, &err);
+	if (r < 0) {
+		fprintf(stderr, "cfg_text: %s\n  in: %s\n", err.msg, text);
+		test_failures++;
+		vm_config_init(cfg);
+	}
+	err_clear(&err);
+	free(text);
+	return r;
+}
+#endif
+
 #endif

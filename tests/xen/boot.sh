@@ -11,6 +11,9 @@
 #   VMD_XEN_DOM0_MEM  dom0's share                                   (1024M)
 #   VMD_XEN_CPU       QEMU CPU model                                 (qemu64,+svm,+npt)
 #   VMD_XEN_XEN_ARGS / VMD_XEN_DOM0_ARGS  extra Xen / dom0 kernel command line
+#   VMD_XEN_STALL     seconds without any CPU use by QEMU after which the machine's interrupt
+#                     state is saved to $WORK/stall-N.txt and it is kicked          (20)
+#   VMD_XEN_KICK      how: nmi (QEMU's monitor injects an NMI) or none              (nmi)
 #   VMD_XEN_FREEZE    seconds without any CPU use by QEMU that count as frozen (120)
 #   VMD_XEN_INTERACTIVE=1  the serial console on this terminal (and still in the log);
 #                          dom0 offers a shell after the scenarios
@@ -29,6 +32,8 @@ DOM0_MEM=${VMD_XEN_DOM0_MEM:-1024M}
 # SVM with nested paging (+npt); PV guests would be happy with plain qemu64.
 CPU=${VMD_XEN_CPU:-qemu64,+svm,+npt}
 FREEZE=${VMD_XEN_FREEZE:-120}
+STALL=${VMD_XEN_STALL:-20}
+KICK=${VMD_XEN_KICK:-nmi}
 LOG=$WORK/serial.log
 BOOT=$WORK/boot
 MONITOR=$WORK/monitor.sock
@@ -92,8 +97,25 @@ follow() {
     seen=$total
 }
 
+# The machine stalled (no CPU use for STALL seconds): what its interrupt controllers hold,
+# into $WORK/stall-N.txt, one line of it on the progress output, then the kick.
+stalls=0
+stall() {
+    local f=$WORK/stall-$stalls.txt cmd
+    for cmd in "info registers" "info lapic" "info pic" "info irq"; do
+        echo "== $cmd"
+        monitor "$cmd"
+    done > "$f"
+    say "STALL $stalls: no CPU use for ${STALL}s; $(grep -a -m1 -E '^RIP' "$f" | cut -c1-40)" \
+        "| $(grep -a -m1 -iE 'timer' "$f" | tr -s ' ' | cut -c1-80) ($f)"
+    if [ "$KICK" = nmi ]; then
+        monitor nmi > /dev/null
+        say "STALL $stalls: NMI injected"
+    fi
+}
+
 main() {
-    local start rc=0 ticks last_ticks=-1 busy
+    local start rc=0 ticks last_ticks=-1 busy stalled=0 stall_ticks=0
     rm -f "$LOG"
     : > "$LOG"
     say "booting: qemu tcg, $SMP vCPU(s), ${MEM} MiB, cpu $CPU, timeout ${TIMEOUT}s"
@@ -120,7 +142,21 @@ main() {
         # A running Xen always uses some CPU (dom0's step watchdogs tick every second);
         # none for minutes means every emulated CPU halted for good: stop waiting.
         ticks=$(qemu_ticks)
-        [ "$ticks" != "$last_ticks" ] && { last_ticks=$ticks; busy=$(date +%s); }
+        # After a stall only half a second of CPU counts as running again: the monitor's
+        # answers and an NMI handled before the next halt use a little.
+        if [ "$stalled" = 1 ]; then
+            if [ $((ticks - stall_ticks)) -ge 50 ]; then
+                say "STALL $stalls: running again"
+                last_ticks=$ticks busy=$(date +%s) stalled=0
+            fi
+        elif [ "$ticks" != "$last_ticks" ]; then
+            last_ticks=$ticks busy=$(date +%s)
+        fi
+        if [ "$stalled" = 0 ] && [ $(($(date +%s) - busy)) -ge "$STALL" ]; then
+            stalls=$((stalls + 1)) stalled=1
+            stall
+            stall_ticks=$(qemu_ticks)
+        fi
         if [ $(($(date +%s) - busy)) -ge "$FREEZE" ]; then
             say "FROZEN: QEMU has used no CPU for ${FREEZE}s (every emulated CPU halted), killing it"
             # where the CPU stopped (HLT=1: halted, waiting for an interrupt that never came)

@@ -367,6 +367,12 @@ build_overlay() {  # BASE_DIR SCENARIO...
     install -m 644 "$XEN_DIR/dom0/lib.sh" "$o/vmdtest/"
     install -m 644 "$XEN_DIR"/scenarios/*.sh "$o/vmdtest/scenarios/"
     install -m 644 "$XEN_DIR"/cfg/*.cfg "$o/vmdtest/cfg/"
+    # xl as the oracle (scenario 48): the configs and the differential test of tests/xl-oracle
+    mkdir -p "$o/vmdtest/oracle/corpus" "$o/vmdtest/oracle/cases"
+    install -m 644 "$REPO_ROOT"/tests/xlcfg-corpus/*.cfg "$o/vmdtest/oracle/corpus/"
+    install -m 644 "$REPO_ROOT"/tests/xl-oracle/cases/*.cfg "$o/vmdtest/oracle/cases/"
+    install -m 644 "$REPO_ROOT"/tests/xl-oracle/differences \
+        "$REPO_ROOT"/tests/xl-oracle/test-differential.py "$o/vmdtest/oracle/"
     # Settings for dom0, read by run-scenarios.sh.
     {
         echo "SCENARIOS='$*'"
