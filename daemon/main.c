@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -122,6 +123,20 @@ static const struct backend_ops *pick_backend(const char *name)
 static struct host_info host_facts;
 static struct xlkeys_host host;
 static struct xlcfg_xl_conf xl_conf;
+
+/* Descriptors: clients, consoles, libxl's children and images. The soft limit goes up to the
+ * hard one (1024 by default is a few hundred clients). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_debug("open files: %llu (was %llu)", (unsigned long long)rl.rlim_cur,
+				  (unsigned long long)was);
+	}
+}
 
 static int translation_host(struct daemon *d, const struct vmd_conf *conf)
 {
@@ -340,6 +355,7 @@ int main(int argc, char **argv)
 		if (!d.run_dir[0])
 			strcpy(d.run_dir, "/");
 	}
+	raise_nofile();
 	d.on_event = broadcast_event;
 	vm_registry_init(&d);
 	d.base = event_base_new();

@@ -41,6 +41,12 @@
 struct listener {
 	struct server *srv;
 	struct evconnlistener *evl;
+	/* accept failing for lack of descriptors or memory: the listener pauses, a timer
+	 * resumes it (100 ms, doubling to 2 s), one log line per episode */
+	struct event *resume;
+	int pause_ms;
+	double paused_at;
+	unsigned refused;
 	char *path;      /* unlinked at exit when we created it */
 	bool own_path;
 	bool read_only;  /* every connection may only read */
@@ -103,6 +109,22 @@ void conn_request_done(struct conn *c)
 	maybe_finish_closing(c);
 }
 
+/* Output queued on the connections of uid (all connections when uid is -1). */
+static size_t queued(const struct server *srv, uid_t uid)
+{
+	size_t n = 0;
+	const struct conn *o;
+	TAILQ_FOREACH(o, &srv->conns, link)
+		if (o->bev && (uid == (uid_t)-1 || o->uid == uid))
+			n += evbuffer_get_length(bufferevent_get_output(o->bev));
+	return n;
+}
+
+static bool bounded(uid_t uid)
+{
+	return uid != 0 && uid != geteuid();
+}
+
 void conn_send(struct conn *c, json_t *msg)
 {
 	if (!c->bev) {
@@ -116,10 +138,18 @@ void conn_send(struct conn *c, json_t *msg)
 		return;
 	}
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	if (evbuffer_get_length(out) + strlen(text) > VMD_MAX_OUTQ) {
+	size_t add = strlen(text) + 1;
+	const char *full = NULL;
+	if (evbuffer_get_length(out) + add > VMD_MAX_OUTQ)
+		full = "its";
+	else if (bounded(c->uid) && queued(c->srv, c->uid) + add > VMD_MAX_OUTQ_PER_UID)
+		full = "its uid's";
+	else if (queued(c->srv, (uid_t)-1) + add > VMD_MAX_OUTQ_ALL)
+		full = "all clients'";
+	if (full) {
 		free(text);
-		log_warn("client %u: not reading its replies (over %d bytes queued); dropping it",
-			 c->id, VMD_MAX_OUTQ);
+		log_warn("client %u (uid %d): not reading its replies (%s output queue is full); "
+			 "dropping it", c->id, (int)c->uid, full);
 		conn_drop(c, "output queue full");
 		return;
 	}
@@ -169,6 +199,14 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	while (c->bev && !c->closing) {
+		/* Replies pile up faster than the client reads them: wait for it (write_cb). */
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > VMD_OUTQ_PAUSE) {
+			if (!c->paused)
+				log_debug("client %u: reading paused until it reads its replies", c->id);
+			c->paused = true;
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
 		struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
 		if (eol.pos < 0) {
 			if (evbuffer_get_length(in) > VMD_MAX_LINE)
@@ -189,9 +227,18 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* The output fell to its low watermark (a quarter of VMD_OUTQ_PAUSE), or is empty. */
 static void write_cb(struct bufferevent *bev, void *arg)
 {
-	maybe_finish_closing(arg);
+	struct conn *c = arg;
+	if (c->paused && !c->closing) {
+		c->paused = false;
+		bufferevent_enable(bev, EV_READ);
+		read_cb(bev, c); /* the lines already buffered */
+		if (!c->bev)
+			return;
+	}
+	maybe_finish_closing(c);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -226,6 +273,12 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	struct listener *lst = arg;
 	struct server *srv = lst->srv;
 	struct peer peer;
+	if (lst->pause_ms) {
+		log_info("accepting on %s again after %.1f s", lst->path,
+			 now_monotonic() - lst->paused_at);
+		lst->pause_ms = 0;
+		lst->refused = 0;
+	}
 	if (access_peer_read(fd, &peer) < 0) {
 		log_warn("accept: cannot read peer credentials: %s", strerror(errno));
 		close(fd);
@@ -250,18 +303,69 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
+	if (bounded(c->uid)) {
+		unsigned n = 0;
+		struct conn *o;
+		TAILQ_FOREACH(o, &srv->conns, link)
+			n += o->bev && o->uid == c->uid;
+		if (n > VMD_MAX_CONNS_PER_UID) {
+			log_warn("client %u: uid %d has %d connections already; refused", c->id,
+				 (int)c->uid, VMD_MAX_CONNS_PER_UID);
+			bufferevent_setcb(c->bev, NULL, write_cb, event_cb, c);
+			bufferevent_enable(c->bev, EV_WRITE);
+			conn_send_and_close(c, json_pack("{s:s, s:n, s:{s:i, s:s, s:{s:i}}}",
+							 "jsonrpc", "2.0", "id", "error", "code",
+							 VMD_ERR_NO_RESOURCES, "message",
+							 "too many connections from this user",
+							 "data", "limit", VMD_MAX_CONNS_PER_UID));
+			return;
+		}
+	}
 	/* Stop reading once a line's worth is buffered; read_cb then refuses or consumes it. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, VMD_MAX_LINE + 2);
+	bufferevent_setwatermark(c->bev, EV_WRITE, VMD_OUTQ_PAUSE / 4, 0);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	log_debug("client %u: connected (pid %d uid %d, %s)", c->id, (int)c->pid, (int)c->uid,
 		  c->can_write ? "read-write" : "read-only");
 }
 
+static unsigned server_connections(const struct server *srv)
+{
+	unsigned n = 0;
+	const struct conn *c;
+	TAILQ_FOREACH(c, &srv->conns, link)
+		n++;
+	return n;
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *lst = arg;
+	evconnlistener_enable(lst->evl);
+}
+
 static void accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	/* EMFILE and friends: log and go on; the listener retries on the next event. */
-	log_warn("accept: %s", strerror(EVUTIL_SOCKET_ERROR()));
+	struct listener *lst = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM) {
+		log_warn("accept on %s: %s", lst->path, strerror(e));
+		return;
+	}
+	/* The pending connection stays in the backlog; retrying at once would only spin. */
+	if (lst->pause_ms == 0) {
+		log_warn("accept on %s: %s: new connections wait until some close (%u open)",
+			 lst->path, strerror(e), server_connections(lst->srv));
+		lst->paused_at = now_monotonic();
+		lst->pause_ms = 100;
+	} else if (lst->pause_ms < 2000) {
+		lst->pause_ms *= 2;
+	}
+	lst->refused++;
+	evconnlistener_disable(l);
+	struct timeval tv = {lst->pause_ms / 1000, (lst->pause_ms % 1000) * 1000};
+	evtimer_add(lst->resume, &tv);
 }
 
 /* Binds path with the given mode, refusing to take the socket of a live daemon. */
@@ -298,7 +402,7 @@ static int bind_path(const char *path, mode_t mode)
 	mode_t old = umask(~mode & 0777);
 	int r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
 	umask(old);
-	if (r < 0 || listen(fd, 64) < 0) {
+	if (r < 0 || listen(fd, SOMAXCONN) < 0) {
 		int e = errno;
 		log_error("cannot listen on %s: %s", path, strerror(e));
 		close(fd);
@@ -338,6 +442,8 @@ int server_listen(struct server *srv, const char *path, int fd, bool read_only)
 		return -1;
 	}
 	lst->srv = srv;
+	lst->resume = evtimer_new(srv->d->base, resume_cb, lst);
+	lst->pause_ms = 0;
 	lst->path = xstrdup(path);
 	lst->own_path = own;
 	lst->read_only = read_only;
@@ -364,8 +470,11 @@ void server_free(struct server *srv)
 {
 	if (!srv)
 		return;
-	for (size_t i = 0; i < srv->n_ls; i++)
+	for (size_t i = 0; i < srv->n_ls; i++) {
 		evconnlistener_free(srv->ls[i].evl);
+		if (srv->ls[i].resume)
+			event_free(srv->ls[i].resume);
+	}
 	struct conn *c;
 	while ((c = TAILQ_FIRST(&srv->conns)))
 		conn_free(c);

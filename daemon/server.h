@@ -27,6 +27,7 @@ struct conn {
 	bool can_write;  /* may call mutating methods */
 	bool subscribed; /* receives vm.event notifications */
 	bool closing;    /* flush what is queued, then close */
+	bool paused;     /* input not read while its output is over VMD_OUTQ_PAUSE */
 	LIST_HEAD(, rpc_req) reqs; /* the dispatcher's; the server only asks if it is empty */
 };
 

@@ -18,7 +18,10 @@
 #include "util.h"
 #include "vmd-proto.h"
 
-#define STORE_MAX_DOC (1024 * 1024)
+/* What a document may hold: the xl.cfg text (XLCFG_TEXT_MAX) escaped as JSON (at most twice
+ * its size) and the lists beside it. A document is refused at write when a read would refuse
+ * it, so a stored definition is never lost at the next start. */
+#define STORE_MAX_DOC (4 * 1024 * 1024)
 
 static char *doc_path(const struct store *s, const char *name)
 {
@@ -158,6 +161,12 @@ int store_save(struct store *s, const char *name, json_t *doc, bool create)
 		return -1;
 	}
 	size_t len = strlen(text);
+	if (len + 1 > STORE_MAX_DOC) {
+		free(text);
+		free(path);
+		errno = EFBIG;
+		return -1;
+	}
 	text = xrealloc(text, len + 2);
 	text[len] = '\n';
 	text[len + 1] = '\0';

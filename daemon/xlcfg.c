@@ -572,6 +572,11 @@ static int vmd_checks(XLU_Config *cfg, libxl_domain_config *dc, const struct ctx
 		return fail_at(err, f, line_of((void *)c, "bootloader"), "bootloader",
 			       "bootloader: '%s' is neither a name nor an absolute path",
 			       show(b, bi->bootloader));
+	if (dc->num_disks > VM_DEVICES_MAX || dc->num_nics > VM_DEVICES_MAX) {
+		const char *k = dc->num_disks > VM_DEVICES_MAX ? "disk" : "vif";
+		return fail_at(err, f, line_of((void *)c, k), k, "%s: more than %d devices", k,
+			       VM_DEVICES_MAX);
+	}
 	int dl = line_of((void *)c, "disk");
 	for (int i = 0; i < dc->num_disks; i++) {
 		const libxl_device_disk *d = &dc->disks[i];

@@ -24,6 +24,7 @@
 #define VM_MEMORY_MAX (16LL * 1024 * 1024) /* MiB = 16 TiB */
 #define VM_VNCDISPLAY_MAX (65535 - 5900)   /* VNC port 5900 + display */
 #define CONFIG_KEY_MAX 63                  /* data.key of an error is cut to this */
+#define VM_DEVICES_MAX 1024                /* disks, and vifs, of one guest */
 
 /* A guest name: 1 to VMD_NAME_MAX letters, digits, '.', '_', '-', not starting with '.'
  * (it names the guest's file in the store). */

@@ -22,6 +22,15 @@
 #define VMD_INSTALL_MIN_DISK (16u << 20)
 #define VMD_INSTALL_DEFAULT_MEMORY 1024
 #define VMD_MAX_OUTQ (16 * 1024 * 1024)
+/* A client's input is not read while this much of its output is queued (it resumes below a
+ * quarter of it): a client that pipelines and reads gets every reply. */
+#define VMD_OUTQ_PAUSE (4 * 1024 * 1024)
+/* Bounds per peer uid (not root, not the daemon's own): connections, and output queued on
+ * all of them; and output queued on all connections together. Over one, the connection that
+ * would cross it is dropped (a client that does not read its replies or events). */
+#define VMD_MAX_CONNS_PER_UID 64
+#define VMD_MAX_OUTQ_PER_UID (64 * 1024 * 1024)
+#define VMD_MAX_OUTQ_ALL (256 * 1024 * 1024)
 
 /* JSON-RPC 2.0 protocol faults. */
 #define VMD_ERR_PARSE -32700          /* the line is not JSON (or not UTF-8) */

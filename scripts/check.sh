@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs every test tier and prints one closing line "N passed, N failed" over all of them.
 #   1. unit + integration tests (meson test) on the normal build
-#   2. the same under ASan + UBSan
+#   2. the same under ASan + UBSan; the release build; libFuzzer
 #   3. systemd as PID 1 under QEMU (tests/systemd: vmd's units on a booted Debian)
 #   4. the real-Xen tier (tests/xen: Xen 4.17 + Debian dom0 under QEMU)
 # A tier's failure does not stop the others, so one run shows everything that is wrong.
@@ -42,6 +42,16 @@ if ninja -C "$ASAN" >/dev/null; then
 	count "$ASAN"
 else
 	echo "check: the ASan build failed"
+	failed=$((failed + 1))
+fi
+
+echo "== the release build (meson setup --buildtype=release: -O3, warnings as errors)"
+REL=${REL_BUILD:-build-release}
+if { [ -f "$REL/build.ninja" ] || meson setup "$REL" --buildtype=release >/dev/null; } &&
+	ninja -C "$REL" >/dev/null; then
+	passed=$((passed + 1))
+else
+	echo "check: the release build failed"
 	failed=$((failed + 1))
 fi
 

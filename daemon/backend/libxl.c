@@ -720,7 +720,7 @@ static int xl_host_info(struct backend *b, struct host_info *out, struct err *er
 	out->free_kib = pi.free_pages * page_kib;
 	out->nr_cpus = (int)pi.nr_cpus;
 	out->max_cpus = libxl_get_max_cpus(be->ctx);
-	out->nr_nodes = libxl_get_max_nodes(be->ctx);
+	out->nr_nodes = (int)pi.nr_nodes; /* what xl checks a vnode's pnode against */
 	if (out->max_cpus <= 0)
 		out->max_cpus = out->nr_cpus;
 	if (out->nr_nodes <= 0)

@@ -500,6 +500,14 @@ static void exec(struct rpc_req *req)
 			return;
 		}
 	}
+	/* ... and copies only images they could name in a config of their own (under the
+	 * storage roots): a copy of a root-only image would hand them its contents. */
+	for (size_t i = 0; i < op->n_files; i++) {
+		if (ops_check_caller_path(req, "disk", c->items[i].source, &op->err) < 0) {
+			longop_abort(op);
+			return;
+		}
+	}
 	log_info("%s: cloning '%s' (%zu image%s to copy)", name, src->cfg.name, op->n_files,
 		 op->n_files == 1 ? "" : "s");
 	longop_start(op);

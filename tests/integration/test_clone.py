@@ -1010,6 +1010,10 @@ class TestRestrictedWriter(CloneTestCase):
                                                       "disk_dir": tmp}).get("error")
             res["next_to"] = c.call_raw("vm.clone", {"source": "out", "name": "out2"}) \
                 .get("error")
+            # issue 13: a root guest's image outside the roots, copied into them, would be
+            # the writer's to read
+            res["read_out"] = c.call_raw("vm.clone", {"source": "out", "name": "out4",
+                                                      "disk_dir": images}).get("error")
             res["create_ok"] = c.call("disk.create", {"path": images + "/d.img",
                                                       "size": "1G"})
             res["create_out"] = c.call_raw("disk.create", {"path": tmp + "/d.img",
@@ -1023,6 +1027,10 @@ class TestRestrictedWriter(CloneTestCase):
         self.assertEqual(out["next_to"]["code"], PERMISSION)
         self.assertEqual(out["next_to"]["data"], {"method": "vm.clone", "key": "disk",
                                                   "path": os.path.join(self.tmp, "out2.img")})
+        self.assertEqual(out["read_out"]["code"], PERMISSION)
+        self.assertEqual(out["read_out"]["data"], {"method": "vm.clone", "key": "disk",
+                                                   "path": os.path.join(self.tmp, "out.img")})
+        self.assertFalse(os.path.exists(os.path.join(self.images, "out4.img")))
         self.assertEqual(out["create_ok"]["path"], os.path.join(self.images, "d.img"))
         self.assertEqual(out["create_out"]["data"], {"method": "disk.create", "key": "path",
                                                      "path": os.path.join(self.tmp, "d.img")})

@@ -61,25 +61,27 @@ built_as_xl() {
 import json, sys
 want = json.load(open(sys.argv[1]))
 have = json.load(open(sys.argv[2]))[0]["config"]
-def leaves(o, p=""):
+def leaves(o, p=()):
     if isinstance(o, dict):
         for k, v in o.items():
-            yield from leaves(v, p + "." + k)
+            yield from leaves(v, p + (k,))
     elif isinstance(o, list) and o and not all(isinstance(i, int) for i in o):
         for i, v in enumerate(o):
-            yield from leaves(v, "%s[%d]" % (p, i))
+            yield from leaves(v, p + (i,))
     else:
         yield p, o
 def get(o, path):
-    for part in path.strip(".").replace("]", "").replace("[", ".").split("."):
+    for part in path:
         if isinstance(o, list):
-            o = o[int(part)] if int(part) < len(o) else None
+            o = o[part] if isinstance(part, int) and part < len(o) else None
+        elif isinstance(o, dict):
+            o = o.get(part)
         else:
-            o = (o or {}).get(part)
+            return None
     return o
 bad = [(p, v, get(have, p)) for p, v in leaves(want) if get(have, p) != v]
 for p, v, h in bad:
-    print("%s: xl -N create %r, the domain %r" % (p, v, h))
+    print("%s: xl -N create %r, the domain %r" % (".".join(map(str, p)), v, h))
 print("%d fields of xl's dry run, %d differ" % (sum(1 for _ in leaves(want)), len(bad)))
 sys.exit(1 if bad else 0)
 PY
