@@ -52,16 +52,26 @@ static int print_dry_run(json_t *result)
 	return VMCTL_EXIT_OK;
 }
 
+/* What vm.define and vm.create answer: a dry run's document, or the guest's warnings. -1
+ * when the caller prints the guest, else the exit code. */
+static int defined(json_t *vm)
+{
+	if (json_is_true(json_object_get(vm, "dry_run")))
+		return print_dry_run(vm);
+	if (!get_str(vm, "name"))
+		return util_malformed("no guest name");
+	print_warnings(vm);
+	return -1;
+}
+
 int print_created(const struct args *a, json_t *vm)
 {
 	char buf[24];
 	const char *name = get_str(vm, "name");
+	int r = defined(vm);
 
-	if (json_is_true(json_object_get(vm, "dry_run")))
-		return print_dry_run(vm);
-	if (!name)
-		return util_malformed("no guest name");
-	print_warnings(vm);
+	if (r >= 0)
+		return r;
 	printf("created %s (domid %s)\n", name,
 	       output_domid(json_object_get(vm, "domid"), buf, sizeof(buf)));
 	return VMCTL_EXIT_OK;
@@ -172,12 +182,10 @@ int print_info(const struct args *a, json_t *vm)
 int print_define(const struct args *a, json_t *vm)
 {
 	const char *name = get_str(vm, "name");
+	int r = defined(vm);
 
-	if (json_is_true(json_object_get(vm, "dry_run")))
-		return print_dry_run(vm);
-	if (!name)
-		return util_malformed("no guest name");
-	print_warnings(vm);
+	if (r >= 0)
+		return r;
 	printf("defined %s\n", name);
 	return VMCTL_EXIT_OK;
 }

@@ -1368,7 +1368,7 @@ static int k_ioports(struct xk *x)
 		if (*end == '-') {
 			const char *s2 = end + 1;
 			v = strtoul(s2, &end, 16);
-			if (end == s2 || *end || v >= UINT32_MAX || start > last)
+			if (end == s2 || *end || v >= UINT32_MAX || start > v)
 				return xlkeys_fail(x, "invalid ioport range '%s'", show(b, s));
 			last = (uint32_t)v;
 		} else if (*end) {

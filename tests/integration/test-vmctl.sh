@@ -155,6 +155,26 @@ BG_PIDS="$EV_JSON $EV_TXT"
 # The subscriptions must be in place before anything happens; there is no ready signal.
 sleep 0.5
 
+# ---- create --dry-run: libxl's document, nothing made -------------------------------------
+
+vmctl create --dry-run "$T/$NAME.cfg"
+expect 0 "create --dry-run"
+check "--dry-run prints libxl's domain config" pyj \
+	"d['c_info']['name'] == '$NAME' and d['b_info']['max_memkb'] == 4096 * 1024 and
+	 d['nics'][0]['mac'] == '00:16:3e:54:02:03' and d['b_info']['bootloader'] == 'pygrub'"
+check "--dry-run is libxl's format (4-space indentation)" out_has '^    "c_info": {$'
+vmctl --json create --dry-run "$T/$NAME.cfg"
+check "--json --dry-run: the result object, the document in libxl_domain_config" pyj \
+	"d['dry_run'] is True and d['libxl_domain_config']['c_info']['name'] == '$NAME'"
+vmctl list --all
+check "--dry-run defined nothing" out_lacks "$NAME"
+printf 'name = "warned"\nkernel = "%s"\nvncviewer = 1\n' "$T/disks/centos65_pv_3.img" >"$T/w.cfg"
+vmctl define --dry-run "$T/w.cfg"
+check "--dry-run prints xl's warnings on stderr" err_has "warning: vncviewer: "
+vmctl define "$T/w.cfg"
+check "define prints xl's warnings on stderr" err_has "warning: vncviewer: "
+vmctl remove warned
+
 # ---- create, list, info ------------------------------------------------------------------
 
 vmctl create "$T/$NAME.cfg"

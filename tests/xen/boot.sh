@@ -13,7 +13,8 @@
 #   VMD_XEN_XEN_ARGS / VMD_XEN_DOM0_ARGS  extra Xen / dom0 kernel command line
 #   VMD_XEN_STALL     seconds without any CPU use by QEMU after which the machine's interrupt
 #                     state is saved to $WORK/stall-N.txt and it is kicked          (20)
-#   VMD_XEN_KICK      how: nmi (QEMU's monitor injects an NMI) or none              (nmi)
+#   VMD_XEN_KICK      key: wake a CPU that QEMU left halted on a pending interrupt (see
+#                     stall()); none: only look                                      (key)
 #   VMD_XEN_FREEZE    seconds without any CPU use by QEMU that count as frozen (120)
 #   VMD_XEN_INTERACTIVE=1  the serial console on this terminal (and still in the log);
 #                          dom0 offers a shell after the scenarios
@@ -33,7 +34,7 @@ DOM0_MEM=${VMD_XEN_DOM0_MEM:-1024M}
 CPU=${VMD_XEN_CPU:-qemu64,+svm,+npt}
 FREEZE=${VMD_XEN_FREEZE:-120}
 STALL=${VMD_XEN_STALL:-20}
-KICK=${VMD_XEN_KICK:-nmi}
+KICK=${VMD_XEN_KICK:-key}
 LOG=$WORK/serial.log
 BOOT=$WORK/boot
 MONITOR=$WORK/monitor.sock
@@ -97,20 +98,34 @@ follow() {
     seen=$total
 }
 
-# The machine stalled (no CPU use for STALL seconds): what its interrupt controllers hold,
-# into $WORK/stall-N.txt, one line of it on the progress output, then the kick.
+# The machine stalled (no CPU use for STALL seconds): what its CPU and interrupt controllers
+# hold goes to $WORK/stall-N.txt. QEMU 7.2's TCG (running Xen's SVM guests) sometimes loses
+# the wake-up of a halted CPU: the local APIC holds a pending interrupt in IRR (Xen's timer,
+# vector 250), nothing in service, the CPU halted with interrupts enabled, and QEMU never
+# delivers it (tests/xen/README.md, "The freeze"). Only for that state, boot.sh gives the
+# APIC something to re-evaluate: a key event (i8042, IRQ 1) makes QEMU look at the IRR again,
+# the CPU takes the timer interrupt and Xen runs on. Every such wake-up is said on the
+# progress output and counted (QEMU_WAKEUPS); any other stall is left alone and becomes a
+# freeze, which fails the run. VMD_XEN_KICK=none: only look.
 stalls=0
+wakeups=0
 stall() {
-    local f=$WORK/stall-$stalls.txt cmd
+    local f=$WORK/stall-$stalls.txt cmd irr isr
     for cmd in "info registers" "info lapic" "info pic" "info irq"; do
         echo "== $cmd"
         monitor "$cmd"
     done > "$f"
-    say "STALL $stalls: no CPU use for ${STALL}s; $(grep -a -m1 -E '^RIP' "$f" | cut -c1-40)" \
-        "| $(grep -a -m1 -iE 'timer' "$f" | tr -s ' ' | cut -c1-80) ($f)"
-    if [ "$KICK" = nmi ]; then
-        monitor nmi > /dev/null
-        say "STALL $stalls: NMI injected"
+    irr=$(grep -a -m1 -E '^IRR' "$f" | sed -E 's/^IRR[[:space:]]*//; s/[[:space:]]*$//')
+    isr=$(grep -a -m1 -E '^ISR' "$f" | sed -E 's/^ISR[[:space:]]*//; s/[[:space:]]*$//')
+    say "STALL $stalls: no CPU use for ${STALL}s; $(grep -a -m1 -E '^RIP' "$f" | cut -c1-70);" \
+        "LAPIC IRR ${irr:-?} ISR ${isr:-?} ($f)"
+    # halted (HLT=1) with IF set (RFL bit 9), an interrupt pending and none in service
+    if [ "$KICK" = key ] && grep -a -q -E '^RIP=.* RFL=[0-9a-f]*[2367abef][0-9a-f]{2} .* HLT=1' "$f" &&
+        [ -n "$irr" ] && [ "$irr" != "(none)" ] && [ "$isr" = "(none)" ]; then
+        monitor "sendkey shift" > /dev/null
+        wakeups=$((wakeups + 1))
+        echo "$wakeups" > "$WORK/qemu-wakeups"
+        say "STALL $stalls: QEMU lost the wake-up for pending vector(s) $irr; a key event woke the CPU (QEMU_WAKEUPS $wakeups)"
     fi
 }
 
@@ -132,7 +147,7 @@ main() {
         "${qemu[@]}" -chardev "stdio,id=con,signal=off,logfile=$LOG" -serial chardev:con || rc=$?
         return "$rc"
     fi
-    rm -f "$MONITOR"
+    rm -f "$MONITOR" "$WORK/qemu-wakeups" "$WORK"/stall-*.txt
     "${qemu[@]}" -serial "file:$LOG" &
     qemu_pid=$!
     start=$(date +%s)

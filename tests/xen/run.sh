@@ -144,8 +144,11 @@ main() {
         t0=$(elapsed)
         bash "$XEN_DIR/boot.sh" || rc=$?
         collect_results
+        local woke=""
+        [ -s "$WORK/qemu-wakeups" ] &&
+            woke="(QEMU lost $(cat "$WORK/qemu-wakeups") wake-up(s) of a halted CPU; woken: see the STALL lines)"
         if grep -q '^XENDONE' "$WORK/serial.txt"; then
-            host_result PASS dom0-run "$(since "$t0")"
+            host_result PASS dom0-run "$(since "$t0")" "$woke"
         else
             case $rc in
                 124) why="timed out" ;;
