@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
 #include "daemon.h"
+#include "job.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -546,6 +548,38 @@ static bool owns(const struct vm *vm, const char *path)
 	return false;
 }
 
+/* The journal of vm_remove: the owned images it will delete. NULL when there are none, or
+ * when no journal can be written (then a crash could leave them: said in the log). */
+static struct job *removal_journal(struct vm *vm)
+{
+	struct job_file *files = xcalloc((size_t)vm->cfg.dc.num_disks + 1, sizeof *files);
+	size_t n = 0;
+	for (int i = 0; i < vm->cfg.dc.num_disks; i++) {
+		const char *t = vm->cfg.dc.disks[i].pdev_path;
+		struct stat st;
+		if (!t || !owns(vm, t) || lstat(t, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		files[n].tmp = "";
+		files[n].final = (char *)t;
+		files[n].have_id = true;
+		files[n].dev = (uint64_t)st.st_dev;
+		files[n].ino = (uint64_t)st.st_ino;
+		n++;
+	}
+	struct job *j = NULL;
+	if (n && vm->d->jobs) {
+		j = job_new(vm->d, "vm.remove", NULL, NULL);
+		if (job_journal_write(j, vm->cfg.name, files, n) < 0) {
+			log_warn("%s: cannot journal the images to delete (%s); a crash now could "
+				 "leave them behind", vm->cfg.name, strerror(errno));
+			job_free(j);
+			j = NULL;
+		}
+	}
+	free(files);
+	return j;
+}
+
 int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, struct err *err)
 {
 	if (vm->readers) {
@@ -560,11 +594,18 @@ int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, s
 			  vm_state_name(vm->state));
 		return -1;
 	}
-	/* The definition goes first: a crash after this leaves orphan images (harmless, and
-	 * named in the log), never a definition pointing at deleted disks. */
+	/* The images to delete are journalled first (as a job's files: recovery removes those
+	 * no stored definition owns, the very files by device and inode), then the definition
+	 * goes, then the images: a crash at any point leaves either the guest as it was or
+	 * nothing, never a definition pointing at deleted disks nor images no one owns. */
+	struct job *journal = delete_disks ? removal_journal(vm) : NULL;
 	if (store_remove(&vm->d->store, vm->cfg.name) < 0 && errno != ENOENT) {
 		vm_refuse(vm, err, VMD_ERR_IO, "cannot remove the definition of '%s': %s",
 			  vm->cfg.name, strerror(errno));
+		if (journal && job_journal_remove(journal) < 0)
+			log_warn("%s: cannot remove its removal journal: %s", vm->cfg.name,
+				 strerror(errno));
+		job_free(journal);
 		return -1;
 	}
 	for (int i = 0; i < vm->cfg.dc.num_disks; i++) {
@@ -581,6 +622,12 @@ int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, s
 		}
 		if (kept)
 			json_array_append_new(kept, json_string(t));
+	}
+	if (journal) {
+		if (job_journal_remove(journal) < 0)
+			log_warn("%s: cannot remove its removal journal: %s", vm->cfg.name,
+				 strerror(errno));
+		job_free(journal);
 	}
 	/* Extracted installer files are vmd's own, never the admin's: they always go. */
 	vm_install_files_delete(vm);

@@ -5,6 +5,8 @@ its domains in <state>/sim/), reports and skips files it cannot use without touc
 removes the temp files of an interrupted write."""
 
 import json
+import subprocess
+import signal
 import os
 
 import vmdtest
@@ -250,6 +252,56 @@ class TestRestart(VmdTestCase):
         r = self.c.call("vm.clone", {"source": "big", "name": "bigcopy"})
         self.assertEqual(r["copied"][0]["bytes"], 256 << 20)
         self.assertNotEqual(r["job"], n["params"]["job"])
+
+    def test_kill9_between_definition_and_images_on_remove(self):
+        """Issue 13: `vm.remove --delete-disks` removed the definition, then the images, with
+        nothing journalled between: a kill there left images no one owned. vmd is killed at
+        that very point here (an unlink() interposer kills it when it deletes the image);
+        the next daemon finds the journal and removes the image."""
+        so = os.path.join(self.tmp, "kill-on-unlink.so")
+        src = os.path.join(self.tmp, "kill-on-unlink.c")
+        with open(src, "w") as f:
+            f.write('#define _GNU_SOURCE\n#include <dlfcn.h>\n#include <signal.h>\n'
+                    '#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>\n'
+                    'int unlink(const char *p) {\n'
+                    '    const char *k = getenv("VMD_TEST_KILL_ON_UNLINK");\n'
+                    '    if (k && strstr(p, k)) kill(getpid(), SIGKILL);\n'
+                    '    int (*real)(const char *) = (int (*)(const char *))dlsym(RTLD_NEXT, "unlink");\n'
+                    '    return real(p);\n}\n')
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", so, src, "-ldl"], check=True)
+        img = os.path.join(self.tmp, "rm1.img")
+        open(img, "wb").write(b"\x5a" * 4096)
+        self.c.call("vm.define", {"config": self.config("rm1", disk=["%s,raw,xvda,rw" % img])})
+        copy = self.c.call("vm.clone", {"source": "rm1", "name": "rm2"})["copied"][0]["target"]
+        self.assertTrue(os.path.exists(copy))
+        self.c.close()
+        self.d.stop()
+        env = {"LD_PRELOAD": so, "VMD_TEST_KILL_ON_UNLINK": os.path.basename(copy),
+               "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=0"}
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            self.d.start()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        self.c = self.connect()
+        self.c.request("vm.remove", {"name": "rm2", "delete_disks": True})
+        self.d.proc.wait(timeout=vmdtest.WAIT)
+        self.assertEqual(self.d.proc.returncode, -signal.SIGKILL)
+        self.d.proc = None
+        self.assertTrue(os.path.exists(copy))  # killed before it could delete it
+        self.assertEqual(len(os.listdir(os.path.join(self.d.state_dir, "jobs"))), 1)
+        self.d.start()
+        self.c = self.connect()
+        self.assertCallFails(vmdtest.vmdclient.NOT_FOUND, "vm.info", {"name": "rm2"})
+        self.assertFalse(os.path.exists(copy))
+        self.assertTrue(os.path.exists(img))  # the source's image is not the clone's
+        self.assertEqual(os.listdir(os.path.join(self.d.state_dir, "jobs")), [])
+        self.assertIn("the definition of 'rm2' was never stored", open(self.d.logs[-1]).read())
 
     def test_state_dir_contents(self):
         """What the spec says lives in the state directory: a guest's document holds its
