@@ -17,6 +17,38 @@
 #include "vm.h"
 #include "vmd-proto.h"
 
+/* A JSON-RPC 2.0 batch (an array of requests on one line): the replies are collected and
+ * sent as one array once every request of it is finished (an empty array: nothing). */
+struct batch {
+	struct conn *c;    /* NULL once the client has gone */
+	json_t *replies;
+	unsigned pending;  /* requests of it still running */
+	bool dispatching;  /* its requests are still being started */
+};
+
+static void batch_maybe_send(struct batch *b)
+{
+	if (b->pending || b->dispatching)
+		return;
+	if (b->c && json_array_size(b->replies))
+		conn_send(b->c, json_incref(b->replies));
+	json_decref(b->replies);
+	if (b->c)
+		conn_request_done(b->c);
+	free(b);
+}
+
+/* A reply (stolen) to where it goes: the batch it is part of, or the connection. */
+static void emit(struct conn *c, struct batch *b, json_t *msg)
+{
+	if (b)
+		json_array_append_new(b->replies, msg);
+	else if (c)
+		conn_send(c, msg);
+	else
+		json_decref(msg);
+}
+
 /* The error object of a reply; message valid UTF-8 (err.c), data stolen. */
 static json_t *error_msg(json_t *id, int code, const char *message, json_t *data)
 {
@@ -25,12 +57,18 @@ static json_t *error_msg(json_t *id, int code, const char *message, json_t *data
 			 data ? data : json_object());
 }
 
-static void send_error(struct conn *c, json_t *id, int code, json_t *data, const char *fmt, ...)
+/* Where the replies of one request go while it is being checked. */
+struct sink {
+	struct conn *c;   /* NULL for a notification: JSON-RPC forbids any reply, errors too */
+	struct batch *b;
+};
+
+static void send_error(struct sink to, json_t *id, int code, json_t *data, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
-static void send_error(struct conn *c, json_t *id, int code, json_t *data, const char *fmt, ...)
+static void send_error(struct sink to, json_t *id, int code, json_t *data, const char *fmt, ...)
 {
-	if (!c) { /* a notification: JSON-RPC forbids any reply, errors included */
+	if (!to.c) {
 		json_decref(data);
 		return;
 	}
@@ -39,7 +77,7 @@ static void send_error(struct conn *c, json_t *id, int code, json_t *data, const
 	va_start(ap, fmt);
 	err_setv(&e, code, fmt, ap);
 	va_end(ap);
-	conn_send(c, error_msg(id, code, e.msg, data));
+	emit(to.c, to.b, error_msg(id, code, e.msg, data));
 }
 
 static const struct op_entry *find_op(const struct rpc_table *t, const char *method)
@@ -87,7 +125,7 @@ static bool type_ok(enum param_type t, json_t *v)
 }
 
 /* Checks params against the op's table; on failure sends the error and returns -1. */
-static int check_params(struct conn *c, json_t *id, const struct op_entry *op, json_t *params)
+static int check_params(struct sink c, json_t *id, const struct op_entry *op, json_t *params)
 {
 	const char *key;
 	json_t *v;
@@ -140,79 +178,73 @@ static int check_params(struct conn *c, json_t *id, const struct op_entry *op, j
 	return 0;
 }
 
-static void handle_line(void *table, struct conn *c, const char *line, size_t len)
+/* One request (msg borrowed), alone or as part of batch b. */
+static void handle_request(const struct rpc_table *table, struct conn *conn, json_t *msg,
+			   struct batch *b)
 {
-	json_error_t jerr;
-	json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (!msg) {
-		send_error(c, NULL, VMD_ERR_PARSE, json_pack("{s:i}", "column", jerr.column),
-			   "parse error: %s", jerr.text);
-		return;
-	}
+	struct sink c = {conn, b};
 	json_t *id = NULL;
 	if (!json_is_object(msg)) {
-		send_error(c, NULL, VMD_ERR_INVALID_REQUEST, NULL,
-			   json_is_array(msg) ? "batch requests are not supported"
-					      : "a request must be a JSON object");
-		goto out;
+		send_error(c, NULL, VMD_ERR_INVALID_REQUEST, NULL, "a request must be a JSON object");
+		return;
 	}
 	/* Pick up the id first so that later errors can carry it. */
 	id = json_object_get(msg, "id");
 	if (id && !json_is_string(id) && !json_is_integer(id) && !json_is_null(id)) {
 		send_error(c, NULL, VMD_ERR_INVALID_REQUEST, NULL,
 			   "'id' must be a string, an integer or null");
-		goto out;
+		return;
 	}
 	const char *key;
 	json_t *v;
-	struct conn *ec = c; /* where errors go: nowhere for a well-formed notification */
+	struct sink ec = c; /* where errors go: nowhere for a well-formed notification */
 	json_object_foreach(msg, key, v) {
 		if (strcmp(key, "jsonrpc") && strcmp(key, "id") && strcmp(key, "method") &&
 		    strcmp(key, "params")) {
 			send_error(c, id, VMD_ERR_INVALID_REQUEST, json_pack("{s:s}", "member", key),
 				   "unknown member '%.64s' in request", key);
-			goto out;
+			return;
 		}
 	}
 	json_t *ver = json_object_get(msg, "jsonrpc");
 	if (!json_is_string(ver) || strcmp(json_string_value(ver), "2.0") != 0) {
 		send_error(c, id, VMD_ERR_INVALID_REQUEST, NULL, "'jsonrpc' must be \"2.0\"");
-		goto out;
+		return;
 	}
 	json_t *method = json_object_get(msg, "method");
 	if (!json_is_string(method)) {
 		send_error(c, id, VMD_ERR_INVALID_REQUEST, NULL, "'method' must be a string");
-		goto out;
+		return;
 	}
 	if (!id)
-		ec = NULL;
+		ec.c = NULL;
 	const struct op_entry *op = find_op(table, json_string_value(method));
 	if (!op) {
 		send_error(ec, id, VMD_ERR_METHOD_NOT_FOUND,
 			   json_pack("{s:s}", "method", json_string_value(method)),
 			   "unknown method '%.64s'", json_string_value(method));
-		goto out;
+		return;
 	}
 	json_t *params = json_object_get(msg, "params");
 	if (params && !json_is_object(params)) {
 		send_error(ec, id, VMD_ERR_INVALID_PARAMS, NULL,
 			   "'params' must be an object (named parameters)");
-		goto out;
+		return;
 	}
 	params = params ? json_incref(params) : json_object();
 	if (check_params(ec, id, op, params) < 0) {
 		json_decref(params);
-		goto out;
+		return;
 	}
-	if (op->perm == OP_WRITE && !c->can_write) {
+	if (op->perm == OP_WRITE && !conn->can_write) {
 		json_decref(params);
 		send_error(ec, id, VMD_ERR_PERMISSION, json_pack("{s:s}", "method", op->method),
 			   "permission denied: %s changes guests; this connection (uid %d) may only "
-			   "read", op->method, (int)c->uid);
-		goto out;
+			   "read", op->method, (int)conn->uid);
+		return;
 	}
 
-	struct daemon *d = server_daemon(c->srv);
+	struct daemon *d = server_daemon(conn->srv);
 	struct vm *target = NULL;
 	if (op->target) {
 		const char *name = json_string_value(json_object_get(params, op->target));
@@ -221,23 +253,54 @@ static void handle_line(void *table, struct conn *c, const char *line, size_t le
 			json_decref(params);
 			send_error(ec, id, VMD_ERR_NOT_FOUND, json_pack("{s:s}", "name", name ? name : ""),
 				   "no guest named '%s'", name ? name : "");
-			goto out;
+			return;
 		}
 	}
 
 	struct rpc_req *req = xcalloc(1, sizeof *req);
 	req->d = d;
 	req->vm = target;
-	req->conn = c;
+	req->conn = conn;
+	req->batch = b;
+	if (b)
+		b->pending++;
 	req->id = id ? json_incref(id) : NULL;
 	req->op = op;
 	req->params = params;
-	LIST_INSERT_HEAD(&c->reqs, req, link);
-	log_debug("client %u: %s", c->id, op->method);
+	LIST_INSERT_HEAD(&conn->reqs, req, link);
+	log_debug("client %u: %s", conn->id, op->method);
 	op->exec(req);
-out:
+}
+
+static void handle_line(void *table, struct conn *c, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	struct sink to = {c, NULL};
+	if (!msg) {
+		send_error(to, NULL, VMD_ERR_PARSE, json_pack("{s:i}", "column", jerr.column),
+			   "parse error: %s", jerr.text);
+		return;
+	}
+	if (!json_is_array(msg)) {
+		handle_request(table, c, msg, NULL);
+	} else if (json_array_size(msg) == 0) {
+		send_error(to, NULL, VMD_ERR_INVALID_REQUEST, NULL, "an empty batch");
+	} else {
+		struct batch *b = xcalloc(1, sizeof *b);
+		b->c = c;
+		b->replies = json_array();
+		b->dispatching = true;
+		size_t i;
+		json_t *one;
+		json_array_foreach(msg, i, one)
+			handle_request(table, c, one, b);
+		b->dispatching = false;
+		batch_maybe_send(b);
+	}
 	json_decref(msg);
 }
+
 
 static void req_free(struct rpc_req *req)
 {
@@ -255,6 +318,17 @@ static void req_free(struct rpc_req *req)
 static void finish(struct rpc_req *req, json_t *msg)
 {
 	struct conn *c = req->conn;
+	struct batch *b = req->batch;
+	if (b) {
+		if (req->id)
+			json_array_append_new(b->replies, msg);
+		else
+			json_decref(msg);
+		b->pending--;
+		req_free(req);
+		batch_maybe_send(b);
+		return;
+	}
 	if (c && req->id)
 		conn_send(c, msg);
 	else
@@ -303,6 +377,8 @@ static void conn_closed(void *table, struct conn *c)
 	while ((req = LIST_FIRST(&c->reqs))) {
 		LIST_REMOVE(req, link);
 		req->conn = NULL;
+		if (req->batch)
+			req->batch->c = NULL;
 		if (req->on_cancel)
 			req->on_cancel(req, req->cancel_arg);
 	}

@@ -77,6 +77,7 @@ struct rpc_req {
 	const struct op_entry *op;
 	json_t *params;            /* always an object */
 	struct vm *vm;             /* the op's target guest, found at dispatch (see .target) */
+	struct batch *batch;       /* the batch it is part of, or NULL (rpc.c) */
 	LIST_ENTRY(rpc_req) link;  /* in the connection's list of open requests */
 	/* Called once if the client disconnects before the request is finished. */
 	void (*on_cancel)(struct rpc_req *req, void *arg);

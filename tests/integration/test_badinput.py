@@ -108,9 +108,75 @@ class TestFraming(BadInputCase):
 
     def test_not_a_request_object(self):
         # valid JSON that is not a request object (JSON-RPC 2.0 section 5.1: -32600)
-        for bad in (b"[]", b'[{"jsonrpc":"2.0","id":1,"method":"daemon.version"}]', b"[1]",
-                    b"{}", b"42", b'"vm.list"', b"null", b"true"):
+        for bad in (b"[]", b"{}", b"42", b'"vm.list"', b"null", b"true"):
             self.raw_error(bad + b"\n", INVALID_REQUEST, data_eq={})
+
+    def batch(self, data, wait=False):
+        """Sends one line and a daemon.version with id "after"; returns what the line got
+        (parsed; an array for a batch, which the validating client does not take), or None
+        when "after" was answered and nothing else came. wait: a batch whose answer may come
+        after "after"'s."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.d.socket)
+        s.settimeout(vmdtest.WAIT)
+        s.sendall(data + b"\n" + b'{"jsonrpc":"2.0","id":"after","method":"daemon.version"}\n')
+        buf, got, after = b"", None, False
+        while not after or (wait and got is None):
+            chunk = s.recv(65536)
+            self.assertTrue(chunk, "EOF")
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                m = json.loads(line)
+                if isinstance(m, dict) and m.get("id") == "after":
+                    after = True
+                elif got is None:
+                    got = m
+        s.close()
+        return got
+
+    def test_batches_as_in_the_json_rpc_spec(self):
+        """JSON-RPC 2.0 section 7's batch examples, with vmd's methods for sum, subtract..."""
+        # rpc call with invalid JSON: one error object
+        r = self.batch(b'[{"jsonrpc":"2.0","method":"vm.list","params":{},"id":"1"},'
+                       b'{"jsonrpc":"2.0","method"]')
+        self.assertEqual((r["error"]["code"], r["id"]), (PARSE_ERROR, None))
+        # empty array: one error object
+        r = self.batch(b"[]")
+        self.assertEqual((r["error"]["code"], r["id"]), (INVALID_REQUEST, None))
+        # an invalid batch of one, of three
+        for n in (1, 3):
+            r = self.batch(b"[" + b",".join(b"%d" % (i + 1) for i in range(n)) + b"]")
+            self.assertEqual(len(r), n)
+            for e in r:
+                self.assertEqual((e["error"]["code"], e["id"]), (INVALID_REQUEST, None))
+        # a mixed batch: results, a notification (no answer), an invalid request, an unknown
+        # method, and one that fails
+        r = self.batch(b'[{"jsonrpc":"2.0","method":"daemon.version","id":"1"},'
+                       b'{"jsonrpc":"2.0","method":"vm.list","params":{"all":true}},'
+                       b'{"foo":"boo"},'
+                       b'{"jsonrpc":"2.0","method":"foo.get","params":{"name":"myself"},"id":"5"},'
+                       b'{"jsonrpc":"2.0","method":"vm.list","params":{},"id":"9"},'
+                       b'{"jsonrpc":"2.0","method":"vm.info","params":{"name":"nope"},"id":10}]')
+        self.assertEqual(len(r), 5)
+        by_id = {json.dumps(x["id"]): x for x in r}
+        self.assertEqual(by_id['"1"']["result"]["protocol"], 1)
+        self.assertEqual(by_id["null"]["error"]["code"], INVALID_REQUEST)
+        self.assertEqual(by_id['"5"']["error"]["code"], METHOD_NOT_FOUND)
+        self.assertEqual(by_id['"9"']["result"], {"vms": []})
+        self.assertEqual(by_id["10"]["error"]["code"], NOT_FOUND)
+        # all notifications: nothing comes back (the next line's answer comes first)
+        r = self.batch(b'[{"jsonrpc":"2.0","method":"daemon.version"},'
+                       b'{"jsonrpc":"2.0","method":"vm.list"}]')
+        self.assertIsNone(r)
+        # a slow request holds the array back until it is done: a create
+        cfg = json.dumps({"jsonrpc": "2.0", "id": "c", "method": "vm.create",
+                          "params": {"config": self.config("bat")}}).encode()
+        r = self.batch(b"[" + cfg + b',{"jsonrpc":"2.0","id":"v","method":"daemon.version"}]',
+                       wait=True)
+        self.assertEqual(sorted(x["id"] for x in r), ["c", "v"])
+        self.assertEqual([x["result"]["state"] for x in r if x["id"] == "c"], ["running"])
+        self.assertServing()
 
     def test_bad_envelope(self):
         cases = [
