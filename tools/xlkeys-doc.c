@@ -95,15 +95,15 @@ static json_t *value_schema(const struct xl_key *k)
 	if (k->forms & XV_BOOL)
 		json_array_append_new(any, json_pack("{s:s}", "type", "boolean"));
 	if (k->forms & (XV_LIST | XV_NESTED)) {
-		json_t *items = json_pack("{s:[s,s]}", "type", "string", "integer");
-		if (k->forms & XV_NESTED)
-			items = json_pack("{s:[{s:s},{s:s}]}", "anyOf", "type", "string", "type",
-					  "array");
-		if (specs) {
-			json_decref(items);
+		json_t *items;
+		if (specs)
 			items = json_pack("{s:[{s:s},{s:s}]}", "anyOf", "type", "string", "type",
 					  "object");
-		}
+		else if (k->forms & XV_NESTED)
+			items = json_pack("{s:[{s:s},{s:s}]}", "anyOf", "type", "string", "type",
+					  "array");
+		else
+			items = json_pack("{s:[s,s]}", "type", "string", "integer");
 		json_array_append_new(any, json_pack("{s:s, s:o}", "type", "array", "items",
 						     items));
 	}

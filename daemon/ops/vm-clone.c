@@ -144,7 +144,7 @@ static int plan(struct longop *op, struct clone *c, const char *dir)
 				     ? NULL
 				     : xstrdup(libxl_disk_format_to_string(dk->format));
 		it->source = xstrdup(file);
-		targets[i] = final; /* the op owns it */
+		targets[i] = final; /* longop_add_file copied it: freed below */
 	}
 	/* The definition under the new name, without what two guests cannot share (uuid,
 	 * MACs, vifnames, VNC display: vm_define generates uuid and MACs); everything else,
@@ -156,6 +156,8 @@ static int plan(struct longop *op, struct clone *c, const char *dir)
 	}
 	r = 0;
 out:
+	for (int i = 0; i < n; i++)
+		free(targets[i]);
 	free(targets);
 	return r;
 }

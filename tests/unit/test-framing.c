@@ -192,7 +192,7 @@ static void errors_keep_the_connection(void)
 {
 	int fd = client();
 	send_str(fd, "{not json\n"
-		     "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"vm.list\"}]\n"
+		     "[]\n" /* an empty batch (batches: tests/integration) */
 		     "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"vm.list\",\"extra\":1}\n"
 		     "{\"jsonrpc\":\"1.0\",\"id\":3,\"method\":\"vm.list\"}\n"
 		     "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"no.such\"}\n"

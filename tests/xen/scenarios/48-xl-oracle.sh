@@ -8,8 +8,12 @@
 VMD_STATE_DIR=$STATE/vmd-$SCENARIO
 
 same_as_xl() {
+    local rc=0
     python3 "$VT/oracle/test-differential.py" --socket /run/vmd/vmd.sock --vmctl vmctl \
-        --xl "xl -N create" --dir "$VT/oracle"
+        --xl "xl -N create" --dir "$VT/oracle" > "$STATE/oracle.out" || rc=$?
+    cat "$STATE/oracle.out"
+    say "$(grep -m1 'files:' "$STATE/oracle.out")"  # the figures, into the serial log
+    return $rc
 }
 
 nothing_made() {  # no definition stored, no domain but dom0
