@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "output.h"
@@ -48,7 +49,10 @@ static int print_dry_run(json_t *result)
 	if (!text)
 		return util_malformed("no libxl_json in a dry run's result");
 	print_warnings(result);
-	printf("%s\n", text);
+	/* byte for byte what xl prints, which ends without a newline; a terminal gets one */
+	fputs(text, stdout);
+	if (isatty(STDOUT_FILENO))
+		putchar('\n');
 	return VMCTL_EXIT_OK;
 }
 

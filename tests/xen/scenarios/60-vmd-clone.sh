@@ -32,7 +32,7 @@ CFGEOF
 
 # vmd_up, vm_field, wait_vm_state, wait_file, show_vmd_log: dom0/lib.sh
 
-vm_mac() { vmctl -j config "$1" | grep -o '"mac":"[^"]*"' | head -n 1 | cut -d'"' -f4; }
+vm_mac() { vmctl -j info "$1" | grep -o '"mac":"[^"]*"' | head -n 1 | cut -d'"' -f4; }
 xl_uuid() { xl list -v "$1" | awk -v n="$1" '$1 == n { print $7 }'; }
 xl_mac() { xl network-list "$1" | awk 'NR == 2 { print $3 }'; }
 

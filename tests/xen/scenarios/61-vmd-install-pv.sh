@@ -36,6 +36,9 @@ install_from_iso() {
     vmctl -j install $G --iso $ISO --type pv --disk-size 64M --memory 128 --disk $IMG \
         > $OUT/install.out
     result_line $OUT/install.out > $OUT/install.json
+    # at once: on a busy host the installer (about 20 s) may be done before the checks below
+    vmctl config $G > $OUT/config.installing
+    xl block-list $G > $OUT/blocks.installing 2>&1 || true
     vmctl console $G --timeout 150 > $OUT/console 2>&1 &
     cat $OUT/install.out
     [ "$(json_get $OUT/install.json installer.source)" = debian-xen ]
@@ -52,7 +55,7 @@ install_from_iso() {
     case $(cat $OUT/kernel) in $VMD_STATE_DIR/install/$G/*) ;; *) return 1 ;; esac
     cmp_iso_file install.amd/xen/vmlinuz "$(cat $OUT/kernel)"
     cmp_iso_file install.amd/xen/initrd.gz "$(cat $OUT/ramdisk)"
-    domid_of $G > $OUT/installer.domid
+    json_get $OUT/install.json vm.domid > $OUT/installer.domid
 }
 
 # the new image: 64 MiB, sparse (the installer writes 32 MiB of it, maybe already has)
@@ -63,17 +66,17 @@ disk_made() {
 }
 
 installing() {
-    vmctl info $G
-    [ "$(vm_field $G install_phase)" = installing ]
-    [ "$(vm_field $G state)" = running ]
-    [ "$(vm_field $G domid)" = "$(cat $OUT/installer.domid)" ]
-    # the definition while installing: the ISO's kernel, the cdrom, the vif
-    vmctl config $G | tee $OUT/config.installing
+    # as vm.install answered: the installer running, in the install phase
+    [ "$(json_get $OUT/install.json vm.install_phase)" = installing ]
+    [ "$(json_get $OUT/install.json vm.state)" = running ]
+    [ -n "$(cat $OUT/installer.domid)" ]
+    # the definition while installing (read right after): the ISO's kernel, the cdrom, the vif
+    cat $OUT/config.installing
     grep -q '^kernel = ' $OUT/config.installing
     grep -q 'xvdc' $OUT/config.installing
     grep -q 'bridge=xenbr0' $OUT/config.installing
-    xl block-list $G
-    [ "$(xl block-list $G | awk 'NR > 1' | wc -l)" = 2 ]
+    cat $OUT/blocks.installing
+    [ "$(awk 'NR > 1' $OUT/blocks.installing | wc -l)" = 2 ]
 }
 
 wait_installed() {  # NAME
