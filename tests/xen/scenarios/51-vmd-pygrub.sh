@@ -32,7 +32,15 @@ create() {
 }
 
 # libxl keeps the config it built the domain from; `xl list -l` shows it.
-bootloader_resolved() { xl list -l $G | grep '"bootloader"' | tee /dev/stderr | grep -q '"/usr/lib/xen-4.17/bin/pygrub"'; }
+# the bootloader as xl passes it (libxl finds "pygrub" in its own directory when it runs it)
+bootloader_as_xl() {
+    xl -N create $CFG > $STATE/$G.xl.json
+    xl list -l $G > $STATE/$G.dom.json
+    echo "xl: $(libxl_value $STATE/$G.xl.json b_info.bootloader)," \
+        "domain: $(libxl_value $STATE/$G.dom.json b_info.bootloader)"
+    [ "$(libxl_value $STATE/$G.xl.json b_info.bootloader)" = pygrub ]
+    [ "$(libxl_value $STATE/$G.dom.json b_info.bootloader)" = pygrub ]
+}
 
 destroyed() {
     vmctl destroy $G
@@ -44,7 +52,7 @@ step bridge make_bridge
 step vmd-up vmd_up
 step create create
 step hello wait_console $G "$MARK_HELLO role=pygrub type=PV tag=grub-cfg"
-step pygrub-path bootloader_resolved
+step pygrub-as-xl bootloader_as_xl
 step destroy destroyed
 step remove vmctl remove $G
 rm -f $IMG
