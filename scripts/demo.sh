@@ -46,6 +46,10 @@ echo "vmd is running on the simulated hypervisor (socket $VMD_SOCKET)."
 run "$VMCTL" version
 say cat centos65_3.pv.cfg
 cat "$T/centos65_3.pv.cfg"
+# what libxl will be given, as `xl -N create` would print it (nothing is made)
+say "$VMCTL create --dry-run centos65_3.pv.cfg | head -n 12"
+"$VMCTL" create --dry-run "$T/centos65_3.pv.cfg" | head -n 12
+echo "    ..."
 run "$VMCTL" create "$T/centos65_3.pv.cfg"
 run "$VMCTL" list
 run "$VMCTL" info centos65_3.pv
