@@ -74,7 +74,8 @@ installing() {
     cat $OUT/config.installing
     grep -q '^kernel = ' $OUT/config.installing
     grep -q 'xvdc' $OUT/config.installing
-    grep -q 'bridge=xenbr0' $OUT/config.installing
+    # a vif, with the MAC vmd gave it and no bridge: libxl's default, xenbr0, as with xl
+    grep -q '^vif = \[ "mac=00:16:3e:..:..:.." \]$' $OUT/config.installing
     cat $OUT/blocks.installing
     [ "$(awk 'NR > 1' $OUT/blocks.installing | wc -l)" = 2 ]
 }
