@@ -318,7 +318,12 @@ static bool number(const char *s, long long *out)
 
 json_t *config_to_json(const struct vm_config *cfg)
 {
-	json_t *raw = xlcfg_values(cfg->text ? cfg->text : "");
+	return config_text_to_json(cfg->text);
+}
+
+json_t *config_text_to_json(const char *text)
+{
+	json_t *raw = xlcfg_values(text ? text : "");
 	const char *k;
 	json_t *v;
 	json_object_foreach(raw, k, v) {

@@ -62,6 +62,7 @@ int config_parse(const char *text, size_t len, const char *filename,
 /* The JSON object form of the config (proto/: "config"): each key of the text with its value
  * (config-json.c). New reference. */
 json_t *config_to_json(const struct vm_config *cfg);
+json_t *config_text_to_json(const char *text); /* the same, of a text alone */
 /* The same for the JSON object form (proto/: "config"): converted to xl.cfg text first. */
 int config_parse_json(const json_t *obj, const struct xlkeys_host *host, struct vm_config *out,
 		      struct err *err);

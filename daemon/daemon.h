@@ -11,6 +11,7 @@
 #include <sys/queue.h>
 
 #include "backend.h"
+#include "hmap.h"
 #include "store.h"
 
 struct event_base;
@@ -27,6 +28,18 @@ struct daemon {
 	struct server *server;
 	struct jobs *jobs; /* long work in worker threads (job.c) */
 	TAILQ_HEAD(vm_list, vm) vms;
+	/* The registry's indexes (vm.c): guests by name, uuid, MAC and domid. */
+	struct hmap by_name, by_uuid, by_mac, by_domid;
+	/* Guests whose meaning is parsed and could be dropped, least recently used first. */
+	TAILQ_HEAD(, vm) parsed;
+	size_t n_parsed;
+	/* The store's index (store.h) is rewritten INDEX_DELAY after the first change that it
+	 * does not show yet, and at exit. ghosts: the identities it still holds for guests
+	 * removed since it was written (name -> struct store_id), which a new file of that name
+	 * must not have. */
+	bool index_dirty;
+	struct event *index_timer;
+	struct hmap ghosts;
 	LIST_HEAD(, vm_reservation) reserved; /* names of guests being made (vm_reserve) */
 	/* How the core reports to the world (main.c hands these to the server): a vm.event's
 	 * params (borrowed), for every subscribed client. */

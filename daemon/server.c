@@ -34,6 +34,7 @@
 #include "access.h"
 #include "conf.h"
 #include "daemon.h"
+#include "hmap.h"
 #include "log.h"
 #include "util.h"
 #include "vmd-proto.h"
@@ -54,6 +55,14 @@ struct listener {
 
 #define MAX_LISTENERS 2
 
+/* What one uid holds: its open connections and the replies queued on them, kept as they
+ * change (the output buffers' callbacks), so that no limit check walks the connections. */
+struct uid_acct {
+	uid_t uid;
+	unsigned conns;
+	size_t queued;
+};
+
 struct server {
 	struct daemon *d;
 	const struct server_hooks *hooks;
@@ -61,6 +70,9 @@ struct server {
 	size_t n_ls;
 	unsigned next_id;
 	TAILQ_HEAD(, conn) conns;
+	unsigned n_conns;
+	struct hmap uids;  /* uid -> struct uid_acct */
+	size_t queued_all; /* output queued on all connections */
 };
 
 static void conn_free(struct conn *c);
@@ -75,12 +87,51 @@ static void deferred_free_cb(evutil_socket_t fd, short what, void *arg)
 	conn_free(arg);
 }
 
+static void out_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	size_t add = info->n_added, del = info->n_deleted;
+	c->acct->queued += add - del;
+	c->srv->queued_all += add - del;
+}
+
+static struct uid_acct *acct_get(struct server *srv, uid_t uid)
+{
+	struct uid_acct *a = hmap_get(&srv->uids, &uid, sizeof uid);
+	if (!a) {
+		a = xcalloc(1, sizeof *a);
+		a->uid = uid;
+		hmap_put(&srv->uids, &a->uid, sizeof a->uid, a);
+	}
+	return a;
+}
+
+/* The connection's bufferevent goes: what it held leaves its uid's account. */
+static void conn_release(struct conn *c)
+{
+	struct uid_acct *a = c->acct;
+	if (!a)
+		return;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	evbuffer_remove_cb_entry(out, c->out_cb);
+	size_t left = evbuffer_get_length(out);
+	a->queued -= left;
+	c->srv->queued_all -= left;
+	a->conns--;
+	c->acct = NULL;
+	if (a->conns == 0) {
+		hmap_del(&c->srv->uids, &a->uid, sizeof a->uid);
+		free(a);
+	}
+}
+
 /* Marks the connection dead and frees it from a fresh loop iteration. Idempotent. */
 static void conn_drop(struct conn *c, const char *why)
 {
 	if (!c->bev)
 		return;
 	log_debug("client %u: closing (%s)", c->id, why);
+	conn_release(c);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	c->closing = true;
@@ -90,9 +141,12 @@ static void conn_drop(struct conn *c, const char *why)
 static void conn_free(struct conn *c)
 {
 	c->srv->hooks->closed(c->srv->hooks->arg, c);
-	if (c->bev)
+	if (c->bev) {
+		conn_release(c);
 		bufferevent_free(c->bev);
+	}
 	TAILQ_REMOVE(&c->srv->conns, c, link);
+	c->srv->n_conns--;
 	free(c);
 }
 
@@ -107,17 +161,6 @@ static void maybe_finish_closing(struct conn *c)
 void conn_request_done(struct conn *c)
 {
 	maybe_finish_closing(c);
-}
-
-/* Output queued on the connections of uid (all connections when uid is -1). */
-static size_t queued(const struct server *srv, uid_t uid)
-{
-	size_t n = 0;
-	const struct conn *o;
-	TAILQ_FOREACH(o, &srv->conns, link)
-		if (o->bev && (uid == (uid_t)-1 || o->uid == uid))
-			n += evbuffer_get_length(bufferevent_get_output(o->bev));
-	return n;
 }
 
 static bool bounded(uid_t uid)
@@ -142,9 +185,9 @@ void conn_send(struct conn *c, json_t *msg)
 	const char *full = NULL;
 	if (evbuffer_get_length(out) + add > VMD_MAX_OUTQ)
 		full = "its";
-	else if (bounded(c->uid) && queued(c->srv, c->uid) + add > VMD_MAX_OUTQ_PER_UID)
+	else if (bounded(c->uid) && c->acct->queued + add > VMD_MAX_OUTQ_PER_UID)
 		full = "its uid's";
-	else if (queued(c->srv, (uid_t)-1) + add > VMD_MAX_OUTQ_ALL)
+	else if (c->srv->queued_all + add > VMD_MAX_OUTQ_ALL)
 		full = "all clients'";
 	if (full) {
 		free(text);
@@ -303,12 +346,12 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
+	srv->n_conns++;
+	c->acct = acct_get(srv, c->uid);
+	c->acct->conns++;
+	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev), out_changed, c);
 	if (bounded(c->uid)) {
-		unsigned n = 0;
-		struct conn *o;
-		TAILQ_FOREACH(o, &srv->conns, link)
-			n += o->bev && o->uid == c->uid;
-		if (n > VMD_MAX_CONNS_PER_UID) {
+		if (c->acct->conns > VMD_MAX_CONNS_PER_UID) {
 			log_warn("client %u: uid %d has %d connections already; refused", c->id,
 				 (int)c->uid, VMD_MAX_CONNS_PER_UID);
 			bufferevent_setcb(c->bev, NULL, write_cb, event_cb, c);
@@ -332,11 +375,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 static unsigned server_connections(const struct server *srv)
 {
-	unsigned n = 0;
-	const struct conn *c;
-	TAILQ_FOREACH(c, &srv->conns, link)
-		n++;
-	return n;
+	return srv->n_conns;
 }
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -459,6 +498,7 @@ struct server *server_new(struct daemon *d, const char *path, int fd,
 	srv->d = d;
 	srv->hooks = hooks;
 	TAILQ_INIT(&srv->conns);
+	hmap_init(&srv->uids);
 	if (server_listen(srv, path, fd, false) < 0) {
 		free(srv);
 		return NULL;
@@ -483,5 +523,6 @@ void server_free(struct server *srv)
 			unlink(srv->ls[i].path);
 		free(srv->ls[i].path);
 	}
+	hmap_finish(&srv->uids); /* empty: every connection released its account */
 	free(srv);
 }

@@ -16,6 +16,9 @@
 struct daemon;
 struct rpc_req;
 
+struct uid_acct;
+struct evbuffer_cb_entry;
+
 struct conn {
 	TAILQ_ENTRY(conn) link;
 	struct server *srv;
@@ -29,6 +32,8 @@ struct conn {
 	bool closing;    /* flush what is queued, then close */
 	bool paused;     /* input not read while its output is over VMD_OUTQ_PAUSE */
 	LIST_HEAD(, rpc_req) reqs; /* the dispatcher's; the server only asks if it is empty */
+	struct uid_acct *acct;     /* what its uid holds (server.c) */
+	struct evbuffer_cb_entry *out_cb;
 };
 
 struct server_hooks {

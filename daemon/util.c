@@ -190,6 +190,12 @@ int fsync_parent_dir(const char *path)
 
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
+	return write_file_atomic_st(path, data, len, mode, NULL);
+}
+
+int write_file_atomic_st(const char *path, const void *data, size_t len, unsigned mode,
+			 struct stat *st)
+{
 	/* The temp name starts with a dot and ends in .tmp so that a store scan recognises and
 	 * removes leftovers of a crash between create and rename. */
 	const char *base = strrchr(path, '/');
@@ -215,7 +221,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
 		p += w;
 		left -= (size_t)w;
 	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0)
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || (st && fstat(fd, st) < 0))
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;

@@ -36,6 +36,11 @@ void mac_generate_xen(uint8_t mac[6]);
 /* Writes data to path atomically and durably: temp file in the same directory, fsync,
  * rename over path, fsync of the directory. 0 / -1 with errno; no temp file left on failure. */
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* The same, filling st with the new file's status (its identity: it keeps it through the
+ * rename). */
+struct stat;
+int write_file_atomic_st(const char *path, const void *data, size_t len, unsigned mode,
+			 struct stat *st);
 /* fsync of the directory that holds path (after a rename or unlink in it). 0 / -1 errno. */
 int fsync_parent_dir(const char *path);
 /* Reads a whole regular file of at most max bytes; malloc'ed, NUL-terminated. NULL + errno. */

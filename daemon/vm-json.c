@@ -17,20 +17,23 @@ static void add_runtime(json_t *o, const struct dom_info *di)
 
 json_t *vm_to_json(struct vm *vm, bool detail)
 {
-	const struct vm_config *c = &vm->cfg;
 	char u[UUID_STR_LEN];
-	uuid_format(c->uuid, u);
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:I, s:b, s:b}", "name", c->name,
-			      "uuid", u, "type", vm_type_name(c->type), "state",
+	uuid_format(vm->uuid, u);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:I, s:b, s:b}", "name", vm->name,
+			      "uuid", u, "type", vm_type_name(vm->type), "state",
 			      vm_state_name(vm->state), "domid",
 			      vm->domid >= 0 ? json_integer(vm->domid) : json_null(), "vcpus",
-			      vm_config_vcpus(c), "memory", (json_int_t)vm_config_memory_mib(c),
-			      "managed", 1, "autostart",
-			      vm->autostart);
+			      vm->vcpus, "memory", (json_int_t)vm->memory_mib, "managed", 1,
+			      "autostart", vm->autostart);
 	const char *phase = vm_install_phase_name(vm->install.phase);
 	if (phase)
 		json_object_set_new(o, "install_phase", json_string(phase));
 	if (!detail)
+		return o;
+	struct err cerr = {0};
+	const struct vm_config *c = vm_cfg(vm, &cerr); /* the caller made sure it translates */
+	err_clear(&cerr);
+	if (!c)
 		return o;
 	json_object_set_new(o, "maxvcpus", json_integer(vm_config_maxvcpus(c)));
 	json_object_set_new(o, "maxmem", json_integer((json_int_t)vm_config_maxmem_mib(c)));

@@ -62,7 +62,7 @@ static void set_state(struct vm *vm, enum vm_state st, const char *event)
 	enum vm_state old = vm->state;
 	vm->state = st;
 	if (old != st || event)
-		log_info("%s: %s -> %s (%s)", vm->cfg.name, vm_state_name(old), vm_state_name(st),
+		log_info("%s: %s -> %s (%s)", vm->name, vm_state_name(old), vm_state_name(st),
 			 event);
 	vm_emit(vm, event);
 	if (st == VM_STOPPED) {
@@ -80,7 +80,7 @@ static void decorate(const struct vm *vm, struct err *err)
 	if (!err->code)
 		err->code = VMD_ERR_BACKEND;
 	if (!err_data_str(err, "name"))
-		err_add_str(err, "name", vm->cfg.name);
+		err_add_str(err, "name", vm->name);
 	if ((err->code == VMD_ERR_BAD_STATE || err->code == VMD_ERR_BUSY) &&
 	    !err_data_str(err, "state"))
 		err_add_str(err, "state", vm_state_name(vm->state));
@@ -141,7 +141,7 @@ static struct vm *vm_of_record(struct daemon *d, const char *record)
 	if (json_integer_value(json_object_get(r, "vmd")) == 1 && name && uuid &&
 	    uuid_parse(uuid, u) == 0) {
 		vm = vm_find(d, name);
-		if (vm && memcmp(vm->cfg.uuid, u, 16) != 0)
+		if (vm && memcmp(vm->uuid, u, 16) != 0)
 			vm = NULL;
 	}
 	json_decref(r);
@@ -165,12 +165,12 @@ void vm_adopt_all(struct daemon *d)
 			continue;
 		}
 		if (be_watch(d->be, doms[i].domid, &err) < 0) {
-			log_error("%s: cannot watch domain %u: %s", vm->cfg.name, doms[i].domid,
+			log_error("%s: cannot watch domain %u: %s", vm->name, doms[i].domid,
 				  err.msg);
 		}
-		vm->domid = doms[i].domid;
+		vm_set_domid(vm, doms[i].domid);
 		vm->started_at = (double)doms[i].start_time;
-		log_info("%s: adopted domain %u", vm->cfg.name, doms[i].domid);
+		log_info("%s: adopted domain %u", vm->name, doms[i].domid);
 		set_state(vm, adopted_state(doms[i].state), "adopted");
 		/* It stopped while we were away: its on_* rule is still to be applied. */
 		if ((doms[i].state == DOM_SHUTDOWN || doms[i].state == DOM_CRASHED) &&
@@ -184,8 +184,8 @@ void vm_adopt_all(struct daemon *d)
 static char *make_record(const struct vm *vm)
 {
 	char u[UUID_STR_LEN];
-	uuid_format(vm->cfg.uuid, u);
-	json_t *r = json_pack("{s:i, s:s, s:s}", "vmd", 1, "name", vm->cfg.name, "uuid", u);
+	uuid_format(vm->uuid, u);
+	json_t *r = json_pack("{s:i, s:s, s:s}", "vmd", 1, "name", vm->name, "uuid", u);
 	char *s = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(r);
 	return s;
@@ -196,23 +196,26 @@ static void created(void *arg, const struct err *err, uint32_t domid)
 	struct vm *vm = arg;
 	vm->in_flight = false;
 	if (err) {
-		log_error("%s: start failed: %s", vm->cfg.name, err->msg);
+		log_error("%s: start failed: %s", vm->name, err->msg);
 		set_state(vm, VM_STOPPED, "start-failed");
 		finish_op(vm, err);
 		return;
 	}
-	vm->domid = domid;
+	vm_set_domid(vm, domid);
 	vm->started_at = now_wall();
 	bool restart = vm->state == VM_REBOOTING;
-	log_info("%s: running as domain %u", vm->cfg.name, domid);
+	log_info("%s: running as domain %u", vm->name, domid);
 	set_state(vm, VM_RUNNING, restart ? "restarted" : "started");
 	finish_op(vm, NULL);
 }
 
 static int begin_create(struct vm *vm, struct err *err)
 {
+	const struct vm_config *cfg = vm_cfg(vm, err);
+	if (!cfg)
+		return -1;
 	char *record = make_record(vm);
-	int r = be_create(vm->d->be, &vm->cfg, record, created, vm, err);
+	int r = be_create(vm->d->be, cfg, record, created, vm, err);
 	free(record);
 	if (r == 0)
 		vm->in_flight = true;
@@ -224,16 +227,16 @@ int vm_start(struct vm *vm, vm_done_fn *done, void *arg, struct err *err)
 	if (vm->readers) {
 		/* Its disks are being copied: a running guest would change them under the copy. */
 		err_set(err, VMD_ERR_BUSY, "guest '%s' is being cloned; start it once the "
-			"copy is done", vm->cfg.name);
+			"copy is done", vm->name);
 		return refused(vm, err);
 	}
 	if (vm_busy(vm)) {
-		err_set(err, VMD_ERR_BUSY, "guest '%s' is %s", vm->cfg.name,
+		err_set(err, VMD_ERR_BUSY, "guest '%s' is %s", vm->name,
 			vm_state_name(vm->state));
 		return refused(vm, err);
 	}
 	if (vm->state != VM_STOPPED) {
-		err_set(err, VMD_ERR_BAD_STATE, "guest '%s' is already %s", vm->cfg.name,
+		err_set(err, VMD_ERR_BAD_STATE, "guest '%s' is already %s", vm->name,
 			vm_state_name(vm->state));
 		return refused(vm, err);
 	}
@@ -262,12 +265,13 @@ static bool restart_allowed(struct vm *vm)
  * failed write leaves the guest as it was (still installing), stopped. */
 static int install_switch(struct vm *vm)
 {
-	struct vm_config old = vm->cfg, next;
+	struct vm_config next;
 	struct err err = {0};
 	vm_config_init(&next);
-	if (vm_config_copy(&next, &vm->cfg, &err) < 0 ||
+	const struct vm_config *cur = vm_cfg(vm, &err);
+	if (!cur || vm_config_copy(&next, cur, &err) < 0 ||
 	    vm_config_make_installed(&next, &err) < 0) {
-		log_error("%s: cannot switch to the installed system: %s", vm->cfg.name, err.msg);
+		log_error("%s: cannot switch to the installed system: %s", vm->name, err.msg);
 		vm_config_finish(&next);
 		err_clear(&err);
 		return -1;
@@ -276,26 +280,24 @@ static int install_switch(struct vm *vm)
 	size_t n_files = vm->install.n_files;
 	vm->install.files = NULL;
 	vm->install.n_files = 0;
-	vm->cfg = next;
 	vm->install.phase = VM_INSTALL_DONE;
-	if (vm_save(vm) < 0) {
+	if (vm_replace_config(vm, &next, &err) < 0) {
 		log_error("%s: the installer is done, but the installed system's definition could "
-			  "not be stored; the guest stays as it was",
-			  vm->cfg.name);
-		vm_config_finish(&vm->cfg);
-		vm->cfg = old;
+			  "not be stored (%s); the guest stays as it was",
+			  vm->name, err.msg);
+		err_clear(&err);
+		vm_config_finish(&next);
 		vm->install.phase = VM_INSTALL_RUNNING;
 		vm->install.files = files;
 		vm->install.n_files = n_files;
 		return -1;
 	}
-	vm_config_finish(&old);
 	vm->install.files = files;
 	vm->install.n_files = n_files;
 	vm_install_files_delete(vm);
-	log_info("%s: installed; it now boots from its disk (%s)", vm->cfg.name,
-		 vm->cfg.type == VM_TYPE_HVM ? "boot = \"c\", cdrom ejected"
-					     : "bootloader = \"pygrub\"");
+	log_info("%s: installed; it now boots from its disk (%s)", vm->name,
+		 vm->type == VM_TYPE_HVM ? "boot = \"c\", cdrom ejected"
+					 : "bootloader = \"pygrub\"");
 	return 0;
 }
 
@@ -307,12 +309,12 @@ static void destroyed(void *arg, const struct err *err, uint32_t domid)
 	vm->install_finishing = false;
 	if (err) {
 		/* The domain is still there: show it as preserved so the admin can act. */
-		log_error("%s: destroying domain %u failed: %s", vm->cfg.name, domid, err->msg);
+		log_error("%s: destroying domain %u failed: %s", vm->name, domid, err->msg);
 		set_state(vm, VM_SHUTDOWN, "destroy-failed");
 		finish_op(vm, err);
 		return;
 	}
-	vm->domid = -1;
+	vm_set_domid(vm, -1);
 	if (switching) {
 		if (install_switch(vm) < 0) {
 			set_state(vm, VM_STOPPED, "install-failed");
@@ -330,14 +332,14 @@ static void destroyed(void *arg, const struct err *err, uint32_t domid)
 	if (vm->state == VM_REBOOTING) {
 		if (!restart_allowed(vm)) {
 			log_error("%s: restarted %d times within %.0f s; not restarting again",
-				  vm->cfg.name, RESTART_LIMIT, RESTART_WINDOW);
+				  vm->name, RESTART_LIMIT, RESTART_WINDOW);
 			set_state(vm, VM_STOPPED, "restart-limit");
 			finish_op(vm, NULL);
 			return;
 		}
 		struct err cerr = {0};
 		if (begin_create(vm, &cerr) < 0) {
-			log_error("%s: restart failed: %s", vm->cfg.name, cerr.msg);
+			log_error("%s: restart failed: %s", vm->name, cerr.msg);
 			set_state(vm, VM_STOPPED, "start-failed");
 			finish_op(vm, &cerr);
 		}
@@ -362,12 +364,12 @@ static int begin_destroy(struct vm *vm, enum vm_state during, const char *event,
 int vm_destroy(struct vm *vm, vm_done_fn *done, void *arg, struct err *err)
 {
 	if (vm_busy(vm)) {
-		err_set(err, VMD_ERR_BUSY, "guest '%s' is %s", vm->cfg.name,
+		err_set(err, VMD_ERR_BUSY, "guest '%s' is %s", vm->name,
 			vm_state_name(vm->state));
 		return refused(vm, err);
 	}
 	if (!vm_has_domain(vm)) {
-		err_set(err, VMD_ERR_BAD_STATE, "guest '%s' is not running", vm->cfg.name);
+		err_set(err, VMD_ERR_BAD_STATE, "guest '%s' is not running", vm->name);
 		return refused(vm, err);
 	}
 	vm->op_done = done;
@@ -383,13 +385,13 @@ int vm_destroy(struct vm *vm, vm_done_fn *done, void *arg, struct err *err)
 static int require_running(struct vm *vm, const char *what, struct err *err)
 {
 	if (vm_busy(vm)) {
-		err_set(err, VMD_ERR_BUSY, "guest '%s' is %s", vm->cfg.name,
+		err_set(err, VMD_ERR_BUSY, "guest '%s' is %s", vm->name,
 			vm_state_name(vm->state));
 		return -1;
 	}
 	if (vm->state != VM_RUNNING) {
 		err_set(err, VMD_ERR_BAD_STATE, "cannot %s guest '%s': it is %s", what,
-			vm->cfg.name, vm_state_name(vm->state));
+			vm->name, vm_state_name(vm->state));
 		return -1;
 	}
 	return 0;
@@ -433,13 +435,13 @@ int vm_pause(struct vm *vm, struct err *err)
 int vm_unpause(struct vm *vm, struct err *err)
 {
 	if (vm_busy(vm)) {
-		err_set(err, VMD_ERR_BUSY, "guest '%s' is %s", vm->cfg.name,
+		err_set(err, VMD_ERR_BUSY, "guest '%s' is %s", vm->name,
 			vm_state_name(vm->state));
 		return refused(vm, err);
 	}
 	if (vm->state != VM_PAUSED) {
 		err_set(err, VMD_ERR_BAD_STATE, "cannot unpause guest '%s': it is %s",
-			vm->cfg.name, vm_state_name(vm->state));
+			vm->name, vm_state_name(vm->state));
 		return refused(vm, err);
 	}
 	if (be_unpause(vm->d->be, (uint32_t)vm->domid, err) < 0)
@@ -455,13 +457,13 @@ int vm_unpause(struct vm *vm, struct err *err)
 static void core_dump(struct vm *vm)
 {
 	const struct vmd_conf *conf = conf_active();
-	char *path = xasprintf("%s/%s", conf->dump_dir, vm->cfg.name);
+	char *path = xasprintf("%s/%s", conf->dump_dir, vm->name);
 	struct err err = {0};
-	log_info("%s: dumping core to %s", vm->cfg.name, path);
+	log_info("%s: dumping core to %s", vm->name, path);
 	if (mkdir_p(conf->dump_dir, 0700) < 0)
-		log_error("%s: core dump: %s: %s", vm->cfg.name, conf->dump_dir, strerror(errno));
+		log_error("%s: core dump: %s: %s", vm->name, conf->dump_dir, strerror(errno));
 	else if (be_core_dump(vm->d->be, (uint32_t)vm->domid, path, &err) < 0)
-		log_error("%s: core dump failed: %s", vm->cfg.name, err.msg);
+		log_error("%s: core dump failed: %s", vm->name, err.msg);
 	err_clear(&err);
 	free(path);
 }
@@ -496,7 +498,7 @@ static void apply(struct vm *vm, enum vm_action action, const char *reason, bool
 			return;
 		break;
 	}
-	log_error("%s: cannot act on %s: %s", vm->cfg.name, reason, err.msg);
+	log_error("%s: cannot act on %s: %s", vm->name, reason, err.msg);
 	set_state(vm, crash ? VM_CRASHED : VM_SHUTDOWN, reason);
 }
 
@@ -507,7 +509,7 @@ static bool install_finish(struct vm *vm, const char *how)
 {
 	if (vm->install.phase != VM_INSTALL_RUNNING)
 		return false;
-	log_info("%s: the installer ended (%s); switching to the installed system", vm->cfg.name,
+	log_info("%s: the installer ended (%s); switching to the installed system", vm->name,
 		 how);
 	struct err err = {0};
 	vm->install_finishing = true;
@@ -515,9 +517,21 @@ static bool install_finish(struct vm *vm, const char *how)
 			  &err) == 0)
 		return true;
 	vm->install_finishing = false;
-	log_error("%s: cannot destroy the installer's domain: %s", vm->cfg.name, err.msg);
+	log_error("%s: cannot destroy the installer's domain: %s", vm->name, err.msg);
 	set_state(vm, VM_SHUTDOWN, how);
 	return true;
+}
+
+/* The guest's on_* rule (which: "on_poweroff", ...). Should its text no longer translate
+ * (said in the log), xl's defaults: restart on reboot, else destroy. */
+static enum vm_action action_of(struct vm *vm, const char *which)
+{
+	struct err err = {0};
+	const struct vm_config *cfg = vm_cfg(vm, &err);
+	err_clear(&err);
+	if (cfg)
+		return vm_config_action(cfg, which);
+	return strcmp(which, "on_reboot") == 0 ? VM_ACTION_RESTART : VM_ACTION_DESTROY;
 }
 
 void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev)
@@ -530,14 +544,14 @@ void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev)
 	}
 	if (vm_busy(vm)) {
 		/* We are destroying or restarting it already; that outcome wins. */
-		log_debug("%s: event %d ignored during %s", vm->cfg.name, (int)ev,
+		log_debug("%s: event %d ignored during %s", vm->name, (int)ev,
 			  vm_state_name(vm->state));
 		return;
 	}
 	switch (ev) {
 	case DOM_EV_GONE:
-		log_warn("%s: domain %u disappeared (destroyed outside vmd?)", vm->cfg.name, domid);
-		vm->domid = -1;
+		log_warn("%s: domain %u disappeared (destroyed outside vmd?)", vm->name, domid);
+		vm_set_domid(vm, -1);
 		set_state(vm, VM_STOPPED, "destroyed");
 		break;
 	case DOM_EV_POWEROFF: {
@@ -546,8 +560,8 @@ void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev)
 		if (!asked && install_finish(vm, "poweroff"))
 			break;
 		enum vm_action a = asked ? VM_ACTION_DESTROY
-					 : vm_config_action(&vm->cfg, "on_poweroff");
-		log_info("%s: powered off; on_poweroff %s", vm->cfg.name, vm_action_name(a));
+					 : action_of(vm, "on_poweroff");
+		log_info("%s: powered off; on_poweroff %s", vm->name, vm_action_name(a));
 		apply(vm, a, "poweroff", false);
 		break;
 	}
@@ -557,8 +571,8 @@ void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev)
 		if (!asked && install_finish(vm, "reboot"))
 			break;
 		enum vm_action a = asked ? VM_ACTION_RESTART
-					 : vm_config_action(&vm->cfg, "on_reboot");
-		log_info("%s: rebooting; on_reboot %s", vm->cfg.name, vm_action_name(a));
+					 : action_of(vm, "on_reboot");
+		log_info("%s: rebooting; on_reboot %s", vm->name, vm_action_name(a));
 		apply(vm, a, "reboot", false);
 		break;
 	}
@@ -571,11 +585,11 @@ void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev)
 		const char *what = ev == DOM_EV_CRASH      ? "crash"
 				   : ev == DOM_EV_WATCHDOG ? "watchdog"
 							   : "soft-reset";
-		enum vm_action a = vm_config_action(&vm->cfg, key);
+		enum vm_action a = action_of(vm, key);
 		if (ev == DOM_EV_SOFT_RESET)
-			log_info("%s: soft reset; %s %s", vm->cfg.name, key, vm_action_name(a));
+			log_info("%s: soft reset; %s %s", vm->name, key, vm_action_name(a));
 		else
-			log_warn("%s: %s; %s %s", vm->cfg.name,
+			log_warn("%s: %s; %s %s", vm->name,
 				 ev == DOM_EV_CRASH ? "crashed" : "its watchdog fired", key,
 				 vm_action_name(a));
 		apply(vm, a, what, ev != DOM_EV_SOFT_RESET);
@@ -591,7 +605,7 @@ static void waiter_timeout(evutil_socket_t fd, short what, void *arg)
 	struct vm_waiter *w = arg;
 	struct err err = {0};
 	err_set(&err, VMD_ERR_TIMEOUT, "guest '%s' did not stop within %.0f s (still %s)",
-		w->vm->cfg.name, w->timeout, vm_state_name(w->vm->state));
+		w->vm->name, w->timeout, vm_state_name(w->vm->state));
 	finish_waiter(w, &err);
 	err_clear(&err);
 }
@@ -639,7 +653,7 @@ void vm_life_end(struct daemon *d)
 static void autostart_done(struct vm *vm, void *arg, const struct err *err)
 {
 	if (err)
-		log_error("%s: autostart failed: %s", vm->cfg.name, err->msg);
+		log_error("%s: autostart failed: %s", vm->name, err->msg);
 }
 
 void vm_autostart(struct daemon *d)
@@ -660,9 +674,9 @@ void vm_autostart(struct daemon *d)
 		if (!vm->autostart || vm->state != VM_STOPPED)
 			continue;
 		struct err err = {0};
-		log_info("%s: autostart", vm->cfg.name);
+		log_info("%s: autostart", vm->name);
 		if (vm_start(vm, autostart_done, NULL, &err) < 0)
-			log_error("%s: autostart failed: %s", vm->cfg.name, err.msg);
+			log_error("%s: autostart failed: %s", vm->name, err.msg);
 		err_clear(&err);
 	}
 }

@@ -3,9 +3,12 @@
  * and removed, and their persistence in the store. What happens to a defined guest over
  * time (start, stop, the on_* rules, adoption) is vm-life.c's.
  *
- * A definition is stored as {"vmd_store": 2, "xlcfg": <its xl.cfg text>, "autostart": b,
- * "owned_disks": [...], "install": {...}} (store.c writes it atomically); version 1, with
- * the JSON config object in "config", is still read.
+ * A definition is stored as {"vmd_store": 2, "xlcfg": <its xl.cfg text>, "brief": {...},
+ * "autostart": b, "owned_disks": [...], "install": {...}} (store.c writes it atomically);
+ * version 1, with the JSON config object in "config", is still read. The brief (see vm.h) is
+ * what the text means to the registry, with a checksum of the text: at start-up a document
+ * whose brief matches its text is taken without translating the text. One without a brief
+ * (written by an older vmd) or whose text was edited is translated, as before.
  */
 #include "vm.h"
 
@@ -17,6 +20,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "conf.h"
 #include "daemon.h"
@@ -66,7 +71,7 @@ void vm_refuse(const struct vm *vm, struct err *err, int code, const char *fmt, 
 	va_start(ap, fmt);
 	err_setv(err, code, fmt, ap);
 	va_end(ap);
-	err_add_str(err, "name", vm->cfg.name);
+	err_add_str(err, "name", vm->name);
 	err_add_str(err, "state", vm_state_name(vm->state));
 }
 
@@ -75,8 +80,8 @@ void vm_refuse(const struct vm *vm, struct err *err, int code, const char *fmt, 
 json_t *vm_event_json(const struct vm *vm, const char *event)
 {
 	char uuid[UUID_STR_LEN];
-	uuid_format(vm->cfg.uuid, uuid);
-	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:f}", "name", vm->cfg.name, "uuid", uuid,
+	uuid_format(vm->uuid, uuid);
+	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:f}", "name", vm->name, "uuid", uuid,
 			 "state", vm_state_name(vm->state), "domid",
 			 vm->domid >= 0 ? json_integer(vm->domid) : json_null(), "event", event,
 			 "time", now_wall());
@@ -91,15 +96,11 @@ void vm_emit(struct vm *vm, const char *event)
 	json_decref(p);
 }
 
-/* ---- lookups ----------------------------------------------------------------------------- */
+/* ---- lookups and indexes ---------------------------------------------------------------- */
 
 struct vm *vm_find(struct daemon *d, const char *name)
 {
-	struct vm *vm;
-	TAILQ_FOREACH(vm, &d->vms, link)
-		if (strcmp(vm->cfg.name, name) == 0)
-			return vm;
-	return NULL;
+	return hmap_get(&d->by_name, name, strlen(name));
 }
 
 struct vm *vm_get(struct daemon *d, const char *name, struct err *err)
@@ -114,20 +115,13 @@ struct vm *vm_get(struct daemon *d, const char *name, struct err *err)
 
 struct vm *vm_find_domid(struct daemon *d, uint32_t domid)
 {
-	struct vm *vm;
-	TAILQ_FOREACH(vm, &d->vms, link)
-		if (vm->domid == (int64_t)domid)
-			return vm;
-	return NULL;
+	int64_t key = domid;
+	return hmap_get(&d->by_domid, &key, sizeof key);
 }
 
 static struct vm *find_uuid(struct daemon *d, const uint8_t uuid[16])
 {
-	struct vm *vm;
-	TAILQ_FOREACH(vm, &d->vms, link)
-		if (memcmp(vm->cfg.uuid, uuid, 16) == 0)
-			return vm;
-	return NULL;
+	return hmap_get(&d->by_uuid, uuid, 16);
 }
 
 static bool mac_set(const uint8_t mac[6])
@@ -139,13 +133,281 @@ static bool mac_set(const uint8_t mac[6])
 /* The guest that already uses mac, if any. */
 static struct vm *find_mac(struct daemon *d, const uint8_t mac[6])
 {
-	struct vm *vm;
-	TAILQ_FOREACH(vm, &d->vms, link) {
-		for (int i = 0; i < vm->cfg.dc.num_nics; i++)
-			if (memcmp(vm->cfg.dc.nics[i].mac, mac, 6) == 0)
-				return vm;
+	return hmap_get(&d->by_mac, mac, 6);
+}
+
+/* Enters a guest in the indexes: its name and uuid (known to be free) and its MACs. When a
+ * MAC is taken (by another guest, or twice by this one), nothing is entered: returns the
+ * guest that has it, *clash its index in vm->macs. NULL when entered. */
+static struct vm *index_try_add(struct vm *vm, size_t *clash)
+{
+	struct daemon *d = vm->d;
+	for (size_t i = 0; i < vm->n_macs; i++) {
+		struct vm *other = hmap_put(&d->by_mac, vm->macs[i], 6, vm);
+		if (other) {
+			for (size_t j = 0; j < i; j++)
+				hmap_del(&d->by_mac, vm->macs[j], 6);
+			*clash = i;
+			return other;
+		}
 	}
+	hmap_put(&d->by_name, vm->name, strlen(vm->name), vm);
+	hmap_put(&d->by_uuid, vm->uuid, 16, vm);
+	if (vm->domid >= 0)
+		hmap_put(&d->by_domid, &vm->domid, sizeof vm->domid, vm);
 	return NULL;
+}
+
+static void index_del(struct vm *vm)
+{
+	struct daemon *d = vm->d;
+	if (hmap_get(&d->by_name, vm->name, strlen(vm->name)) == vm)
+		hmap_del(&d->by_name, vm->name, strlen(vm->name));
+	if (hmap_get(&d->by_uuid, vm->uuid, 16) == vm)
+		hmap_del(&d->by_uuid, vm->uuid, 16);
+	for (size_t i = 0; i < vm->n_macs; i++)
+		if (hmap_get(&d->by_mac, vm->macs[i], 6) == vm)
+			hmap_del(&d->by_mac, vm->macs[i], 6);
+	if (vm->domid >= 0 && hmap_get(&d->by_domid, &vm->domid, sizeof vm->domid) == vm)
+		hmap_del(&d->by_domid, &vm->domid, sizeof vm->domid);
+}
+
+/* A parsed guest that may drop its meaning: no domain, nothing under way. */
+static bool cfg_droppable(const struct vm *vm)
+{
+	return !vm_has_domain(vm) && !vm_busy(vm) && vm->state == VM_STOPPED &&
+	       !vm->install_finishing && !vm->op_done;
+}
+
+static void parsed_unlink(struct vm *vm)
+{
+	if (!vm->cfg || vm_has_domain(vm))
+		return; /* guests with a domain are not in the list */
+	TAILQ_REMOVE(&vm->d->parsed, vm, parsed_link);
+	vm->d->n_parsed--;
+}
+
+static void parsed_link_tail(struct vm *vm)
+{
+	TAILQ_INSERT_TAIL(&vm->d->parsed, vm, parsed_link);
+	vm->d->n_parsed++;
+}
+
+static void cfg_drop(struct vm *vm)
+{
+	parsed_unlink(vm);
+	vm_config_finish(vm->cfg);
+	free(vm->cfg);
+	vm->cfg = NULL;
+	free(vm->text); /* in the store: vm_text reads it again */
+	vm->text = NULL;
+}
+
+/* Drops the meaning of the least recently used droppable guests beyond VM_CFG_CACHE; keep
+ * is never dropped. */
+static void cfg_trim(struct daemon *d, const struct vm *keep)
+{
+	struct vm *vm = TAILQ_FIRST(&d->parsed);
+	while (d->n_parsed > VM_CFG_CACHE && vm) {
+		struct vm *next = TAILQ_NEXT(vm, parsed_link);
+		if (vm != keep && cfg_droppable(vm))
+			cfg_drop(vm);
+		vm = next;
+	}
+}
+
+void vm_set_domid(struct vm *vm, int64_t domid)
+{
+	if (vm->domid == domid)
+		return;
+	struct daemon *d = vm->d;
+	/* A guest with a domain keeps its meaning (the on_* rules need it): out of the list. */
+	parsed_unlink(vm);
+	if (vm->domid >= 0 && hmap_get(&d->by_domid, &vm->domid, sizeof vm->domid) == vm)
+		hmap_del(&d->by_domid, &vm->domid, sizeof vm->domid);
+	vm->domid = domid;
+	if (domid >= 0)
+		hmap_put(&d->by_domid, &vm->domid, sizeof vm->domid, vm);
+	else if (vm->cfg)
+		parsed_link_tail(vm);
+}
+
+/* The checksum of a text that the brief carries (SipHash-2-4 under a fixed key: stable
+ * across processes, unlike the indexes' keyed hash). */
+static void text_sum(const char *text, char out[17])
+{
+	static const uint8_t key[16] = "vmd brief v1 sum";
+	snprintf(out, 17, "%016llx", (unsigned long long)siphash24(key, text, strlen(text)));
+}
+
+static void brief_free(struct vm *vm)
+{
+	free(vm->name);
+	free(vm->text);
+	free(vm->macs);
+	vm->name = vm->text = NULL;
+	vm->macs = NULL;
+	vm->n_macs = 0;
+}
+
+/* The brief of a parsed config (the vm's own is replaced). */
+static void brief_from_cfg(struct vm *vm, const struct vm_config *cfg)
+{
+	brief_free(vm);
+	vm->name = xstrdup(cfg->name);
+	memcpy(vm->uuid, cfg->uuid, 16);
+	vm->type = cfg->type;
+	vm->vcpus = vm_config_vcpus(cfg);
+	vm->memory_mib = vm_config_memory_mib(cfg);
+	vm->text = xstrdup(cfg->text);
+	text_sum(vm->text, vm->text_sum);
+	vm->macs = xcalloc((size_t)cfg->dc.num_nics + 1, sizeof *vm->macs);
+	for (int i = 0; i < cfg->dc.num_nics; i++)
+		if (mac_set(cfg->dc.nics[i].mac))
+			memcpy(vm->macs[vm->n_macs++], cfg->dc.nics[i].mac, 6);
+}
+
+static json_t *brief_json(const struct vm *vm)
+{
+	char u[UUID_STR_LEN];
+	uuid_format(vm->uuid, u);
+	json_t *macs = json_array();
+	for (size_t i = 0; i < vm->n_macs; i++) {
+		char m[MAC_STR_LEN];
+		mac_format(vm->macs[i], m);
+		json_array_append_new(macs, json_string(m));
+	}
+	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:o, s:s}", "name", vm->name, "uuid", u,
+			 "type", vm_type_name(vm->type), "vcpus", vm->vcpus, "memory",
+			 (json_int_t)vm->memory_mib, "macs", macs, "text_sum", vm->text_sum);
+}
+
+/* Takes a stored brief when it describes text (NULL: the text stays in the file; the index
+ * vouched for it). 0, or -1 when it does not (then the text is translated instead). The text
+ * is not kept: vm_text reads it when needed. */
+static int brief_from_json(struct vm *vm, const json_t *b, const char *text)
+{
+	const char *name = NULL, *uuid = NULL, *type = NULL, *sum = NULL;
+	json_int_t vcpus = 0, memory = 0;
+	json_t *macs = NULL;
+	char want[17];
+	enum vm_type t;
+	uint8_t u[16];
+	if (!b || json_unpack((json_t *)b, "{s:s, s:s, s:s, s:I, s:I, s:o, s:s}", "name", &name,
+			      "uuid", &uuid, "type", &type, "vcpus", &vcpus, "memory", &memory,
+			      "macs", &macs, "text_sum", &sum) < 0)
+		return -1;
+	if (text)
+		text_sum(text, want);
+	if ((text && strcmp(sum, want) != 0) || strlen(sum) != 16 ||
+	    strspn(sum, "0123456789abcdef") != 16 || uuid_parse(uuid, u) < 0 ||
+	    vm_type_parse(type, &t) < 0 || !json_is_array(macs) || vcpus < 0 ||
+	    vcpus > INT32_MAX || memory < 0)
+		return -1;
+	size_t n = json_array_size(macs);
+	uint8_t(*m)[6] = xcalloc(n + 1, sizeof *m);
+	for (size_t i = 0; i < n; i++)
+		if (mac_parse(json_string_value(json_array_get(macs, i)), m[i]) < 0) {
+			free(m);
+			return -1;
+		}
+	brief_free(vm);
+	vm->name = xstrdup(name);
+	memcpy(vm->uuid, u, 16);
+	vm->type = t;
+	vm->vcpus = (int)vcpus;
+	vm->memory_mib = (uint64_t)memory;
+	memcpy(vm->text_sum, sum, 17);
+	vm->macs = m;
+	vm->n_macs = n;
+	return 0;
+}
+
+const char *vm_text(struct vm *vm, struct err *err)
+{
+	if (vm->text)
+		return vm->text;
+	json_t *doc = NULL;
+	struct store_id id;
+	if (store_read(&vm->d->store, vm->name, &doc, &id) < 0) {
+		err_set(err, VMD_ERR_IO, "cannot read the stored definition of '%s': %s", vm->name,
+			strerror(errno));
+		err_add_str(err, "name", vm->name);
+		return NULL;
+	}
+	const char *text = json_string_value(json_object_get(doc, "xlcfg"));
+	char sum[17] = "";
+	if (text)
+		text_sum(text, sum);
+	if (!text || strcmp(sum, vm->text_sum) != 0) {
+		err_set(err, VMD_ERR_IO,
+			"the stored definition of '%s' changed under vmd (its file was replaced)",
+			vm->name);
+		err_add_str(err, "name", vm->name);
+		json_decref(doc);
+		return NULL;
+	}
+	vm->text = xstrdup(text);
+	json_decref(doc);
+	return vm->text;
+}
+
+/* Is cfg what the brief says (the text translated again)? */
+static bool brief_matches(const struct vm *vm, const struct vm_config *cfg)
+{
+	if (strcmp(cfg->name, vm->name) != 0 || memcmp(cfg->uuid, vm->uuid, 16) != 0 ||
+	    cfg->type != vm->type)
+		return false;
+	size_t n = 0;
+	for (int i = 0; i < cfg->dc.num_nics; i++) {
+		if (!mac_set(cfg->dc.nics[i].mac))
+			continue;
+		if (n >= vm->n_macs || memcmp(cfg->dc.nics[i].mac, vm->macs[n], 6) != 0)
+			return false;
+		n++;
+	}
+	return n == vm->n_macs;
+}
+
+struct vm_config *vm_cfg(struct vm *vm, struct err *err)
+{
+	struct daemon *d = vm->d;
+	if (vm->cfg) {
+		if (!vm_has_domain(vm)) { /* most recently used */
+			TAILQ_REMOVE(&d->parsed, vm, parsed_link);
+			TAILQ_INSERT_TAIL(&d->parsed, vm, parsed_link);
+		}
+		return vm->cfg;
+	}
+	const char *text = vm_text(vm, err);
+	if (!text)
+		return NULL;
+	struct vm_config *cfg = xcalloc(1, sizeof *cfg);
+	vm_config_init(cfg);
+	struct err cerr = {0};
+	char *fname = xasprintf("%s.json", vm->name);
+	int r = config_parse(text, strlen(text), fname, NULL, cfg, &cerr);
+	free(fname);
+	if (r == 0 && !brief_matches(vm, cfg)) {
+		err_set(&cerr, VMD_ERR_IO, "it now means another name, uuid, type or MACs");
+		r = -1;
+	}
+	if (r < 0) {
+		log_error("%s: the stored definition no longer translates: %s", vm->name, cerr.msg);
+		err_set(err, VMD_ERR_IO, "the stored definition of '%s' no longer translates: %s",
+			vm->name, cerr.msg);
+		err_add_str(err, "name", vm->name);
+		err_clear(&cerr);
+		vm_config_finish(cfg);
+		free(cfg);
+		return NULL;
+	}
+	vm->cfg = cfg;
+	if (!vm_has_domain(vm)) {
+		parsed_link_tail(vm);
+		cfg_trim(d, vm);
+	}
+	return cfg;
 }
 
 /* ---- reservations ------------------------------------------------------------------------ */
@@ -209,7 +471,6 @@ static struct vm *vm_new(struct daemon *d)
 {
 	struct vm *vm = xcalloc(1, sizeof *vm);
 	vm->d = d;
-	vm_config_init(&vm->cfg);
 	vm->domid = -1;
 	vm->state = VM_STOPPED; /* no waiters: the list head is zeroed */
 	return vm;
@@ -236,7 +497,7 @@ void vm_install_files_delete(struct vm *vm)
 	for (size_t i = 0; i < vm->install.n_files; i++) {
 		const char *f = vm->install.files[i];
 		if (unlink(f) < 0 && errno != ENOENT)
-			log_warn("%s: cannot delete %s: %s", vm->cfg.name, f, strerror(errno));
+			log_warn("%s: cannot delete %s: %s", vm->name, f, strerror(errno));
 		char *dir = xstrdup(f);
 		char *slash = strrchr(dir, '/');
 		if (slash && slash != dir) {
@@ -265,7 +526,9 @@ static void vm_free(struct vm *vm)
 {
 	if (!vm)
 		return;
-	vm_config_finish(&vm->cfg);
+	if (vm->cfg)
+		cfg_drop(vm);
+	brief_free(vm);
 	for (size_t i = 0; i < vm->n_owned_disks; i++)
 		free(vm->owned_disks[i]);
 	free(vm->owned_disks);
@@ -275,14 +538,14 @@ static void vm_free(struct vm *vm)
 
 /* ---- persistence ------------------------------------------------------------------------- */
 
-static json_t *vm_doc(const struct vm *vm)
+/* The stored document without its text: what the store's index keeps of it. */
+static json_t *vm_summary(const struct vm *vm)
 {
 	json_t *owned = json_array();
 	for (size_t i = 0; i < vm->n_owned_disks; i++)
 		json_array_append_new(owned, json_string(vm->owned_disks[i]));
-	json_t *doc = json_pack("{s:i, s:s, s:b, s:o}", "vmd_store", STORE_VERSION, "xlcfg",
-				vm->cfg.text, "autostart", vm->autostart,
-				"owned_disks", owned);
+	json_t *doc = json_pack("{s:i, s:o, s:b, s:o}", "vmd_store", STORE_VERSION, "brief",
+				brief_json(vm), "autostart", vm->autostart, "owned_disks", owned);
 	if (vm->install.phase != VM_INSTALL_NONE) {
 		json_t *files = json_array();
 		for (size_t i = 0; i < vm->install.n_files; i++)
@@ -295,19 +558,204 @@ static json_t *vm_doc(const struct vm *vm)
 	return doc;
 }
 
-int vm_save(struct vm *vm)
+/* ---- the store's index ---------------------------------------------------------------------- */
+
+/* How long a change may stay out of the index (a crash meanwhile costs reading those
+ * documents at the next start, nothing else). */
+#define INDEX_DELAY 2.0
+
+static void index_write(struct daemon *d)
 {
-	json_t *doc = vm_doc(vm);
-	int r = store_save(&vm->d->store, vm->cfg.name, doc, false);
+	if (!d->index_dirty)
+		return;
+	struct store_index *w = store_index_begin(&d->store);
+	struct vm *vm;
+	TAILQ_FOREACH(vm, &d->vms, link) {
+		if (!vm->has_sid)
+			continue;
+		json_t *sum = vm_summary(vm);
+		store_index_add(w, vm->name, &vm->sid, sum);
+		json_decref(sum);
+	}
+	if (store_index_commit(w) < 0) {
+		log_warn("store: cannot write its index (%s); the next start reads every "
+			 "definition", strerror(errno));
+		return; /* tried again after the next change */
+	}
+	d->index_dirty = false;
+	TAILQ_FOREACH(vm, &d->vms, link) {
+		vm->indexed = vm->has_sid;
+		vm->sid_indexed = vm->sid;
+	}
+	for (size_t i = 0; i < d->ghosts.cap; i++)
+		if (d->ghosts.slots[i].key)
+			free(d->ghosts.slots[i].val); /* key: inside the value */
+	hmap_finish(&d->ghosts);
+}
+
+static void index_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	index_write(arg);
+}
+
+/* The index no longer shows every document as stored. */
+static void index_changed(struct daemon *d)
+{
+	if (d->index_dirty)
+		return;
+	d->index_dirty = true;
+	if (!d->base)
+		return; /* written at exit */
+	if (!d->index_timer)
+		d->index_timer = evtimer_new(d->base, index_timer_cb, d);
+	struct timeval tv = {(time_t)INDEX_DELAY, 0};
+	evtimer_add(d->index_timer, &tv);
+}
+
+/* A guest removed: the index may hold its file's identity until it is written again. */
+struct ghost {
+	struct store_id id;
+	char name[];
+};
+
+static void ghost_add(struct vm *vm)
+{
+	if (!vm->indexed)
+		return;
+	size_t len = strlen(vm->name);
+	struct ghost *g = xmalloc(sizeof *g + len + 1);
+	g->id = vm->sid_indexed;
+	memcpy(g->name, vm->name, len + 1);
+	struct ghost *old = hmap_put(&vm->d->ghosts, g->name, len, g);
+	if (old)
+		free(g); /* the older identity is the one the index holds */
+}
+
+/* What the index may still say of a file of this name (vm: the guest's own). */
+static const struct store_id *index_holds(struct daemon *d, const struct vm *vm, const char *name)
+{
+	if (vm && vm->indexed)
+		return &vm->sid_indexed;
+	struct ghost *g = hmap_get(&d->ghosts, name, strlen(name));
+	return g ? &g->id : NULL;
+}
+
+/* Stores the document of vm (create: a new guest). 0 / -1 errno. */
+static int vm_store(struct vm *vm, bool create)
+{
+	struct err err = {0};
+	const char *text = vm_text(vm, &err);
+	if (!text) {
+		log_error("%s: %s", vm->name, err.msg);
+		err_clear(&err);
+		errno = EIO;
+		return -1;
+	}
+	json_t *doc = vm_summary(vm);
+	json_object_set_new(doc, "xlcfg", json_string(text));
+	struct store_id id;
+	int r = store_save(&vm->d->store, vm->name, doc, create,
+			   index_holds(vm->d, create ? NULL : vm, vm->name), &id);
 	int e = errno;
 	json_decref(doc);
-	if (r < 0)
-		log_error("%s: cannot save definition: %s", vm->cfg.name, strerror(e));
+	if (r == 0) {
+		vm->sid = id;
+		vm->has_sid = true;
+		index_changed(vm->d);
+	}
 	errno = e;
 	return r;
 }
 
-static int load_one(void *arg, const char *name, json_t *doc, struct err *err)
+int vm_save(struct vm *vm)
+{
+	int r = vm_store(vm, false);
+	int e = errno;
+	if (r < 0)
+		log_error("%s: cannot save definition: %s", vm->name, strerror(e));
+	errno = e;
+	return r;
+}
+
+/* Gives vm the meaning cfg (taken over: moved to the heap), as the most recently used. */
+static void cfg_attach(struct vm *vm, struct vm_config *cfg)
+{
+	vm->cfg = xmalloc(sizeof *vm->cfg);
+	*vm->cfg = *cfg;
+	vm_config_init(cfg);
+	if (!vm_has_domain(vm))
+		parsed_link_tail(vm);
+}
+
+int vm_replace_config(struct vm *vm, struct vm_config *cfg, struct err *err)
+{
+	struct daemon *d = vm->d;
+	if (strcmp(cfg->name, vm->name) != 0 || memcmp(cfg->uuid, vm->uuid, 16) != 0) {
+		err_set(err, VMD_ERR_INTERNAL, "a new meaning must keep name and uuid");
+		return -1;
+	}
+	for (int i = 0; i < cfg->dc.num_nics; i++) {
+		const uint8_t *mac = cfg->dc.nics[i].mac;
+		struct vm *other = mac_set(mac) ? find_mac(d, mac) : NULL;
+		if (other && other != vm) {
+			char m[MAC_STR_LEN];
+			mac_format(mac, m);
+			err_set(err, VMD_ERR_EXISTS, "mac %s is already used by guest '%s'", m,
+				other->name);
+			return -1;
+		}
+	}
+	/* The old brief and meaning, kept until the new one is stored. */
+	char *name = vm->name, *text = vm->text;
+	uint8_t(*macs)[6] = vm->macs;
+	size_t n_macs = vm->n_macs;
+	enum vm_type type = vm->type;
+	int vcpus = vm->vcpus;
+	uint64_t memory = vm->memory_mib;
+	index_del(vm);
+	parsed_unlink(vm);
+	struct vm_config *old = vm->cfg;
+	vm->cfg = NULL;
+	vm->name = vm->text = NULL;
+	vm->macs = NULL;
+	vm->n_macs = 0;
+	brief_from_cfg(vm, cfg);
+	size_t clash;
+	index_try_add(vm, &clash); /* checked above */
+	cfg_attach(vm, cfg);
+	if (vm_save(vm) == 0) {
+		free(name);
+		free(text);
+		free(macs);
+		if (old) {
+			vm_config_finish(old);
+			free(old);
+		}
+		return 0;
+	}
+	err_set(err, VMD_ERR_IO, "cannot store the definition of '%s': %s", vm->name,
+		strerror(errno));
+	index_del(vm);
+	parsed_unlink(vm);
+	*cfg = *vm->cfg; /* back to the caller */
+	free(vm->cfg);
+	vm->cfg = old;
+	brief_free(vm);
+	vm->name = name;
+	vm->text = text;
+	vm->macs = macs;
+	vm->n_macs = n_macs;
+	vm->type = type;
+	vm->vcpus = vcpus;
+	vm->memory_mib = memory;
+	index_try_add(vm, &clash);
+	if (old && !vm_has_domain(vm))
+		parsed_link_tail(vm);
+	return -1;
+}
+
+static int load_one(void *arg, const char *name, json_t *doc, bool full,
+		    const struct store_id *id, struct err *err)
 {
 	struct daemon *d = arg;
 	json_t *ver = json_object_get(doc, "vmd_store");
@@ -316,42 +764,64 @@ static int load_one(void *arg, const char *name, json_t *doc, struct err *err)
 	json_t *autostart = json_object_get(doc, "autostart");
 	json_t *owned = json_object_get(doc, "owned_disks");
 	json_int_t v = json_integer_value(ver);
-	if (!json_is_integer(ver) || !((v == 2 && text) || (v == 1 && json_is_object(cfgj)))) {
+	if (!json_is_integer(ver) ||
+	    !((v == 2 && (text || !full)) || (v == 1 && json_is_object(cfgj)))) {
 		err_set(err, VMD_ERR_IO, "not a vmd definition (version %d)", STORE_VERSION);
 		return -1;
 	}
 	struct vm *vm = vm_new(d);
-	struct err cerr = {0};
-	char *fname = xasprintf("%s.json", name);
-	int r = text ? config_parse(text, strlen(text), fname, NULL, &vm->cfg, &cerr)
-		     : config_parse_json(cfgj, NULL, &vm->cfg, &cerr);
-	free(fname);
-	if (r < 0) {
-		err_set(err, VMD_ERR_IO, "invalid config: %s", cerr.msg);
-		err_clear(&cerr);
-		goto fail;
-	}
-	if (strcmp(vm->cfg.name, name) != 0) {
-		err_set(err, VMD_ERR_IO, "holds guest '%s', not '%s'", vm->cfg.name, name);
-		goto fail;
-	}
-	if (!vm->cfg.has_uuid) {
-		err_set(err, VMD_ERR_IO, "has no uuid");
-		goto fail;
-	}
-	struct vm *other = find_uuid(d, vm->cfg.uuid);
-	if (other) {
-		err_set(err, VMD_ERR_IO, "uuid already used by '%s'", other->cfg.name);
-		goto fail;
-	}
-	for (int i = 0; i < vm->cfg.dc.num_nics; i++) {
-		const uint8_t *mac = vm->cfg.dc.nics[i].mac;
-		if (mac_set(mac) && (other = find_mac(d, mac))) {
-			char m[MAC_STR_LEN];
-			mac_format(mac, m);
-			err_set(err, VMD_ERR_IO, "mac %s already used by '%s'", m, other->cfg.name);
+	vm->sid = *id;
+	vm->has_sid = true;
+	if (!full) {
+		/* The index's summary: the brief alone; the text stays in the file. */
+		if (brief_from_json(vm, json_object_get(doc, "brief"), NULL) < 0) {
+			err_set(err, VMD_ERR_IO, "the index's summary is not usable");
 			goto fail;
 		}
+		vm->indexed = true;
+		vm->sid_indexed = *id;
+	} else if (!text || brief_from_json(vm, json_object_get(doc, "brief"), text) < 0) {
+		/* No brief, or not the text's: the text (or v1's object) is translated. */
+		struct vm_config cfg;
+		vm_config_init(&cfg);
+		struct err cerr = {0};
+		char *fname = xasprintf("%s.json", name);
+		int r = text ? config_parse(text, strlen(text), fname, NULL, &cfg, &cerr)
+			     : config_parse_json(cfgj, NULL, &cfg, &cerr);
+		free(fname);
+		if (r < 0) {
+			err_set(err, VMD_ERR_IO, "invalid config: %s", cerr.msg);
+			err_clear(&cerr);
+			vm_config_finish(&cfg);
+			goto fail;
+		}
+		if (!cfg.has_uuid) {
+			err_set(err, VMD_ERR_IO, "has no uuid");
+			vm_config_finish(&cfg);
+			goto fail;
+		}
+		brief_from_cfg(vm, &cfg);
+		vm_config_finish(&cfg); /* translated again when needed */
+		if (text) { /* a v1 document's text is made from its object: kept */
+			free(vm->text);
+			vm->text = NULL;
+		}
+	}
+	if (strcmp(vm->name, name) != 0) {
+		err_set(err, VMD_ERR_IO, "holds guest '%s', not '%s'", vm->name, name);
+		goto fail;
+	}
+	struct vm *other = find_uuid(d, vm->uuid);
+	if (other) {
+		err_set(err, VMD_ERR_IO, "uuid already used by '%s'", other->name);
+		goto fail;
+	}
+	size_t clash;
+	if ((other = index_try_add(vm, &clash))) {
+		char m[MAC_STR_LEN];
+		mac_format(vm->macs[clash], m);
+		err_set(err, VMD_ERR_IO, "mac %s already used by '%s'", m, other->name);
+		goto fail;
 	}
 	vm->autostart = json_is_true(autostart);
 	if (json_is_array(owned)) {
@@ -392,29 +862,51 @@ void vm_registry_init(struct daemon *d)
 {
 	TAILQ_INIT(&d->vms);
 	LIST_INIT(&d->reserved);
+	TAILQ_INIT(&d->parsed);
+	d->n_parsed = 0;
+	hmap_init(&d->by_name);
+	hmap_init(&d->by_uuid);
+	hmap_init(&d->by_mac);
+	hmap_init(&d->by_domid);
+	hmap_init(&d->ghosts);
+	d->index_dirty = false;
+	d->index_timer = NULL;
 }
 
 int vm_registry_load(struct daemon *d)
 {
-	int skipped = store_load_all(&d->store, load_one, d);
-	if (skipped < 0)
+	struct store_load_stats st;
+	if (store_load_all(&d->store, load_one, d, &st) < 0)
 		return -1;
-	size_t n = 0;
-	struct vm *vm;
-	TAILQ_FOREACH(vm, &d->vms, link)
-		n++;
-	log_info("loaded %zu guest definition%s from %s%s", n, n == 1 ? "" : "s", d->store.dir,
-		 skipped ? " (some files skipped, see above)" : "");
+	size_t n = d->by_name.n;
+	log_info("loaded %zu guest definition%s from %s (%zu from its index, %zu read)%s", n,
+		 n == 1 ? "" : "s", d->store.dir, st.from_index, st.read,
+		 st.skipped ? " (some files skipped, see above)" : "");
+	if (st.index_stale)
+		index_changed(d);
 	return 0;
 }
 
 void vm_registry_finish(struct daemon *d)
 {
+	index_write(d);
+	if (d->index_timer)
+		event_free(d->index_timer);
+	d->index_timer = NULL;
 	struct vm *vm;
 	while ((vm = TAILQ_FIRST(&d->vms))) {
 		TAILQ_REMOVE(&d->vms, vm, link);
+		index_del(vm);
 		vm_free(vm);
 	}
+	hmap_finish(&d->by_name);
+	hmap_finish(&d->by_uuid);
+	hmap_finish(&d->by_mac);
+	hmap_finish(&d->by_domid);
+	for (size_t i = 0; i < d->ghosts.cap; i++)
+		if (d->ghosts.slots[i].key)
+			free(d->ghosts.slots[i].val);
+	hmap_finish(&d->ghosts);
 	struct vm_reservation *r;
 	while ((r = LIST_FIRST(&d->reserved)))
 		vm_unreserve(d, r->name);
@@ -436,38 +928,37 @@ static int complete(struct daemon *d, struct vm_config *cfg, struct err *err)
 	}
 	int n = cfg->dc.num_nics;
 	char **macs = xcalloc((size_t)n + 1, sizeof *macs);
+	uint8_t(*made)[6] = xcalloc((size_t)n + 1, sizeof *made);
+	struct hmap mine; /* this definition's MACs, given and made */
+	hmap_init(&mine);
 	int r = 0;
 	for (int i = 0; i < n && r == 0; i++) {
 		const uint8_t *mac = cfg->dc.nics[i].mac;
-		if (mac_set(mac)) {
-			struct vm *other = find_mac(d, mac);
-			if (other) {
-				char m[MAC_STR_LEN];
-				mac_format(mac, m);
-				err_set(err, VMD_ERR_EXISTS, "mac %s is already used by guest '%s'", m,
-					other->cfg.name);
-				err_add_str(err, "mac", m);
-				err_add_str(err, "name", other->cfg.name);
-				r = -1;
-			}
+		if (!mac_set(mac))
 			continue;
-		}
-		for (;;) {
-			uint8_t m[6];
-			mac_generate_xen(m);
-			bool clash = find_mac(d, m) != NULL;
-			for (int j = 0; j < n && !clash; j++)
-				clash = memcmp(cfg->dc.nics[j].mac, m, 6) == 0;
-			char text[MAC_STR_LEN];
-			mac_format(m, text);
-			for (int j = 0; j < i && !clash; j++)
-				clash = macs[j] && strcmp(macs[j], text) == 0;
-			if (!clash) {
-				macs[i] = xstrdup(text);
-				break;
-			}
+		hmap_put(&mine, mac, 6, cfg);
+		struct vm *other = find_mac(d, mac);
+		if (other) {
+			char m[MAC_STR_LEN];
+			mac_format(mac, m);
+			err_set(err, VMD_ERR_EXISTS, "mac %s is already used by guest '%s'", m,
+				other->name);
+			err_add_str(err, "mac", m);
+			err_add_str(err, "name", other->name);
+			r = -1;
 		}
 	}
+	for (int i = 0; i < n && r == 0; i++) {
+		if (mac_set(cfg->dc.nics[i].mac))
+			continue;
+		do
+			mac_generate_xen(made[i]);
+		while (find_mac(d, made[i]) || hmap_put(&mine, made[i], 6, cfg));
+		macs[i] = xmalloc(MAC_STR_LEN);
+		mac_format(made[i], macs[i]);
+	}
+	hmap_finish(&mine);
+	free(made);
 	if (r == 0)
 		r = vm_config_complete(cfg, uuid, macs, err);
 	for (int i = 0; i < n; i++)
@@ -491,9 +982,9 @@ struct vm *vm_define(struct daemon *d, struct vm_config *cfg, const struct vm_de
 			char u[UUID_STR_LEN];
 			uuid_format(cfg->uuid, u);
 			err_set(err, VMD_ERR_EXISTS, "uuid %s is already used by guest '%s'", u,
-				other->cfg.name);
+				other->name);
 			err_add_str(err, "uuid", u);
-			err_add_str(err, "name", other->cfg.name);
+			err_add_str(err, "name", other->name);
 			return NULL;
 		}
 	}
@@ -501,8 +992,7 @@ struct vm *vm_define(struct daemon *d, struct vm_config *cfg, const struct vm_de
 		return NULL;
 
 	struct vm *vm = vm_new(d);
-	vm->cfg = *cfg;
-	vm_config_init(cfg);
+	brief_from_cfg(vm, cfg);
 	if (opts->n_owned) {
 		vm->owned_disks = xcalloc(opts->n_owned, sizeof(char *));
 		for (size_t i = 0; i < opts->n_owned; i++)
@@ -515,27 +1005,31 @@ struct vm *vm_define(struct daemon *d, struct vm_config *cfg, const struct vm_de
 		for (size_t i = 0; i < opts->install->n_files; i++)
 			install_files_add(vm, opts->install->files[i]);
 	}
-	json_t *doc = vm_doc(vm);
-	int r = store_save(&d->store, vm->cfg.name, doc, true);
+	int r = vm_store(vm, true);
 	int e = errno;
-	json_decref(doc);
 	if (r < 0) {
 		if (e == EEXIST)
 			err_set(err, VMD_ERR_EXISTS,
 				"a file for '%s' already exists in %s but is not a readable "
 				"definition; move it away first",
-				vm->cfg.name, d->store.dir);
+				vm->name, d->store.dir);
 		else
 			err_set(err, VMD_ERR_IO, "cannot store the definition of '%s': %s",
-				vm->cfg.name, strerror(e));
-		err_add_str(err, "name", vm->cfg.name);
+				vm->name, strerror(e));
+		err_add_str(err, "name", vm->name);
 		vm_free(vm);
 		return NULL;
 	}
 	if (held)
-		vm_unreserve(d, vm->cfg.name);
+		vm_unreserve(d, vm->name);
+	size_t clash;
+	struct vm *other = index_try_add(vm, &clash);
+	if (other) /* complete() checked them all */
+		log_error("%s: mac index clash with '%s'", vm->name, other->name);
+	cfg_attach(vm, cfg);
 	TAILQ_INSERT_TAIL(&d->vms, vm, link);
-	log_info("%s: defined", vm->cfg.name);
+	cfg_trim(d, vm);
+	log_info("%s: defined", vm->name);
 	vm_emit(vm, "defined");
 	return vm;
 }
@@ -550,12 +1044,12 @@ static bool owns(const struct vm *vm, const char *path)
 
 /* The journal of vm_remove: the owned images it will delete. NULL when there are none, or
  * when no journal can be written (then a crash could leave them: said in the log). */
-static struct job *removal_journal(struct vm *vm)
+static struct job *removal_journal(struct vm *vm, const struct vm_config *cfg)
 {
-	struct job_file *files = xcalloc((size_t)vm->cfg.dc.num_disks + 1, sizeof *files);
+	struct job_file *files = xcalloc((size_t)cfg->dc.num_disks + 1, sizeof *files);
 	size_t n = 0;
-	for (int i = 0; i < vm->cfg.dc.num_disks; i++) {
-		const char *t = vm->cfg.dc.disks[i].pdev_path;
+	for (int i = 0; i < cfg->dc.num_disks; i++) {
+		const char *t = cfg->dc.disks[i].pdev_path;
 		struct stat st;
 		if (!t || !owns(vm, t) || lstat(t, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
@@ -569,9 +1063,9 @@ static struct job *removal_journal(struct vm *vm)
 	struct job *j = NULL;
 	if (n && vm->d->jobs) {
 		j = job_new(vm->d, "vm.remove", NULL, NULL);
-		if (job_journal_write(j, vm->cfg.name, files, n) < 0) {
+		if (job_journal_write(j, vm->name, files, n) < 0) {
 			log_warn("%s: cannot journal the images to delete (%s); a crash now could "
-				 "leave them behind", vm->cfg.name, strerror(errno));
+				 "leave them behind", vm->name, strerror(errno));
 			job_free(j);
 			j = NULL;
 		}
@@ -585,12 +1079,12 @@ int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, s
 	if (vm->readers) {
 		vm_refuse(vm, err, VMD_ERR_BAD_STATE,
 			  "guest '%s' is being cloned; remove it once the copy is done",
-			  vm->cfg.name);
+			  vm->name);
 		return -1;
 	}
 	if (vm->state != VM_STOPPED || vm_busy(vm)) {
 		vm_refuse(vm, err, VMD_ERR_BAD_STATE,
-			  "guest '%s' is %s; destroy or shut it down first", vm->cfg.name,
+			  "guest '%s' is %s; destroy or shut it down first", vm->name,
 			  vm_state_name(vm->state));
 		return -1;
 	}
@@ -598,18 +1092,27 @@ int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, s
 	 * no stored definition owns, the very files by device and inode), then the definition
 	 * goes, then the images: a crash at any point leaves either the guest as it was or
 	 * nothing, never a definition pointing at deleted disks nor images no one owns. */
-	struct job *journal = delete_disks ? removal_journal(vm) : NULL;
-	if (store_remove(&vm->d->store, vm->cfg.name) < 0 && errno != ENOENT) {
+	/* The disks are the text's: a definition that no longer translates can still be removed,
+	 * keeping its disks, whose names only the text knows. */
+	struct err cerr = {0};
+	const struct vm_config *cfg = vm_cfg(vm, &cerr);
+	if (!cfg && delete_disks) {
+		err_move(err, &cerr);
+		return -1;
+	}
+	err_clear(&cerr);
+	struct job *journal = delete_disks ? removal_journal(vm, cfg) : NULL;
+	if (store_remove(&vm->d->store, vm->name) < 0 && errno != ENOENT) {
 		vm_refuse(vm, err, VMD_ERR_IO, "cannot remove the definition of '%s': %s",
-			  vm->cfg.name, strerror(errno));
+			  vm->name, strerror(errno));
 		if (journal && job_journal_remove(journal) < 0)
-			log_warn("%s: cannot remove its removal journal: %s", vm->cfg.name,
+			log_warn("%s: cannot remove its removal journal: %s", vm->name,
 				 strerror(errno));
 		job_free(journal);
 		return -1;
 	}
-	for (int i = 0; i < vm->cfg.dc.num_disks; i++) {
-		const char *t = vm->cfg.dc.disks[i].pdev_path;
+	for (int i = 0; cfg && i < cfg->dc.num_disks; i++) {
+		const char *t = cfg->dc.disks[i].pdev_path;
 		if (!t)
 			continue;
 		if (delete_disks && owns(vm, t)) {
@@ -618,22 +1121,25 @@ int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, s
 					json_array_append_new(deleted, json_string(t));
 				continue;
 			}
-			log_warn("%s: cannot delete %s: %s", vm->cfg.name, t, strerror(errno));
+			log_warn("%s: cannot delete %s: %s", vm->name, t, strerror(errno));
 		}
 		if (kept)
 			json_array_append_new(kept, json_string(t));
 	}
 	if (journal) {
 		if (job_journal_remove(journal) < 0)
-			log_warn("%s: cannot remove its removal journal: %s", vm->cfg.name,
+			log_warn("%s: cannot remove its removal journal: %s", vm->name,
 				 strerror(errno));
 		job_free(journal);
 	}
 	/* Extracted installer files are vmd's own, never the admin's: they always go. */
 	vm_install_files_delete(vm);
-	log_info("%s: removed", vm->cfg.name);
+	log_info("%s: removed", vm->name);
 	vm_emit(vm, "removed");
 	TAILQ_REMOVE(&vm->d->vms, vm, link);
+	index_del(vm);
+	ghost_add(vm);
+	index_changed(vm->d);
 	vm_free(vm);
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include "backend.h"
 #include "config.h"
 #include "err.h"
+#include "store.h"
 
 struct daemon;
 struct vm;
@@ -57,10 +58,32 @@ struct vm_install {
 	size_t n_files;
 };
 
+/* A guest's definition is held in two forms. Its brief (name, uuid, type, vcpus, memory,
+ * MACs and the xl.cfg text) is always in memory: the registry's indexes and vm.list need no
+ * more, and the store keeps it beside the text, so that a start-up with thousands of guests
+ * reads documents instead of translating every text. Its meaning (struct vm_config, libxl's
+ * whole domain config: a few KiB) is built from the text when needed, by vm_cfg, and kept
+ * while the guest has a domain or an operation under way; of the others, the most recently
+ * used VM_CFG_CACHE stay parsed, the rest are dropped again. */
+#define VM_CFG_CACHE 64
+
 struct vm {
 	TAILQ_ENTRY(vm) link;
 	struct daemon *d;
-	struct vm_config cfg;
+	char *name;            /* the text's name */
+	uint8_t uuid[16];
+	enum vm_type type;
+	int vcpus;             /* at boot, as vm_config_vcpus */
+	uint64_t memory_mib;   /* at boot, as vm_config_memory_mib */
+	uint8_t (*macs)[6];    /* the MACs its vifs name (the MAC index's keys) */
+	size_t n_macs;
+	char *text;            /* the xl.cfg text, as stored, or NULL: see vm_text */
+	char text_sum[17];     /* its checksum (proto/ 12.1) */
+	struct store_id sid;   /* its stored file's identity (has_sid) */
+	struct store_id sid_indexed; /* the identity the store's index holds (indexed) */
+	bool has_sid, indexed;
+	struct vm_config *cfg; /* its meaning, or NULL: see vm_cfg */
+	TAILQ_ENTRY(vm) parsed_link; /* in the daemon's parsed list while cfg is set */
 	bool autostart;
 	char **owned_disks; /* images vmd created for this guest (clone, install) */
 	size_t n_owned_disks;
@@ -98,6 +121,15 @@ void vm_registry_finish(struct daemon *d);
 /* Loads the definitions from the store (then vm_adopt_all takes over their domains). */
 int vm_registry_load(struct daemon *d);
 
+/* The guest's meaning (its text translated), built when not at hand. NULL with err IO when
+ * the stored text no longer translates (xl.conf changed, say). The pointer stays valid while
+ * the guest has a domain or is busy, and otherwise until the next vm_cfg call of another
+ * guest: do not keep it across a return to the event loop. */
+struct vm_config *vm_cfg(struct vm *vm, struct err *err);
+/* The xl.cfg text, read from the store when not at hand (a start-up from the store's index
+ * reads no text). NULL with err IO when the document cannot be read. */
+const char *vm_text(struct vm *vm, struct err *err);
+
 struct vm *vm_find(struct daemon *d, const char *name);
 struct vm *vm_find_domid(struct daemon *d, uint32_t domid);
 /* Fills err (NOT_FOUND, data.name) when there is no such guest. */
@@ -129,6 +161,12 @@ const char *vm_install_phase_name(enum vm_install_phase p); /* NULL for NONE */
 int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, struct err *err);
 /* Persists the definition (after autostart and similar changes). 0 / -1 errno. */
 int vm_save(struct vm *vm);
+/* Gives the guest another meaning (cfg taken over, left init'ed), as vm.install's switch to
+ * the installed system does: brief, indexes and store follow. 0, or -1 with err (EXISTS when
+ * a MAC is another guest's, IO) and the guest as it was. */
+int vm_replace_config(struct vm *vm, struct vm_config *cfg, struct err *err);
+/* Sets the guest's domain (-1: none), keeping the domid index. */
+void vm_set_domid(struct vm *vm, int64_t domid);
 /* Deletes the installer files vmd extracted for the guest (and their directory). */
 void vm_install_files_delete(struct vm *vm);
 /* Reports an event of the guest (a vm.event) through the daemon's on_event hook. */
@@ -170,7 +208,8 @@ void vm_life_end(struct daemon *d);
 /* ---- JSON views (vm-json.c) ------------------------------------------------------------ */
 
 /* The vm object of proto/ (name, uuid, type, state, domid, vcpus, memory, managed,
- * autostart); with detail, the extra vm.info fields. New reference. */
+ * autostart), from the brief; with detail, the extra vm.info fields, from vm_cfg (call it
+ * first: should the text no longer translate, they are left out). New reference. */
 json_t *vm_to_json(struct vm *vm, bool detail);
 /* The same object for a domain vmd does not manage. */
 json_t *vm_foreign_to_json(const struct dom_info *di, bool detail);

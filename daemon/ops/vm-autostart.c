@@ -17,11 +17,11 @@ static void exec(struct rpc_req *req)
 	if (vm->autostart != old && vm_save(vm) < 0) {
 		int e = errno;
 		vm->autostart = old;
-		rpc_reply_error(req, VMD_ERR_IO, json_pack("{s:s}", "name", vm->cfg.name),
-				"cannot save the definition of '%s': %s", vm->cfg.name, strerror(e));
+		rpc_reply_error(req, VMD_ERR_IO, json_pack("{s:s}", "name", vm->name),
+				"cannot save the definition of '%s': %s", vm->name, strerror(e));
 		return;
 	}
-	rpc_reply_result(req, json_pack("{s:s, s:b}", "name", vm->cfg.name, "autostart",
+	rpc_reply_result(req, json_pack("{s:s, s:b}", "name", vm->name, "autostart",
 					vm->autostart));
 }
 

@@ -114,7 +114,9 @@ static char *target_path(const char *source, const char *dir, const char *name, 
 /* Builds the clone's config and the copy list; -1 with op->err when it cannot. */
 static int plan(struct longop *op, struct clone *c, const char *dir)
 {
-	const struct vm_config *src = &c->source->cfg;
+	const struct vm_config *src = vm_cfg(c->source, &op->err);
+	if (!src)
+		return -1;
 	int n = src->dc.num_disks;
 	char **targets = xcalloc((size_t)n + 1, sizeof *targets);
 	c->items = xcalloc((size_t)n + 1, sizeof *c->items); /* ends with source NULL */
@@ -393,8 +395,11 @@ static json_t *result(struct longop *op)
 							op->files[i].jf.final, "bytes",
 							(json_int_t)c->items[i].bytes, "method",
 							disk_copy_method_name(c->items[i].method)));
-	for (int i = 0; i < c->vm->cfg.dc.num_disks; i++) {
-		const libxl_device_disk *dk = &c->vm->cfg.dc.disks[i];
+	struct err err = {0};
+	const struct vm_config *cfg = vm_cfg(c->vm, &err); /* just defined */
+	err_clear(&err);
+	for (int i = 0; cfg && i < cfg->dc.num_disks; i++) {
+		const libxl_device_disk *dk = &cfg->dc.disks[i];
 		bool copy = false;
 		for (size_t k = 0; k < op->n_files && dk->pdev_path; k++)
 			copy |= strcmp(op->files[k].jf.final, dk->pdev_path) == 0;
@@ -417,8 +422,8 @@ static void started(struct vm *vm, void *arg, const struct err *err)
 	/* The clone stays: its copies are worth keeping; `vmctl start` may follow. */
 	struct err e = {0};
 	err_set(&e, err->code ? err->code : VMD_ERR_BACKEND, "'%s' was cloned but did not start: %s",
-		vm->cfg.name, err->msg);
-	err_add_str(&e, "name", vm->cfg.name);
+		vm->name, err->msg);
+	err_add_str(&e, "name", vm->name);
 	if (e.code == VMD_ERR_BAD_STATE || e.code == VMD_ERR_BUSY)
 		err_add_str(&e, "state", vm_state_name(vm->state));
 	longop_done_err(op, &e);
@@ -468,14 +473,14 @@ static void exec(struct rpc_req *req)
 	struct clone *c = xcalloc(1, sizeof *c);
 	vm_config_init(&c->cfg);
 	struct longop *op = longop_new(req, "vm.clone", &clone_ops, c, "clone of '%s' as '%s'",
-				       src->cfg.name, name);
+				       src->name, name);
 	/* Two clones of one source may run at once: both only read its disks. */
 	if (src->in_flight || src->state != VM_STOPPED) {
 		vm_refuse(src, &op->err, src->in_flight ? VMD_ERR_BUSY : VMD_ERR_BAD_STATE,
 			  src->in_flight ? "guest '%s' is %s; try again later"
 					 : "guest '%s' is %s; shut it down first (a running "
 					   "guest's disks change under the copy)",
-			  src->cfg.name, vm_state_name(src->state));
+			  src->name, vm_state_name(src->state));
 		longop_abort(op);
 		return;
 	}
@@ -485,7 +490,7 @@ static void exec(struct rpc_req *req)
 	}
 	c->source = src;
 	src->readers++;
-	c->source_name = xstrdup(src->cfg.name);
+	c->source_name = xstrdup(src->name);
 	c->sysprep = rpc_param_bool(req, "sysprep", false);
 	c->start = rpc_param_bool(req, "start", false);
 	c->rate = req->d->copy_rate;
@@ -510,7 +515,7 @@ static void exec(struct rpc_req *req)
 			return;
 		}
 	}
-	log_info("%s: cloning '%s' (%zu image%s to copy)", name, src->cfg.name, op->n_files,
+	log_info("%s: cloning '%s' (%zu image%s to copy)", name, src->name, op->n_files,
 		 op->n_files == 1 ? "" : "s");
 	longop_start(op);
 }

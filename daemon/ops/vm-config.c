@@ -9,8 +9,15 @@
 static void exec(struct rpc_req *req)
 {
 	struct vm *vm = req->vm;
-	rpc_reply_result(req, json_pack("{s:s, s:o, s:s}", "name", vm->cfg.name, "config",
-					config_to_json(&vm->cfg), "xlcfg", vm->cfg.text));
+	struct err err = {0};
+	const char *text = vm_text(vm, &err);
+	if (!text) {
+		rpc_reply_err(req, &err);
+		err_clear(&err);
+		return;
+	}
+	rpc_reply_result(req, json_pack("{s:s, s:o, s:s}", "name", vm->name, "config",
+					config_text_to_json(text), "xlcfg", text));
 }
 
 const struct op_entry op_vm_config = {

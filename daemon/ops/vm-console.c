@@ -16,18 +16,18 @@ static void exec(struct rpc_req *req)
 	struct vm *vm = req->vm;
 	struct err err = {0};
 	if (!vm_has_domain(vm)) {
-		vm_refuse(vm, &err, VMD_ERR_BAD_STATE, "guest '%s' is not running", vm->cfg.name);
+		vm_refuse(vm, &err, VMD_ERR_BAD_STATE, "guest '%s' is not running", vm->name);
 		rpc_reply_err(req, &err);
 		return;
 	}
 	struct console_info ci;
 	memset(&ci, 0, sizeof ci);
 	if (be_console(req->d->be, (uint32_t)vm->domid, &ci, &err) < 0) {
-		err_add_str(&err, "name", vm->cfg.name);
+		err_add_str(&err, "name", vm->name);
 		rpc_reply_err(req, &err);
 		return;
 	}
-	rpc_reply_result(req, json_pack("{s:s, s:I, s:s, s:s, s:s}", "name", vm->cfg.name,
+	rpc_reply_result(req, json_pack("{s:s, s:I, s:s, s:s, s:s}", "name", vm->name,
 					"domid", (json_int_t)vm->domid, "kind", ci.kind, "path",
 					ci.path, "escape", "^]"));
 }

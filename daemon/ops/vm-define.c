@@ -84,7 +84,10 @@ static void reply_dry_run(struct rpc_req *req, const struct vm_config *cfg)
 static void reply_defined(struct rpc_req *req, struct vm *vm)
 {
 	json_t *o = vm_to_json(vm, false);
-	json_object_set_new(o, "warnings", warnings_json(&vm->cfg));
+	struct err err = {0};
+	const struct vm_config *cfg = vm_cfg(vm, &err); /* just defined: at hand */
+	err_clear(&err);
+	json_object_set_new(o, "warnings", cfg ? warnings_json(cfg) : json_array());
 	rpc_reply_result(req, o);
 }
 

@@ -14,13 +14,17 @@ static void exec(struct rpc_req *req)
 	struct daemon *d = req->d;
 	const char *name = rpc_param_str(req, "name");
 	struct vm *vm = vm_find(d, name);
+	struct err err = {0};
 	if (vm) {
-		rpc_reply_result(req, vm_to_json(vm, true));
+		if (vm_cfg(vm, &err))
+			rpc_reply_result(req, vm_to_json(vm, true));
+		else
+			rpc_reply_err(req, &err);
+		err_clear(&err);
 		return;
 	}
 	struct dom_info *doms = NULL;
 	size_t n = 0;
-	struct err err = {0};
 	json_t *found = NULL;
 	if (be_list(d->be, &doms, &n, &err) == 0) {
 		for (size_t i = 0; i < n && !found; i++)

@@ -359,12 +359,16 @@ static json_t *result(struct longop *op)
 {
 	struct install *in = op->arg;
 	struct vm *vm = in->vm;
+	struct err err = {0};
+	const struct vm_config *cfg = vm_cfg(vm, &err);
+	err_clear(&err);
 	json_t *vmj = vm_to_json(vm, true);
 	json_t *vnc = json_object_get(vmj, "vnc");
 	json_t *installer = json_null();
 	if (in->type != VM_TYPE_HVM)
-		installer = json_pack("{s:s?, s:s?, s:s}", "kernel", vm->cfg.dc.b_info.kernel,
-				      "ramdisk", vm->cfg.dc.b_info.ramdisk, "source",
+		installer = json_pack("{s:s?, s:s?, s:s}", "kernel",
+				      cfg ? cfg->dc.b_info.kernel : NULL, "ramdisk",
+				      cfg ? cfg->dc.b_info.ramdisk : NULL, "source",
 				      in->extract ? in->found.source : "given");
 	if (in->extract) {
 		json_object_set_new(installer, "iso_kernel", json_string(in->found.kernel));
@@ -381,7 +385,7 @@ static void started(struct vm *vm, void *arg, const struct err *err)
 	struct longop *op = arg;
 	struct install *in = op->arg;
 	if (!err) {
-		log_info("%s: installer running (%s%s%s)", vm->cfg.name, vm_type_name(in->type),
+		log_info("%s: installer running (%s%s%s)", vm->name, vm_type_name(in->type),
 			 in->extract ? ", from " : "", in->extract ? in->found.kernel : "");
 		longop_done(op, result(op));
 		return;

@@ -13,7 +13,7 @@
 static void exec(struct rpc_req *req)
 {
 	json_t *deleted = json_array(), *kept = json_array();
-	char *name = xstrdup(req->vm->cfg.name);
+	char *name = xstrdup(req->vm->name);
 	struct err err = {0};
 	if (vm_remove(req->vm, rpc_param_bool(req, "delete_disks", false), deleted, kept, &err) <
 	    0) {

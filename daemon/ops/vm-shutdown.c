@@ -18,7 +18,7 @@ static void stopped(struct vm *vm, void *arg, const struct err *err)
 	if (err) {
 		struct err e = {0};
 		err_copy(&e, err);
-		err_add_str(&e, "name", vm->cfg.name);
+		err_add_str(&e, "name", vm->name);
 		err_add_str(&e, "state", vm_state_name(vm->state));
 		if (e.code == VMD_ERR_TIMEOUT)
 			err_add(&e, "timeout",

@@ -402,7 +402,7 @@ class TestParams(BadInputCase):
                                    INVALID_CONFIG, id=1)
                 self.assertEqual(e["data"].get("key"), "name", bad)
         # nothing was written outside (or inside) the guests directory
-        self.assertEqual(os.listdir(self.d.guests_dir), [])
+        self.assertEqual(self.guest_files(), [])
         self.assertEqual(sorted(os.listdir(self.d.state_dir)), ["guests", "jobs", "sim"])
         self.assertEqual(os.listdir(os.path.join(self.d.state_dir, "jobs")), [])
         self.assertFalse(os.path.exists(os.path.join(self.d.state_dir, "x.json")))
@@ -447,7 +447,7 @@ class TestParams(BadInputCase):
         # none of the refused definitions exists
         names = sorted(v["name"] for v in self.c.call("vm.list", {"all": True})["vms"])
         self.assertEqual(names, ["dupa", "dupc"])
-        self.assertEqual(sorted(os.listdir(self.d.guests_dir)), ["dupa.json", "dupc.json"])
+        self.assertEqual(self.guest_files(), ["dupa.json", "dupc.json"])
 
     def test_device_bounds_and_restart(self):
         """Issue 13: a definition the store could not read back was accepted (14,000 vifs:
@@ -519,7 +519,7 @@ class TestParams(BadInputCase):
             e = self.raw_error(line(req("vm.define", {"xlcfg": text})), INVALID_CONFIG, id=1)
             if data is not None:
                 self.assertEqual(e["data"], data, text)
-        self.assertEqual(os.listdir(self.d.guests_dir), [])
+        self.assertEqual(self.guest_files(), [])
 
 
 class TestDisconnects(BadInputCase):

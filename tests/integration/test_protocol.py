@@ -619,7 +619,7 @@ class TestGroupWriter(VmdTestCase):
             self.assertEqual(err["data"].get("key"), key, err)
             if path:
                 self.assertIn("path", err["data"], err)
-        self.assertEqual(sorted(os.listdir(self.d.guests_dir)), ["g1.json"])
+        self.assertEqual(self.guest_files(), ["g1.json"])
         # root is not restricted
         self.assertEqual(self.c.call("vm.define", {"config": cases[0][1]})["name"], "g2")
 

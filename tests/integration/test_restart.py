@@ -26,7 +26,7 @@ class TestRestart(VmdTestCase):
 
     def store_files(self):
         out = {}
-        for fn in sorted(os.listdir(self.d.guests_dir)):
+        for fn in self.guest_files():
             with open(os.path.join(self.d.guests_dir, fn), "rb") as f:
                 out[fn] = f.read()
         return out
@@ -169,8 +169,11 @@ class TestRestart(VmdTestCase):
         self.c.call("vm.autostart", {"name": "old", "enabled": False})
         with open(self.guest_file("old")) as f:
             doc = json.load(f)
+        brief = doc.pop("brief")
         self.assertEqual(doc, {"vmd_store": 2, "xlcfg": cfg["xlcfg"], "autostart": False,
                                "owned_disks": [img]})
+        self.assertEqual(brief, vmdtest.brief(cfg["xlcfg"], "old", uuid, "pv", 2, 256,
+                                              ["00:16:3e:5a:0b:01"]))
         self.restart(kill=False)
         self.assertEqual(self.c.call("vm.config", {"name": "old"}), cfg)
         self.assertEqual(dict(self.info("old"), autostart=True), i)
@@ -310,12 +313,110 @@ class TestRestart(VmdTestCase):
         self.c.call("vm.start", {"name": "s1"})
         with open(self.guest_file("s1")) as f:
             doc = json.load(f)
-        self.assertEqual(doc, {"vmd_store": 2,
-                               "xlcfg": self.c.call("vm.config", {"name": "s1"})["xlcfg"],
-                               "autostart": False, "owned_disks": []})
+        xlcfg = self.c.call("vm.config", {"name": "s1"})["xlcfg"]
+        brief = doc.pop("brief")
+        self.assertEqual(doc, {"vmd_store": 2, "xlcfg": xlcfg, "autostart": False,
+                               "owned_disks": []})
+        i = self.info("s1")
+        self.assertEqual(brief, vmdtest.brief(xlcfg, "s1", i["uuid"], i["type"], i["vcpus"],
+                                              i["memory"], [v["mac"] for v in i["vifs"]]))
         self.assertEqual(os.stat(self.guest_file("s1")).st_mode & 0o777, 0o600)
         doms = self.sim_domains()
         self.assertEqual([d["name"] for d in doms], ["s1"])
+
+    def full_snapshot(self):
+        """snapshot() plus every guest's vm.info (the parts that need its translated text)."""
+        snap = self.snapshot(self.c)
+        runtime = ("cpu_time", "uptime", "memory_actual_kib")  # they change as it runs
+        return {n: (v, cfg, {k: x for k, x in self.info(n).items() if k not in runtime})
+                for n, (v, cfg) in snap.items()}
+
+    def loaded(self, which=-1):
+        """(from the index, read) of the daemon's start-up log line."""
+        import re
+        m = re.search(r"loaded \d+ guest definitions? from \S+ \((\d+) from its index, "
+                      r"(\d+) read\)", self.d.log(which))
+        self.assertIsNotNone(m, "no load line in the log")
+        return int(m.group(1)), int(m.group(2))
+
+    def wait_index(self, entries):
+        """Waits until the store's index lists this many documents (it is written a moment
+        after a change)."""
+        path = os.path.join(self.d.guests_dir, ".index")
+        deadline = vmdtest.time.monotonic() + 10
+        while True:
+            try:
+                with open(path) as f:
+                    lines = f.read().splitlines()
+                if lines[0] == '{"vmd_index":1}' and len(lines) == entries + 1:
+                    return lines
+            except (FileNotFoundError, IndexError):
+                pass
+            self.assertLess(vmdtest.time.monotonic(), deadline, "the index was not written")
+            vmdtest.time.sleep(0.05)
+
+    def test_start_from_the_index_is_the_same_as_reading_every_document(self):
+        """With the store's index, a start reads no document, and clients see exactly what
+        a start that reads and translates every document shows; a missing index, or changes
+        it does not show yet (kill -9 within its delay), cost reading those documents."""
+        for i in range(70):  # beyond the 64 translated configs kept in memory
+            self.define("ix%02d" % i, vcpus=1 + i % 3, memory=64 + i, vifs=i % 3,
+                        disks=1 + i % 2)
+        self.c.call("vm.start", {"name": "ix01"})
+        self.c.call("vm.autostart", {"name": "ix02", "enabled": True})
+        before = self.full_snapshot()
+        self.restart(kill=False)  # the index is written at exit
+        self.assertEqual(self.loaded(), (70, 0))
+        self.assertEqual(self.full_snapshot(), before)
+        # no index: every document is read and translated; the same guests
+        self.restart(kill=True)
+        os.unlink(os.path.join(self.d.guests_dir, ".index"))
+        self.restart(kill=True)
+        self.assertEqual(self.loaded(), (0, 70))
+        self.assertEqual(self.full_snapshot(), before)
+        self.wait_index(70)  # written again after the load
+        # a define, then kill -9 before the index shows it: that one document is read
+        self.define("late")
+        self.restart(kill=True)
+        self.assertEqual(self.loaded(), (70, 1))
+        self.assertEqual(set(self.snapshot(self.c)), set(before) | {"late"})
+        # a damaged index costs reading, nothing else
+        self.wait_index(71)
+        with open(os.path.join(self.d.guests_dir, ".index"), "r+b") as f:
+            f.seek(40)
+            f.write(b"\x00garbage")
+        self.restart(kill=True)
+        self.assertEqual(sum(self.loaded()), 71)
+        self.assertGreater(self.loaded()[1], 0)
+        self.assertEqual(dict((n, v) for n, v in self.full_snapshot().items() if n != "late"),
+                         before)
+
+    def test_a_stored_text_that_no_longer_translates(self):
+        """A document whose brief matches its text is taken at start without translating it
+        (proto/ 12.1). Should the text no longer translate when it is needed, the operation
+        says so (code 8), and the definition can still be read and removed."""
+        self.define("ok")
+        uuid = "1b9a64a5-7d2c-4f4e-9d55-0d3a6a5e9f01"
+        text = ('name = "stale"\nkernel = "%s"\nmemory = 128\nvif = [ "bogus_key=1" ]\n'
+                'uuid = "%s"\n') % (self.kernel, uuid)
+        doc = {"vmd_store": 2, "xlcfg": text, "autostart": False, "owned_disks": [],
+               "brief": vmdtest.brief(text, "stale", uuid, "pv", 1, 128, [])}
+        with open(self.guest_file("stale"), "w") as f:
+            json.dump(doc, f)
+        self.restart(kill=True)
+        v = [v for v in self.c.call("vm.list", {"all": True})["vms"] if v["name"] == "stale"]
+        self.assertEqual([(x["uuid"], x["memory"], x["state"]) for x in v],
+                         [(uuid, 128, "stopped")])
+        for method in ("vm.info", "vm.start"):
+            e = self.assertCallFails(vmdtest.vmdclient.IO, method, {"name": "stale"})
+            self.assertIn("no longer translates", e.message)
+        self.assertEqual(self.c.call("vm.config", {"name": "stale"})["xlcfg"], text)
+        self.assertCallFails(vmdtest.vmdclient.IO, "vm.remove",
+                             {"name": "stale", "delete_disks": True})
+        self.assertEqual(self.c.call("vm.remove", {"name": "stale"}),
+                         {"name": "stale", "deleted": [], "kept": []})
+        self.assertEqual(self.guest_files(), ["ok.json"])
+        self.assertEqual(self.info("ok")["state"], "stopped")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,46 @@ BAD_LOG_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
                    "ThreadSanitizer", "Assertion `")
 
 
+def siphash24(key, data):
+    """SipHash-2-4 (Aumasson, Bernstein 2012) of bytes data under a 16-byte key."""
+    mask = (1 << 64) - 1
+
+    def rotl(x, b):
+        return ((x << b) | (x >> (64 - b))) & mask
+
+    k0, k1 = int.from_bytes(key[:8], "little"), int.from_bytes(key[8:], "little")
+    v = [k0 ^ 0x736f6d6570736575, k1 ^ 0x646f72616e646f6d,
+         k0 ^ 0x6c7967656e657261, k1 ^ 0x7465646279746573]
+
+    def rounds(n):
+        for _ in range(n):
+            v[0] = (v[0] + v[1]) & mask; v[1] = rotl(v[1], 13); v[1] ^= v[0]
+            v[0] = rotl(v[0], 32)
+            v[2] = (v[2] + v[3]) & mask; v[3] = rotl(v[3], 16); v[3] ^= v[2]
+            v[0] = (v[0] + v[3]) & mask; v[3] = rotl(v[3], 21); v[3] ^= v[0]
+            v[2] = (v[2] + v[1]) & mask; v[1] = rotl(v[1], 17); v[1] ^= v[2]
+            v[2] = rotl(v[2], 32)
+
+    tail = len(data) % 8
+    blocks = [data[i:i + 8] for i in range(0, len(data) - tail, 8)]
+    blocks.append(data[len(data) - tail:] + bytes(7 - tail) + bytes([len(data) & 255]))
+    for b in blocks:
+        m = int.from_bytes(b, "little")
+        v[3] ^= m
+        rounds(2)
+        v[0] ^= m
+    v[2] ^= 0xff
+    rounds(4)
+    return v[0] ^ v[1] ^ v[2] ^ v[3]
+
+
+def brief(xlcfg, name, uuid, type_, vcpus, memory, macs):
+    """A stored document's "brief" as proto/ 12.1 defines it."""
+    return {"name": name, "uuid": uuid, "type": type_, "vcpus": vcpus, "memory": memory,
+            "macs": macs,
+            "text_sum": "%016x" % siphash24(b"vmd brief v1 sum", xlcfg.encode())}
+
+
 def spec_options(spec):
     """The options of a device spec as written in xl.cfg ("k=v, k=v", as vm.config's `config`
     gives a disk or vif item) as a dict {k: v}, values as text. A disk's `target=` is last
@@ -360,6 +400,12 @@ class VmdTestCase(unittest.TestCase):
 
     def guest_file(self, name):
         return os.path.join(self.d.guests_dir, name + ".json")
+
+    def guest_files(self, daemon=None):
+        """The documents in the guests directory, sorted (not the store's .index, a cache
+        vmd rewrites a moment after a change and at exit)."""
+        return sorted(f for f in os.listdir((daemon or self.d).guests_dir)
+                      if not f.startswith("."))
 
     def sim_domains(self):
         with open(os.path.join(self.d.state_dir, "sim", "domains.json")) as f:

@@ -178,7 +178,7 @@ static bool start(struct vm *vm)
 	struct done r = {0};
 	struct err err = {0};
 	if (vm_start(vm, done_cb, &r, &err) < 0) {
-		fprintf(stderr, "start %s: %s\n", vm->cfg.name, err.msg);
+		fprintf(stderr, "start %s: %s\n", vm->name, err.msg);
 		err_clear(&err);
 		return false;
 	}
@@ -308,7 +308,7 @@ static void test_on_actions(void)
 /* Runs the loop until the guest came back in a new domain ("NAME:restarted:running"). */
 static bool until_restarted(struct vm *vm)
 {
-	char *ev = xasprintf("%s:restarted:running", vm->cfg.name);
+	char *ev = xasprintf("%s:restarted:running", vm->name);
 	bool back = false;
 	for (int i = 0; i < 500 && !back; i++) {
 		event_base_loop(d.base, EVLOOP_ONCE);
@@ -326,7 +326,7 @@ static void test_on_watchdog(void)
 	CHECK(vm != NULL);
 	if (!vm)
 		return;
-	CHECK(vm_config_action(&vm->cfg, "on_watchdog") == VM_ACTION_RESTART);
+	CHECK(vm_config_action(vm_cfg(vm, NULL), "on_watchdog") == VM_ACTION_RESTART);
 	CHECK(start(vm));
 	int64_t before = vm->domid;
 	n_events = 0;
@@ -340,7 +340,7 @@ static void test_on_watchdog(void)
 
 	/* the other way round, on_watchdog's default (destroy) under on_crash restart */
 	vm = define("pup", VM_ACTION_DESTROY, VM_ACTION_RESTART, VM_ACTION_RESTART);
-	CHECK(vm && vm_config_action(&vm->cfg, "on_watchdog") == VM_ACTION_DESTROY);
+	CHECK(vm && vm_config_action(vm_cfg(vm, NULL), "on_watchdog") == VM_ACTION_DESTROY);
 	if (!vm)
 		return;
 	CHECK(start(vm));
@@ -534,11 +534,11 @@ static void test_install_phase(void)
 					   : "inst:install-finished:stopping",
 			       0) >= 0);
 		CHECK(vm->install.phase == VM_INSTALL_DONE);
-		const libxl_domain_build_info *bi = &vm->cfg.dc.b_info;
+		const libxl_domain_build_info *bi = &vm_cfg(vm, NULL)->dc.b_info;
 		CHECK_STR(bi->bootloader, "pygrub");
 		CHECK(bi->kernel == NULL && bi->ramdisk == NULL && bi->cmdline == NULL);
-		CHECK(strstr(vm->cfg.text, "bootloader") && !strstr(vm->cfg.text, "kernel") &&
-		      !strstr(vm->cfg.text, "ramdisk") && !strstr(vm->cfg.text, "console=hvc0"));
+		CHECK(strstr(vm_text(vm, NULL), "bootloader") && !strstr(vm_text(vm, NULL), "kernel") &&
+		      !strstr(vm_text(vm, NULL), "ramdisk") && !strstr(vm_text(vm, NULL), "console=hvc0"));
 		if (vm_has_domain(vm)) {
 			struct done r = {0};
 			CHECK(vm_destroy(vm, done_cb, &r, &err) == 0);
@@ -571,6 +571,41 @@ static void test_wait_timeout(void)
 	remove_guest(vm);
 }
 
+/* At most VM_CFG_CACHE stopped guests keep their translated config; a running guest always
+ * keeps its own (the on_* rules need it); lookups by name and domid follow every change. */
+static void test_translated_configs_bounded(void)
+{
+	enum { N = VM_CFG_CACHE + 36 };
+	struct vm *vms[N];
+	char name[32];
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof name, "many%03d", i);
+		vms[i] = define(name, VM_ACTION_DESTROY, VM_ACTION_RESTART, VM_ACTION_DESTROY);
+		CHECK(vms[i] && vm_find(&d, name) == vms[i]);
+	}
+	CHECK(d.n_parsed <= VM_CFG_CACHE);
+	CHECK(vms[0]->cfg == NULL && vms[0]->text == NULL); /* the oldest dropped theirs */
+	CHECK(vms[N - 1]->cfg != NULL);
+	CHECK(start(vms[0]));
+	CHECK(vm_find_domid(&d, (uint32_t)vms[0]->domid) == vms[0]);
+	for (int i = 1; i < N; i++) {
+		struct err err = {0};
+		const struct vm_config *cfg = vm_cfg(vms[i], &err);
+		CHECK(cfg && strcmp(cfg->name, vms[i]->name) == 0);
+		CHECK(vm_config_action(cfg, "on_reboot") == VM_ACTION_RESTART);
+		err_clear(&err);
+		CHECK(d.n_parsed <= VM_CFG_CACHE);
+	}
+	CHECK(vms[0]->cfg != NULL); /* running: kept however many others were used */
+	uint32_t domid = (uint32_t)vms[0]->domid;
+	guest_does(vms[0], "poweroff");
+	CHECK(run_until(vms[0], VM_STOPPED, NULL));
+	CHECK(vm_find_domid(&d, domid) == NULL);
+	for (int i = 0; i < N; i++)
+		remove_guest(vms[i]);
+	CHECK(d.n_parsed == 0 && d.by_name.n == 0 && d.by_mac.n == 0);
+}
+
 int main(void)
 {
 	setup();
@@ -585,6 +620,7 @@ int main(void)
 	RUN(test_reservations);
 	RUN(test_install_phase);
 	RUN(test_wait_timeout);
+	RUN(test_translated_configs_bounded);
 	teardown();
 	TEST_DONE();
 }

@@ -1,5 +1,5 @@
 /*
- * test-util.c: UUIDs, MACs and durable writes.
+ * test-util.c: UUIDs, MACs, durable writes, and the hash table of the registry's lookups.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hmap.h"
 #include "test.h"
 #include "util.h"
 
@@ -84,10 +85,71 @@ static void atomic_write(void)
 	free(cmd);
 }
 
+/* The test vectors of SipHash-2-4 (the paper's appendix A and its reference code): key
+ * 00 01 .. 0f, messages 00 01 .. of length 0 and 15. */
+static void siphash_vectors(void)
+{
+	uint8_t key[16], msg[64];
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 64; i++)
+		msg[i] = (uint8_t)i;
+	CHECK(siphash24(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+	CHECK(siphash24(key, msg, 15) == 0xa129ca6149be45e5ULL);
+	CHECK(siphash24(key, msg, 8) == 0x93f5f5799a932462ULL);
+}
+
+/* The table against a plain array: random puts and deletes of keys that share few hash
+ * bits (a small table, so runs wrap around the end), every lookup compared. */
+static void hmap_against_array(void)
+{
+	enum { N = 3000 };
+	static char keys[N][12];
+	static bool in[N];
+	struct hmap m;
+	hmap_init(&m);
+	CHECK(hmap_get(&m, "x", 1) == NULL);
+	CHECK(hmap_del(&m, "x", 1) == NULL);
+	for (int i = 0; i < N; i++)
+		snprintf(keys[i], sizeof keys[i], "g%d", i);
+	unsigned seed = 7;
+	size_t n = 0;
+	for (int round = 0; round < 60000; round++) {
+		seed = seed * 1103515245u + 12345u;
+		int k = (int)((seed >> 8) % (round < 30000 ? 64 : N));
+		size_t len = strlen(keys[k]);
+		if ((seed >> 4) & 1) {
+			void *old = hmap_put(&m, keys[k], len, &in[k]);
+			CHECK(old == (in[k] ? &in[k] : NULL));
+			if (!in[k])
+				n++;
+			in[k] = true;
+		} else {
+			void *v = hmap_del(&m, keys[k], len);
+			CHECK(v == (in[k] ? &in[k] : NULL));
+			if (in[k])
+				n--;
+			in[k] = false;
+		}
+		CHECK(m.n == n);
+		if (round % 997 == 0)
+			for (int i = 0; i < N; i++)
+				CHECK(hmap_get(&m, keys[i], strlen(keys[i])) == (in[i] ? &in[i] : NULL));
+	}
+	for (int i = 0; i < N; i++)
+		CHECK(hmap_get(&m, keys[i], strlen(keys[i])) == (in[i] ? &in[i] : NULL));
+	/* A key that is a prefix of another is another key. */
+	CHECK(hmap_get(&m, "g1", 1) == NULL);
+	hmap_finish(&m);
+	CHECK(m.n == 0 && hmap_get(&m, "g1", 2) == NULL);
+}
+
 int main(void)
 {
 	RUN(uuid_roundtrip);
 	RUN(mac_roundtrip);
 	RUN(atomic_write);
+	RUN(siphash_vectors);
+	RUN(hmap_against_array);
 	TEST_DONE();
 }
