@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -336,6 +337,33 @@ static void finish(struct rpc_req *req, json_t *msg)
 	req_free(req);
 	if (c)
 		conn_request_done(c);
+}
+
+void rpc_reply_result_text(struct rpc_req *req, const char *result, size_t len)
+{
+	struct conn *c = req->conn;
+	if (req->batch || !c || !req->id) { /* a batch collects objects */
+		json_t *r = json_loadb(result, len, 0, NULL);
+		if (!r) {
+			rpc_reply_error(req, VMD_ERR_INTERNAL, NULL, "cannot encode the reply");
+			return;
+		}
+		rpc_reply_result(req, r);
+		return;
+	}
+	char *id = json_dumps(req->id, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (!id) {
+		rpc_reply_error(req, VMD_ERR_INTERNAL, NULL, "cannot encode the reply");
+		return;
+	}
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":", mid[] = ",\"result\":";
+	struct iovec parts[] = {{(void *)head, sizeof head - 1}, {id, strlen(id)},
+				{(void *)mid, sizeof mid - 1}, {(void *)result, len},
+				{(void *)"}", 1}};
+	conn_send_text(c, parts, 5);
+	free(id);
+	req_free(req);
+	conn_request_done(c);
 }
 
 void rpc_reply_result(struct rpc_req *req, json_t *result)

@@ -90,6 +90,9 @@ struct server_hooks rpc_server_hooks(const struct rpc_table *table);
 
 /* Finish a request. result and data are stolen (data may be NULL). */
 void rpc_reply_result(struct rpc_req *req, json_t *result);
+/* The same with the result already encoded (compact JSON, as json_dumps would give it):
+ * the reply is the same bytes. */
+void rpc_reply_result_text(struct rpc_req *req, const char *result, size_t len);
 /* The error as it is (code, message, data; its data is taken, err is left cleared). */
 void rpc_reply_err(struct rpc_req *req, struct err *err);
 void rpc_reply_error(struct rpc_req *req, int code, json_t *data, const char *fmt, ...)

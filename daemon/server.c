@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -168,6 +169,32 @@ static bool bounded(uid_t uid)
 	return uid != 0 && uid != geteuid();
 }
 
+void conn_send_text(struct conn *c, const struct iovec *parts, int n)
+{
+	if (!c->bev)
+		return;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t add = 1;
+	for (int i = 0; i < n; i++)
+		add += parts[i].iov_len;
+	const char *full = NULL;
+	if (evbuffer_get_length(out) + add > VMD_MAX_OUTQ)
+		full = "its";
+	else if (bounded(c->uid) && c->acct->queued + add > VMD_MAX_OUTQ_PER_UID)
+		full = "its uid's";
+	else if (c->srv->queued_all + add > VMD_MAX_OUTQ_ALL)
+		full = "all clients'";
+	if (full) {
+		log_warn("client %u (uid %d): not reading its replies (%s output queue is full); "
+			 "dropping it", c->id, (int)c->uid, full);
+		conn_drop(c, "output queue full");
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		evbuffer_add(out, parts[i].iov_base, parts[i].iov_len);
+	evbuffer_add(out, "\n", 1);
+}
+
 void conn_send(struct conn *c, json_t *msg)
 {
 	if (!c->bev) {
@@ -180,24 +207,8 @@ void conn_send(struct conn *c, json_t *msg)
 		log_error("client %u: cannot encode a reply", c->id);
 		return;
 	}
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	size_t add = strlen(text) + 1;
-	const char *full = NULL;
-	if (evbuffer_get_length(out) + add > VMD_MAX_OUTQ)
-		full = "its";
-	else if (bounded(c->uid) && c->acct->queued + add > VMD_MAX_OUTQ_PER_UID)
-		full = "its uid's";
-	else if (c->srv->queued_all + add > VMD_MAX_OUTQ_ALL)
-		full = "all clients'";
-	if (full) {
-		free(text);
-		log_warn("client %u (uid %d): not reading its replies (%s output queue is full); "
-			 "dropping it", c->id, (int)c->uid, full);
-		conn_drop(c, "output queue full");
-		return;
-	}
-	evbuffer_add(out, text, strlen(text));
-	evbuffer_add(out, "\n", 1);
+	struct iovec part = {text, strlen(text)};
+	conn_send_text(c, &part, 1);
 	free(text);
 }
 

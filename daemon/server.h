@@ -60,6 +60,10 @@ struct daemon *server_daemon(struct server *srv);
 /* Queues one message (stolen) as a compact JSON line. A client whose queue exceeds
  * VMD_MAX_OUTQ is dropped. */
 void conn_send(struct conn *c, json_t *msg);
+/* The same for a message already encoded, in n pieces (no newline: it is added), under the
+ * same output limits. */
+struct iovec;
+void conn_send_text(struct conn *c, const struct iovec *parts, int n);
 /* Sends the message, then closes the connection once it has been written. */
 void conn_send_and_close(struct conn *c, json_t *msg);
 /* A request of c finished: a half-closed connection may now be closed. */

@@ -4,6 +4,9 @@
  */
 #include "vm.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "daemon.h"
 #include "util.h"
 
@@ -95,6 +98,25 @@ json_t *vm_to_json(struct vm *vm, bool detail)
 		err_clear(&err);
 	}
 	return o;
+}
+
+const char *vm_info_text(struct vm *vm, size_t *len)
+{
+	struct vm_info_key *k = &vm->info_key;
+	if (!vm->info_text || k->state != vm->state || k->autostart != vm->autostart ||
+	    k->phase != vm->install.phase || strcmp(k->text_sum, vm->text_sum) != 0) {
+		free(vm->info_text);
+		json_t *o = vm_to_json(vm, true);
+		vm->info_text = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		vm->info_len = vm->info_text ? strlen(vm->info_text) : 0;
+		k->state = vm->state;
+		k->autostart = vm->autostart;
+		k->phase = vm->install.phase;
+		memcpy(k->text_sum, vm->text_sum, sizeof k->text_sum);
+	}
+	*len = vm->info_len;
+	return vm->info_text;
 }
 
 json_t *vm_foreign_to_json(const struct dom_info *di, bool detail)

@@ -201,6 +201,8 @@ static void cfg_drop(struct vm *vm)
 	vm->cfg = NULL;
 	free(vm->text); /* in the store: vm_text reads it again */
 	vm->text = NULL;
+	free(vm->info_text);
+	vm->info_text = NULL;
 }
 
 /* Drops the meaning of the least recently used droppable guests beyond VM_CFG_CACHE; keep
@@ -528,6 +530,7 @@ static void vm_free(struct vm *vm)
 		return;
 	if (vm->cfg)
 		cfg_drop(vm);
+	free(vm->info_text);
 	brief_free(vm);
 	for (size_t i = 0; i < vm->n_owned_disks; i++)
 		free(vm->owned_disks[i]);

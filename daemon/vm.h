@@ -82,6 +82,16 @@ struct vm {
 	struct store_id sid;   /* its stored file's identity (has_sid) */
 	struct store_id sid_indexed; /* the identity the store's index holds (indexed) */
 	bool has_sid, indexed;
+	/* vm.info's result while the guest has no domain, encoded once: it is a function of
+	 * what info_key holds (see vm_info_text). Dropped with cfg. */
+	char *info_text;
+	size_t info_len;
+	struct vm_info_key {
+		enum vm_state state;
+		bool autostart;
+		enum vm_install_phase phase;
+		char text_sum[17];
+	} info_key;
 	struct vm_config *cfg; /* its meaning, or NULL: see vm_cfg */
 	TAILQ_ENTRY(vm) parsed_link; /* in the daemon's parsed list while cfg is set */
 	bool autostart;
@@ -211,6 +221,9 @@ void vm_life_end(struct daemon *d);
  * autostart), from the brief; with detail, the extra vm.info fields, from vm_cfg (call it
  * first: should the text no longer translate, they are left out). New reference. */
 json_t *vm_to_json(struct vm *vm, bool detail);
+/* vm.info's result of a guest without a domain as compact JSON (vm_to_json(vm, true),
+ * encoded), kept until what it shows changes. Call vm_cfg first. */
+const char *vm_info_text(struct vm *vm, size_t *len);
 /* The same object for a domain vmd does not manage. */
 json_t *vm_foreign_to_json(const struct dom_info *di, bool detail);
 

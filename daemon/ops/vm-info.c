@@ -16,10 +16,16 @@ static void exec(struct rpc_req *req)
 	struct vm *vm = vm_find(d, name);
 	struct err err = {0};
 	if (vm) {
-		if (vm_cfg(vm, &err))
-			rpc_reply_result(req, vm_to_json(vm, true));
-		else
+		size_t len;
+		const char *text;
+		if (!vm_cfg(vm, &err))
 			rpc_reply_err(req, &err);
+		else if (vm_has_domain(vm)) /* its runtime figures change by the second */
+			rpc_reply_result(req, vm_to_json(vm, true));
+		else if ((text = vm_info_text(vm, &len)))
+			rpc_reply_result_text(req, text, len);
+		else
+			rpc_reply_error(req, VMD_ERR_INTERNAL, NULL, "cannot encode the reply");
 		err_clear(&err);
 		return;
 	}

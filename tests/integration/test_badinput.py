@@ -135,6 +135,27 @@ class TestFraming(BadInputCase):
         s.close()
         return got
 
+    def test_info_encoded_once_is_what_changes_show(self):
+        """vm.info of a guest without a domain is encoded once and kept (daemon/vm-json.c):
+        every change it shows still shows at once, a batch gets the same object, and the
+        reply is the bytes a fresh encoding gives (other ids, string ids)."""
+        self.define("enc", vcpus=2)
+        first = self.info("enc")
+        self.assertEqual(self.info("enc"), first)
+        self.c.call("vm.autostart", {"name": "enc", "enabled": True})
+        self.assertEqual(self.info("enc"), dict(first, autostart=True))
+        self.c.call("vm.start", {"name": "enc"})
+        self.assertEqual(self.info("enc")["state"], "running")
+        self.c.call("vm.destroy", {"name": "enc"})
+        self.assertEqual(self.wait_state("enc", "stopped"), dict(first, autostart=True))
+        got = self.batch(b'[{"jsonrpc":"2.0","id":7,"method":"vm.info","params":{"name":"enc"}}]')
+        self.assertEqual(got, [{"jsonrpc": "2.0", "id": 7, "result": dict(first, autostart=True)}])
+        for rid in (b'"a\\u00e9\\"x"', b"-3", b"null"):
+            got = self.batch(b'{"jsonrpc":"2.0","id":' + rid +
+                             b',"method":"vm.info","params":{"name":"enc"}}')
+            self.assertEqual(got, {"jsonrpc": "2.0", "id": json.loads(rid),
+                                   "result": dict(first, autostart=True)})
+
     def test_batches_as_in_the_json_rpc_spec(self):
         """JSON-RPC 2.0 section 7's batch examples, with vmd's methods for sum, subtract..."""
         # rpc call with invalid JSON: one error object
