@@ -2,12 +2,14 @@
 #   make demo        install deps, build, run the lifecycle demo on the sim backend
 #   make check       install deps, build, run every test tier (unit, integration, ASan, Xen)
 #   make check-xen   only the real-Xen tier (tests/xen), VMD_XEN_SCENARIO=name picks one
+#   make bench       the benchmarks of tests/bench (release build; figures, nothing asserted)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
+REL_BUILD ?= build-release
 
-.PHONY: all deps build demo check check-fast check-asan check-xen fuzz clean
+.PHONY: all deps build demo check check-fast check-asan check-xen fuzz bench clean
 
 all: build
 
@@ -43,10 +45,22 @@ $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debug -Dfuzz=true -Dlibxl=disabled -Dxen_tests=false \
 		-Db_sanitize=address,undefined -Db_lundef=false
 
+$(REL_BUILD)/build.ninja:
+	meson setup $(REL_BUILD) --buildtype=release
+
+# Scale and request rates against their references (virsh from libvirt-clients for the
+# listing), then clone copies against cp.
+bench: deps $(REL_BUILD)/build.ninja
+	ninja -C $(REL_BUILD)
+	@command -v virsh >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		--no-install-recommends libvirt-clients >/dev/null
+	python3 tests/bench/scale --build $(REL_BUILD)
+	python3 tests/bench/clone --vmd $(REL_BUILD)/daemon/vmd
+
 # libFuzzer on the request path and the config parsers, FUZZ_SECONDS each.
 fuzz: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	@sh scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-release
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(REL_BUILD)
