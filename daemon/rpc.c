@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "json-fast.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
@@ -276,7 +277,9 @@ static void handle_request(const struct rpc_table *table, struct conn *conn, jso
 static void handle_line(void *table, struct conn *c, const char *line, size_t len)
 {
 	json_error_t jerr;
-	json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	json_t *msg = json_fast_parse(line, len);
+	if (!msg)
+		msg = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	struct sink to = {c, NULL};
 	if (!msg) {
 		send_error(to, NULL, VMD_ERR_PARSE, json_pack("{s:i}", "column", jerr.column),

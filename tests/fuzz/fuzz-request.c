@@ -2,7 +2,8 @@
  * fuzz-request.c: libFuzzer on the request path. Each input is one request line handed to
  * the dispatcher's line hook (rpc_server_hooks), exactly as the server does after framing: JSON decoding, envelope and
  * param validation, and the ops themselves, against a real daemon core with the sim backend
- * and a state directory in /tmp. The loop is pumped after each input so that asynchronous
+ * and a state directory in /tmp; the fast request decoder is checked against jansson on
+ * every input. The loop is pumped after each input so that asynchronous
  * work (creates, destroys, jobs) runs too. Replies go nowhere (the connection has no socket).
  *
  * The fuzzer finds its way into every method, file-making ones included (disk.create,
@@ -23,6 +24,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "job.h"
+#include "json-fast.h"
 #include "log.h"
 #include "ops.h"
 #include "rpc.h"
@@ -85,6 +87,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	if (size > VMD_MAX_LINE)
 		return 0; /* the server refuses these before parsing */
+	/* The fast decoder (json-fast.h) gives what jansson gives, or declines. */
+	json_t *fast = json_fast_parse((const char *)data, size);
+	if (fast) {
+		json_t *slow = json_loadb((const char *)data, size,
+					  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+		if (!slow || !json_equal(fast, slow))
+			abort();
+		json_decref(slow);
+		json_decref(fast);
+	}
 	hooks.line(hooks.arg, &conn, (const char *)data, size);
 	for (int i = 0; i < 4; i++)
 		event_base_loop(d.base, EVLOOP_NONBLOCK);
