@@ -3,13 +3,14 @@
 #   make check       install deps, build, run every test tier (unit, integration, ASan, Xen)
 #   make check-xen   only the real-Xen tier (tests/xen), VMD_XEN_SCENARIO=name picks one
 #   make bench       the benchmarks of tests/bench (release build; figures, nothing asserted)
+#   make soak        the soak test for half an hour (make check runs it for a minute)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 REL_BUILD ?= build-release
 
-.PHONY: all deps build demo check check-fast check-asan check-xen fuzz bench clean
+.PHONY: all deps build demo check check-fast check-asan check-xen fuzz bench soak clean
 
 all: build
 
@@ -56,6 +57,11 @@ bench: deps $(REL_BUILD)/build.ninja
 		--no-install-recommends libvirt-clients >/dev/null
 	python3 tests/bench/scale --build $(REL_BUILD)
 	python3 tests/bench/clone --vmd $(REL_BUILD)/daemon/vmd
+
+SOAK_SECONDS ?= 1800
+soak: build
+	VMD_SOAK_SECONDS=$(SOAK_SECONDS) /usr/bin/python3 tests/integration/test_soak.py \
+		--vmd $(BUILD)/daemon/vmd
 
 # libFuzzer on the request path and the config parsers, FUZZ_SECONDS each.
 fuzz: deps $(FUZZ_BUILD)/build.ninja

@@ -19,6 +19,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -107,12 +108,17 @@ static struct uid_acct *acct_get(struct server *srv, uid_t uid)
 	return a;
 }
 
-/* The connection's bufferevent goes: what it held leaves its uid's account. */
-static void conn_release(struct conn *c)
+/* What freeing a connection's queued output leaves the heap holding is given back to the
+ * system when it was this much (a subscriber that did not read, say). */
+#define TRIM_AFTER (1024 * 1024)
+
+/* The connection's bufferevent goes (the caller frees it, then calls trim_after): what it
+ * held leaves its uid's account. Returns the bytes that were still queued. */
+static size_t conn_release(struct conn *c)
 {
 	struct uid_acct *a = c->acct;
 	if (!a)
-		return;
+		return 0;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	evbuffer_remove_cb_entry(out, c->out_cb);
 	size_t left = evbuffer_get_length(out);
@@ -124,6 +130,13 @@ static void conn_release(struct conn *c)
 		hmap_del(&c->srv->uids, &a->uid, sizeof a->uid);
 		free(a);
 	}
+	return left;
+}
+
+static void trim_after(size_t freed)
+{
+	if (freed >= TRIM_AFTER)
+		malloc_trim(0);
 }
 
 /* Marks the connection dead and frees it from a fresh loop iteration. Idempotent. */
@@ -132,8 +145,9 @@ static void conn_drop(struct conn *c, const char *why)
 	if (!c->bev)
 		return;
 	log_debug("client %u: closing (%s)", c->id, why);
-	conn_release(c);
+	size_t left = conn_release(c);
 	bufferevent_free(c->bev);
+	trim_after(left);
 	c->bev = NULL;
 	c->closing = true;
 	event_base_once(c->srv->d->base, -1, EV_TIMEOUT, deferred_free_cb, c, NULL);
@@ -143,8 +157,9 @@ static void conn_free(struct conn *c)
 {
 	c->srv->hooks->closed(c->srv->hooks->arg, c);
 	if (c->bev) {
-		conn_release(c);
+		size_t left = conn_release(c);
 		bufferevent_free(c->bev);
+		trim_after(left);
 	}
 	TAILQ_REMOVE(&c->srv->conns, c, link);
 	c->srv->n_conns--;
