@@ -231,9 +231,11 @@ static void index_read_free(struct index_read *ix)
 }
 
 /* The summary the index holds for file name when it still describes the file with this
- * identity. New reference, or NULL. */
-static json_t *index_summary(struct index_read *ix, const char *name, const struct store_id *id)
+ * identity. New reference, or NULL. *held: the identity the index holds for name, if any. */
+static json_t *index_summary(struct index_read *ix, const char *name, const struct store_id *id,
+			     struct store_id *held, bool *has_held)
 {
+	*has_held = false;
 	uintptr_t k = (uintptr_t)hmap_get(&ix->lines, name, strlen(name));
 	if (!k)
 		return NULL;
@@ -249,6 +251,8 @@ static json_t *index_summary(struct index_read *ix, const char *name, const stru
 		return NULL;
 	}
 	struct store_id have = {(uint64_t)ino, (uint64_t)size, (int64_t)mtime};
+	*held = have;
+	*has_held = true;
 	if (!id_equal(&have, id)) {
 		json_decref(line);
 		return NULL;
@@ -292,7 +296,8 @@ int store_load_all(struct store *s, store_load_fn *fn, void *arg, struct store_l
 		struct err why = {0};
 		char *name = NULL;
 		json_t *doc = NULL;
-		struct store_id id;
+		struct store_id id, held;
+		bool has_held = false;
 		struct stat sb;
 		if (!has_suffix(file, ".json")) {
 			err_set(&why, VMD_ERR_IO, "not a guest definition (no .json suffix)");
@@ -306,9 +311,9 @@ int store_load_all(struct store *s, store_load_fn *fn, void *arg, struct store_l
 		}
 		if (fstatat(dfd, file, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode)) {
 			id_of(&sb, &id);
-			json_t *sum = index_summary(&ix, name, &id);
+			json_t *sum = index_summary(&ix, name, &id, &held, &has_held);
 			if (sum) {
-				int r = fn(arg, name, sum, false, &id, &why);
+				int r = fn(arg, name, sum, false, &id, &held, &why);
 				json_decref(sum);
 				if (r == 0) {
 					st->from_index++;
@@ -322,7 +327,7 @@ int store_load_all(struct store *s, store_load_fn *fn, void *arg, struct store_l
 		if (read_doc(dfd, file, &doc, &id, &why) < 0)
 			goto skip;
 		st->read++;
-		if (fn(arg, name, doc, true, &id, &why) < 0)
+		if (fn(arg, name, doc, true, &id, has_held ? &held : NULL, &why) < 0)
 			goto skip;
 		goto next;
 skip:

@@ -38,11 +38,14 @@ void store_close(struct store *s);
 
 /* Called for each readable document; name is the file's guest name, id its file's identity.
  * With full, doc is the document; without, the index vouched for the file and doc is the
- * summary the index holds for it. doc is borrowed. The callback returns 0 to accept, -1 to
- * report the file as unusable (err says why). */
+ * summary the index holds for it. held: the identity the index holds for name (NULL: none),
+ * which a later write of name must not produce (store_save's avoid) until the index is
+ * written again. doc is borrowed. The callback returns 0 to accept, -1 to report the file as
+ * unusable (err says why). */
 struct err;
 typedef int store_load_fn(void *arg, const char *name, json_t *doc, bool full,
-			  const struct store_id *id, struct err *err);
+			  const struct store_id *id, const struct store_id *held,
+			  struct err *err);
 
 struct store_load_stats {
 	int skipped;       /* files reported (log_warn) and left alone */

@@ -405,6 +405,8 @@ struct vm_config *vm_cfg(struct vm *vm, struct err *err)
 		return NULL;
 	}
 	vm->cfg = cfg;
+	vm->vcpus = vm_config_vcpus(cfg); /* the text's word over a brief's */
+	vm->memory_mib = vm_config_memory_mib(cfg);
 	if (!vm_has_domain(vm)) {
 		parsed_link_tail(vm);
 		cfg_trim(d, vm);
@@ -581,9 +583,13 @@ static void index_write(struct daemon *d)
 		json_decref(sum);
 	}
 	if (store_index_commit(w) < 0) {
-		log_warn("store: cannot write its index (%s); the next start reads every "
-			 "definition", strerror(errno));
-		return; /* tried again after the next change */
+		log_warn("store: cannot write its index (%s); trying again in %.0f s (meanwhile a "
+			 "start reads the documents it does not show)", strerror(errno), INDEX_DELAY);
+		if (d->index_timer) {
+			struct timeval tv = {(time_t)INDEX_DELAY, 0};
+			evtimer_add(d->index_timer, &tv);
+		}
+		return;
 	}
 	d->index_dirty = false;
 	TAILQ_FOREACH(vm, &d->vms, link) {
@@ -758,7 +764,7 @@ int vm_replace_config(struct vm *vm, struct vm_config *cfg, struct err *err)
 }
 
 static int load_one(void *arg, const char *name, json_t *doc, bool full,
-		    const struct store_id *id, struct err *err)
+		    const struct store_id *id, const struct store_id *held, struct err *err)
 {
 	struct daemon *d = arg;
 	json_t *ver = json_object_get(doc, "vmd_store");
@@ -775,14 +781,16 @@ static int load_one(void *arg, const char *name, json_t *doc, bool full,
 	struct vm *vm = vm_new(d);
 	vm->sid = *id;
 	vm->has_sid = true;
+	if (held) { /* what the index on disk says of this name, until it is written again */
+		vm->indexed = true;
+		vm->sid_indexed = *held;
+	}
 	if (!full) {
 		/* The index's summary: the brief alone; the text stays in the file. */
 		if (brief_from_json(vm, json_object_get(doc, "brief"), NULL) < 0) {
 			err_set(err, VMD_ERR_IO, "the index's summary is not usable");
 			goto fail;
 		}
-		vm->indexed = true;
-		vm->sid_indexed = *id;
 	} else if (!text || brief_from_json(vm, json_object_get(doc, "brief"), text) < 0) {
 		/* No brief, or not the text's: the text (or v1's object) is translated. */
 		struct vm_config cfg;

@@ -30,11 +30,12 @@ struct seen {
 	char names[8][72];
 	bool full[8];  /* given as the document (not the index's summary) */
 	bool texts[8]; /* the document's "t" came along */
+	bool held[8];  /* the index named an identity for it */
 	struct store_load_stats st;
 };
 
 static int collect(void *arg, const char *name, json_t *doc, bool full,
-		   const struct store_id *id, struct err *err)
+		   const struct store_id *id, const struct store_id *held, struct err *err)
 {
 	struct seen *s = arg;
 	if (!json_is_integer(json_object_get(doc, "v"))) {
@@ -44,6 +45,7 @@ static int collect(void *arg, const char *name, json_t *doc, bool full,
 	if (s->n < 8) {
 		s->full[s->n] = full;
 		s->texts[s->n] = json_object_get(doc, "t") != NULL;
+		s->held[s->n] = held != NULL;
 		snprintf(s->names[s->n++], sizeof s->names[0], "%s", name);
 	}
 	return 0;
@@ -159,6 +161,7 @@ static void index_vouches_for_what_it_saw(void)
 	CHECK(c.ino != a.ino || c.size != a.size || c.mtime_ns != a.mtime_ns);
 	CHECK(load(&s, &seen) == 0 && seen.n == 2);
 	CHECK(seen.full[0] && seen.texts[0] && !seen.full[1]);
+	CHECK(seen.held[0] && seen.held[1]); /* the index's (older) identity comes along */
 	CHECK(seen.st.read == 1 && seen.st.from_index == 1 && seen.st.index_stale);
 
 	/* replaced by hand with other content: the index does not vouch for it */
