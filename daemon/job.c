@@ -27,7 +27,6 @@
 #include "log.h"
 #include "store.h"
 #include "util.h"
-#include "vm.h"
 
 #define JOURNAL_VERSION 1
 #define JOURNAL_MAX (1024 * 1024)
@@ -284,24 +283,8 @@ int job_journal_remove(struct job *j)
 
 /* ---- recovery ------------------------------------------------------------------------------- */
 
-/* Does a definition own final? A stored file we could not load counts as owning everything:
- * when in doubt, keep the image. */
-static bool owned(struct daemon *d, const char *guest, const char *final)
-{
-	struct vm *vm = vm_find(d, guest);
-	if (vm) {
-		for (size_t i = 0; i < vm->n_owned_disks; i++)
-			if (strcmp(vm->owned_disks[i], final) == 0)
-				return true;
-		for (size_t i = 0; i < vm->install.n_files; i++)
-			if (strcmp(vm->install.files[i], final) == 0)
-				return true;
-		return false;
-	}
-	return store_exists(&d->store, guest);
-}
-
-static void recover_one(struct daemon *d, const char *path, const char *fname)
+static void recover_one(struct daemon *d, job_owned_fn *owned, const char *path,
+			const char *fname)
 {
 	size_t len;
 	char *text = read_file(path, JOURNAL_MAX, &len);
@@ -359,7 +342,7 @@ static void recover_one(struct daemon *d, const char *path, const char *fname)
 	json_decref(doc); /* id and kind point into it */
 }
 
-void job_recover(struct daemon *d)
+void job_recover(struct daemon *d, job_owned_fn *owned)
 {
 	struct jobs *js = d->jobs;
 	DIR *dir = opendir(js->dir);
@@ -386,7 +369,7 @@ void job_recover(struct daemon *d)
 			/* an interrupted journal write (write_file_atomic's temp file) */
 			unlink(path);
 		} else if (name[0] != '.' && len > 5 && strcmp(name + len - 5, ".json") == 0) {
-			recover_one(d, path, name);
+			recover_one(d, owned, path, name);
 		} else {
 			log_warn("jobs: unexpected file %s; left in place", path);
 		}

@@ -94,9 +94,12 @@ struct job {
 
 /* Creates <state-dir>/jobs and the loop's end of the workers' pipe. 0 / -1 with errno. */
 int job_system_init(struct daemon *d);
+/* Does a definition own path, an image or file a job of guest made? (The registry decides:
+ * vm_owns_file.) */
+typedef bool job_owned_fn(struct daemon *d, const char *guest, const char *path);
 /* Removes what jobs of an earlier daemon left behind (see above). Call after the registry
- * is loaded (it decides which final files are owned) and before serving. */
-void job_recover(struct daemon *d);
+ * is loaded (owned decides which final files are kept) and before serving. */
+void job_recover(struct daemon *d, job_owned_fn *owned);
 /* At exit: cancels every job, waits for the workers and runs the rest of each job in the
  * calling thread (their done functions see the cancel flag and clean up), then frees all. */
 void job_system_shutdown(struct daemon *d);

@@ -402,7 +402,7 @@ int main(int argc, char **argv)
 		log_error("cannot set up jobs in %s/jobs: %s", d.state_dir, strerror(errno));
 		goto out;
 	}
-	job_recover(&d);
+	job_recover(&d, vm_owns_file);
 	/* Socket activation: systemd holds the sockets (and their modes) and hands them over;
 	 * then we bind nothing ourselves, not even a socket it did not pass. */
 	int rw_fd, ro_fd;

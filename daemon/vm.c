@@ -1045,6 +1045,20 @@ struct vm *vm_define(struct daemon *d, struct vm_config *cfg, const struct vm_de
 	return vm;
 }
 
+bool vm_owns_file(struct daemon *d, const char *guest, const char *path)
+{
+	struct vm *vm = vm_find(d, guest);
+	if (!vm) /* a stored file we could not load owns everything: when in doubt, keep it */
+		return store_exists(&d->store, guest);
+	for (size_t i = 0; i < vm->n_owned_disks; i++)
+		if (strcmp(vm->owned_disks[i], path) == 0)
+			return true;
+	for (size_t i = 0; i < vm->install.n_files; i++)
+		if (strcmp(vm->install.files[i], path) == 0)
+			return true;
+	return false;
+}
+
 static bool owns(const struct vm *vm, const char *path)
 {
 	for (size_t j = 0; j < vm->n_owned_disks; j++)

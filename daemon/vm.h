@@ -169,6 +169,9 @@ const char *vm_install_phase_name(enum vm_install_phase p); /* NULL for NONE */
 /* Forgets a stopped guest and its stored definition; deleted/kept (arrays, may be NULL) list
  * the owned/other disks. 0, or -1 with err (BAD_STATE, IO). */
 int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, struct err *err);
+/* Does the definition of guest own path (an image vmd made for it, an installer file)? A
+ * stored file that could not be loaded counts as owning everything. (job_recover asks.) */
+bool vm_owns_file(struct daemon *d, const char *guest, const char *path);
 /* Persists the definition (after autostart and similar changes). 0 / -1 errno. */
 int vm_save(struct vm *vm);
 /* Gives the guest another meaning (cfg taken over, left init'ed), as vm.install's switch to

@@ -655,7 +655,7 @@ static void journal_recovery(void)
 	write_text(p5, "{");
 	write_text(g, "{}");
 
-	job_recover(&d);
+	job_recover(&d, vm_owns_file);
 	CHECK(access(tmp1, F_OK) < 0);
 	CHECK(access(fin1, F_OK) < 0);
 	CHECK(access(fin2, F_OK) == 0);
