@@ -20,6 +20,7 @@ struct server;
 struct vm;
 
 struct vm_reservation;
+struct pending_define;
 
 struct daemon {
 	struct event_base *base;
@@ -37,6 +38,9 @@ struct daemon {
 	 * does not show yet, and at exit. ghosts: the identities it still holds for guests
 	 * removed since it was written (name -> struct store_id), which a new file of that name
 	 * must not have. */
+	/* vm_define_grouped's defines waiting for their commit (vm.c), at most a group's worth */
+	struct pending_define *pending;
+	size_t n_pending;
 	bool index_dirty;
 	struct event *index_timer;
 	struct hmap ghosts;

@@ -271,6 +271,8 @@ static void handle_request(const struct rpc_table *table, struct conn *conn, jso
 	req->params = params;
 	LIST_INSERT_HEAD(&conn->reqs, req, link);
 	log_debug("client %u: %s", conn->id, op->method);
+	if (!op->grouped) /* it sees every write answered before it as done */
+		vm_commit_defines(d);
 	op->exec(req);
 }
 

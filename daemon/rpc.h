@@ -63,6 +63,9 @@ struct op_entry {
 	 * when fine, or the message of an invalid-params error. */
 	const char *(*check)(json_t *params);
 	void (*exec)(struct rpc_req *req);
+	/* Its store writes join the group being committed (vm_define_grouped): the dispatcher
+	 * commits that group before any request of a method without this. */
+	bool grouped;
 };
 
 struct rpc_table {

@@ -202,12 +202,13 @@ static void index_read(struct store *s, struct index_read *ix)
 			break;
 		}
 		static const char pre[] = "{\"n\":\"";
-		char *name = p + sizeof pre - 1, *q = name;
+		char *name = NULL, *q = NULL;
 		if ((size_t)(nl - p) > sizeof pre && memcmp(p, pre, sizeof pre - 1) == 0) {
+			name = q = p + sizeof pre - 1;
 			while (q < nl && *q != '"')
 				q++;
 		}
-		if (q == name || q >= nl) {
+		if (!name || q == name || q >= nl) {
 			ix->damaged = true;
 		} else {
 			if (ix->n == cap) {
@@ -366,6 +367,8 @@ int store_read(struct store *s, const char *name, json_t **doc, struct store_id 
 	return r;
 }
 
+static char *encode(json_t *doc, size_t *len);
+
 int store_save(struct store *s, const char *name, json_t *doc, bool create,
 	       const struct store_id *avoid, struct store_id *id)
 {
@@ -378,24 +381,16 @@ int store_save(struct store *s, const char *name, json_t *doc, bool create,
 			return -1;
 		}
 	}
-	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	size_t len;
+	char *text = encode(doc, &len);
 	if (!text) {
+		int e = errno;
 		free(path);
-		errno = ENOMEM;
+		errno = e;
 		return -1;
 	}
-	size_t len = strlen(text);
-	if (len + 1 > STORE_MAX_DOC) {
-		free(text);
-		free(path);
-		errno = EFBIG;
-		return -1;
-	}
-	text = xrealloc(text, len + 2);
-	text[len] = '\n';
-	text[len + 1] = '\0';
 	struct stat st;
-	int r = write_file_atomic_st(path, text, len + 1, 0600, &st);
+	int r = write_file_atomic_st(path, text, len, 0600, &st);
 	int e = errno;
 	free(text);
 	if (r == 0) {
@@ -419,6 +414,150 @@ int store_save(struct store *s, const char *name, json_t *doc, bool create,
 	free(path);
 	errno = e;
 	return r;
+}
+
+/* ---- staged writes, committed in groups ---------------------------------------------------- */
+
+static char *encode(json_t *doc, size_t *len)
+{
+	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (!text) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	*len = strlen(text);
+	if (*len + 1 > STORE_MAX_DOC) {
+		free(text);
+		errno = EFBIG;
+		return NULL;
+	}
+	text = xrealloc(text, *len + 2);
+	text[(*len)++] = '\n';
+	text[*len] = '\0';
+	return text;
+}
+
+int store_stage(struct store *s, const char *name, json_t *doc, bool create,
+		const struct store_id *avoid, struct store_staged *out)
+{
+	memset(out, 0, sizeof *out);
+	out->fd = -1;
+	out->final = doc_path(s, name);
+	struct stat st;
+	if (create && lstat(out->final, &st) == 0) {
+		free(out->final);
+		errno = EEXIST;
+		return -1;
+	}
+	size_t len;
+	char *text = encode(doc, &len);
+	if (!text) {
+		int e = errno;
+		free(out->final);
+		errno = e;
+		return -1;
+	}
+	/* the temp name of write_file_atomic's: a leftover is removed at the next start */
+	out->tmp = xasprintf("%s/.%s.json.XXXXXX.tmp", s->dir, name);
+	out->fd = mkostemps(out->tmp, 4, O_CLOEXEC);
+	int e = 0;
+	if (out->fd < 0) {
+		e = errno;
+	} else {
+		for (size_t off = 0; off < len && !e;) {
+			ssize_t w = write(out->fd, text + off, len - off);
+			if (w < 0 && errno != EINTR)
+				e = errno;
+			else if (w > 0)
+				off += (size_t)w;
+		}
+		if (!e && fchmod(out->fd, 0600) < 0)
+			e = errno;
+	}
+	free(text);
+	if (e) {
+		if (out->fd >= 0) {
+			close(out->fd);
+			unlink(out->tmp);
+		}
+		free(out->tmp);
+		free(out->final);
+		memset(out, 0, sizeof *out);
+		out->fd = -1;
+		errno = e;
+		return -1;
+	}
+	out->create = create;
+	if (avoid) {
+		out->has_avoid = true;
+		out->avoid = *avoid;
+	}
+	return 0;
+}
+
+static void staged_end(struct store_staged *st)
+{
+	if (st->fd >= 0)
+		close(st->fd);
+	st->fd = -1;
+	if (st->err && st->tmp)
+		unlink(st->tmp);
+	free(st->tmp);
+	free(st->final);
+	st->tmp = st->final = NULL;
+}
+
+void store_commit(struct store *s, struct store_staged *const *group, size_t n)
+{
+	for (size_t i = 0; i < n; i++) /* writeback of them all under way first */
+		sync_file_range(group[i]->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	for (size_t i = 0; i < n; i++) {
+		struct store_staged *st = group[i];
+		struct stat sb;
+		if (fsync(st->fd) < 0 || fstat(st->fd, &sb) < 0)
+			st->err = errno;
+		else
+			id_of(&sb, &st->id);
+	}
+	size_t renamed = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct store_staged *st = group[i];
+		struct stat sb;
+		if (st->err)
+			continue;
+		if (st->create && lstat(st->final, &sb) == 0)
+			st->err = EEXIST;
+		else if (rename(st->tmp, st->final) < 0)
+			st->err = errno;
+		else
+			renamed++;
+		if (!st->err && st->has_avoid && id_equal(&st->id, &st->avoid)) {
+			/* see store_save */
+			struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {0, 0}};
+			ts[1].tv_sec = (time_t)(st->id.mtime_ns / 1000000000);
+			ts[1].tv_nsec = (long)(st->id.mtime_ns % 1000000000) + 1;
+			if (ts[1].tv_nsec >= 1000000000) {
+				ts[1].tv_sec++;
+				ts[1].tv_nsec = 0;
+			}
+			if (futimens(st->fd, ts) == 0 && fstat(st->fd, &sb) == 0)
+				id_of(&sb, &st->id);
+		}
+	}
+	if (renamed) {
+		int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int e = dfd < 0 || fsync(dfd) < 0 ? errno : 0;
+		if (dfd >= 0)
+			close(dfd);
+		if (e) /* not durable: none of them counts as stored, none stays */
+			for (size_t i = 0; i < n; i++)
+				if (!group[i]->err) {
+					group[i]->err = e;
+					unlink(group[i]->final);
+				}
+	}
+	for (size_t i = 0; i < n; i++)
+		staged_end(group[i]);
 }
 
 /* ---- the index ---------------------------------------------------------------------------- */

@@ -67,6 +67,25 @@ int store_read(struct store *s, const char *name, json_t **doc, struct store_id 
  * never *avoid (the one an older index may hold for name; NULL: any). 0 / -1 with errno. */
 int store_save(struct store *s, const char *name, json_t *doc, bool create,
 	       const struct store_id *avoid, struct store_id *id);
+/* The same in two steps, so that a group of documents shares its syncs: store_stage writes
+ * the document to its temporary file (nothing durable, nothing in place yet); store_commit
+ * makes a group of staged documents durable and puts each in place with one round of syncs
+ * (every file's writeback started before the first fsync, so that a journaling file system
+ * commits them together, then one fsync of the directory). Each staged document ends with err
+ * 0 and id set, or err an errno and nothing of it left; either way it is finished. */
+struct store_staged {
+	char *tmp, *final;
+	int fd;
+	bool create;
+	bool has_avoid;
+	struct store_id avoid;
+	struct store_id id; /* the result: the new file's identity */
+	int err;            /* the result: 0, or why it was not stored */
+};
+int store_stage(struct store *s, const char *name, json_t *doc, bool create,
+		const struct store_id *avoid, struct store_staged *out); /* 0 / -1 errno */
+void store_commit(struct store *s, struct store_staged *const *group, size_t n);
+
 /* Removes name's document. 0 / -1 with errno (ENOENT if absent). */
 int store_remove(struct store *s, const char *name);
 /* Is there a file for name (readable or not)? */

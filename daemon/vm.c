@@ -60,7 +60,7 @@ bool vm_has_domain(const struct vm *vm)
 
 bool vm_busy(const struct vm *vm)
 {
-	return vm->in_flight || vm->readers > 0;
+	return vm->in_flight || vm->readers > 0 || vm->committing;
 }
 
 void vm_refuse(const struct vm *vm, struct err *err, int code, const char *fmt, ...)
@@ -900,6 +900,9 @@ int vm_registry_load(struct daemon *d)
 
 void vm_registry_finish(struct daemon *d)
 {
+	vm_commit_defines(d);
+	free(d->pending);
+	d->pending = NULL;
 	index_write(d);
 	if (d->index_timer)
 		event_free(d->index_timer);
@@ -978,14 +981,13 @@ static int complete(struct daemon *d, struct vm_config *cfg, struct err *err)
 	return r;
 }
 
-struct vm *vm_define(struct daemon *d, struct vm_config *cfg, const struct vm_define_opts *opts,
-		     struct err *err)
+/* What vm_define checks and makes before the store write: the new guest, not yet in the
+ * registry (NULL with err when refused). */
+static struct vm *define_prepare(struct daemon *d, struct vm_config *cfg,
+				 const struct vm_define_opts *opts, bool *held, struct err *err)
 {
-	static const struct vm_define_opts none = {0};
-	if (!opts)
-		opts = &none;
-	bool held = opts->reserved && find_reservation(d, cfg->name);
-	if (name_free(d, cfg->name, held, err) < 0)
+	*held = opts->reserved && find_reservation(d, cfg->name);
+	if (name_free(d, cfg->name, *held, err) < 0)
 		return NULL;
 	if (cfg->has_uuid) {
 		struct vm *other = find_uuid(d, cfg->uuid);
@@ -1001,7 +1003,6 @@ struct vm *vm_define(struct daemon *d, struct vm_config *cfg, const struct vm_de
 	}
 	if (complete(d, cfg, err) < 0)
 		return NULL;
-
 	struct vm *vm = vm_new(d);
 	brief_from_cfg(vm, cfg);
 	if (opts->n_owned) {
@@ -1016,21 +1017,27 @@ struct vm *vm_define(struct daemon *d, struct vm_config *cfg, const struct vm_de
 		for (size_t i = 0; i < opts->install->n_files; i++)
 			install_files_add(vm, opts->install->files[i]);
 	}
-	int r = vm_store(vm, true);
-	int e = errno;
-	if (r < 0) {
-		if (e == EEXIST)
-			err_set(err, VMD_ERR_EXISTS,
-				"a file for '%s' already exists in %s but is not a readable "
-				"definition; move it away first",
-				vm->name, d->store.dir);
-		else
-			err_set(err, VMD_ERR_IO, "cannot store the definition of '%s': %s",
-				vm->name, strerror(e));
-		err_add_str(err, "name", vm->name);
-		vm_free(vm);
-		return NULL;
-	}
+	return vm;
+}
+
+/* The store refused the new guest's document (errno e). */
+static void define_store_failed(struct daemon *d, const char *name, int e, struct err *err)
+{
+	if (e == EEXIST)
+		err_set(err, VMD_ERR_EXISTS,
+			"a file for '%s' already exists in %s but is not a readable definition; "
+			"move it away first",
+			name, d->store.dir);
+	else
+		err_set(err, VMD_ERR_IO, "cannot store the definition of '%s': %s", name,
+			strerror(e));
+	err_add_str(err, "name", name);
+}
+
+/* Enters the prepared guest in the registry with its meaning (cfg taken over). */
+static void define_register(struct vm *vm, struct vm_config *cfg, bool held)
+{
+	struct daemon *d = vm->d;
 	if (held)
 		vm_unreserve(d, vm->name);
 	size_t clash;
@@ -1040,9 +1047,118 @@ struct vm *vm_define(struct daemon *d, struct vm_config *cfg, const struct vm_de
 	cfg_attach(vm, cfg);
 	TAILQ_INSERT_TAIL(&d->vms, vm, link);
 	cfg_trim(d, vm);
+}
+
+struct vm *vm_define(struct daemon *d, struct vm_config *cfg, const struct vm_define_opts *opts,
+		     struct err *err)
+{
+	static const struct vm_define_opts none = {0};
+	vm_commit_defines(d); /* in the order they were asked for */
+	bool held;
+	struct vm *vm = define_prepare(d, cfg, opts ? opts : &none, &held, err);
+	if (!vm)
+		return NULL;
+	if (vm_store(vm, true) < 0) {
+		define_store_failed(d, vm->name, errno, err);
+		vm_free(vm);
+		return NULL;
+	}
+	define_register(vm, cfg, held);
 	log_info("%s: defined", vm->name);
 	vm_emit(vm, "defined");
 	return vm;
+}
+
+/* ---- defines committed in groups ----------------------------------------------------------- */
+
+/* The most defines one commit takes (each holds its temp file open until then). */
+#define GROUP_MAX 64
+
+struct pending_define {
+	struct vm *vm;
+	struct store_staged st;
+	vm_done_fn *done;
+	void *arg;
+};
+
+static void commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	vm_commit_defines(arg);
+}
+
+int vm_define_grouped(struct daemon *d, struct vm_config *cfg, vm_done_fn *done, void *arg,
+		      struct err *err)
+{
+	static const struct vm_define_opts none = {0};
+	if (d->n_pending >= GROUP_MAX)
+		vm_commit_defines(d);
+	bool held;
+	struct vm *vm = define_prepare(d, cfg, &none, &held, err);
+	if (!vm)
+		return -1;
+	if (!d->pending)
+		d->pending = xcalloc(GROUP_MAX, sizeof *d->pending);
+	struct pending_define *p = &d->pending[d->n_pending];
+	json_t *doc = vm_summary(vm);
+	json_object_set_new(doc, "xlcfg", json_string(vm->text));
+	int r = store_stage(&d->store, vm->name, doc, true, index_holds(d, NULL, vm->name),
+			    &p->st);
+	int e = errno;
+	json_decref(doc);
+	if (r < 0) {
+		define_store_failed(d, vm->name, e, err);
+		vm_free(vm);
+		return -1;
+	}
+	p->vm = vm;
+	p->done = done;
+	p->arg = arg;
+	vm->committing = true;
+	define_register(vm, cfg, held);
+	if (d->n_pending++ == 0) {
+		static const struct timeval now = {0, 0};
+		if (!d->base || event_base_once(d->base, -1, EV_TIMEOUT, commit_cb, d, &now) < 0)
+			vm_commit_defines(d);
+	}
+	return 0;
+}
+
+void vm_commit_defines(struct daemon *d)
+{
+	size_t n = d->n_pending;
+	if (!n)
+		return;
+	struct pending_define *group = d->pending;
+	d->pending = NULL; /* a done callback may define again */
+	d->n_pending = 0;
+	struct store_staged *sts[GROUP_MAX];
+	for (size_t i = 0; i < n; i++)
+		sts[i] = &group[i].st;
+	store_commit(&d->store, sts, n);
+	log_debug("store: %zu definition%s committed together", n, n == 1 ? "" : "s");
+	for (size_t i = 0; i < n; i++) {
+		struct pending_define *p = &group[i];
+		struct vm *vm = p->vm;
+		vm->committing = false;
+		if (!p->st.err) {
+			vm->sid = p->st.id;
+			vm->has_sid = true;
+			index_changed(d);
+			log_info("%s: defined", vm->name);
+			vm_emit(vm, "defined");
+			p->done(vm, p->arg, NULL);
+			continue;
+		}
+		struct err err = {0};
+		define_store_failed(d, vm->name, p->st.err, &err);
+		log_warn("%s: %s", vm->name, err.msg);
+		TAILQ_REMOVE(&d->vms, vm, link);
+		index_del(vm);
+		p->done(vm, p->arg, &err);
+		err_clear(&err);
+		vm_free(vm);
+	}
+	free(group);
 }
 
 bool vm_owns_file(struct daemon *d, const char *guest, const char *path)

@@ -108,6 +108,8 @@ struct vm {
 	LIST_HEAD(, vm_waiter) waiters;
 	/* A backend create or destroy is outstanding: no other operation may start. */
 	bool in_flight;
+	/* Defined by vm_define_grouped, its store write not yet committed. */
+	bool committing;
 	/* Jobs reading this guest's disks (clones): it may not start or be removed meanwhile. */
 	unsigned readers;
 	/* Who to tell when the requested start/destroy is done (NULL for internal ones). */
@@ -165,6 +167,16 @@ struct vm_define_opts {
  * the vm, or NULL with err (EXISTS, IO). */
 struct vm *vm_define(struct daemon *d, struct vm_config *cfg, const struct vm_define_opts *opts,
 		     struct err *err);
+/* vm_define for vm.define requests, its store write grouped with the other defines of the
+ * same loop iteration (store_commit: one round of syncs for all). The guest is in the registry
+ * at once (name, uuid and MACs taken; busy). done is called once its definition is durable
+ * (err NULL; then it is "defined") or could not be stored (then it is gone again: vm is freed
+ * when done returns). 0, or -1 with err when refused at once, as vm_define. */
+int vm_define_grouped(struct daemon *d, struct vm_config *cfg, vm_done_fn *done, void *arg,
+		      struct err *err);
+/* Commits the waiting group now. The dispatcher does before every request that is not a
+ * define, vm_define before its own write: whatever runs next sees the defines answered. */
+void vm_commit_defines(struct daemon *d);
 const char *vm_install_phase_name(enum vm_install_phase p); /* NULL for NONE */
 /* Forgets a stopped guest and its stored definition; deleted/kept (arrays, may be NULL) list
  * the owned/other disks. 0, or -1 with err (BAD_STATE, IO). */

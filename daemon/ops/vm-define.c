@@ -109,11 +109,34 @@ static struct vm *define(struct rpc_req *req)
 	return vm;
 }
 
+static void defined(struct vm *vm, void *arg, const struct err *err)
+{
+	struct rpc_req *req = arg;
+	if (!err) {
+		reply_defined(req, vm);
+		return;
+	}
+	struct err e = {0};
+	err_copy(&e, err);
+	rpc_reply_err(req, &e);
+	err_clear(&e);
+}
+
+/* The store write joins the group of this loop iteration's defines (vm_define_grouped): the
+ * reply goes once it is durable. */
 static void exec_define(struct rpc_req *req)
 {
-	struct vm *vm = define(req);
-	if (vm)
-		reply_defined(req, vm);
+	struct vm_config cfg;
+	struct err err = {0};
+	vm_config_init(&cfg);
+	if (parse(req, &cfg) == 0) {
+		if (rpc_param_bool(req, "dry_run", false))
+			reply_dry_run(req, &cfg);
+		else if (vm_define_grouped(req->d, &cfg, defined, req, &err) < 0)
+			rpc_reply_err(req, &err);
+	}
+	err_clear(&err);
+	vm_config_finish(&cfg);
 }
 
 static void started(struct vm *vm, void *arg, const struct err *err)
@@ -157,6 +180,7 @@ const struct op_entry op_vm_define = {
 	.perm = OP_WRITE,
 	.exec = exec_define,
 	.check = check,
+	.grouped = true,
 };
 
 const struct op_entry op_vm_create = {

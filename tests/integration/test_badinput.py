@@ -4,6 +4,7 @@ the daemon keeps serving: the same connection where the spec says it stays open,
 second connection that was open all along and a brand-new one."""
 
 import json
+import re
 import os
 import socket
 import stat
@@ -134,6 +135,64 @@ class TestFraming(BadInputCase):
                     got = m
         s.close()
         return got
+
+    def test_defines_of_a_burst_share_their_syncs(self):
+        """vm.define requests that arrive together are stored with one round of syncs
+        (proto/ 12.1), and each request still sees what was answered before it: names and
+        MACs taken by an earlier define of the burst, a start of a guest defined just before,
+        a list after them."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.d.socket)
+        s.settimeout(vmdtest.WAIT)
+        lines = []
+        for i in range(40):
+            lines.append({"jsonrpc": "2.0", "id": i, "method": "vm.define",
+                          "params": {"config": self.config("burst%02d" % i, vifs=0)}})
+        mac = "00:16:3e:11:22:33"
+        lines.append({"jsonrpc": "2.0", "id": "dup", "method": "vm.define",
+                      "params": {"config": self.config("burst00", vifs=0)}})
+        lines.append({"jsonrpc": "2.0", "id": "m1", "method": "vm.define",
+                      "params": {"config": self.config("mac1", vif=["mac=" + mac])}})
+        lines.append({"jsonrpc": "2.0", "id": "m2", "method": "vm.define",
+                      "params": {"config": self.config("mac2", vif=["mac=" + mac])}})
+        lines.append({"jsonrpc": "2.0", "id": "start", "method": "vm.start",
+                      "params": {"name": "burst39"}})
+        lines.append({"jsonrpc": "2.0", "id": "list", "method": "vm.list",
+                      "params": {"all": True}})
+        s.sendall(b"".join(json.dumps(m).encode() + b"\n" for m in lines))
+        got, buf = [], b""
+        while len(got) < len(lines):
+            chunk = s.recv(1 << 20)
+            self.assertTrue(chunk, "EOF")
+            buf += chunk
+            *done, buf = buf.split(b"\n")
+            got += [json.loads(x) for x in done]
+        s.close()
+        self.assertEqual(sorted(map(str, (m["id"] for m in got))),
+                         sorted(map(str, (m["id"] for m in lines))))
+        by = {m["id"]: m for m in got}
+        # the start and the list waited for the defines' commit
+        ids = [m["id"] for m in got]
+        self.assertGreater(ids.index("start"), max(ids.index(i) for i in range(40)))
+        for i in range(40):
+            self.assertEqual(by[i]["result"]["name"], "burst%02d" % i)
+        self.assertEqual(by["dup"]["error"]["code"], vmdtest.vmdclient.EXISTS)
+        self.assertIn("result", by["m1"])
+        self.assertEqual(by["m2"]["error"]["code"], vmdtest.vmdclient.EXISTS)
+        self.assertEqual(by["start"]["result"]["state"], "running")
+        names = {v["name"] for v in by["list"]["result"]["vms"]}
+        self.assertEqual(names, {"burst%02d" % i for i in range(40)} | {"mac1"})
+        sizes = [int(n) for n in re.findall(r"store: (\d+) definitions? committed together",
+                                            self.d.log())]
+        self.assertEqual(sum(sizes), 41)
+        self.assertGreater(max(sizes), 1, "no define shared a commit")
+        self.assertEqual(self.guest_files(), sorted(["burst%02d.json" % i for i in range(40)]
+                                                     + ["mac1.json"]))
+        self.d.kill9()
+        self.d.start()
+        self.c = self.connect()
+        self.assertEqual({v["name"] for v in self.c.call("vm.list", {"all": True})["vms"]},
+                         names)
 
     def test_info_encoded_once_is_what_changes_show(self):
         """vm.info of a guest without a domain is encoded once and kept (daemon/vm-json.c):
