@@ -247,6 +247,10 @@ static void handle_request(const struct rpc_table *table, struct conn *conn, jso
 	}
 
 	struct daemon *d = server_daemon(conn->srv);
+	/* It sees every define before it as done (or gone): the waiting group is committed
+	 * before its guest is looked up. */
+	if (!op->grouped)
+		vm_commit_defines(d);
 	struct vm *target = NULL;
 	if (op->target) {
 		const char *name = json_string_value(json_object_get(params, op->target));
@@ -271,8 +275,6 @@ static void handle_request(const struct rpc_table *table, struct conn *conn, jso
 	req->params = params;
 	LIST_INSERT_HEAD(&conn->reqs, req, link);
 	log_debug("client %u: %s", conn->id, op->method);
-	if (!op->grouped) /* it sees every write answered before it as done */
-		vm_commit_defines(d);
 	op->exec(req);
 }
 
