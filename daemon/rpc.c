@@ -358,8 +358,11 @@ void rpc_reply_result_text(struct rpc_req *req, const char *result, size_t len)
 		rpc_reply_result(req, r);
 		return;
 	}
-	char *id = json_dumps(req->id, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (!id) {
+	char num[24], *id;
+	if (json_is_integer(req->id)) { /* the usual id: no allocation */
+		snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(req->id));
+		id = num;
+	} else if (!(id = json_dumps(req->id, JSON_COMPACT | JSON_ENCODE_ANY))) {
 		rpc_reply_error(req, VMD_ERR_INTERNAL, NULL, "cannot encode the reply");
 		return;
 	}
@@ -368,7 +371,8 @@ void rpc_reply_result_text(struct rpc_req *req, const char *result, size_t len)
 				{(void *)mid, sizeof mid - 1}, {(void *)result, len},
 				{(void *)"}", 1}};
 	conn_send_text(c, parts, 5);
-	free(id);
+	if (id != num)
+		free(id);
 	req_free(req);
 	conn_request_done(c);
 }

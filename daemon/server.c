@@ -163,6 +163,7 @@ static void conn_free(struct conn *c)
 	}
 	TAILQ_REMOVE(&c->srv->conns, c, link);
 	c->srv->n_conns--;
+	free(c->line);
 	free(c);
 }
 
@@ -203,6 +204,17 @@ void conn_send_text(struct conn *c, const struct iovec *parts, int n)
 		log_warn("client %u (uid %d): not reading its replies (%s output queue is full); "
 			 "dropping it", c->id, (int)c->uid, full);
 		conn_drop(c, "output queue full");
+		return;
+	}
+	char small[4096]; /* a usual reply goes in with one evbuffer_add */
+	if (add <= sizeof small) {
+		size_t off = 0;
+		for (int i = 0; i < n; i++) {
+			memcpy(small + off, parts[i].iov_base, parts[i].iov_len);
+			off += parts[i].iov_len;
+		}
+		small[off++] = '\n';
+		evbuffer_add(out, small, off);
 		return;
 	}
 	for (int i = 0; i < n; i++)
@@ -287,12 +299,21 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			refuse_long_line(c);
 			return;
 		}
-		char *line = xmalloc(len + 1);
+		if (len + 1 > c->line_cap) { /* one buffer per connection, reused */
+			c->line_cap = len + 1 > 256 ? len + 1 : 256;
+			free(c->line);
+			c->line = xmalloc(c->line_cap);
+		}
+		char *line = c->line;
 		evbuffer_remove(in, line, len);
 		evbuffer_drain(in, 1);
 		line[len] = '\0';
 		handle_line(c, line, len);
-		free(line);
+		if (c->line_cap > 64 * 1024) { /* a long line's buffer is not kept */
+			free(c->line);
+			c->line = NULL;
+			c->line_cap = 0;
+		}
 	}
 }
 

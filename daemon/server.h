@@ -34,6 +34,8 @@ struct conn {
 	LIST_HEAD(, rpc_req) reqs; /* the dispatcher's; the server only asks if it is empty */
 	struct uid_acct *acct;     /* what its uid holds (server.c) */
 	struct evbuffer_cb_entry *out_cb;
+	char *line; /* the line being handled (read_cb's buffer) */
+	size_t line_cap;
 };
 
 struct server_hooks {
