@@ -170,3 +170,85 @@ json_t *json_fast_parse(const char *text, size_t len)
 	}
 	return v;
 }
+
+int json_fast_request(const char *text, size_t len, struct json_fast_request *out)
+{
+	struct in in = {text, text + len};
+	bool have_ver = false, have_method = false, have_id = false;
+	out->id = out->params = NULL;
+	out->method[0] = '\0';
+	ws(&in);
+	if (in.p >= in.end || *in.p != '{')
+		return 0;
+	in.p++;
+	ws(&in);
+	if (in.p < in.end && *in.p == '}')
+		return 0; /* no jsonrpc, no method */
+	for (;;) {
+		const char *k, *sv;
+		size_t kn, sn;
+		if (in.p >= in.end || *in.p != '"')
+			goto decline;
+		in.p++;
+		if (!string(&in, &k, &kn))
+			goto decline;
+		ws(&in);
+		if (in.p >= in.end || *in.p != ':')
+			goto decline;
+		in.p++;
+		ws(&in);
+		if (kn == 7 && memcmp(k, "jsonrpc", 7) == 0) {
+			if (have_ver || in.p >= in.end || *in.p != '"')
+				goto decline;
+			in.p++;
+			if (!string(&in, &sv, &sn) || sn != 3 || memcmp(sv, "2.0", 3) != 0)
+				goto decline;
+			have_ver = true;
+		} else if (kn == 6 && memcmp(k, "method", 6) == 0) {
+			if (have_method || in.p >= in.end || *in.p != '"')
+				goto decline;
+			in.p++;
+			if (!string(&in, &sv, &sn) || sn >= sizeof out->method)
+				goto decline;
+			memcpy(out->method, sv, sn);
+			out->method[sn] = '\0';
+			have_method = true;
+		} else if (kn == 2 && memcmp(k, "id", 2) == 0) {
+			if (have_id)
+				goto decline;
+			out->id = value(&in, 1);
+			if (!out->id || !(json_is_integer(out->id) || json_is_string(out->id) ||
+					  json_is_null(out->id)))
+				goto decline;
+			have_id = true;
+		} else if (kn == 6 && memcmp(k, "params", 6) == 0) {
+			if (out->params || in.p >= in.end || *in.p != '{')
+				goto decline;
+			out->params = value(&in, 1);
+			if (!out->params)
+				goto decline;
+		} else {
+			goto decline; /* an unknown member: jansson's path words it */
+		}
+		ws(&in);
+		if (in.p >= in.end)
+			goto decline;
+		if (*in.p == '}') {
+			in.p++;
+			break;
+		}
+		if (*in.p != ',')
+			goto decline;
+		in.p++;
+		ws(&in);
+	}
+	ws(&in);
+	if (in.p != in.end || !have_ver || !have_method)
+		goto decline;
+	return 1;
+decline:
+	json_decref(out->id);
+	json_decref(out->params);
+	out->id = out->params = NULL;
+	return 0;
+}

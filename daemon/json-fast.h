@@ -19,4 +19,16 @@
 
 json_t *json_fast_parse(const char *text, size_t len);
 
+/* A request's envelope decoded straight into fields, only params built as JSON: for a line of
+ * the subset that is a request object with nothing but a "jsonrpc" of "2.0", a string
+ * "method", an "id" (integer, ASCII string, null) and an object "params", each at most once.
+ * 1 when taken (id and params are new references, NULL when absent), 0 when declined (the
+ * caller decodes with jansson, which also words whatever is wrong). */
+struct json_fast_request {
+	json_t *id;
+	json_t *params;
+	char method[128];
+};
+int json_fast_request(const char *text, size_t len, struct json_fast_request *out);
+
 #endif

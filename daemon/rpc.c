@@ -180,6 +180,9 @@ static int check_params(struct sink c, json_t *id, const struct op_entry *op, js
 	return 0;
 }
 
+static void dispatch(const struct rpc_table *table, struct conn *conn, struct batch *b,
+		     json_t *id, const char *method, json_t *params);
+
 /* One request (msg borrowed), alone or as part of batch b. */
 static void handle_request(const struct rpc_table *table, struct conn *conn, json_t *msg,
 			   struct batch *b)
@@ -199,7 +202,6 @@ static void handle_request(const struct rpc_table *table, struct conn *conn, jso
 	}
 	const char *key;
 	json_t *v;
-	struct sink ec = c; /* where errors go: nowhere for a well-formed notification */
 	json_object_foreach(msg, key, v) {
 		if (strcmp(key, "jsonrpc") && strcmp(key, "id") && strcmp(key, "method") &&
 		    strcmp(key, "params")) {
@@ -218,16 +220,24 @@ static void handle_request(const struct rpc_table *table, struct conn *conn, jso
 		send_error(c, id, VMD_ERR_INVALID_REQUEST, NULL, "'method' must be a string");
 		return;
 	}
+	dispatch(table, conn, b, id, json_string_value(method), json_object_get(msg, "params"));
+}
+
+/* A request whose envelope was found valid, from its method on (id: NULL when absent;
+ * params: NULL when absent; both borrowed). */
+static void dispatch(const struct rpc_table *table, struct conn *conn, struct batch *b,
+		     json_t *id, const char *method, json_t *params)
+{
+	struct sink c = {conn, b};
+	struct sink ec = c; /* where errors go: nowhere for a well-formed notification */
 	if (!id)
 		ec.c = NULL;
-	const struct op_entry *op = find_op(table, json_string_value(method));
+	const struct op_entry *op = find_op(table, method);
 	if (!op) {
-		send_error(ec, id, VMD_ERR_METHOD_NOT_FOUND,
-			   json_pack("{s:s}", "method", json_string_value(method)),
-			   "unknown method '%.64s'", json_string_value(method));
+		send_error(ec, id, VMD_ERR_METHOD_NOT_FOUND, json_pack("{s:s}", "method", method),
+			   "unknown method '%.64s'", method);
 		return;
 	}
-	json_t *params = json_object_get(msg, "params");
 	if (params && !json_is_object(params)) {
 		send_error(ec, id, VMD_ERR_INVALID_PARAMS, NULL,
 			   "'params' must be an object (named parameters)");
@@ -280,6 +290,13 @@ static void handle_request(const struct rpc_table *table, struct conn *conn, jso
 
 static void handle_line(void *table, struct conn *c, const char *line, size_t len)
 {
+	struct json_fast_request fr;
+	if (json_fast_request(line, len, &fr)) { /* the usual request: no envelope object */
+		dispatch(table, c, NULL, fr.id, fr.method, fr.params);
+		json_decref(fr.id);
+		json_decref(fr.params);
+		return;
+	}
 	json_error_t jerr;
 	json_t *msg = json_fast_parse(line, len);
 	if (!msg)

@@ -97,6 +97,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(slow);
 		json_decref(fast);
 	}
+	/* The envelope decoder takes only what jansson reads as the same request. */
+	struct json_fast_request fr;
+	if (json_fast_request((const char *)data, size, &fr)) {
+		json_t *m = json_loadb((const char *)data, size,
+				       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+		json_t *meth = json_object_get(m, "method");
+		json_t *id = json_object_get(m, "id"), *params = json_object_get(m, "params");
+		if (!json_is_object(m) || !json_is_string(meth) ||
+		    strcmp(json_string_value(meth), fr.method) != 0 ||
+		    json_object_size(m) != 2u + (fr.id != NULL) + (fr.params != NULL) ||
+		    (fr.id ? !id || !json_equal(id, fr.id) : id != NULL) ||
+		    (fr.params ? !params || !json_equal(params, fr.params) : params != NULL))
+			abort();
+		json_decref(m);
+		json_decref(fr.id);
+		json_decref(fr.params);
+	}
 	hooks.line(hooks.arg, &conn, (const char *)data, size);
 	for (int i = 0; i < 4; i++)
 		event_base_loop(d.base, EVLOOP_NONBLOCK);

@@ -9,10 +9,44 @@
 #include "json-fast.h"
 #include "test.h"
 
+/* The request decoder agrees with jansson: where it takes text, jansson gives an object of
+ * exactly those members, "jsonrpc" "2.0", the same method, id and params. */
+static bool agree_request(const char *text, size_t len)
+{
+	struct json_fast_request r;
+	if (!json_fast_request(text, len, &r))
+		return false;
+	json_t *m = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+	bool same = json_is_object(m);
+	const char *key;
+	json_t *v;
+	size_t n = 0;
+	json_object_foreach(m, key, v) {
+		n++;
+		same &= !strcmp(key, "jsonrpc") || !strcmp(key, "id") || !strcmp(key, "method") ||
+			!strcmp(key, "params");
+	}
+	same = same && n == 2u + (r.id != NULL) + (r.params != NULL);
+	json_t *ver = json_object_get(m, "jsonrpc"), *meth = json_object_get(m, "method");
+	same = same && json_is_string(ver) && strcmp(json_string_value(ver), "2.0") == 0;
+	same = same && json_is_string(meth) && strcmp(json_string_value(meth), r.method) == 0;
+	json_t *id = json_object_get(m, "id"), *params = json_object_get(m, "params");
+	same = same && (r.id ? id && json_equal(id, r.id) : !id);
+	same = same && (r.params ? params && json_equal(params, r.params) : !params);
+	if (!same)
+		fprintf(stderr, "# request disagree on: %.*s\n", (int)len, text);
+	CHECK(same);
+	json_decref(m);
+	json_decref(r.id);
+	json_decref(r.params);
+	return true;
+}
+
 /* Fast and jansson agree on text: fast declines, or both give equal values. Returns whether
  * fast took it. */
 static bool agree(const char *text, size_t len)
 {
+	agree_request(text, len);
 	json_t *fast = json_fast_parse(text, len);
 	if (!fast)
 		return false;
@@ -47,6 +81,24 @@ static void takes_what_clients_send(void)
 {
 	for (size_t i = 0; i < sizeof requests / sizeof *requests; i++)
 		CHECK(takes(requests[i]));
+	/* the envelope decoder: the requests (not the last two, no request objects) */
+	for (size_t i = 0; i + 2 < sizeof requests / sizeof *requests; i++)
+		CHECK(agree_request(requests[i], strlen(requests[i])));
+	static const char *const not_requests[] = {
+		"{\"jsonrpc\":\"1.0\",\"method\":\"x\"}", "{\"method\":\"x\"}",
+		"{\"jsonrpc\":\"2.0\"}", "{\"jsonrpc\":\"2.0\",\"method\":1}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"id\":true}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"id\":{}}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"params\":1}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"extra\":1}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"method\":\"y\"}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"x\"} x",
+	};
+	for (size_t i = 0; i < sizeof not_requests / sizeof *not_requests; i++) {
+		struct json_fast_request r;
+		CHECK(json_fast_request(not_requests[i], strlen(not_requests[i]), &r) == 0);
+		CHECK(r.id == NULL && r.params == NULL);
+	}
 }
 
 static void declines_the_rest(void)
