@@ -102,43 +102,16 @@ static int read_doc(int dfd, const char *file, json_t **doc, struct store_id *id
 		    struct err *why)
 {
 	*doc = NULL;
-	char *text = NULL;
-	/* O_NONBLOCK: a FIFO in a document's place must not block the daemon at open */
-	int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	size_t len;
 	struct stat st;
-	int e = 0;
-	if (fd < 0 || fstat(fd, &st) < 0)
-		e = errno;
-	else if (!S_ISREG(st.st_mode))
-		e = EINVAL;
-	else if (st.st_size > STORE_MAX_DOC)
-		e = EFBIG;
-	if (e)
-		goto fail;
-	id_of(&st, id);
-	size_t cap = (size_t)st.st_size + 1, len = 0;
-	text = xmalloc(cap);
-	for (;;) {
-		ssize_t r = read(fd, text + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			e = errno;
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len == cap) { /* it grew since fstat */
-			if (cap > STORE_MAX_DOC) {
-				e = EFBIG;
-				goto fail;
-			}
-			cap *= 2;
-			text = xrealloc(text, cap);
-		}
+	char *text = read_file_at(dfd, file, STORE_MAX_DOC, &len, &st);
+	if (!text) {
+		int e = errno;
+		err_set(why, VMD_ERR_IO, "%s", strerror(e));
+		errno = e;
+		return -1;
 	}
-	close(fd);
+	id_of(&st, id);
 	json_error_t jerr;
 	*doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(text);
@@ -151,13 +124,6 @@ static int read_doc(int dfd, const char *file, json_t **doc, struct store_id *id
 		return -1;
 	}
 	return 0;
-fail:
-	free(text);
-	if (fd >= 0)
-		close(fd);
-	err_set(why, VMD_ERR_IO, "%s", strerror(e));
-	errno = e;
-	return -1;
 }
 
 /* The index as read at load: each line by the name it starts with (keys and values point
@@ -367,53 +333,22 @@ int store_read(struct store *s, const char *name, json_t **doc, struct store_id 
 	return r;
 }
 
-static char *encode(json_t *doc, size_t *len);
-
+/* A group of one (see store_stage, store_commit). */
 int store_save(struct store *s, const char *name, json_t *doc, bool create,
 	       const struct store_id *avoid, struct store_id *id)
 {
-	char *path = doc_path(s, name);
-	if (create) {
-		struct stat st;
-		if (lstat(path, &st) == 0) {
-			free(path);
-			errno = EEXIST;
-			return -1;
-		}
-	}
-	size_t len;
-	char *text = encode(doc, &len);
-	if (!text) {
-		int e = errno;
-		free(path);
-		errno = e;
+	struct store_staged st;
+	if (store_stage(s, name, doc, create, avoid, &st) < 0)
+		return -1;
+	struct store_staged *one = &st;
+	store_commit(s, &one, 1);
+	if (st.err) {
+		errno = st.err;
 		return -1;
 	}
-	struct stat st;
-	int r = write_file_atomic_st(path, text, len, 0600, &st);
-	int e = errno;
-	free(text);
-	if (r == 0) {
-		struct store_id got;
-		id_of(&st, &got);
-		/* The inode of a replaced file is free again and can come back with the same size
-		 * within one clock tick: then an older index would vouch for this file. */
-		if (avoid && id_equal(&got, avoid)) {
-			struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, st.st_mtim};
-			if (++ts[1].tv_nsec >= 1000000000) {
-				ts[1].tv_sec++;
-				ts[1].tv_nsec = 0;
-			}
-			if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    lstat(path, &st) == 0)
-				id_of(&st, &got);
-		}
-		if (id)
-			*id = got;
-	}
-	free(path);
-	errno = e;
-	return r;
+	if (id)
+		*id = st.id;
+	return 0;
 }
 
 /* ---- staged writes, committed in groups ---------------------------------------------------- */
@@ -531,8 +466,9 @@ void store_commit(struct store *s, struct store_staged *const *group, size_t n)
 			st->err = errno;
 		else
 			renamed++;
+		/* The inode of a replaced file is free again and can come back with the same size
+		 * within one clock tick: then an older index would vouch for this file. */
 		if (!st->err && st->has_avoid && id_equal(&st->id, &st->avoid)) {
-			/* see store_save */
 			struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {0, 0}};
 			ts[1].tv_sec = (time_t)(st->id.mtime_ns / 1000000000);
 			ts[1].tv_nsec = (long)(st->id.mtime_ns % 1000000000) + 1;

@@ -190,12 +190,6 @@ int fsync_parent_dir(const char *path)
 
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
-	return write_file_atomic_st(path, data, len, mode, NULL);
-}
-
-int write_file_atomic_st(const char *path, const void *data, size_t len, unsigned mode,
-			 struct stat *st)
-{
 	/* The temp name starts with a dot and ends in .tmp so that a store scan recognises and
 	 * removes leftovers of a crash between create and rename. */
 	const char *base = strrchr(path, '/');
@@ -221,7 +215,7 @@ int write_file_atomic_st(const char *path, const void *data, size_t len, unsigne
 		p += w;
 		left -= (size_t)w;
 	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || (st && fstat(fd, st) < 0))
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0)
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;
@@ -244,13 +238,20 @@ fail:;
 
 char *read_file(const char *path, size_t max, size_t *len_out)
 {
+	return read_file_at(AT_FDCWD, path, max, len_out, NULL);
+}
+
+char *read_file_at(int dfd, const char *path, size_t max, size_t *len_out, struct stat *st_out)
+{
 	/* O_NONBLOCK: a FIFO or a device in its place must not block the daemon at open */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return NULL;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		goto fail;
+	if (st_out)
+		*st_out = st;
 	if (!S_ISREG(st.st_mode)) {
 		errno = EINVAL;
 		goto fail;

@@ -36,15 +36,14 @@ void mac_generate_xen(uint8_t mac[6]);
 /* Writes data to path atomically and durably: temp file in the same directory, fsync,
  * rename over path, fsync of the directory. 0 / -1 with errno; no temp file left on failure. */
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
-/* The same, filling st with the new file's status (its identity: it keeps it through the
- * rename). */
 struct stat;
-int write_file_atomic_st(const char *path, const void *data, size_t len, unsigned mode,
-			 struct stat *st);
 /* fsync of the directory that holds path (after a rename or unlink in it). 0 / -1 errno. */
 int fsync_parent_dir(const char *path);
 /* Reads a whole regular file of at most max bytes; malloc'ed, NUL-terminated. NULL + errno. */
 char *read_file(const char *path, size_t max, size_t *len_out);
+/* The same for path relative to the directory dfd (AT_FDCWD: as read_file), st_out (may be
+ * NULL) receiving the file's status. */
+char *read_file_at(int dfd, const char *path, size_t max, size_t *len_out, struct stat *st_out);
 /* mkdir -p with mode for each created level. 0 / -1 with errno. */
 int mkdir_p(const char *path, unsigned mode);
 

@@ -242,6 +242,49 @@ static void text_sum(const char *text, char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)siphash24(key, text, strlen(text)));
 }
 
+/* A guest's brief, held apart while a new one is tried (vm_replace_config). */
+struct brief {
+	char *name, *text;
+	uint8_t (*macs)[6];
+	size_t n_macs;
+	enum vm_type type;
+	int vcpus;
+	uint64_t memory_mib;
+	char text_sum[17];
+};
+
+/* Takes the brief out of vm (its pointers left NULL). */
+static struct brief brief_take(struct vm *vm)
+{
+	struct brief b = {vm->name, vm->text, vm->macs, vm->n_macs, vm->type, vm->vcpus,
+			  vm->memory_mib, ""};
+	memcpy(b.text_sum, vm->text_sum, sizeof b.text_sum);
+	vm->name = vm->text = NULL;
+	vm->macs = NULL;
+	vm->n_macs = 0;
+	return b;
+}
+
+/* Puts a taken brief back (vm's own already freed). */
+static void brief_give(struct vm *vm, struct brief *b)
+{
+	vm->name = b->name;
+	vm->text = b->text;
+	vm->macs = b->macs;
+	vm->n_macs = b->n_macs;
+	vm->type = b->type;
+	vm->vcpus = b->vcpus;
+	vm->memory_mib = b->memory_mib;
+	memcpy(vm->text_sum, b->text_sum, sizeof vm->text_sum);
+}
+
+static void brief_release(struct brief *b)
+{
+	free(b->name);
+	free(b->text);
+	free(b->macs);
+}
+
 static void brief_free(struct vm *vm)
 {
 	free(vm->name);
@@ -563,6 +606,14 @@ static json_t *vm_summary(const struct vm *vm)
 	return doc;
 }
 
+/* The stored document: the summary and the text. */
+static json_t *vm_document(const struct vm *vm, const char *text)
+{
+	json_t *doc = vm_summary(vm);
+	json_object_set_new(doc, "xlcfg", json_string(text));
+	return doc;
+}
+
 /* ---- the store's index ---------------------------------------------------------------------- */
 
 /* How long a change may stay out of the index (a crash meanwhile costs reading those
@@ -660,8 +711,7 @@ static int vm_store(struct vm *vm, bool create)
 		errno = EIO;
 		return -1;
 	}
-	json_t *doc = vm_summary(vm);
-	json_object_set_new(doc, "xlcfg", json_string(text));
+	json_t *doc = vm_document(vm, text);
 	struct store_id id;
 	int r = store_save(&vm->d->store, vm->name, doc, create,
 			   index_holds(vm->d, create ? NULL : vm, vm->name), &id);
@@ -715,30 +765,20 @@ int vm_replace_config(struct vm *vm, struct vm_config *cfg, struct err *err)
 		}
 	}
 	/* The old brief and meaning, kept until the new one is stored. */
-	char *name = vm->name, *text = vm->text;
-	uint8_t(*macs)[6] = vm->macs;
-	size_t n_macs = vm->n_macs;
-	enum vm_type type = vm->type;
-	int vcpus = vm->vcpus;
-	uint64_t memory = vm->memory_mib;
-	index_del(vm);
+	index_del(vm); /* by the old brief's keys */
 	parsed_unlink(vm);
-	struct vm_config *old = vm->cfg;
+	struct brief old = brief_take(vm);
+	struct vm_config *old_cfg = vm->cfg;
 	vm->cfg = NULL;
-	vm->name = vm->text = NULL;
-	vm->macs = NULL;
-	vm->n_macs = 0;
 	brief_from_cfg(vm, cfg);
 	size_t clash;
 	index_try_add(vm, &clash); /* checked above */
 	cfg_attach(vm, cfg);
 	if (vm_save(vm) == 0) {
-		free(name);
-		free(text);
-		free(macs);
-		if (old) {
-			vm_config_finish(old);
-			free(old);
+		brief_release(&old);
+		if (old_cfg) {
+			vm_config_finish(old_cfg);
+			free(old_cfg);
 		}
 		return 0;
 	}
@@ -748,17 +788,11 @@ int vm_replace_config(struct vm *vm, struct vm_config *cfg, struct err *err)
 	parsed_unlink(vm);
 	*cfg = *vm->cfg; /* back to the caller */
 	free(vm->cfg);
-	vm->cfg = old;
+	vm->cfg = old_cfg;
 	brief_free(vm);
-	vm->name = name;
-	vm->text = text;
-	vm->macs = macs;
-	vm->n_macs = n_macs;
-	vm->type = type;
-	vm->vcpus = vcpus;
-	vm->memory_mib = memory;
+	brief_give(vm, &old);
 	index_try_add(vm, &clash);
-	if (old && !vm_has_domain(vm))
+	if (old_cfg && !vm_has_domain(vm))
 		parsed_link_tail(vm);
 	return -1;
 }
@@ -1099,8 +1133,7 @@ int vm_define_grouped(struct daemon *d, struct vm_config *cfg, vm_done_fn *done,
 	if (!d->pending)
 		d->pending = xcalloc(GROUP_MAX, sizeof *d->pending);
 	struct pending_define *p = &d->pending[d->n_pending];
-	json_t *doc = vm_summary(vm);
-	json_object_set_new(doc, "xlcfg", json_string(vm->text));
+	json_t *doc = vm_document(vm, vm->text);
 	int r = store_stage(&d->store, vm->name, doc, true, index_holds(d, NULL, vm->name),
 			    &p->st);
 	int e = errno;
