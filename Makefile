@@ -50,13 +50,14 @@ $(REL_BUILD)/build.ninja:
 	meson setup $(REL_BUILD) --buildtype=release
 
 # Scale and request rates against their references (virsh from libvirt-clients for the
-# listing), then clone copies against cp.
+# listing), clone copies against cp, vmctl -H ssh:// against ssh host vmctl.
 bench: deps $(REL_BUILD)/build.ninja
 	ninja -C $(REL_BUILD)
 	@command -v virsh >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y \
 		--no-install-recommends libvirt-clients >/dev/null
 	python3 tests/bench/scale --build $(REL_BUILD)
 	python3 tests/bench/clone --vmd $(REL_BUILD)/daemon/vmd
+	python3 tests/bench/remote --build $(REL_BUILD)
 
 SOAK_SECONDS ?= 1800
 soak: build

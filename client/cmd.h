@@ -23,7 +23,7 @@ struct args;
 
 struct cmd {
 	const char *verb;   /* one or two words: "start", "disk create" */
-	const char *method; /* the JSON-RPC method; NULL: nothing to ask (help) */
+	const char *method; /* the JSON-RPC method; NULL: nothing to ask (help, proxy) */
 	const char *usage;  /* positional arguments, if any; the flags are appended from flags[] */
 	const char *help;   /* the line in the command list */
 	int min_args, max_args;
@@ -36,6 +36,8 @@ struct cmd {
 	bool own_json;       /* print writes the --json form itself */
 	bool attach_console; /* the result names a pty: hang up and relay the terminal to it */
 	bool stream_events;  /* print vm.event notifications until the daemon hangs up */
+	/* A verb that asks nothing and works on the socket itself (proxy): its exit status. */
+	int (*local)(const char *socket_path);
 };
 
 /* The words after the verb, split by cmd_parse. */

@@ -7,13 +7,14 @@
  * bytes changes.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "remote.h"
 #include "transport.h"
 #include "util.h"
 #include "vmd-proto.h"
@@ -27,13 +28,18 @@ struct kind {
 	ssize_t (*read)(struct transport *t, void *buf, size_t n);
 	/* All n bytes: 0, or -1 with errno. */
 	int (*write)(struct transport *t, const void *buf, size_t n);
+	/* The stream ended (or broke) before the reply: say why, if the kind knows more than the
+	 * transport's own message. NULL: it does not. */
+	void (*lost)(struct transport *t);
 	void (*hang_up)(struct transport *t);
 };
 
 struct transport {
 	const struct kind *kind;
 	const char *where; /* what we connected to, for messages */
-	int fd;            /* the kind's connection: a Unix socket */
+	int fd;            /* the kind's connection: a Unix socket, or a socket pair to ssh */
+	struct remote remote; /* ssh: the host */
+	pid_t pid;            /* ssh: the ssh process, -1 once reaped */
 	char *buf;         /* bytes received but not yet consumed as lines */
 	size_t len;
 	size_t cap;
@@ -70,32 +76,53 @@ static const struct kind unix_kind = {
 
 static int unix_open(struct transport *t, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		util_warn("cannot connect to %s: %s", path, strerror(ENAMETOOLONG));
+	t->fd = util_connect_unix(path);
+	if (t->fd < 0)
 		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	t->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (t->fd < 0) {
-		util_warn("socket: %s", strerror(errno));
-		return -1;
-	}
-	/* No EINTR to handle: our only signal handlers exit. */
-	if (connect(t->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		util_warn("cannot connect to %s: %s", path, strerror(errno));
-		unix_hang_up(t);
-		return -1;
-	}
 	t->kind = &unix_kind;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ssh: a socket pair to ssh running `vmctl proxy` on the remote host (remote.h); the bytes are
+ * read and written as on the Unix socket, only the end of the stream has more to say. */
+
+static void ssh_lost(struct transport *t)
+{
+	remote_explain(&t->remote, t->pid);
+	t->pid = -1; /* reaped */
+}
+
+static void ssh_hang_up(struct transport *t)
+{
+	unix_hang_up(t); /* ssh sees the end of its stdin and ends the session */
+	remote_reap(t->pid);
+	t->pid = -1;
+}
+
+static const struct kind ssh_kind = {
+	.read = unix_read,
+	.write = unix_write,
+	.lost = ssh_lost,
+	.hang_up = ssh_hang_up,
+};
+
+static int ssh_open(struct transport *t, const char *uri)
+{
+	if (remote_parse(uri, &t->remote) < 0)
+		return -1;
+	t->fd = remote_spawn(&t->remote, &t->pid);
+	if (t->fd < 0)
+		return -1;
+	t->kind = &ssh_kind;
 	return 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Lines, requests and notifications, over any kind */
 
-struct transport *transport_open(const char *where, const struct transport_handlers *h)
+struct transport *transport_open(const char *socket_path, const char *host,
+				 const struct transport_handlers *h)
 {
 	struct transport *t = calloc(1, sizeof(*t));
 
@@ -103,12 +130,13 @@ struct transport *transport_open(const char *where, const struct transport_handl
 		util_warn("out of memory");
 		return NULL;
 	}
-	t->where = where;
+	t->where = host ? host : socket_path;
 	t->fd = -1;
 	t->next_id = 1;
 	if (h)
 		t->on = *h;
-	if (unix_open(t, where) < 0) {
+	t->pid = -1;
+	if ((host ? ssh_open(t, host) : unix_open(t, socket_path)) < 0) {
 		free(t);
 		return NULL;
 	}
@@ -122,6 +150,21 @@ void transport_close(struct transport *t)
 	t->kind->hang_up(t);
 	free(t->buf);
 	free(t);
+}
+
+/* The connection ended or broke before the reply: the kind's explanation if it has one (ssh:
+ * why ssh ended), else the message fmt. */
+static void lost(struct transport *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (t->kind->lost) {
+		t->kind->lost(t);
+		return;
+	}
+	va_start(ap, fmt);
+	util_vwarn(fmt, ap);
+	va_end(ap);
 }
 
 /*
@@ -183,12 +226,12 @@ static int read_msg(struct transport *t, json_t **msg)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			util_warn("cannot read from daemon: %s", strerror(errno));
+			lost(t, "cannot read from daemon: %s", strerror(errno));
 			return -1;
 		}
 		if (n == 0) {
 			if (t->len > 0) {
-				util_warn("daemon closed the connection in the middle of a reply");
+				lost(t, "daemon closed the connection in the middle of a reply");
 				return -1;
 			}
 			return 1;
@@ -251,7 +294,7 @@ static int send_request(struct transport *t, json_int_t id, const char *method, 
 	rc = t->kind->write(t, line, len + 1);
 	free(line);
 	if (rc < 0) {
-		util_warn("cannot send to %s: %s", t->where, strerror(errno));
+		lost(t, "cannot send to %s: %s", t->where, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -298,7 +341,7 @@ int transport_call(struct transport *t, const char *method, json_t *params, json
 		int rc = read_msg(t, &msg);
 
 		if (rc > 0)
-			util_warn("daemon closed the connection");
+			lost(t, "daemon closed the connection");
 		if (rc != 0) {
 			progress_end(t);
 			return VMCTL_EXIT_FAIL;

@@ -2,9 +2,9 @@
  * transport.h: a connection to vmd that carries JSON-RPC 2.0, one compact JSON object per
  * line (proto/vmd-protocol.md): open it, make one call, read what follows, close it.
  *
- * The rest of vmctl sees only this object, not how the bytes travel: today a Unix socket, later
- * other kinds (`vmctl -H ssh://...` runs the same protocol over an SSH channel) behind the same
- * four functions. Notifications never reach the caller as messages; they go to the handlers.
+ * The rest of vmctl sees only this object, not how the bytes travel: a Unix socket, or an SSH
+ * channel to the socket of another host (`vmctl -H ssh://...`, remote.h), behind the same four
+ * functions. Notifications never reach the caller as messages; they go to the handlers.
  */
 #ifndef VMCTL_TRANSPORT_H
 #define VMCTL_TRANSPORT_H
@@ -24,8 +24,10 @@ struct transport_handlers {
 	void (*event)(json_t *params);
 };
 
-/* Connects to the daemon at where (a socket path). NULL after reporting the failure. */
-struct transport *transport_open(const char *where, const struct transport_handlers *h);
+/* Connects to the daemon at host (an ssh:// URI, remote.h) if not NULL, else at socket_path.
+ * NULL after reporting the failure. */
+struct transport *transport_open(const char *socket_path, const char *host,
+				 const struct transport_handlers *h);
 
 /*
  * Sends one request (params is stolen) and waits for its response, handing notifications

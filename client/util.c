@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -49,4 +51,28 @@ int util_write_all(int fd, const void *buf, size_t n, int flags)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+int util_connect_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		util_warn("cannot connect to %s: %s", path, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		util_warn("socket: %s", strerror(errno));
+		return -1;
+	}
+	/* No EINTR to handle: our only signal handlers exit. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		util_warn("cannot connect to %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

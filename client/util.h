@@ -29,4 +29,7 @@ int util_malformed(const char *what);
  */
 int util_write_all(int fd, const void *buf, size_t n, int flags);
 
+/* A connected stream socket to the Unix socket at path; -1 after reporting why not. */
+int util_connect_unix(const char *path);
+
 #endif

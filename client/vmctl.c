@@ -33,6 +33,8 @@
 #include "output.h"
 #include "params.h"
 #include "print.h"
+#include "proxy.h"
+#include "remote.h"
 #include "transport.h"
 #include "util.h"
 #include "vmd-proto.h"
@@ -118,6 +120,9 @@ static const struct cmd cmds[] = {
 	{ .verb = "version", .method = "daemon.version",
 	  .help = "print the versions of vmctl and vmd",
 	  .parse = params_none, .print = print_version, .own_json = true },
+	{ .verb = "proxy", .help = "join stdin and stdout to the daemon's socket (what -H runs "
+				   "on the remote host)",
+	  .local = proxy_run },
 	{ .verb = "help", .help = "show this help" },
 	{ 0 },
 };
@@ -134,17 +139,19 @@ static void usage(FILE *f)
 			width = (int)strlen(buf);
 	}
 	fprintf(f,
-		"usage: vmctl [-j] [-s PATH] COMMAND [ARGS...]\n"
+		"usage: vmctl [-j] [-s PATH | -H URI] COMMAND [ARGS...]\n"
 		"       vmctl -h | -V\n"
 		"\n"
 		"options:\n"
 		"  -s, --socket PATH  daemon socket (default: $%s, else %s)\n"
+		"  -H, --host URI     vmd on another host: ssh://[user@]host[:port][/socket]\n"
+		"                     (default: $%s; over OpenSSH, see vmctl(1))\n"
 		"  -j, --json         print results as compact JSON, one object per line\n"
 		"  -h, --help         show this help\n"
 		"  -V, --version      print the version of vmctl\n"
 		"\n"
 		"commands:\n",
-		VMD_SOCKET_ENV, VMD_DEFAULT_SOCKET);
+		VMD_SOCKET_ENV, VMD_DEFAULT_SOCKET, VMD_HOST_ENV);
 	for (const struct cmd *c = cmds; c->verb; c++) {
 		cmd_synopsis(c, false, buf, sizeof(buf));
 		fprintf(f, "  %-*s  %s\n", width, buf, c->help);
@@ -235,12 +242,13 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "host", required_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *socket_path;
+	const char *socket_path, *host, *socket_opt = NULL, *host_opt = NULL;
 	const struct cmd *cmd;
 	struct args args;
 	struct transport_handlers on = {
@@ -253,15 +261,15 @@ int main(int argc, char **argv)
 	int opt, rc, words;
 
 	setup_signals();
-	socket_path = getenv(VMD_SOCKET_ENV);
-	if (!socket_path || !*socket_path)
-		socket_path = VMD_DEFAULT_SOCKET;
 	opterr = 0;
 	/* "+": stop at the verb; its own options are parsed from the table. */
-	while ((opt = getopt_long(argc, argv, "+s:jhV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:H:jhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			socket_path = optarg;
+			socket_opt = optarg;
+			break;
+		case 'H':
+			host_opt = optarg;
 			break;
 		case 'j':
 			json = true;
@@ -275,6 +283,8 @@ int main(int argc, char **argv)
 		default:
 			if (optopt == 's')
 				util_warn("option -s needs a socket path");
+			else if (optopt == 'H')
+				util_warn("option -H needs a host URI (ssh://[user@]host[:port][/path])");
 			else if (optopt)
 				util_warn("unknown option -%c", optopt);
 			else
@@ -293,6 +303,30 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return VMCTL_EXIT_FAIL;
 	}
+	/* Where: an explicit -H or -s, else $VMD_HOST, else $VMD_SOCKET, else the default. */
+	if (socket_opt && host_opt) {
+		util_warn("-s and -H exclude each other (a remote socket is the path of the URI: "
+			  "ssh://host/run/vmd/vmd.sock)");
+		return VMCTL_EXIT_FAIL;
+	}
+	host = host_opt ? host_opt : socket_opt ? NULL : getenv(VMD_HOST_ENV);
+	if (host && !*host)
+		host = NULL;
+	socket_path = socket_opt ? socket_opt : getenv(VMD_SOCKET_ENV);
+	if (!socket_path || !*socket_path)
+		socket_path = VMD_DEFAULT_SOCKET;
+	if (cmd->local) { /* "proxy": nothing to ask, bytes to move */
+		if (host) {
+			util_warn("%s joins a local socket; it is what -H runs on the remote host",
+				  cmd->verb);
+			return VMCTL_EXIT_FAIL;
+		}
+		if (argc - optind - words > 0) {
+			util_warn("%s takes no arguments", cmd->verb);
+			return VMCTL_EXIT_FAIL;
+		}
+		return cmd->local(socket_path);
+	}
 	if (!cmd->method) { /* "help" */
 		usage(stdout);
 		return VMCTL_EXIT_OK;
@@ -303,8 +337,18 @@ int main(int argc, char **argv)
 	params = cmd->parse(&args);
 	if (!params)
 		return VMCTL_EXIT_FAIL;
+	if (host && cmd->attach_console) {
+		/* The relay needs the pty, which is on the remote host: its vmctl relays, under
+		 * ssh -t, the words checked above. */
+		struct remote r;
+
+		json_decref(params);
+		if (remote_parse(host, &r) < 0)
+			return VMCTL_EXIT_FAIL;
+		return remote_run(&r, argc - optind, argv + optind);
+	}
 	on.event = cmd->stream_events ? print_event : NULL;
-	t = transport_open(socket_path, &on);
+	t = transport_open(socket_path, host, &on);
 	if (!t) {
 		json_decref(params);
 		return VMCTL_EXIT_FAIL;

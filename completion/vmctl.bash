@@ -1,11 +1,18 @@
 # bash completion for vmctl(1): commands, their flags, guest names (asked of vmd, through the
-# read-only socket when the main one is closed to the user), files for create/define.
+# read-only socket when the main one is closed to the user; of the remote vmd with -H, over ssh
+# in batch mode so that completing never prompts), files for create/define.
 # shellcheck shell=bash
 
 _vmctl_guests()
 {
 	local sock=() out
 	[[ -n ${_vmctl_socket-} ]] && sock=(-s "$_vmctl_socket")
+	if [[ -n ${_vmctl_host-} ]]; then
+		out=$(VMD_SSH_COMMAND="${VMD_SSH_COMMAND:-ssh} -o BatchMode=yes" \
+			vmctl -H "$_vmctl_host" list --all 2>/dev/null </dev/null) || return
+		awk 'NR > 1 { print $1 }' <<<"$out"
+		return
+	fi
 	out=$(vmctl "${sock[@]}" list --all 2>/dev/null) ||
 		{ [[ -z ${_vmctl_socket-} ]] &&
 			out=$(vmctl -s /run/vmd/vmd-ro.sock list --all 2>/dev/null); } ||
@@ -20,12 +27,16 @@ _vmctl()
 	_init_completion || return
 
 	local commands="create define start shutdown reboot destroy pause unpause list info
-		remove config console autostart clone disk install events version help"
-	local i cmd="" _vmctl_socket=""
+		remove config console autostart clone disk install events version proxy help"
+	local i cmd="" _vmctl_socket="" _vmctl_host=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
 		-s | --socket)
 			_vmctl_socket=${words[i + 1]}
+			((i++))
+			;;
+		-H | --host)
+			_vmctl_host=${words[i + 1]}
 			((i++))
 			;;
 		-*) ;;
@@ -39,6 +50,14 @@ _vmctl()
 	case $prev in
 	-s | --socket)
 		_filedir
+		return
+		;;
+	-H | --host)
+		# ssh://HOST for the hosts ssh knows (bash-completion's known_hosts list).
+		local hosts
+		_known_hosts_real -- "" 2>/dev/null
+		hosts=("${COMPREPLY[@]}")
+		mapfile -t COMPREPLY < <(compgen -W "${hosts[*]/#/ssh://}" -- "$cur")
 		return
 		;;
 	--timeout | --disk-size | --memory | --vcpus | --extra | --bridge)
@@ -56,8 +75,8 @@ _vmctl()
 
 	if [[ -z $cmd ]]; then
 		if [[ $cur == -* ]]; then
-			mapfile -t COMPREPLY < <(compgen -W "-s --socket -j --json -h --help -V
-				--version" -- "$cur")
+			mapfile -t COMPREPLY < <(compgen -W "-s --socket -H --host -j --json -h --help
+				-V --version" -- "$cur")
 		else
 			mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
 		fi

@@ -24,6 +24,8 @@ PKGS="$PKGS xorriso grub-pc-bin grub-common mtools"
 # tests/systemd: a debootstrapped Debian with systemd as PID 1 under QEMU; systemd-analyze
 # and systemd-sysusers on the host (the host need not run systemd)
 PKGS="$PKGS debootstrap systemd"
+# vmctl -H ssh:// tests: a real sshd on the loopback (and ssh, ssh-keygen)
+PKGS="$PKGS openssh-server openssh-client"
 
 missing=""
 for p in $PKGS; do
