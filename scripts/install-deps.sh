@@ -24,6 +24,9 @@ PKGS="$PKGS xorriso grub-pc-bin grub-common mtools"
 # tests/systemd: a debootstrapped Debian with systemd as PID 1 under QEMU; systemd-analyze
 # and systemd-sysusers on the host (the host need not run systemd)
 PKGS="$PKGS debootstrap systemd"
+# tests/ansible: the collection under Debian's ansible-core, and what ansible-test sanity's
+# checks need (it would fetch them from PyPI; the test gives it Debian's)
+PKGS="$PKGS ansible-core python3-voluptuous python3-pycodestyle pylint yamllint"
 # vmctl -H ssh:// tests: a real sshd on the loopback (and ssh, ssh-keygen)
 PKGS="$PKGS openssh-server openssh-client"
 
