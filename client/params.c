@@ -276,6 +276,20 @@ fail:
 	return NULL;
 }
 
+/* migrate NAME URI: the URI goes as given; the daemon checks it (and vmctl's own -H does not
+ * apply: it is where the daemon sends the guest). */
+json_t *params_migrate(const struct args *a)
+{
+	json_t *p = json_object();
+
+	if (!set_str(a, p, "name", a->pos[0]) || !set_str(a, p, "host", a->pos[1])) {
+		json_decref(p);
+		return NULL;
+	}
+	json_object_set_new(p, "live", json_boolean(cmd_flag(a, "live")));
+	return p;
+}
+
 /* install NAME: the flags map one to one onto vm.install's params; paths are made absolute
  * and the daemon checks the rest (which combinations make an installer, sizes, limits), so
  * vmctl and scripts get the same answers. */

@@ -20,6 +20,7 @@ json_t *params_remove(const struct args *a);
 json_t *params_autostart(const struct args *a);
 json_t *params_console(const struct args *a);
 json_t *params_clone(const struct args *a);
+json_t *params_migrate(const struct args *a);
 json_t *params_install(const struct args *a);
 json_t *params_disk_create(const struct args *a);
 

@@ -248,6 +248,24 @@ int print_install(const struct args *a, json_t *result)
 	return VMCTL_EXIT_OK;
 }
 
+int print_migrate(const struct args *a, json_t *result)
+{
+	const char *name = get_str(result, "name"), *host = get_str(result, "host");
+	json_t *total = json_object_get(result, "total_ms");
+	json_t *down = json_object_get(result, "downtime_ms");
+	json_t *domid = json_object_get(result, "domid");
+
+	if (!name || !host || !json_is_integer(total) || !json_is_integer(down))
+		return util_malformed("no name, host or times");
+	printf("migrated %s to %s (domid %" JSON_INTEGER_FORMAT " there) in %.1f s, %s for %"
+	       JSON_INTEGER_FORMAT " ms\n", name, host,
+	       json_is_integer(domid) ? json_integer_value(domid) : -1,
+	       (double)json_integer_value(total) / 1000.0,
+	       json_is_true(json_object_get(result, "live")) ? "down" : "paused",
+	       json_integer_value(down));
+	return VMCTL_EXIT_OK;
+}
+
 int print_clone(const struct args *a, json_t *result)
 {
 	json_t *vm = json_object_get(result, "vm");

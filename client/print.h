@@ -21,6 +21,7 @@ int print_remove(const struct args *a, json_t *result);
 int print_config(const struct args *a, json_t *result);
 int print_autostart(const struct args *a, json_t *result);
 int print_clone(const struct args *a, json_t *result);
+int print_migrate(const struct args *a, json_t *result);
 int print_install(const struct args *a, json_t *result);
 int print_disk_create(const struct args *a, json_t *result);
 int print_version(const struct args *a, json_t *result); /* own_json: adds "client" */

@@ -18,13 +18,12 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "ssh.h"
+
 #define VMD_HOST_ENV "VMD_HOST"
 
 struct remote {
-	char user[64];
-	char host[256];
-	char port[8];
-	char path[108]; /* the socket on the remote host; empty: the remote vmctl's default */
+	struct ssh_target t; /* common/ssh.h */
 };
 
 /* Splits uri into r; -1 after saying what is wrong with it. */

@@ -154,7 +154,8 @@ void transport_close(struct transport *t)
 
 /* The connection ended or broke before the reply: the kind's explanation if it has one (ssh:
  * why ssh ended), else the message fmt. */
-static void lost(struct transport *t, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void lost(struct transport *t, const char *fmt,
+							 ...)
 {
 	va_list ap;
 

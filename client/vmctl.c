@@ -102,6 +102,12 @@ static const struct cmd cmds[] = {
 	  .flags = { { "disk-dir", "DIR" }, { "start", NULL }, { "sysprep", NULL } },
 	  .help = "copy a stopped guest, with its own disk images",
 	  .parse = params_clone, .print = print_clone },
+	{ .verb = "migrate", .method = "vm.migrate", .usage = "NAME ssh://[user@]host[:port][/socket]",
+	  .min_args = 2, .max_args = 2,
+	  .flags = { { "live", NULL } },
+	  .help = "move a running guest to the vmd of another host, over ssh (--live: it runs "
+		  "while its memory is copied)",
+	  .parse = params_migrate, .print = print_migrate },
 	{ .verb = "install", .method = "vm.install",
 	  .usage = "NAME (--iso FILE | --kernel FILE --initrd FILE)", .min_args = 1, .max_args = 1,
 	  .flags = { { "iso", "FILE" }, { "type", "pv|hvm" }, { "kernel", "FILE" },

@@ -27,7 +27,7 @@ _vmctl()
 	_init_completion || return
 
 	local commands="create define start shutdown reboot destroy pause unpause list info
-		remove config console autostart clone disk install events version proxy help"
+		remove config console autostart clone migrate disk install events version proxy help"
 	local i cmd="" _vmctl_socket="" _vmctl_host=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
@@ -102,6 +102,7 @@ _vmctl()
 	config) flags="--json" ;;
 	console) flags="--timeout" ;;
 	clone) flags="--disk-dir --start --sysprep" ;;
+	migrate) flags="--live" ;;
 	install) flags="--iso --type --kernel --initrd --extra --disk-size --disk --memory --vcpus
 		--bridge --no-network --no-vnc --no-start" ;;
 	esac
@@ -119,6 +120,16 @@ _vmctl()
 		;;
 	clone)
 		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
+		;;
+	migrate)
+		if ((nargs == 0)); then
+			mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
+		elif ((nargs == 1)); then
+			local hosts
+			_known_hosts_real -- "" 2>/dev/null
+			hosts=("${COMPREPLY[@]}")
+			mapfile -t COMPREPLY < <(compgen -W "${hosts[*]/#/ssh://}" -- "$cur")
+		fi
 		;;
 	disk)
 		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "create" -- "$cur")

@@ -122,6 +122,43 @@ int be_core_dump(struct backend *be, uint32_t domid, const char *path, struct er
 	return be->ops->core_dump(be, domid, path, err);
 }
 
+static int cannot_migrate(struct backend *be, struct err *err)
+{
+	err_set(err, VMD_ERR_NOT_SUPPORTED, "backend %s cannot migrate guests", be->ops->name);
+	return -1;
+}
+
+int be_migrate_send(struct backend *be, uint32_t domid, int fd, bool live, backend_done_fn *done,
+		    void *arg, struct err *err)
+{
+	if (!be->ops->migrate_send)
+		return cannot_migrate(be, err);
+	return be->ops->migrate_send(be, domid, fd, live, done, arg, err);
+}
+
+int be_migrate_resume(struct backend *be, uint32_t domid, struct err *err)
+{
+	if (!be->ops->migrate_resume)
+		return cannot_migrate(be, err);
+	return be->ops->migrate_resume(be, domid, err);
+}
+
+int be_migrate_receive(struct backend *be, const struct vm_config *cfg, const char *name,
+		       const char *record, int fd, backend_done_fn *done, void *arg,
+		       struct err *err)
+{
+	if (!be->ops->migrate_receive)
+		return cannot_migrate(be, err);
+	return be->ops->migrate_receive(be, cfg, name, record, fd, done, arg, err);
+}
+
+int be_rename(struct backend *be, uint32_t domid, const char *name, struct err *err)
+{
+	if (!be->ops->rename)
+		return cannot_migrate(be, err);
+	return be->ops->rename(be, domid, name, err);
+}
+
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err)
 {
 	if (!be->ops->inject) {

@@ -144,6 +144,24 @@ struct backend_ops {
 	int (*core_dump)(struct backend *be, uint32_t domid, const char *path, struct err *err);
 	/* Start delivering events for a domain found running at daemon start (adoption). */
 	int (*watch)(struct backend *be, uint32_t domid, struct err *err);
+	/*
+	 * Live migration (daemon/migrate.c drives both halves). NULL when the backend cannot.
+	 * migrate_send: writes the domain's migration stream to fd (a connected stream socket,
+	 * left open: the caller's), live (memory copied while the guest runs, then suspended)
+	 * or suspended first. done once the stream is written and the domain is suspended (it
+	 * still exists, until destroy), or with err: then migrate_resume lets it run on.
+	 * migrate_resume: a suspended (or half-sent) domain runs again, as before the send.
+	 * migrate_receive: builds cfg's domain from the stream on fd (left open), under name,
+	 * with record, watched, left paused; done gets its domid.
+	 * rename: the domain's name (the two halves of a migration on one host cannot share it).
+	 */
+	int (*migrate_send)(struct backend *be, uint32_t domid, int fd, bool live,
+			    backend_done_fn *done, void *arg, struct err *err);
+	int (*migrate_resume)(struct backend *be, uint32_t domid, struct err *err);
+	int (*migrate_receive)(struct backend *be, const struct vm_config *cfg, const char *name,
+			       const char *record, int fd, backend_done_fn *done, void *arg,
+			       struct err *err);
+	int (*rename)(struct backend *be, uint32_t domid, const char *name, struct err *err);
 	/* Backend-specific test hook (sim: fault injection); NULL when unsupported. */
 	int (*inject)(struct backend *be, const char *fault, uint32_t domid, struct err *err);
 };
@@ -178,6 +196,14 @@ int be_vnc(struct backend *be, uint32_t domid, char *out, size_t outlen, struct 
 int be_watch(struct backend *be, uint32_t domid, struct err *err);
 /* -1 with err NOT_SUPPORTED when the backend cannot dump cores. */
 int be_core_dump(struct backend *be, uint32_t domid, const char *path, struct err *err);
+/* Migration (struct backend_ops); -1 with err NOT_SUPPORTED when the backend cannot. */
+int be_migrate_send(struct backend *be, uint32_t domid, int fd, bool live, backend_done_fn *done,
+		    void *arg, struct err *err);
+int be_migrate_resume(struct backend *be, uint32_t domid, struct err *err);
+int be_migrate_receive(struct backend *be, const struct vm_config *cfg, const char *name,
+		       const char *record, int fd, backend_done_fn *done, void *arg,
+		       struct err *err);
+int be_rename(struct backend *be, uint32_t domid, const char *name, struct err *err);
 /* -1 with err NOT_SUPPORTED when the backend has no test hook. */
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err);
 

@@ -41,6 +41,7 @@ enum kind {
 	K_BOOL,
 	K_TRIBOOL,   /* an int: -1 while the file does not set it */
 	K_UINT,
+	K_COMMAND,   /* a command line for /bin/sh (one line, not empty) */
 };
 
 struct key {
@@ -65,6 +66,8 @@ static const struct key keys[] = {
 	{"claim_mode", K_TRIBOOL, M(claim_mode), 0, 0},
 	{"xl_conf", K_PATH, M(xl_conf), 0, 0},
 	{"dump_dir", K_PATH, M(dump_dir), 0, 0},
+	{"ssh_command", K_COMMAND, M(ssh_command), 0, 0},
+	{"remote_vmctl", K_COMMAND, M(remote_vmctl), 0, 0},
 	{"sim_memory", K_UINT, M(sim_memory_mib), 1, 1u << 30},
 	{"sim_delay_ms", K_UINT, M(sim_delay_ms), 0, 600000},
 };
@@ -137,6 +140,8 @@ void conf_finish(struct vmd_conf *c)
 	free(c->default_bridge);
 	free(c->xl_conf);
 	free(c->dump_dir);
+	free(c->ssh_command);
+	free(c->remote_vmctl);
 	free_list(c->storage_roots, c->n_storage_roots);
 	memset(c, 0, sizeof *c); /* nothing owned: conf_init again before reuse */
 }
@@ -288,6 +293,14 @@ static const char *apply(struct vmd_conf *c, const struct key *k, char **items, 
 		if (v[0] != '/') {
 			snprintf(why, whylen, "'%s' wants an absolute path, not '%.200s'", k->name,
 				 v);
+			return why;
+		}
+		free(*(char **)member);
+		*(char **)member = xstrdup(v);
+		return NULL;
+	case K_COMMAND:
+		if (!*v || strchr(v, '\n') || strlen(v) > 1024) {
+			snprintf(why, whylen, "'%s' wants a command on one line", k->name);
 			return why;
 		}
 		free(*(char **)member);

@@ -36,6 +36,8 @@ struct vmd_conf {
 	int claim_mode;        /* memory claims for guests that do not say: -1 = xl.conf's, else on */
 	char *xl_conf;         /* xl's global config, read as xl does; default /etc/xen/xl.conf */
 	char *dump_dir;        /* on_*=coredump-*: cores go to DIR/NAME; default /var/lib/xen/dump */
+	char *ssh_command;     /* vm.migrate: how to reach the target; NULL: ssh */
+	char *remote_vmctl;    /* vm.migrate: vmctl on the target; NULL: vmctl */
 	uint64_t sim_memory_mib; /* 0: the sim's default */
 	uint64_t sim_delay_ms;
 	bool sim_delay_set;

@@ -53,6 +53,7 @@ struct daemon {
 	char *socket_path;
 	bool autostart_done; /* this host boot's autostart already ran (marker in run_dir) */
 	uint64_t copy_rate;  /* clone copies: data bytes per second at most, 0 = no limit */
+	struct migration *migrations; /* under way, both halves (migrate.c) */
 };
 
 #endif

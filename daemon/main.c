@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "job.h"
 #include "log.h"
+#include "migrate.h"
 #include "ops.h"
 #include "rpc.h"
 #include "sdnotify.h"
@@ -444,6 +445,8 @@ out:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
+	/* Migrations end first (a guest being sent runs on here); they hold jobs of their own. */
+	migrate_shutdown(&d);
 	/* Cancels running jobs and waits for their workers, which remove what they made. */
 	job_system_shutdown(&d);
 	server_free(d.server);

@@ -17,6 +17,7 @@ static const struct op_entry *const entries[] = {
 	&op_vm_info,	    &op_vm_remove,  &op_vm_config, &op_vm_console, &op_vm_autostart,
 	&op_events_subscribe, &op_sim_inject,
 	&op_vm_clone, &op_disk_create, &op_job_cancel, &op_vm_install,
+	&op_vm_migrate, &op_vm_migrate_incoming,
 };
 
 const struct rpc_table ops_table = {
@@ -48,6 +49,14 @@ static int denied(const struct rpc_req *req, struct err *err)
 	err_set(err, VMD_ERR_PERMISSION, "permission denied: %s", why);
 	err_add_str(err, "method", req->op->method);
 	return -1;
+}
+
+int ops_check_unrestricted(const struct rpc_req *req, const char *why, struct err *err)
+{
+	if (!restricted(req))
+		return 0;
+	err_set(err, VMD_ERR_PERMISSION, "%s", why);
+	return denied(req, err);
 }
 
 int ops_check_config_access(const struct rpc_req *req, const struct vm_config *cfg,

@@ -27,6 +27,9 @@ void ops_reply_vm(struct rpc_req *req, struct vm *vm);
  * roots (access.h). 0 when allowed; -1 with err PERMISSION (data method, key, path). */
 int ops_check_config_access(const struct rpc_req *req, const struct vm_config *cfg,
 			    struct err *err);
+/* For what only root (or the daemon's uid) may ask: 0, or -1 with err PERMISSION (data
+ * method) saying why. */
+int ops_check_unrestricted(const struct rpc_req *req, const char *why, struct err *err);
 /* The same for one file the request will create (data key). */
 int ops_check_caller_path(const struct rpc_req *req, const char *key, const char *path,
 			  struct err *err);
@@ -60,5 +63,7 @@ extern const struct op_entry op_vm_clone;
 extern const struct op_entry op_disk_create;
 extern const struct op_entry op_job_cancel;
 extern const struct op_entry op_vm_install;
+extern const struct op_entry op_vm_migrate;
+extern const struct op_entry op_vm_migrate_incoming;
 
 #endif

@@ -19,7 +19,9 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -247,6 +249,52 @@ void conn_send_and_close(struct conn *c, json_t *msg)
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
 	maybe_finish_closing(c);
+}
+
+int conn_take_socket(struct conn *c)
+{
+	if (!c->bev || c->closing) {
+		log_debug("client %u: cannot take its socket: %s", c->id,
+			  c->bev ? "closing" : "gone");
+		errno = ENOTCONN;
+		return -1;
+	}
+	struct bufferevent *bev = c->bev;
+	struct evbuffer *in = bufferevent_get_input(bev), *out = bufferevent_get_output(bev);
+	int fd = bufferevent_getfd(bev);
+	if (evbuffer_get_length(in) > 0) {
+		/* The client did not wait for the reply: what follows is not ours to read. */
+		errno = EPROTO;
+		return -1;
+	}
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	/* What is queued (the reply) goes first, at once: a few hundred bytes at most. The
+	 * bufferevent keeps its output's front frozen for itself; it does no more writing. */
+	evbuffer_unfreeze(out, 1);
+	while (evbuffer_get_length(out) > 0) {
+		errno = 0;
+		if (evbuffer_write(out, fd) >= 0)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			if (!errno)
+				errno = EIO;
+			return -1;
+		}
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		if (poll(&p, 1, 5000) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+	}
+	/* The fd leaves the bufferevent still open, so that the loop's pending changes for it
+	 * (a closed fd that another one shares would keep its epoll registration) stay right. */
+	bufferevent_setfd(bev, -1);
+	/* A blocking socket, as libxl's stream helpers want it. */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	conn_drop(c, "its socket now carries a stream");
+	return fd;
 }
 
 void server_broadcast(struct server *srv, const char *method, json_t *params)

@@ -70,6 +70,14 @@ void conn_send_text(struct conn *c, const struct iovec *parts, int n);
 void conn_send_and_close(struct conn *c, json_t *msg);
 /* A request of c finished: a half-closed connection may now be closed. */
 void conn_request_done(struct conn *c);
+/*
+ * After the reply that says so (vm.migrate_incoming): the connection's socket leaves the
+ * protocol for a byte stream. What is queued is written first; the client must have sent
+ * nothing after its request. The server forgets the connection (its other requests are
+ * cancelled as at a disconnect) and the caller owns the returned socket, in blocking mode.
+ * -1 with errno (EPROTO: bytes after the request).
+ */
+int conn_take_socket(struct conn *c);
 /* A notification (method, params borrowed) to every subscribed client. */
 void server_broadcast(struct server *srv, const char *method, json_t *params);
 

@@ -181,14 +181,19 @@ void vm_adopt_all(struct daemon *d)
 }
 /* ---- operations -------------------------------------------------------------------------- */
 
-static char *make_record(const struct vm *vm)
+char *vm_record(const char *name, const uint8_t uuid[16])
 {
 	char u[UUID_STR_LEN];
-	uuid_format(vm->uuid, u);
-	json_t *r = json_pack("{s:i, s:s, s:s}", "vmd", 1, "name", vm->name, "uuid", u);
+	uuid_format(uuid, u);
+	json_t *r = json_pack("{s:i, s:s, s:s}", "vmd", 1, "name", name, "uuid", u);
 	char *s = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(r);
 	return s;
+}
+
+static char *make_record(const struct vm *vm)
+{
+	return vm_record(vm->name, vm->uuid);
 }
 
 static void created(void *arg, const struct err *err, uint32_t domid)
@@ -596,6 +601,51 @@ void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev)
 		break;
 	}
 	}
+}
+
+/* ---- migration (migrate.c drives it) ------------------------------------------------------ */
+
+int vm_migrate_begin(struct vm *vm, struct err *err)
+{
+	if (vm->readers) {
+		err_set(err, VMD_ERR_BUSY, "guest '%s' is being cloned", vm->name);
+		return refused(vm, err);
+	}
+	if (vm_busy(vm)) {
+		err_set(err, VMD_ERR_BUSY, "guest '%s' is %s", vm->name,
+			vm_state_name(vm->state));
+		return refused(vm, err);
+	}
+	if (vm->state != VM_RUNNING && vm->state != VM_PAUSED) {
+		err_set(err, VMD_ERR_BAD_STATE, "guest '%s' is %s; only a running or paused "
+			"guest can be migrated", vm->name, vm_state_name(vm->state));
+		return refused(vm, err);
+	}
+	if (vm->install.phase == VM_INSTALL_RUNNING) {
+		err_set(err, VMD_ERR_BAD_STATE, "guest '%s' is installing", vm->name);
+		return refused(vm, err);
+	}
+	vm->in_flight = true; /* busy: nothing else acts on it, its domain's events wait */
+	set_state(vm, VM_MIGRATING, "migrating");
+	return 0;
+}
+
+void vm_migrate_end(struct vm *vm, int64_t domid, enum vm_state st, const char *event)
+{
+	vm->in_flight = false;
+	if (domid != vm->domid) {
+		vm_set_domid(vm, domid);
+		if (domid >= 0)
+			vm->started_at = now_wall();
+	}
+	set_state(vm, st, event);
+}
+
+void vm_migrated_in(struct vm *vm, uint32_t domid)
+{
+	vm_set_domid(vm, domid);
+	vm->started_at = now_wall();
+	set_state(vm, VM_RUNNING, "migrated-in");
 }
 
 /* ---- waiting ----------------------------------------------------------------------------- */

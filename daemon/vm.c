@@ -46,6 +46,7 @@ static const char *const state_names[] = {
 	[VM_PAUSED] = "paused",		    [VM_SHUTTING_DOWN] = "shutting-down",
 	[VM_REBOOTING] = "rebooting",	    [VM_STOPPING] = "stopping",
 	[VM_SHUTDOWN] = "shutdown",	    [VM_CRASHED] = "crashed",
+	[VM_MIGRATING] = "migrating",
 };
 
 const char *vm_state_name(enum vm_state s)

@@ -37,6 +37,7 @@ enum vm_state {
 	VM_STOPPING,
 	VM_SHUTDOWN, /* preserved after poweroff (on_poweroff=preserve) */
 	VM_CRASHED,  /* preserved after a crash (on_crash=preserve) */
+	VM_MIGRATING, /* the source of a live migration under way (busy) */
 };
 
 /* Called when an asynchronous vm operation finishes; err is NULL on success. */
@@ -213,6 +214,17 @@ int vm_shutdown(struct vm *vm, struct err *err);
 int vm_reboot(struct vm *vm, struct err *err);
 int vm_pause(struct vm *vm, struct err *err);
 int vm_unpause(struct vm *vm, struct err *err);
+
+/* Migration (migrate.c). begin: a running or paused guest becomes MIGRATING (busy: no other
+ * operation, its domain's events wait); 0, or -1 with err as the reply wants it. end: the
+ * migration is over: the guest's domain is domid (-1: none, it runs elsewhere), its state st,
+ * and event tells why ("migrated", "migrate-failed"). migrated_in: a guest just defined for
+ * an incoming domain now runs it ("migrated-in"). */
+int vm_migrate_begin(struct vm *vm, struct err *err);
+void vm_migrate_end(struct vm *vm, int64_t domid, enum vm_state st, const char *event);
+void vm_migrated_in(struct vm *vm, uint32_t domid);
+/* The per-domain record of a guest (what adoption recognises). malloc'ed. */
+char *vm_record(const char *name, const uint8_t uuid[16]);
 
 /* Waits until the guest has no domain (stopped), or timeout seconds (then err TIMEOUT).
  * cancel with vm_wait_cancel (e.g. when the client goes away). */

@@ -246,7 +246,20 @@ static void step_build(struct be_libxl_builder *b, struct be_libxl_create *c)
 	c->domid = BE_LIBXL_NO_DOMID;
 	libxl_asyncop_how how = {.callback = build_callback, .u.for_callback = b};
 	b->in_libxl = true;
-	int rc = libxl_domain_create_new(b->ctx, &c->dc, &c->domid, &how, NULL);
+	int rc;
+	if (c->restore_fd >= 0) {
+		/* A migration stream of libxl's own format, version 2, as xl migrate sends it
+		 * (without xl's header: vmd's protocol carries the config). */
+		libxl_domain_restore_params params;
+		libxl_domain_restore_params_init(&params);
+		params.checkpointed_stream = LIBXL_CHECKPOINTED_STREAM_NONE;
+		params.stream_version = 2;
+		rc = libxl_domain_create_restore(b->ctx, &c->dc, &c->domid, c->restore_fd, -1,
+						 &params, &how, NULL);
+		libxl_domain_restore_params_dispose(&params);
+	} else {
+		rc = libxl_domain_create_new(b->ctx, &c->dc, &c->domid, &how, NULL);
+	}
 	if (rc) {
 		b->in_libxl = false;
 		c->domid = BE_LIBXL_NO_DOMID;

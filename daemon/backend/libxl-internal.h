@@ -41,6 +41,8 @@ struct be_libxl_create {
 	char *name;
 	char *record; /* stored as userdata "vmd" with the domain */
 	void *owner;  /* the daemon's thread's */
+	int restore_fd; /* >= 0: built from this migration stream (libxl_domain_create_restore),
+			 * not from scratch */
 	/* out */
 	uint32_t domid; /* BE_LIBXL_NO_DOMID, or a paused domain that the daemon now owns */
 	bool failed;    /* with a domid: the domain exists but must be destroyed */

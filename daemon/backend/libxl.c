@@ -72,12 +72,13 @@ struct watch {
 	int destroying; /* destroys asked through destroy() still in flight */
 };
 
-enum op_kind { OP_CREATE, OP_DESTROY };
+enum op_kind { OP_CREATE, OP_DESTROY, OP_SEND };
 
 enum stage {
 	ST_BUILDING, /* create: with the builder thread */
 	ST_CLEANUP,  /* create: destroying a domain we could not finish */
 	ST_DESTROY,  /* destroy: libxl_domain_destroy in flight */
+	ST_SEND,     /* migrate_send: libxl_domain_suspend in flight */
 	ST_DONE,     /* finished; the done note is queued */
 };
 
@@ -94,6 +95,7 @@ struct op {
 	struct err err; /* what done reports when failed */
 	char *name;          /* create: the domain's */
 	double since;        /* create: when it was asked for (monotonic) */
+	bool keep_paused;    /* create: from a migration stream, the caller unpauses */
 };
 
 enum note_kind { NOTE_AO, NOTE_EVENT, NOTE_DONE };
@@ -460,7 +462,8 @@ static void built(void *arg, struct be_libxl_create *c)
 	struct xl *be = op->be;
 	struct err e = {0};
 	int rc = watch_add(be, op->domid, &e) < 0 ? -1 : 0;
-	if (rc == 0 && (rc = libxl_domain_unpause(be->ctx, op->domid, NULL)) != 0)
+	if (rc == 0 && !op->keep_paused &&
+	    (rc = libxl_domain_unpause(be->ctx, op->domid, NULL)) != 0)
 		set_libxl_error(&e, rc, "unpausing domain %" PRIu32, op->domid);
 	if (rc) {
 		op->err = e;
@@ -483,6 +486,17 @@ static void ao_done(struct op *op, int rc)
 			log_error("%s: destroying domain %" PRIu32 " after a failed create: libxl "
 				  "error %d",
 				  op->name, op->domid, rc);
+		op_finish(op);
+		return;
+	case ST_SEND:
+		if (rc) {
+			set_libxl_error(&op->err, rc, "sending domain %" PRIu32, op->domid);
+			op->failed = true;
+			log_error("%s", op->err.msg);
+		} else {
+			log_info("domain %" PRIu32 ": sent (%.1f s)", op->domid,
+				 now_monotonic() - op->since);
+		}
 		op_finish(op);
 		return;
 	case ST_DESTROY: {
@@ -817,10 +831,11 @@ static int precheck(const libxl_domain_config *dc, struct err *err)
 	return 0;
 }
 
-static int xl_create(struct backend *b, const struct vm_config *cfg, const char *record,
-		     backend_done_fn *done, void *arg, struct err *err)
+/* A create, from scratch or (restore_fd >= 0) from a migration stream, under name. */
+static int submit_create(struct xl *be, const struct vm_config *cfg, const char *name,
+			 const char *record, int restore_fd, backend_done_fn *done, void *arg,
+			 struct err *err)
 {
-	struct xl *be = (struct xl *)b;
 	if (!cfg || !done || !record || !*record) {
 		err_set(err, VMD_ERR_INTERNAL, "libxl: create without config, record or done");
 		return -1;
@@ -828,22 +843,26 @@ static int xl_create(struct backend *b, const struct vm_config *cfg, const char 
 	struct be_libxl_create *c = xcalloc(1, sizeof *c);
 	libxl_domain_config_init(&c->dc);
 	libxl_domain_config_copy(be->ctx, &c->dc, &cfg->dc);
+	free(c->dc.c_info.name);
+	c->dc.c_info.name = xstrdup(name);
+	c->restore_fd = restore_fd;
 	uint32_t other;
 	if (precheck(&c->dc, err) < 0) {
 		be_libxl_create_free(c);
 		return -1;
 	}
-	if (being_created(be, cfg->name) || libxl_name_to_domid(be->ctx, cfg->name, &other) == 0) {
-		err_set(err, VMD_ERR_EXISTS, "a domain named %s already exists", cfg->name);
+	if (being_created(be, name) || libxl_name_to_domid(be->ctx, name, &other) == 0) {
+		err_set(err, VMD_ERR_EXISTS, "a domain named %s already exists", name);
 		be_libxl_create_free(c);
 		return -1;
 	}
 	struct op *op = op_new(be, OP_CREATE, done, arg);
-	op->name = xstrdup(cfg->name);
+	op->name = xstrdup(name);
 	op->domid = NO_DOMID;
 	op->stage = ST_BUILDING;
 	op->since = now_monotonic();
-	c->name = xstrdup(cfg->name);
+	op->keep_paused = restore_fd >= 0;
+	c->name = xstrdup(name);
 	c->record = xstrdup(record);
 	c->owner = op;
 	if (be_libxl_builder_submit(be->builder, c, err) < 0) {
@@ -853,6 +872,13 @@ static int xl_create(struct backend *b, const struct vm_config *cfg, const char 
 		return -1;
 	}
 	return 0;
+}
+
+static int xl_create(struct backend *b, const struct vm_config *cfg, const char *record,
+		     backend_done_fn *done, void *arg, struct err *err)
+{
+	return submit_create((struct xl *)b, cfg, cfg ? cfg->name : NULL, record, -1, done, arg,
+			     err);
 }
 
 static int xl_destroy(struct backend *b, uint32_t domid, backend_done_fn *done, void *arg,
@@ -1049,6 +1075,80 @@ static int xl_core_dump(struct backend *b, uint32_t domid, const char *path, str
 	return 0;
 }
 
+/* ---- migration ---------------------------------------------------------------------------- */
+
+static int xl_migrate_send(struct backend *b, uint32_t domid, int fd, bool live,
+			   backend_done_fn *done, void *arg, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	libxl_dominfo i;
+	if (!done) {
+		err_set(err, VMD_ERR_INTERNAL, "libxl: migrate_send without done");
+		return -1;
+	}
+	if (live_domain(be, domid, &i, err) < 0)
+		return -1;
+	libxl_dominfo_dispose(&i);
+	struct op *op = op_new(be, OP_SEND, done, arg);
+	op->domid = domid;
+	op->stage = ST_SEND;
+	op->since = now_monotonic();
+	op->in_libxl = true;
+	/* libxl's save helper writes the stream (xc_domain_save, then the device model's
+	 * state for HVM); the guest is suspended at the end of it, as for xl migrate. */
+	libxl_asyncop_how how = {.callback = ao_callback, .u.for_callback = op};
+	int rc = libxl_domain_suspend(be->ctx, domid, fd, live ? LIBXL_SUSPEND_LIVE : 0, &how);
+	if (rc) {
+		op_unlink(op);
+		op_free(op);
+		set_libxl_error(err, rc, "sending domain %" PRIu32, domid);
+		return -1;
+	}
+	log_info("domain %" PRIu32 ": sending its migration stream%s", domid, live ? " (live)" : "");
+	return 0;
+}
+
+static int xl_migrate_resume(struct backend *b, uint32_t domid, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	/* suspend_cancel: the guest returns from its suspend hypercall as if it had failed,
+	 * which every PV and PVHVM kernel handles (xl does the same after a failed migrate). */
+	int rc = libxl_domain_resume(be->ctx, domid, 1, NULL);
+	if (rc) {
+		set_libxl_error(err, rc, "resuming domain %" PRIu32, domid);
+		return -1;
+	}
+	log_info("domain %" PRIu32 ": resumed", domid);
+	return 0;
+}
+
+static int xl_migrate_receive(struct backend *b, const struct vm_config *cfg, const char *name,
+			      const char *record, int fd, backend_done_fn *done, void *arg,
+			      struct err *err)
+{
+	return submit_create((struct xl *)b, cfg, name, record, fd, done, arg, err);
+}
+
+static int xl_rename(struct backend *b, uint32_t domid, const char *name, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	char *old = libxl_domid_to_name(be->ctx, domid);
+	if (!old) {
+		err_set(err, VMD_ERR_NOT_FOUND, "no domain with domid %" PRIu32, domid);
+		return -1;
+	}
+	int rc = libxl_domain_rename(be->ctx, domid, old, name);
+	if (rc) {
+		set_libxl_error(err, rc, "renaming domain %" PRIu32 " (%s) to %s", domid, old,
+				name);
+		free(old);
+		return -1;
+	}
+	log_info("domain %" PRIu32 ": renamed %s -> %s", domid, old, name);
+	free(old);
+	return 0;
+}
+
 static int xl_watch(struct backend *b, uint32_t domid, struct err *err)
 {
 	struct xl *be = (struct xl *)b;
@@ -1069,6 +1169,10 @@ const struct backend_ops backend_libxl = {
 	.list = xl_list,
 	.info = xl_info,
 	.create = xl_create,
+	.migrate_send = xl_migrate_send,
+	.migrate_resume = xl_migrate_resume,
+	.migrate_receive = xl_migrate_receive,
+	.rename = xl_rename,
 	.shutdown = xl_shutdown,
 	.reboot = xl_reboot,
 	.destroy = xl_destroy,

@@ -13,6 +13,7 @@
  * Faults for tests, through inject() (domid ignored where none is named):
  *   fail-create    the next create fails (through its done)
  *   fail-destroy   the next destroy fails (through its done)
+ *   fail-migrate   the next migration send breaks off half-way (through its done)
  *   crash          domid crashes now (running or paused): DOM_CRASHED + DOM_EV_CRASH
  *   watchdog       domid's watchdog fires now (running or paused): DOM_CRASHED +
  *                  DOM_EV_WATCHDOG (read back as a crash after a daemon restart)
@@ -123,6 +124,8 @@ struct dom {
 	int slave;            /* kept open so that the master never sees a hangup */
 	struct event *con_ev;
 	char pty[256];
+	bool suspended;            /* by a migration's send: migrate_resume lets it run */
+	enum dom_state before;     /* its state before that */
 };
 
 enum op_kind { OP_BUILD, OP_DESTROY };
@@ -165,6 +168,38 @@ struct sim {
 	struct defer *notes; /* callbacks on their way to the core */
 	unsigned fail_create;
 	unsigned fail_destroy;
+	unsigned fail_migrate;   /* sends that break off half-way */
+	struct xfer *xfers;      /* migration streams being sent or received */
+};
+
+/* A migration stream being sent or received (see "migration" below). */
+#define PAYLOAD_PER_MIB 1024
+#define HEADER_MAX 1024
+
+struct xfer {
+	struct xfer *next;
+	struct sim *be;
+	bool receive;
+	uint32_t domid;       /* send: the domain */
+	int fd, fl;           /* not ours; its flags, restored at the end */
+	struct event *ev;
+	backend_done_fn *done;
+	void *arg;
+	/* send */
+	char *buf;
+	size_t len, off, fail_at;
+	/* receive */
+	char hdr[HEADER_MAX];
+	size_t hlen;
+	bool have_hdr;
+	uint64_t left;
+	uint64_t cpu_ns, start_time;
+	char name[NAME_SIZE];
+	char *record;
+	uint8_t uuid[16];
+	enum vm_type type;
+	uint64_t memory_kib, maxmem_kib;
+	int vcpus;
 };
 
 static const char *request_str(enum request r)
@@ -772,6 +807,15 @@ static void free_all(struct sim *be)
 		event_free(op->timer);
 		free(op);
 	}
+	while (be->xfers) { /* as the pending done callbacks: dropped, not called */
+		struct xfer *x = be->xfers;
+		be->xfers = x->next;
+		event_free(x->ev);
+		fcntl(x->fd, F_SETFL, x->fl);
+		free(x->buf);
+		free(x->record);
+		free(x);
+	}
 	defer_free(be->notes, NULL);
 	while (be->doms)
 		dom_free(be->doms);
@@ -1164,6 +1208,10 @@ static int sim_inject(struct backend *b, const char *fault, uint32_t domid,
 		be->fail_destroy++;
 		return 0;
 	}
+	if (strcmp(fault, "fail-migrate") == 0) {
+		be->fail_migrate++;
+		return 0;
+	}
 	if (strncmp(fault, "foreign:", 8) == 0)
 		return inject_foreign(be, fault + 8, err);
 
@@ -1182,7 +1230,7 @@ static int sim_inject(struct backend *b, const char *fault, uint32_t domid,
 		f = F_VANISH;
 	else {
 		err_set(err, VMD_ERR_INVALID_PARAMS,
-			     "unknown fault %s (fail-create, fail-destroy, crash, watchdog, hang-shutdown, "
+			     "unknown fault %s (fail-create, fail-destroy, fail-migrate, crash, watchdog, hang-shutdown, "
 			     "poweroff, reboot, vanish, foreign:NAME)", fault);
 		return -1;
 	}
@@ -1225,6 +1273,317 @@ static int sim_inject(struct backend *b, const char *fault, uint32_t domid,
 	return bad_state(d, err);
 }
 
+/* ---- migration ---- */
+
+/*
+ * The sim's migration stream: a header line {"vmd-sim-migration":1, "cpu_ns", "start_time",
+ * "payload": N}, then N bytes that stand for the guest's memory (1 KiB per MiB of it), so that
+ * a transfer takes a while and shows progress. The receiver builds the domain from the
+ * config it was given and the header's clocks (its cpu time goes on where it stopped).
+ */
+static void xfer_end(struct xfer *x, bool failed, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void xfer_end(struct xfer *x, bool failed, const char *fmt, ...)
+{
+	struct sim *be = x->be;
+	uint32_t domid = x->domid;
+
+	for (struct xfer **pp = &be->xfers; *pp; pp = &(*pp)->next)
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	event_free(x->ev);
+	fcntl(x->fd, F_SETFL, x->fl);
+	if (!failed && x->receive) {
+		struct dom *d = dom_new(be, be->next_domid++, x->name);
+		struct err cerr = {0};
+
+		memcpy(d->uuid, x->uuid, sizeof d->uuid);
+		d->type = x->type;
+		d->memory_kib = x->memory_kib;
+		d->maxmem_kib = x->maxmem_kib;
+		d->vcpus = x->vcpus;
+		d->cpu_ns = x->cpu_ns;
+		d->start_time = x->start_time;
+		d->record = x->record;
+		x->record = NULL;
+		d->state = DOM_PAUSED;
+		d->run_since = now_monotonic();
+		d->watched = true;
+		if (console_open(d, &cerr) < 0) {
+			log_warn("sim: %s: no console: %s", d->name, cerr.msg);
+			err_clear(&cerr);
+		} else {
+			console_printf(d, "sim: %s resumed from a migration stream\r\n", d->name);
+		}
+		domid = d->domid;
+		save(be);
+	} else if (!failed) {
+		struct dom *d = find(be, x->domid);
+
+		if (d) { /* as Xen: the sent domain is suspended, still there */
+			d->before = d->state == DOM_PAUSED && !d->suspended ? DOM_PAUSED : DOM_RUNNING;
+			evtimer_del(d->react);
+			set_state(d, DOM_SHUTDOWN);
+			d->suspended = true;
+			save(be);
+		}
+	}
+	struct note *n = queue_done(be, x->done, x->arg, domid);
+	if (failed) {
+		va_list ap;
+
+		n->failed = true;
+		va_start(ap, fmt);
+		err_setv(&n->err, VMD_ERR_BACKEND, fmt, ap);
+		va_end(ap);
+	}
+	free(x->buf);
+	free(x->record);
+	free(x);
+}
+
+static void send_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct xfer *x = arg;
+	size_t stop = x->fail_at ? x->fail_at : x->len;
+
+	while (x->off < stop) {
+		ssize_t n = write(fd, x->buf + x->off, stop - x->off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* the event fires again when there is room */
+		if (n < 0) {
+			xfer_end(x, true, "migration stream: %s", strerror(errno));
+			return;
+		}
+		x->off += (size_t)n;
+	}
+	if (x->fail_at)
+		xfer_end(x, true, "migration stream: injected failure after %zu bytes", x->off);
+	else
+		xfer_end(x, false, NULL);
+}
+
+static int xfer_start(struct sim *be, struct xfer *x, int fd, short what,
+		      event_callback_fn cb, struct err *err)
+{
+	x->be = be;
+	x->fd = fd;
+	x->fl = fcntl(fd, F_GETFL);
+	if (x->fl < 0 || fcntl(fd, F_SETFL, x->fl | O_NONBLOCK) < 0) {
+		err_set(err, VMD_ERR_BACKEND, "migration stream: %s", strerror(errno));
+		return -1;
+	}
+	x->ev = event_new(be->base, fd, what | EV_PERSIST, cb, x);
+	if (!x->ev || event_add(x->ev, NULL) < 0) {
+		if (x->ev)
+			event_free(x->ev);
+		fcntl(fd, F_SETFL, x->fl);
+		err_set(err, VMD_ERR_INTERNAL, "sim: cannot watch the migration stream");
+		return -1;
+	}
+	x->next = be->xfers;
+	be->xfers = x;
+	return 0;
+}
+
+static int sim_migrate_send(struct backend *b, uint32_t domid, int fd, bool live,
+			    backend_done_fn *done, void *arg, struct err *err)
+{
+	struct sim *be = (struct sim *)b;
+	struct dom *d = find_or_err(be, domid, err);
+
+	if (!d)
+		return -1;
+	if (d->state != DOM_RUNNING && d->state != DOM_PAUSED)
+		return bad_state(d, err);
+	uint64_t payload = d->memory_kib / 1024 * PAYLOAD_PER_MIB;
+	json_t *h = json_pack("{s:i, s:I, s:I, s:I}", "vmd-sim-migration", 1, "cpu_ns",
+			      (json_int_t)cpu_time(d), "start_time", (json_int_t)d->start_time,
+			      "payload", (json_int_t)payload);
+	char *line = json_dumps(h, JSON_COMPACT);
+	json_decref(h);
+	struct xfer *x = xcalloc(1, sizeof *x);
+	size_t hl = strlen(line);
+
+	x->domid = domid;
+	x->done = done;
+	x->arg = arg;
+	x->len = hl + 1 + payload;
+	x->buf = xmalloc(x->len);
+	memcpy(x->buf, line, hl);
+	x->buf[hl] = '\n';
+	memset(x->buf + hl + 1, 'm', payload);
+	free(line);
+	if (be->fail_migrate > 0) {
+		be->fail_migrate--;
+		x->fail_at = x->len / 2;
+	}
+	if (xfer_start(be, x, fd, EV_WRITE, send_cb, err) < 0) {
+		free(x->buf);
+		free(x);
+		return -1;
+	}
+	if (!live && d->state == DOM_RUNNING) { /* suspended first: paused while it copies */
+		evtimer_del(d->react);
+		set_state(d, DOM_PAUSED);
+		d->before = DOM_RUNNING;
+		d->suspended = true;
+	}
+	log_debug("sim: sending domain %" PRIu32 " (%s), %zu bytes%s", domid, d->name, x->len,
+		  live ? ", live" : "");
+	return 0;
+}
+
+static int sim_migrate_resume(struct backend *b, uint32_t domid, struct err *err)
+{
+	struct sim *be = (struct sim *)b;
+	struct dom *d = find_or_err(be, domid, err);
+
+	if (!d)
+		return -1;
+	if (!d->suspended)
+		return 0; /* a live send that broke off: it never stopped */
+	d->suspended = false;
+	set_state(d, d->before);
+	if (d->state == DOM_RUNNING && d->request != REQ_NONE && !d->hang)
+		arm_react(d);
+	save(be);
+	return 0;
+}
+
+static void receive_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct xfer *x = arg;
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		size_t used = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0) {
+			xfer_end(x, true, "migration stream: %s", strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			xfer_end(x, true, "migration stream ended early");
+			return;
+		}
+		if (!x->have_hdr) {
+			char *nl = memchr(buf, '\n', (size_t)n);
+			size_t take = nl ? (size_t)(nl - buf) : (size_t)n;
+
+			if (x->hlen + take >= sizeof x->hdr) {
+				xfer_end(x, true, "not a migration stream of the sim backend");
+				return;
+			}
+			memcpy(x->hdr + x->hlen, buf, take);
+			x->hlen += take;
+			if (!nl)
+				continue;
+			x->hdr[x->hlen] = '\0';
+			used = take + 1;
+			json_t *h = json_loads(x->hdr, 0, NULL);
+			json_int_t cpu = 0, start = 0, payload = -1;
+			int version = 0;
+
+			if (!h || json_unpack(h, "{s:i, s:I, s:I, s:I}", "vmd-sim-migration", &version,
+					      "cpu_ns", &cpu, "start_time", &start, "payload",
+					      &payload) < 0 || version != 1 || payload < 0) {
+				json_decref(h);
+				xfer_end(x, true, "not a migration stream of the sim backend");
+				return;
+			}
+			json_decref(h);
+			x->have_hdr = true;
+			x->cpu_ns = (uint64_t)cpu;
+			x->start_time = (uint64_t)start;
+			x->left = (uint64_t)payload;
+		}
+		if ((uint64_t)n - used > x->left) {
+			xfer_end(x, true, "migration stream: bytes after its end");
+			return;
+		}
+		x->left -= (uint64_t)n - used;
+		if (x->left == 0) {
+			xfer_end(x, false, NULL);
+			return;
+		}
+	}
+}
+
+static int sim_migrate_receive(struct backend *b, const struct vm_config *cfg, const char *name,
+			       const char *record, int fd, backend_done_fn *done, void *arg,
+			       struct err *err)
+{
+	struct sim *be = (struct sim *)b;
+	uint64_t memory = vm_config_memory_mib(cfg), maxmem = vm_config_maxmem_mib(cfg);
+
+	if (!name || !*name || strlen(name) >= NAME_SIZE) {
+		err_set(err, VMD_ERR_INVALID_CONFIG, "bad or missing domain name");
+		return -1;
+	}
+	if (be->fail_create > 0) {
+		be->fail_create--;
+		err_set(err, VMD_ERR_BACKEND, "injected failure");
+		return -1;
+	}
+	if (check_room(be, name, memory, err) < 0)
+		return -1;
+	struct xfer *x = xcalloc(1, sizeof *x);
+
+	x->receive = true;
+	x->done = done;
+	x->arg = arg;
+	snprintf(x->name, sizeof x->name, "%s", name);
+	x->record = xstrdup(record);
+	if (cfg->has_uuid)
+		memcpy(x->uuid, cfg->uuid, sizeof x->uuid);
+	else
+		uuid_generate_v4(x->uuid);
+	x->type = cfg->type;
+	x->memory_kib = memory * 1024;
+	x->maxmem_kib = (maxmem > memory ? maxmem : memory) * 1024;
+	x->vcpus = vm_config_vcpus(cfg);
+	if (xfer_start(be, x, fd, EV_READ, receive_cb, err) < 0) {
+		free(x->record);
+		free(x);
+		return -1;
+	}
+	return 0;
+}
+
+static int sim_rename(struct backend *b, uint32_t domid, const char *name, struct err *err)
+{
+	struct sim *be = (struct sim *)b;
+	struct dom *d = find_or_err(be, domid, err);
+	struct dom *other = find_name(be, name);
+
+	if (!d)
+		return -1;
+	if (other && other != d) {
+		err_set(err, VMD_ERR_EXISTS, "a domain named %s already exists (domid %" PRIu32 ")",
+			name, other->domid);
+		return -1;
+	}
+	if (strlen(name) >= NAME_SIZE) {
+		err_set(err, VMD_ERR_INVALID_CONFIG, "domain name too long");
+		return -1;
+	}
+	snprintf(d->name, sizeof d->name, "%s", name);
+	save(be);
+	return 0;
+}
+
 const struct backend_ops backend_sim = {
 	.name = "sim",
 	.available = sim_available,
@@ -1243,5 +1602,9 @@ const struct backend_ops backend_sim = {
 	.vnc = sim_vnc,
 	.core_dump = sim_core_dump,
 	.watch = sim_watch,
+	.migrate_send = sim_migrate_send,
+	.migrate_resume = sim_migrate_resume,
+	.migrate_receive = sim_migrate_receive,
+	.rename = sim_rename,
 	.inject = sim_inject,
 };

@@ -144,6 +144,8 @@ params_of() {
 	disk.create) echo "{\"path\":\"$T/images/new.img\",\"size\":\"1M\"}" ;;
 	job.cancel) echo '{"job":"1"}' ;;
 	vm.clone) echo '{"source":"g2","name":"c1"}' ;;
+	vm.migrate) echo '{"name":"g1","host":"ssh://localhost"}' ;;
+	vm.migrate_incoming) echo "{\"xlcfg\":\"name = 'm1'\",\"hypervisor\":\"sim\",\"backend\":\"sim\",\"disks\":[]}" ;;
 	vm.install) echo "{\"name\":\"i1\",\"kernel\":\"$T/images/kernel\",\"initrd\":\"$T/images/kernel\",\"disk\":\"$T/images/i1.img\",\"disk_size\":\"64M\"}" ;;
 	*) return 1 ;;
 	esac
@@ -229,6 +231,13 @@ for step in vm.start vm.shutdown vm.autostart vm.destroy vm.remove; do
 	rpc writer "$T/vmd.sock" "$step" "$p"
 	if [ $rc -eq 0 ]; then ok "writer: $step works"; else not_ok "writer: $step works"; fi
 done
+# vm.migrate logs in to the target with vmd's own (root's) SSH identity: root's alone.
+rpc writer "$T/vmd.sock" vm.migrate '{"name":"g1","host":"ssh://localhost"}'
+if [ $rc -eq 1 ] && refused vm.migrate && grep -q "SSH identity" "$T/out"; then
+	ok "writer: vm.migrate refused (error 5: vmd's own SSH identity)"
+else
+	not_ok "writer: vm.migrate refused (error 5: vmd's own SSH identity)"
+fi
 writer_refused() { # WHAT KEY CONFIG-JSON
 	rpc writer "$T/vmd.sock" vm.define "{\"config\":$3}"
 	if [ $rc -eq 1 ] && refused vm.define && grep -q "\"key\": *\"$2\"" "$T/out"; then

@@ -28,7 +28,7 @@ def spec_text():
 def spec_methods():
     text = spec_text()
     sec = text[text.index("## 9. Methods"):text.index("## 10. Notifications")]
-    return re.findall(r"^### ([a-z]+\.[a-z]+)", sec, re.M)
+    return re.findall(r"^### ([a-z]+\.[a-z_]+)", sec, re.M)
 
 
 def spec_examples():

@@ -155,9 +155,16 @@ class TestRemote(RemoteCase):
         for n in ("web", "db"):
             self.define(n)
         self.c.call("vm.start", {"name": "web"})
-        for args in (["list", "--all"], ["-j", "list", "--all"], ["info", "web"],
+        # (info of the running one shows its cpu time and uptime, which move between the two)
+        for args in (["list", "--all"], ["-j", "list", "--all"], ["info", "db"],
                      ["-j", "info", "db"], ["config", "web"], ["config", "--json", "db"]):
             self.both(*args)
+        r = json.loads(self.vmctl("-j", "info", "web").stdout)
+        l = json.loads(self.vmctl("-j", "info", "web", remote=False).stdout)
+        for k in ("cpu_time", "uptime"):
+            r.pop(k, None)
+            l.pop(k, None)
+        self.assertEqual(r, l)
         ver = json.loads(self.both("-j", "version"))
         self.assertEqual(ver["backend"], "sim")
 
