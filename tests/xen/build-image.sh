@@ -167,8 +167,11 @@ configure_rootfs() {  # ROOT
     mkdir -p "$1/etc/ld.so.conf.d"
     echo "/usr/lib/xen-$XEN_VERSION/lib/x86_64-linux-gnu" > "$1/etc/ld.so.conf.d/xen.conf"
     ldconfig -r "$1"
-    printf 'root:x:0:0:root:/root:/bin/sh\n' > "$1/etc/passwd"
-    printf 'root:x:0:\n' > "$1/etc/group"
+    # sshd (scenario 64) drops privileges to its own user, as Debian's package makes it
+    printf 'root:x:0:0:root:/root:/bin/sh\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n' \
+        > "$1/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' > "$1/etc/group"
+    printf '127.0.0.1 localhost\n' > "$1/etc/hosts"  # ssh localhost (scenario 64)
     mkdir -p "$1"/{proc,sys,dev,run,tmp,root,var/lib/xen,var/log/xen/console,var/lib/xenstored}
     ln -sfn /run "$1/var/run"
     ln -sfn /run/lock "$1/var/lock"   # xenconsole (xl console) locks /var/lock/xenconsole.DOMID
