@@ -13,6 +13,7 @@ import os
 import pty
 import pwd
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -354,12 +355,18 @@ class TestRemoteAccess(RemoteCase):
         self.define("seen")
         os.chmod(self.d.socket, 0o666)  # the credential check, not the socket's mode, answers
         uri = "ssh://%s@127.0.0.1:%d%s" % (SSH_USER, SSH.port, self.d.socket)
+        # The build may sit in a directory the user cannot enter (a clone in mktemp -d):
+        # its remote vmctl is a copy it can run.
+        own = os.path.join(self.tmp, "vmctl")
+        shutil.copy(VMCTL, own)
+        os.chmod(own, 0o755)
+        env = dict(self.env, VMD_REMOTE_VMCTL=own)
         r = subprocess.run([VMCTL, "-H", uri, "list", "--all"], capture_output=True, text=True,
-                           env=self.env, timeout=WAIT)
+                           env=env, timeout=WAIT)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("seen", r.stdout)
         r = subprocess.run([VMCTL, "-j", "-H", uri, "start", "seen"], capture_output=True,
-                           text=True, env=self.env, timeout=WAIT)
+                           text=True, env=env, timeout=WAIT)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertEqual(json.loads(r.stdout)["code"], 5)
         self.assertEqual(self.state("seen"), "stopped")
