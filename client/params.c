@@ -290,6 +290,45 @@ json_t *params_migrate(const struct args *a)
 	return p;
 }
 
+json_t *params_start(const struct args *a)
+{
+	json_t *p = params_name(a);
+
+	if (!p)
+		return NULL;
+	if (cmd_flag(a, "discard-save"))
+		json_object_set_new(p, "discard_save", json_true());
+	if (cmd_flag(a, "paused"))
+		json_object_set_new(p, "paused", json_true());
+	return p;
+}
+
+json_t *params_save(const struct args *a)
+{
+	json_t *p = params_name(a);
+
+	if (!p)
+		return NULL;
+	if (a->npos > 1 && !set_path(a, p, "file", a->pos[1])) {
+		json_decref(p);
+		return NULL;
+	}
+	json_object_set_new(p, "keep_running", json_boolean(cmd_flag(a, "keep-running")));
+	return p;
+}
+
+json_t *params_restore(const struct args *a)
+{
+	json_t *p = json_object();
+
+	if (!set_path(a, p, "file", a->pos[0])) {
+		json_decref(p);
+		return NULL;
+	}
+	json_object_set_new(p, "paused", json_boolean(cmd_flag(a, "paused")));
+	return p;
+}
+
 /* install NAME: the flags map one to one onto vm.install's params; paths are made absolute
  * and the daemon checks the rest (which combinations make an installer, sizes, limits), so
  * vmctl and scripts get the same answers. */

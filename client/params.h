@@ -21,6 +21,9 @@ json_t *params_autostart(const struct args *a);
 json_t *params_console(const struct args *a);
 json_t *params_clone(const struct args *a);
 json_t *params_migrate(const struct args *a);
+json_t *params_start(const struct args *a);
+json_t *params_save(const struct args *a);
+json_t *params_restore(const struct args *a);
 json_t *params_install(const struct args *a);
 json_t *params_disk_create(const struct args *a);
 

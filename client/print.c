@@ -266,6 +266,41 @@ int print_migrate(const struct args *a, json_t *result)
 	return VMCTL_EXIT_OK;
 }
 
+int print_save(const struct args *a, json_t *result)
+{
+	const char *name = get_str(result, "name"), *file = get_str(result, "file");
+	json_t *total = json_object_get(result, "total_ms");
+	json_t *bytes = json_object_get(result, "bytes");
+
+	if (!name || !file || !json_is_integer(total) || !json_is_integer(bytes))
+		return util_malformed("no name, file, size or time");
+	printf("saved %s to %s (%.1f MiB in %.1f s)%s\n", name,
+	       json_is_true(json_object_get(result, "managed")) ? "its managed save" : file,
+	       (double)json_integer_value(bytes) / (1024.0 * 1024.0),
+	       (double)json_integer_value(total) / 1000.0,
+	       json_is_true(json_object_get(result, "keep_running")) ? "; it runs on"
+	       : json_is_true(json_object_get(result, "managed")) ? "; 'vmctl start' restores it"
+								   : "");
+	return VMCTL_EXIT_OK;
+}
+
+/* start and restore: a restore says where from. */
+int print_restored(const struct args *a, json_t *vm)
+{
+	const char *from = get_str(vm, "restored_from");
+	json_t *total = json_object_get(vm, "total_ms");
+
+	if (!from || !json_is_integer(total))
+		return print_vm_action(a, vm);
+	if (!get_str(vm, "name"))
+		return util_malformed("no guest name");
+	printf("restored %s (domid %" JSON_INTEGER_FORMAT ") from %s in %.1f s\n",
+	       get_str(vm, "name"), json_integer_value(json_object_get(vm, "domid")),
+	       strcmp(a->cmd->verb, "start") == 0 ? "its managed save" : from,
+	       (double)json_integer_value(total) / 1000.0);
+	return VMCTL_EXIT_OK;
+}
+
 int print_clone(const struct args *a, json_t *result)
 {
 	json_t *vm = json_object_get(result, "vm");

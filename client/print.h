@@ -22,6 +22,8 @@ int print_config(const struct args *a, json_t *result);
 int print_autostart(const struct args *a, json_t *result);
 int print_clone(const struct args *a, json_t *result);
 int print_migrate(const struct args *a, json_t *result);
+int print_save(const struct args *a, json_t *result);
+int print_restored(const struct args *a, json_t *vm);
 int print_install(const struct args *a, json_t *result);
 int print_disk_create(const struct args *a, json_t *result);
 int print_version(const struct args *a, json_t *result); /* own_json: adds "client" */

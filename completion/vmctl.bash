@@ -27,7 +27,8 @@ _vmctl()
 	_init_completion || return
 
 	local commands="create define start shutdown reboot destroy pause unpause list info
-		remove config console autostart clone migrate disk install events version proxy help"
+		remove config console autostart clone migrate save restore disk install events version proxy
+		help"
 	local i cmd="" _vmctl_socket="" _vmctl_host=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
@@ -103,6 +104,9 @@ _vmctl()
 	console) flags="--timeout" ;;
 	clone) flags="--disk-dir --start --sysprep" ;;
 	migrate) flags="--live" ;;
+	start) flags="--discard-save --paused" ;;
+	save) flags="--keep-running" ;;
+	restore) flags="--paused" ;;
 	install) flags="--iso --type --kernel --initrd --extra --disk-size --disk --memory --vcpus
 		--bridge --no-network --no-vnc --no-start" ;;
 	esac
@@ -130,6 +134,13 @@ _vmctl()
 			hosts=("${COMPREPLY[@]}")
 			mapfile -t COMPREPLY < <(compgen -W "${hosts[*]/#/ssh://}" -- "$cur")
 		fi
+		;;
+	save)
+		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
+		((nargs == 1)) && _filedir
+		;;
+	restore)
+		((nargs == 0)) && _filedir
 		;;
 	disk)
 		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "create" -- "$cur")

@@ -21,6 +21,7 @@ struct vm;
 
 struct vm_reservation;
 struct pending_define;
+struct saving;
 
 struct daemon {
 	struct event_base *base;
@@ -54,6 +55,7 @@ struct daemon {
 	bool autostart_done; /* this host boot's autostart already ran (marker in run_dir) */
 	uint64_t copy_rate;  /* clone copies: data bytes per second at most, 0 = no limit */
 	struct migration *migrations; /* under way, both halves (migrate.c) */
+	struct saving *saves;         /* saves and restores under way (save.c) */
 };
 
 #endif

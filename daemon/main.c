@@ -23,6 +23,7 @@
 #include "job.h"
 #include "log.h"
 #include "migrate.h"
+#include "save.h"
 #include "ops.h"
 #include "rpc.h"
 #include "sdnotify.h"
@@ -395,6 +396,7 @@ int main(int argc, char **argv)
 		goto out;
 	if (vm_registry_load(&d) < 0)
 		goto out;
+	save_scan(&d);
 	vm_adopt_all(&d);
 	/* Jobs (clone, disk.create) run in worker threads. What a killed daemon's jobs left
 	 * behind goes now: after the registry load, which tells the images a stored definition
@@ -447,6 +449,7 @@ out:
 		event_free(sigint);
 	/* Migrations end first (a guest being sent runs on here); they hold jobs of their own. */
 	migrate_shutdown(&d);
+	save_shutdown(&d);
 	/* Cancels running jobs and waits for their workers, which remove what they made. */
 	job_system_shutdown(&d);
 	server_free(d.server);

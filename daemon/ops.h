@@ -65,5 +65,7 @@ extern const struct op_entry op_job_cancel;
 extern const struct op_entry op_vm_install;
 extern const struct op_entry op_vm_migrate;
 extern const struct op_entry op_vm_migrate_incoming;
+extern const struct op_entry op_vm_save;
+extern const struct op_entry op_vm_restore;
 
 #endif

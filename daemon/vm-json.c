@@ -31,6 +31,8 @@ json_t *vm_to_json(struct vm *vm, bool detail)
 	const char *phase = vm_install_phase_name(vm->install.phase);
 	if (phase)
 		json_object_set_new(o, "install_phase", json_string(phase));
+	if (vm->managed_save)
+		json_object_set_new(o, "saved", json_true());
 	if (!detail)
 		return o;
 	struct err cerr = {0};
@@ -104,7 +106,7 @@ const char *vm_info_text(struct vm *vm, size_t *len)
 {
 	struct vm_info_key *k = &vm->info_key;
 	if (!vm->info_text || k->state != vm->state || k->autostart != vm->autostart ||
-	    k->phase != vm->install.phase || strcmp(k->text_sum, vm->text_sum) != 0) {
+	    k->phase != vm->install.phase || k->managed_save != vm->managed_save || strcmp(k->text_sum, vm->text_sum) != 0) {
 		free(vm->info_text);
 		json_t *o = vm_to_json(vm, true);
 		vm->info_text = json_dumps(o, JSON_COMPACT);
@@ -113,6 +115,7 @@ const char *vm_info_text(struct vm *vm, size_t *len)
 		k->state = vm->state;
 		k->autostart = vm->autostart;
 		k->phase = vm->install.phase;
+		k->managed_save = vm->managed_save;
 		memcpy(k->text_sum, vm->text_sum, sizeof k->text_sum);
 	}
 	*len = vm->info_len;

@@ -17,6 +17,7 @@
 #include "vm.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -605,7 +606,10 @@ void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev)
 
 /* ---- migration (migrate.c drives it) ------------------------------------------------------ */
 
-int vm_migrate_begin(struct vm *vm, struct err *err)
+/* A guest held for a long operation of its domain: busy, nothing else acts on it, its
+ * domain's events wait. verb says what for, in refusals. */
+static int hold(struct vm *vm, bool stopped, enum vm_state st, const char *event,
+		const char *verb, struct err *err)
 {
 	if (vm->readers) {
 		err_set(err, VMD_ERR_BUSY, "guest '%s' is being cloned", vm->name);
@@ -616,18 +620,59 @@ int vm_migrate_begin(struct vm *vm, struct err *err)
 			vm_state_name(vm->state));
 		return refused(vm, err);
 	}
-	if (vm->state != VM_RUNNING && vm->state != VM_PAUSED) {
+	if (stopped && vm->state != VM_STOPPED) {
+		err_set(err, VMD_ERR_BAD_STATE, "guest '%s' is %s; only a stopped guest can be %s",
+			vm->name, vm_state_name(vm->state), verb);
+		return refused(vm, err);
+	}
+	if (!stopped && vm->state != VM_RUNNING && vm->state != VM_PAUSED) {
 		err_set(err, VMD_ERR_BAD_STATE, "guest '%s' is %s; only a running or paused "
-			"guest can be migrated", vm->name, vm_state_name(vm->state));
+			"guest can be %s", vm->name, vm_state_name(vm->state), verb);
 		return refused(vm, err);
 	}
 	if (vm->install.phase == VM_INSTALL_RUNNING) {
 		err_set(err, VMD_ERR_BAD_STATE, "guest '%s' is installing", vm->name);
 		return refused(vm, err);
 	}
-	vm->in_flight = true; /* busy: nothing else acts on it, its domain's events wait */
-	set_state(vm, VM_MIGRATING, "migrating");
+	vm->in_flight = true;
+	set_state(vm, st, event);
 	return 0;
+}
+
+int vm_migrate_begin(struct vm *vm, struct err *err)
+{
+	return hold(vm, false, VM_MIGRATING, "migrating", "migrated", err);
+}
+
+int vm_save_begin(struct vm *vm, struct err *err)
+{
+	return hold(vm, false, VM_SAVING, "saving", "saved", err);
+}
+
+int vm_restore_begin(struct vm *vm, struct err *err)
+{
+	return hold(vm, true, VM_RESTORING, "restoring", "restored", err);
+}
+
+enum vm_state vm_resume_sent(struct vm *vm, int64_t domid, enum vm_state before)
+{
+	struct err e = {0};
+	if (be_migrate_resume(vm->d->be, (uint32_t)domid, &e) == 0)
+		return before;
+	log_error("%s: cannot resume domain %" PRId64 ": %s", vm->name, domid, e.msg);
+	err_clear(&e);
+	/* A send that failed before the suspend left it running: say what it is. */
+	enum vm_state st = VM_SHUTDOWN;
+	struct dom_info di = {0};
+	if (be_info(vm->d->be, (uint32_t)domid, &di, &e) == 0) {
+		if (di.state == DOM_RUNNING || di.state == DOM_BLOCKED)
+			st = VM_RUNNING;
+		else if (di.state == DOM_PAUSED)
+			st = VM_PAUSED;
+	}
+	err_clear(&e);
+	dom_info_finish(&di);
+	return st;
 }
 
 void vm_migrate_end(struct vm *vm, int64_t domid, enum vm_state st, const char *event)

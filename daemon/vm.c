@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "job.h"
 #include "log.h"
+#include "save.h"
 #include "store.h"
 #include "util.h"
 #include "vmd-proto.h"
@@ -46,7 +47,8 @@ static const char *const state_names[] = {
 	[VM_PAUSED] = "paused",		    [VM_SHUTTING_DOWN] = "shutting-down",
 	[VM_REBOOTING] = "rebooting",	    [VM_STOPPING] = "stopping",
 	[VM_SHUTDOWN] = "shutdown",	    [VM_CRASHED] = "crashed",
-	[VM_MIGRATING] = "migrating",
+	[VM_MIGRATING] = "migrating",	    [VM_SAVING] = "saving",
+	[VM_RESTORING] = "restoring",
 };
 
 const char *vm_state_name(enum vm_state s)
@@ -1285,6 +1287,14 @@ int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, s
 				 strerror(errno));
 		job_free(journal);
 		return -1;
+	}
+	if (vm->managed_save) { /* its memory is of no use without the guest */
+		char *p = save_managed_path(vm->d, vm->name);
+		if (unlink(p) < 0 && errno != ENOENT)
+			log_warn("%s: cannot remove its managed save %s: %s", vm->name, p,
+				 strerror(errno));
+		free(p);
+		vm->managed_save = false;
 	}
 	for (int i = 0; cfg && i < cfg->dc.num_disks; i++) {
 		const char *t = cfg->dc.disks[i].pdev_path;

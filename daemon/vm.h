@@ -38,6 +38,8 @@ enum vm_state {
 	VM_SHUTDOWN, /* preserved after poweroff (on_poweroff=preserve) */
 	VM_CRASHED,  /* preserved after a crash (on_crash=preserve) */
 	VM_MIGRATING, /* the source of a live migration under way (busy) */
+	VM_SAVING,    /* its memory being written to a file (vm.save; busy) */
+	VM_RESTORING, /* its domain being built from a save file (vm.restore; busy) */
 };
 
 /* Called when an asynchronous vm operation finishes; err is NULL on success. */
@@ -91,11 +93,13 @@ struct vm {
 		enum vm_state state;
 		bool autostart;
 		enum vm_install_phase phase;
+		bool managed_save;
 		char text_sum[17];
 	} info_key;
 	struct vm_config *cfg; /* its meaning, or NULL: see vm_cfg */
 	TAILQ_ENTRY(vm) parsed_link; /* in the daemon's parsed list while cfg is set */
 	bool autostart;
+	bool managed_save;  /* vmd holds a save of it (save.c): the next start restores it */
 	char **owned_disks; /* images vmd created for this guest (clone, install) */
 	size_t n_owned_disks;
 	struct vm_install install;
@@ -223,6 +227,15 @@ int vm_unpause(struct vm *vm, struct err *err);
 int vm_migrate_begin(struct vm *vm, struct err *err);
 void vm_migrate_end(struct vm *vm, int64_t domid, enum vm_state st, const char *event);
 void vm_migrated_in(struct vm *vm, uint32_t domid);
+/* Save and restore (save.c), the same way: save_begin makes a running or paused guest SAVING
+ * ("saving"), restore_begin a stopped one RESTORING ("restoring"); both end with
+ * vm_migrate_end (the domain, the state, the event: "saved", "save-failed", "restored",
+ * "restore-failed"). */
+/* A domain whose send (a migration's, a save's) came back or broke off runs again; the
+ * guest's state then: before, or what the domain is when it cannot be resumed. */
+enum vm_state vm_resume_sent(struct vm *vm, int64_t domid, enum vm_state before);
+int vm_save_begin(struct vm *vm, struct err *err);
+int vm_restore_begin(struct vm *vm, struct err *err);
 /* The per-domain record of a guest (what adoption recognises). malloc'ed. */
 char *vm_record(const char *name, const uint8_t uuid[16]);
 

@@ -14,6 +14,8 @@
  *   fail-create    the next create fails (through its done)
  *   fail-destroy   the next destroy fails (through its done)
  *   fail-migrate   the next migration send breaks off half-way (through its done)
+ *   stall-migrate  the next migration send or receive stops half-way and waits until the
+ *                  other end closes the stream (then fails): a transfer to cancel
  *   crash          domid crashes now (running or paused): DOM_CRASHED + DOM_EV_CRASH
  *   watchdog       domid's watchdog fires now (running or paused): DOM_CRASHED +
  *                  DOM_EV_WATCHDOG (read back as a crash after a daemon restart)
@@ -74,6 +76,7 @@
 #include "vmd-proto.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -169,6 +172,7 @@ struct sim {
 	unsigned fail_create;
 	unsigned fail_destroy;
 	unsigned fail_migrate;   /* sends that break off half-way */
+	unsigned stall_migrate;  /* sends or receives that stop half-way */
 	struct xfer *xfers;      /* migration streams being sent or received */
 };
 
@@ -188,6 +192,10 @@ struct xfer {
 	/* send */
 	char *buf;
 	size_t len, off, fail_at;
+	/* stall-migrate: stop after stall_at bytes (0: never) and wait for the other end */
+	uint64_t stall_at, seen;
+	bool stall_pending;   /* receive: stall at half the payload, once the header tells it */
+	struct event *hup;
 	/* receive */
 	char hdr[HEADER_MAX];
 	size_t hlen;
@@ -1212,6 +1220,10 @@ static int sim_inject(struct backend *b, const char *fault, uint32_t domid,
 		be->fail_migrate++;
 		return 0;
 	}
+	if (strcmp(fault, "stall-migrate") == 0) {
+		be->stall_migrate++;
+		return 0;
+	}
 	if (strncmp(fault, "foreign:", 8) == 0)
 		return inject_foreign(be, fault + 8, err);
 
@@ -1230,7 +1242,8 @@ static int sim_inject(struct backend *b, const char *fault, uint32_t domid,
 		f = F_VANISH;
 	else {
 		err_set(err, VMD_ERR_INVALID_PARAMS,
-			     "unknown fault %s (fail-create, fail-destroy, fail-migrate, crash, watchdog, hang-shutdown, "
+			     "unknown fault %s (fail-create, fail-destroy, fail-migrate, stall-migrate, crash, "
+			     "watchdog, hang-shutdown, "
 			     "poweroff, reboot, vanish, foreign:NAME)", fault);
 		return -1;
 	}
@@ -1295,6 +1308,8 @@ static void xfer_end(struct xfer *x, bool failed, const char *fmt, ...)
 			break;
 		}
 	event_free(x->ev);
+	if (x->hup)
+		event_free(x->hup);
 	fcntl(x->fd, F_SETFL, x->fl);
 	if (!failed && x->receive) {
 		struct dom *d = dom_new(be, be->next_domid++, x->name);
@@ -1345,11 +1360,38 @@ static void xfer_end(struct xfer *x, bool failed, const char *fmt, ...)
 	free(x);
 }
 
+/* A stalled transfer: has the other end closed the stream? */
+static void hup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct xfer *x = arg;
+	struct pollfd p = {.fd = x->fd, .events = 0};
+
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
+		xfer_end(x, true, "migration stream: closed by the other end while stalled");
+}
+
+/* stall-migrate: stops the transfer here; true when it did. */
+static bool stall(struct xfer *x)
+{
+	if (!x->stall_at || x->seen < x->stall_at)
+		return false;
+	if (!x->hup) {
+		event_del(x->ev);
+		x->hup = event_new(x->be->base, -1, EV_PERSIST, hup_cb, x);
+		struct timeval tv = {0, 20000};
+		event_add(x->hup, &tv);
+		log_debug("sim: a migration stream stalls after %" PRIu64 " bytes", x->seen);
+	}
+	return true;
+}
+
 static void send_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct xfer *x = arg;
 	size_t stop = x->fail_at ? x->fail_at : x->len;
 
+	if (x->stall_at && stop > x->stall_at)
+		stop = x->stall_at;
 	while (x->off < stop) {
 		ssize_t n = write(fd, x->buf + x->off, stop - x->off);
 
@@ -1363,6 +1405,9 @@ static void send_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		x->off += (size_t)n;
 	}
+	x->seen = x->off;
+	if (stall(x))
+		return;
 	if (x->fail_at)
 		xfer_end(x, true, "migration stream: injected failure after %zu bytes", x->off);
 	else
@@ -1424,6 +1469,10 @@ static int sim_migrate_send(struct backend *b, uint32_t domid, int fd, bool live
 		be->fail_migrate--;
 		x->fail_at = x->len / 2;
 	}
+	if (be->stall_migrate > 0) {
+		be->stall_migrate--;
+		x->stall_at = x->len / 2;
+	}
 	if (xfer_start(be, x, fd, EV_WRITE, send_cb, err) < 0) {
 		free(x->buf);
 		free(x);
@@ -1463,6 +1512,8 @@ static void receive_cb(evutil_socket_t fd, short what, void *arg)
 	char buf[65536];
 
 	for (;;) {
+		if (stall(x))
+			return;
 		ssize_t n = read(fd, buf, sizeof buf);
 		size_t used = 0;
 
@@ -1508,12 +1559,15 @@ static void receive_cb(evutil_socket_t fd, short what, void *arg)
 			x->cpu_ns = (uint64_t)cpu;
 			x->start_time = (uint64_t)start;
 			x->left = (uint64_t)payload;
+			if (x->stall_pending)
+				x->stall_at = x->left / 2 + 1;
 		}
 		if ((uint64_t)n - used > x->left) {
 			xfer_end(x, true, "migration stream: bytes after its end");
 			return;
 		}
 		x->left -= (uint64_t)n - used;
+		x->seen += (uint64_t)n - used;
 		if (x->left == 0) {
 			xfer_end(x, false, NULL);
 			return;
@@ -1554,6 +1608,10 @@ static int sim_migrate_receive(struct backend *b, const struct vm_config *cfg, c
 	x->memory_kib = memory * 1024;
 	x->maxmem_kib = (maxmem > memory ? maxmem : memory) * 1024;
 	x->vcpus = vm_config_vcpus(cfg);
+	if (be->stall_migrate > 0) {
+		be->stall_migrate--;
+		x->stall_pending = true;
+	}
 	if (xfer_start(be, x, fd, EV_READ, receive_cb, err) < 0) {
 		free(x->record);
 		free(x);

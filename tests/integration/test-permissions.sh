@@ -145,6 +145,8 @@ params_of() {
 	job.cancel) echo '{"job":"1"}' ;;
 	vm.clone) echo '{"source":"g2","name":"c1"}' ;;
 	vm.migrate) echo '{"name":"g1","host":"ssh://localhost"}' ;;
+	vm.save) echo '{"name":"g1","keep_running":true}' ;;
+	vm.restore) echo "{\"file\":\"$T/images/none.save\"}" ;;
 	vm.migrate_incoming) echo "{\"xlcfg\":\"name = 'm1'\",\"hypervisor\":\"sim\",\"backend\":\"sim\",\"disks\":[]}" ;;
 	vm.install) echo "{\"name\":\"i1\",\"kernel\":\"$T/images/kernel\",\"initrd\":\"$T/images/kernel\",\"disk\":\"$T/images/i1.img\",\"disk_size\":\"64M\"}" ;;
 	*) return 1 ;;
@@ -237,6 +239,27 @@ if [ $rc -eq 1 ] && refused vm.migrate && grep -q "SSH identity" "$T/out"; then
 	ok "writer: vm.migrate refused (error 5: vmd's own SSH identity)"
 else
 	not_ok "writer: vm.migrate refused (error 5: vmd's own SSH identity)"
+fi
+# vm.restore hands a file's stream to Xen's restore code: root's alone.
+rpc writer "$T/vmd.sock" vm.restore "{\"file\":\"$T/images/none.save\"}"
+if [ $rc -eq 1 ] && refused vm.restore; then
+	ok "writer: vm.restore refused (error 5)"
+else
+	not_ok "writer: vm.restore refused (error 5)"
+fi
+# vm.save writes as root: a writer's file must be under the storage roots.
+rpc root "$T/vmd.sock" vm.start '{"name":"g1"}'
+rpc writer "$T/vmd.sock" vm.save "{\"name\":\"g1\",\"file\":\"$T/outside/g1.save\",\"keep_running\":true}"
+if [ $rc -eq 1 ] && refused vm.save && grep -q "\"key\": *\"file\"" "$T/out" && [ ! -e "$T/outside/g1.save" ]; then
+	ok "writer: vm.save outside the storage roots refused (error 5, key file)"
+else
+	not_ok "writer: vm.save outside the storage roots refused (error 5, key file)"
+fi
+rpc writer "$T/vmd.sock" vm.save "{\"name\":\"g1\",\"file\":\"$T/images/g1.save\",\"keep_running\":true}"
+if [ $rc -eq 0 ] && [ -s "$T/images/g1.save" ]; then
+	ok "writer: vm.save (a checkpoint) under a storage root works"
+else
+	not_ok "writer: vm.save (a checkpoint) under a storage root works"
 fi
 writer_refused() { # WHAT KEY CONFIG-JSON
 	rpc writer "$T/vmd.sock" vm.define "{\"config\":$3}"

@@ -431,6 +431,45 @@ done
 check "remove --delete-disks deletes the images install made" test ! -e "$T/disks/inst1.img"
 check "but never the installer files it was given" test -e "$T/vmlinuz"
 
+# ---- save and restore ----------------------------------------------------------------------
+
+vmctl start "$NAME"
+vmctl save "$NAME" "$T/g.save"
+expect 0 "save NAME FILE"
+check "save says where and how much" out_has "^saved $NAME to $T/g.save ([0-9.]* MiB in [0-9.]* s)$"
+check "the save file exists" test -s "$T/g.save"
+vmctl save "$NAME" "$T/g.save"
+expect 2 "save refuses a stopped guest"
+vmctl restore "$T/g.save"
+expect 0 "restore FILE"
+check "restore says where from" out_has "^restored $NAME (domid [0-9][0-9]*) from $T/g.save in [0-9.]* s$"
+vmctl save "$NAME" "$T/g.save" --keep-running
+expect 2 "save never writes over a file"
+check "... and says so" err_has "exists"
+(cd "$T" && "$VMCTL" -s "$T/sock" save "$NAME" ckpt.save --keep-running >"$T/out" 2>"$T/err")
+rc=$?
+expect 0 "save --keep-running with a relative FILE"
+check "the checkpoint is at the absolute path" test -s "$T/ckpt.save"
+check "--keep-running: it runs on" out_has "it runs on$"
+vmctl save "$NAME"
+expect 0 "save NAME: a managed save"
+check "a managed save says start restores it" out_has "'vmctl start' restores it$"
+vmctl --json info "$NAME"
+check "info --json: saved" pyj "d['saved'] is True and d['state'] == 'stopped'"
+vmctl start "$NAME"
+expect 0 "start restores the managed save"
+check "start says it restored" out_has "^restored $NAME (domid [0-9][0-9]*) from its managed save in [0-9.]* s$"
+vmctl destroy "$NAME"
+vmctl restore "$T/ckpt.save" --paused
+expect 0 "restore --paused"
+vmctl --json info "$NAME"
+check "restore --paused: paused" pyj "d['state'] == 'paused' and 'saved' not in d"
+vmctl destroy "$NAME"
+head -c 4096 /dev/urandom >"$T/junk.save"
+vmctl restore "$T/junk.save"
+expect 2 "restore of a file that is not a save"
+check "... says so" err_has "not a save file of vmd"
+
 # ---- events ------------------------------------------------------------------------------
 
 vmctl remove "$NAME"

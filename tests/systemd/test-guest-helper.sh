@@ -115,6 +115,24 @@ check "stop-all: d, which ignored the request, was destroyed" grep -q "d: destro
 check "stop-all: every guest stopped" \
 	test "$(state a) $(state b) $(state c) $(state d)" = "stopped stopped stopped stopped"
 
+# VMD_STOP_ACTION=save: a managed save instead of a shutdown, restored by the next start
+export VMD_STOP_ACTION=save
+helper start a
+check "stop a with VMD_STOP_ACTION=save: exit 0" helper stop a
+check "stop a: said it saved" grep -q "a: saved" "$T/out"
+check "stop a: a is stopped with a managed save" sh -c \
+	'"$VMCTL" --json info a | grep -q "\"state\":\"stopped\".*\"saved\":true"'
+check "start a restores the save: exit 0" helper start a
+check "start a: a runs, its save gone" sh -c \
+	'"$VMCTL" --json info a | grep -q "\"state\":\"running\"" && ! "$VMCTL" --json info a | grep -q "\"saved\""'
+check "inject fail-migrate (the next save breaks off)" inject fail-migrate a
+check "stop a, whose save fails: exit 0" helper stop a
+check "stop a: said the save failed, then shut it down" \
+	sh -c 'grep -q "a: cannot save" "$0" && grep -q "a: shut down" "$0"' "$T/out"
+check "a is stopped, without a save" sh -c \
+	'"$VMCTL" --json info a | grep -q "\"state\":\"stopped\"" && ! "$VMCTL" --json info a | grep -q "\"saved\""'
+unset VMD_STOP_ACTION
+
 # no daemon
 kill "$VMD_PID"
 wait "$VMD_PID" 2>/dev/null

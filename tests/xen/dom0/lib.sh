@@ -255,6 +255,20 @@ vmd_start() {
     kill -0 "$(cat "$STATE/vmd.pid")" 2>/dev/null || { echo "vmd exited at once"; tail -n 20 "$VMD_LOG"; return 1; }
 }
 
+# counter_cfg NAME: the xl.cfg of a PV guest that counts on its console every 0.2 s in memory
+# (role=counter): what a migration or a save keeps shows as a count that goes on.
+counter_cfg() {
+    cat <<CFGEOF
+name = "$1"
+type = "pv"
+memory = 128
+vcpus = 1
+kernel = "$VT/guest/vmlinux"
+ramdisk = "$VT/guest/initrd.gz"
+extra = "console=hvc0 vmdtest.role=counter vmdtest.tag=$1"
+CFGEOF
+}
+
 # Helpers of the vmd scenarios (5x, 60). They expect VMD_STATE_DIR (the scenario's state
 # directory for vmd) and VMD_LOG_FROM (set by run_scenario: vmd's log before the scenario).
 vmd_up() {  # [ARG...]: vmd with this scenario's state directory, answering

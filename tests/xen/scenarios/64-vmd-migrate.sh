@@ -14,20 +14,9 @@ G=vmdt-mig
 X=vmdt-xlmig
 VMD_STATE_DIR=$STATE/vmd-$SCENARIO
 
-guest_cfg() {  # NAME
-    cat <<CFGEOF
-name = "$1"
-type = "pv"
-memory = 128
-vcpus = 1
-kernel = "$VT/guest/vmlinux"
-ramdisk = "$VT/guest/initrd.gz"
-extra = "console=hvc0 vmdtest.role=counter vmdtest.tag=$1"
-CFGEOF
-}
 rm -f "$STATE/$G.times"
-guest_cfg $G > /tmp/$G.cfg
-guest_cfg $X > /tmp/$X.cfg
+counter_cfg $G > /tmp/$G.cfg
+counter_cfg $X > /tmp/$X.cfg
 
 # sshd on 127.0.0.1:22 with a host key of its own; root logs in with a key made here; the
 # client accepts the new host key once (BatchMode: vmd's ssh never prompts). vmd uses the
