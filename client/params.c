@@ -290,6 +290,49 @@ json_t *params_migrate(const struct args *a)
 	return p;
 }
 
+/* vcpu-set NAME N, mem-set NAME SIZE (MiB, or with M or G): the number, and where it goes
+ * (--live, --config: the daemon's default, both, when neither is given). */
+static json_t *params_set(const struct args *a, const char *key, bool size)
+{
+	const char *v = a->pos[1];
+	char *end;
+	unsigned long long n;
+	json_t *p;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (size && (*end == 'M' || *end == 'm') && end[1] == '\0')
+		end++;
+	else if (size && (*end == 'G' || *end == 'g') && end[1] == '\0' && n <= (1ULL << 40)) {
+		n *= 1024;
+		end++;
+	}
+	if (errno || end == v || *end || v[0] == '-' || n == 0 || n > (1ULL << 40)) {
+		cmd_usage_error(a, "%s: not a %s: %s", a->cmd->verb,
+				size ? "size (MiB, or 512M, 2G)" : "number", v);
+		return NULL;
+	}
+	p = params_name(a);
+	if (!p)
+		return NULL;
+	json_object_set_new(p, key, json_integer((json_int_t)n));
+	if (cmd_flag(a, "live") || cmd_flag(a, "config")) {
+		json_object_set_new(p, "live", json_boolean(cmd_flag(a, "live")));
+		json_object_set_new(p, "config", json_boolean(cmd_flag(a, "config")));
+	}
+	return p;
+}
+
+json_t *params_vcpu_set(const struct args *a)
+{
+	return params_set(a, "vcpus", false);
+}
+
+json_t *params_mem_set(const struct args *a)
+{
+	return params_set(a, "memory", true);
+}
+
 json_t *params_start(const struct args *a)
 {
 	json_t *p = params_name(a);

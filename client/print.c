@@ -284,6 +284,25 @@ int print_save(const struct args *a, json_t *result)
 	return VMCTL_EXIT_OK;
 }
 
+/* vcpu-set, mem-set: what changed, and where. */
+int print_set(const struct args *a, json_t *result)
+{
+	const char *name = get_str(result, "name");
+	bool vcpus = json_is_integer(json_object_get(result, "vcpus"));
+	json_t *v = json_object_get(result, vcpus ? "vcpus" : "memory");
+	bool live = json_is_true(json_object_get(result, "live"));
+	bool config = json_is_true(json_object_get(result, "config"));
+
+	if (!name || !json_is_integer(v))
+		return util_malformed("no name or value");
+	printf("%s: %s %" JSON_INTEGER_FORMAT "%s (%s)\n", name, vcpus ? "vCPUs" : "memory",
+	       json_integer_value(v), vcpus ? "" : " MiB",
+	       live && config ? "running and definition"
+	       : live	      ? "running only; the next boot has the definition's"
+			      : "definition: from the next boot");
+	return VMCTL_EXIT_OK;
+}
+
 /* start and restore: a restore says where from. */
 int print_restored(const struct args *a, json_t *vm)
 {

@@ -121,6 +121,18 @@ static const struct cmd cmds[] = {
 	  .flags = { { "paused", NULL } },
 	  .help = "run a guest again from a save file (defining it if this host lacks it)",
 	  .parse = params_restore, .print = print_restored, .done = "restored" },
+	{ .verb = "vcpu-set", .method = "vm.set_vcpus", .usage = "NAME N", .min_args = 2,
+	  .max_args = 2,
+	  .flags = { { "live", NULL }, { "config", NULL } },
+	  .help = "set the online vCPUs (up to maxvcpus) of the running guest and its definition "
+		  "(--live / --config: one of them)",
+	  .parse = params_vcpu_set, .print = print_set },
+	{ .verb = "mem-set", .method = "vm.set_memory", .usage = "NAME SIZE", .min_args = 2,
+	  .max_args = 2,
+	  .flags = { { "live", NULL }, { "config", NULL } },
+	  .help = "set the memory target (MiB, or 512M, 2G; up to maxmem) of the running guest "
+		  "and its definition (--live / --config: one of them)",
+	  .parse = params_mem_set, .print = print_set },
 	{ .verb = "install", .method = "vm.install",
 	  .usage = "NAME (--iso FILE | --kernel FILE --initrd FILE)", .min_args = 1, .max_args = 1,
 	  .flags = { { "iso", "FILE" }, { "type", "pv|hvm" }, { "kernel", "FILE" },

@@ -27,8 +27,8 @@ _vmctl()
 	_init_completion || return
 
 	local commands="create define start shutdown reboot destroy pause unpause list info
-		remove config console autostart clone migrate save restore disk install events version proxy
-		help"
+		remove config console autostart clone migrate save restore vcpu-set mem-set disk install
+		events version proxy help"
 	local i cmd="" _vmctl_socket="" _vmctl_host=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
@@ -107,6 +107,7 @@ _vmctl()
 	start) flags="--discard-save --paused" ;;
 	save) flags="--keep-running" ;;
 	restore) flags="--paused" ;;
+	vcpu-set | mem-set) flags="--live --config" ;;
 	install) flags="--iso --type --kernel --initrd --extra --disk-size --disk --memory --vcpus
 		--bridge --no-network --no-vnc --no-start" ;;
 	esac
@@ -134,6 +135,9 @@ _vmctl()
 			hosts=("${COMPREPLY[@]}")
 			mapfile -t COMPREPLY < <(compgen -W "${hosts[*]/#/ssh://}" -- "$cur")
 		fi
+		;;
+	vcpu-set | mem-set)
+		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
 		;;
 	save)
 		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")

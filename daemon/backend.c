@@ -159,6 +159,27 @@ int be_rename(struct backend *be, uint32_t domid, const char *name, struct err *
 	return be->ops->rename(be, domid, name, err);
 }
 
+static int cannot_change(struct backend *be, struct err *err)
+{
+	err_set(err, VMD_ERR_NOT_SUPPORTED, "backend %s cannot change running guests",
+		be->ops->name);
+	return -1;
+}
+
+int be_set_vcpus(struct backend *be, uint32_t domid, int n, int *max, struct err *err)
+{
+	if (!be->ops->set_vcpus)
+		return cannot_change(be, err);
+	return be->ops->set_vcpus(be, domid, n, max, err);
+}
+
+int be_set_memory(struct backend *be, uint32_t domid, uint64_t kib, struct err *err)
+{
+	if (!be->ops->set_memory)
+		return cannot_change(be, err);
+	return be->ops->set_memory(be, domid, kib, err);
+}
+
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err)
 {
 	if (!be->ops->inject) {

@@ -162,6 +162,15 @@ struct backend_ops {
 			       const char *record, int fd, backend_done_fn *done, void *arg,
 			       struct err *err);
 	int (*rename)(struct backend *be, uint32_t domid, const char *name, struct err *err);
+	/*
+	 * Live changes (vm.set_vcpus, vm.set_memory). NULL when the backend cannot.
+	 * set_vcpus: vCPUs 0..n-1 online, the others offline; INVALID_PARAMS when n is over the
+	 * domain's maximum (maxvcpus at its build), which *max then holds.
+	 * set_memory: the balloon target, KiB (at most maxmem). Whether the guest's balloon
+	 * driver follows it shows in the domain's memory (dom_info.memory_kib) afterwards.
+	 */
+	int (*set_vcpus)(struct backend *be, uint32_t domid, int n, int *max, struct err *err);
+	int (*set_memory)(struct backend *be, uint32_t domid, uint64_t kib, struct err *err);
 	/* Backend-specific test hook (sim: fault injection); NULL when unsupported. */
 	int (*inject)(struct backend *be, const char *fault, uint32_t domid, struct err *err);
 };
@@ -203,6 +212,8 @@ int be_migrate_resume(struct backend *be, uint32_t domid, struct err *err);
 int be_migrate_receive(struct backend *be, const struct vm_config *cfg, const char *name,
 		       const char *record, int fd, backend_done_fn *done, void *arg,
 		       struct err *err);
+int be_set_vcpus(struct backend *be, uint32_t domid, int n, int *max, struct err *err);
+int be_set_memory(struct backend *be, uint32_t domid, uint64_t kib, struct err *err);
 int be_rename(struct backend *be, uint32_t domid, const char *name, struct err *err);
 /* -1 with err NOT_SUPPORTED when the backend has no test hook. */
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err);

@@ -132,6 +132,14 @@ static int retext(struct vm_config *cfg, char *text, struct err *err)
 	return 0;
 }
 
+int vm_config_set_number(struct vm_config *cfg, const char *key, long long value,
+			 struct err *err)
+{
+	char num[32];
+	snprintf(num, sizeof num, "%lld", value);
+	return retext(cfg, xlcfg_set(cfg->text, key, num), err);
+}
+
 int vm_config_copy(struct vm_config *dst, const struct vm_config *src, struct err *err)
 {
 	return config_parse(src->text, strlen(src->text), src->name, NULL, dst, err);

@@ -71,6 +71,10 @@ int config_parse_json(const json_t *obj, const struct xlkeys_host *host, struct 
 int config_reparse(struct vm_config *cfg, struct err *err);
 /* A deep copy (by parsing the text again). 0 / -1 + err. */
 int vm_config_copy(struct vm_config *dst, const struct vm_config *src, struct err *err);
+/* key = value (a number) in cfg's text, which is translated again: 0, or -1 with err and cfg
+ * as it was. */
+int vm_config_set_number(struct vm_config *cfg, const char *key, long long value,
+			 struct err *err);
 /* Same meaning (libxl's JSON of both; the uuid too when both texts name one)? */
 bool vm_config_equal(const struct vm_config *a, const struct vm_config *b);
 

@@ -67,5 +67,7 @@ extern const struct op_entry op_vm_migrate;
 extern const struct op_entry op_vm_migrate_incoming;
 extern const struct op_entry op_vm_save;
 extern const struct op_entry op_vm_restore;
+extern const struct op_entry op_vm_set_vcpus;
+extern const struct op_entry op_vm_set_memory;
 
 #endif

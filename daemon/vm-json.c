@@ -13,6 +13,7 @@
 static void add_runtime(json_t *o, const struct dom_info *di)
 {
 	json_object_set_new(o, "memory_actual_kib", json_integer((json_int_t)di->memory_kib));
+	json_object_set_new(o, "vcpus_online", json_integer(di->vcpus));
 	json_object_set_new(o, "cpu_time", json_real((double)di->cpu_time_ns / 1e9));
 	double up = di->start_time ? now_wall() - (double)di->start_time : 0;
 	json_object_set_new(o, "uptime", json_real(up > 0 ? up : 0));

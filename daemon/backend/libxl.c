@@ -1149,6 +1149,58 @@ static int xl_rename(struct backend *b, uint32_t domid, const char *name, struct
 	return 0;
 }
 
+/* ---- live changes ------------------------------------------------------------------------- */
+
+static int xl_set_vcpus(struct backend *b, uint32_t domid, int n, int *max, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	libxl_dominfo i;
+	if (live_domain(be, domid, &i, err) < 0)
+		return -1;
+	int most = (int)i.vcpu_max_id + 1; /* maxvcpus at the build: Xen's limit for it */
+	libxl_dominfo_dispose(&i);
+	*max = most;
+	if (n < 1 || n > most) {
+		err_set(err, VMD_ERR_INVALID_PARAMS, "domain %" PRIu32 " has at most %d vCPU%s "
+			"(maxvcpus when it was built)", domid, most, most == 1 ? "" : "s");
+		return -1;
+	}
+	libxl_bitmap map;
+	libxl_bitmap_init(&map);
+	if (libxl_cpu_bitmap_alloc(be->ctx, &map, most)) {
+		err_set(err, VMD_ERR_BACKEND, "libxl: cannot allocate a vCPU map");
+		return -1;
+	}
+	for (int c = 0; c < n; c++)
+		libxl_bitmap_set(&map, c);
+	int rc = libxl_set_vcpuonline(be->ctx, domid, &map, NULL); /* as xl vcpu-set */
+	libxl_bitmap_dispose(&map);
+	if (rc) {
+		set_libxl_error(err, rc, "setting domain %" PRIu32 "'s vCPUs to %d", domid, n);
+		return -1;
+	}
+	log_info("domain %" PRIu32 ": %d vCPU%s online", domid, n, n == 1 ? "" : "s");
+	return 0;
+}
+
+static int xl_set_memory(struct backend *b, uint32_t domid, uint64_t kib, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	libxl_dominfo i;
+	if (live_domain(be, domid, &i, err) < 0)
+		return -1;
+	libxl_dominfo_dispose(&i);
+	/* As xl mem-set: an absolute target, enforced (Xen's limit for the domain follows). */
+	int rc = libxl_set_memory_target(be->ctx, domid, kib, 0, 1);
+	if (rc) {
+		set_libxl_error(err, rc, "setting domain %" PRIu32 "'s memory to %" PRIu64 " KiB",
+				domid, kib);
+		return -1;
+	}
+	log_info("domain %" PRIu32 ": memory target %" PRIu64 " MiB", domid, kib / 1024);
+	return 0;
+}
+
 static int xl_watch(struct backend *b, uint32_t domid, struct err *err)
 {
 	struct xl *be = (struct xl *)b;
@@ -1173,6 +1225,8 @@ const struct backend_ops backend_libxl = {
 	.migrate_resume = xl_migrate_resume,
 	.migrate_receive = xl_migrate_receive,
 	.rename = xl_rename,
+	.set_vcpus = xl_set_vcpus,
+	.set_memory = xl_set_memory,
 	.shutdown = xl_shutdown,
 	.reboot = xl_reboot,
 	.destroy = xl_destroy,

@@ -16,6 +16,7 @@
  *   fail-migrate   the next migration send breaks off half-way (through its done)
  *   stall-migrate  the next migration send or receive stops half-way and waits until the
  *                  other end closes the stream (then fails): a transfer to cancel
+ *   no-balloon     domid has no balloon driver: its memory does not follow set_memory
  *   crash          domid crashes now (running or paused): DOM_CRASHED + DOM_EV_CRASH
  *   watchdog       domid's watchdog fires now (running or paused): DOM_CRASHED +
  *                  DOM_EV_WATCHDOG (read back as a crash after a daemon restart)
@@ -113,6 +114,8 @@ struct dom {
 	uint64_t memory_kib;
 	uint64_t maxmem_kib;
 	int vcpus;
+	int max_vcpus;             /* maxvcpus at the build */
+	bool no_balloon;           /* fault no-balloon: memory targets are refused */
 	uint64_t cpu_ns;      /* cpu time accumulated up to run_since */
 	double run_since;     /* monotonic time of the last state change */
 	uint64_t start_time;
@@ -207,7 +210,7 @@ struct xfer {
 	uint8_t uuid[16];
 	enum vm_type type;
 	uint64_t memory_kib, maxmem_kib;
-	int vcpus;
+	int vcpus, max_vcpus;
 };
 
 static const char *request_str(enum request r)
@@ -503,11 +506,12 @@ static void save(struct sim *be)
 		char uuid[UUID_STR_LEN];
 		uuid_format(d->uuid, uuid);
 		json_t *o = json_pack(
-			"{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:I, s:b, s:s, s:s?}",
+			"{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:I, s:I, s:b, s:s, s:s?}",
 			"domid", (json_int_t)d->domid, "name", d->name, "uuid", uuid,
 			"type", vm_type_name(d->type), "state", dom_state_name(d->state),
 			"memory_kib", (json_int_t)d->memory_kib,
 			"maxmem_kib", (json_int_t)d->maxmem_kib, "vcpus", d->vcpus,
+			"max_vcpus", d->max_vcpus,
 			"cpu_time_ns", (json_int_t)cpu_time(d),
 			"start_time", (json_int_t)d->start_time,
 			"hang_shutdown", d->hang, "request", request_str(d->request),
@@ -549,15 +553,16 @@ static int load_dom(struct sim *be, json_t *o, struct err *err)
 						    DOM_CRASHED};
 	static const char *const requests[] = {"none", "poweroff", "reboot"};
 	json_int_t domid, mem, maxmem, cpu, start;
-	int vcpus, hang;
+	int vcpus, max_vcpus = 0, hang;
 	const char *name, *uuid, *type, *state, *request;
 	json_t *record;
 	json_error_t je;
 	if (json_unpack_ex(o, &je, JSON_STRICT,
-			   "{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:I, s:b, s:s, s:o}",
+			   "{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s?i, s:I, s:I, s:b, s:s, s:o}",
 			   "domid", &domid, "name", &name, "uuid", &uuid, "type", &type,
 			   "state", &state, "memory_kib", &mem, "maxmem_kib", &maxmem,
-			   "vcpus", &vcpus, "cpu_time_ns", &cpu, "start_time", &start,
+			   "vcpus", &vcpus, "max_vcpus", &max_vcpus, "cpu_time_ns", &cpu,
+			   "start_time", &start,
 			   "hang_shutdown", &hang, "request", &request, "record", &record) < 0) {
 		err_set(err, VMD_ERR_IO, "%s", je.text);
 		return -1;
@@ -586,6 +591,7 @@ static int load_dom(struct sim *be, json_t *o, struct err *err)
 	d->memory_kib = (uint64_t)mem;
 	d->maxmem_kib = (uint64_t)maxmem;
 	d->vcpus = vcpus;
+	d->max_vcpus = max_vcpus > vcpus ? max_vcpus : vcpus; /* older files: no max_vcpus */
 	d->cpu_ns = (uint64_t)cpu;
 	d->start_time = (uint64_t)start;
 	d->hang = hang;
@@ -1007,6 +1013,7 @@ static int sim_create(struct backend *b, const struct vm_config *cfg, const char
 	d->memory_kib = memory * 1024;
 	d->maxmem_kib = (maxmem > memory ? maxmem : memory) * 1024;
 	d->vcpus = vm_config_vcpus(cfg);
+	d->max_vcpus = vm_config_maxvcpus(cfg);
 	d->start_time = (uint64_t)now_wall();
 	d->record = xstrdup(record);
 	if (console_open(d, err) < 0 ||
@@ -1224,6 +1231,13 @@ static int sim_inject(struct backend *b, const char *fault, uint32_t domid,
 		be->stall_migrate++;
 		return 0;
 	}
+	if (strcmp(fault, "no-balloon") == 0) {
+		struct dom *nb = find_or_err(be, domid, err);
+		if (!nb)
+			return -1;
+		nb->no_balloon = true;
+		return 0;
+	}
 	if (strncmp(fault, "foreign:", 8) == 0)
 		return inject_foreign(be, fault + 8, err);
 
@@ -1242,8 +1256,8 @@ static int sim_inject(struct backend *b, const char *fault, uint32_t domid,
 		f = F_VANISH;
 	else {
 		err_set(err, VMD_ERR_INVALID_PARAMS,
-			     "unknown fault %s (fail-create, fail-destroy, fail-migrate, stall-migrate, crash, "
-			     "watchdog, hang-shutdown, "
+			     "unknown fault %s (fail-create, fail-destroy, fail-migrate, stall-migrate, "
+			     "no-balloon, crash, watchdog, hang-shutdown, "
 			     "poweroff, reboot, vanish, foreign:NAME)", fault);
 		return -1;
 	}
@@ -1320,6 +1334,7 @@ static void xfer_end(struct xfer *x, bool failed, const char *fmt, ...)
 		d->memory_kib = x->memory_kib;
 		d->maxmem_kib = x->maxmem_kib;
 		d->vcpus = x->vcpus;
+		d->max_vcpus = x->max_vcpus > x->vcpus ? x->max_vcpus : x->vcpus;
 		d->cpu_ns = x->cpu_ns;
 		d->start_time = x->start_time;
 		d->record = x->record;
@@ -1437,16 +1452,26 @@ static int xfer_start(struct sim *be, struct xfer *x, int fd, short what,
 	return 0;
 }
 
+/* A domain that runs (or is paused), or NULL with err (NOT_FOUND, BAD_STATE). */
+static struct dom *live_dom(struct sim *be, uint32_t domid, struct err *err)
+{
+	struct dom *d = find_or_err(be, domid, err);
+
+	if (d && d->state != DOM_RUNNING && d->state != DOM_PAUSED) {
+		bad_state(d, err);
+		return NULL;
+	}
+	return d;
+}
+
 static int sim_migrate_send(struct backend *b, uint32_t domid, int fd, bool live,
 			    backend_done_fn *done, void *arg, struct err *err)
 {
 	struct sim *be = (struct sim *)b;
-	struct dom *d = find_or_err(be, domid, err);
+	struct dom *d = live_dom(be, domid, err);
 
 	if (!d)
 		return -1;
-	if (d->state != DOM_RUNNING && d->state != DOM_PAUSED)
-		return bad_state(d, err);
 	uint64_t payload = d->memory_kib / 1024 * PAYLOAD_PER_MIB;
 	json_t *h = json_pack("{s:i, s:I, s:I, s:I}", "vmd-sim-migration", 1, "cpu_ns",
 			      (json_int_t)cpu_time(d), "start_time", (json_int_t)d->start_time,
@@ -1608,6 +1633,7 @@ static int sim_migrate_receive(struct backend *b, const struct vm_config *cfg, c
 	x->memory_kib = memory * 1024;
 	x->maxmem_kib = (maxmem > memory ? maxmem : memory) * 1024;
 	x->vcpus = vm_config_vcpus(cfg);
+	x->max_vcpus = vm_config_maxvcpus(cfg);
 	if (be->stall_migrate > 0) {
 		be->stall_migrate--;
 		x->stall_pending = true;
@@ -1617,6 +1643,48 @@ static int sim_migrate_receive(struct backend *b, const struct vm_config *cfg, c
 		free(x);
 		return -1;
 	}
+	return 0;
+}
+
+static int sim_set_vcpus(struct backend *b, uint32_t domid, int n, int *max, struct err *err)
+{
+	struct sim *be = (struct sim *)b;
+	struct dom *d = live_dom(be, domid, err);
+
+	if (!d)
+		return -1;
+	*max = d->max_vcpus;
+	if (n < 1 || n > d->max_vcpus) {
+		err_set(err, VMD_ERR_INVALID_PARAMS, "domain %" PRIu32 " has at most %d vCPU%s "
+			"(maxvcpus when it was built)", domid, d->max_vcpus,
+			d->max_vcpus == 1 ? "" : "s");
+		return -1;
+	}
+	d->vcpus = n;
+	save(be);
+	return 0;
+}
+
+static int sim_set_memory(struct backend *b, uint32_t domid, uint64_t kib, struct err *err)
+{
+	struct sim *be = (struct sim *)b;
+	struct dom *d = live_dom(be, domid, err);
+
+	if (!d)
+		return -1;
+	if (kib > d->maxmem_kib) {
+		err_set(err, VMD_ERR_INVALID_PARAMS, "domain %" PRIu32 " has at most %" PRIu64
+			" MiB (maxmem)", domid, d->maxmem_kib / 1024);
+		return -1;
+	}
+	if (kib > d->memory_kib && kib - d->memory_kib > free_kib(be)) {
+		err_set(err, VMD_ERR_NO_RESOURCES, "not enough free host memory for %" PRIu64
+			" MiB more", (kib - d->memory_kib) / 1024);
+		return -1;
+	}
+	if (!d->no_balloon) /* a guest without a balloon driver stays as it is */
+		d->memory_kib = kib;
+	save(be);
 	return 0;
 }
 
@@ -1664,5 +1732,7 @@ const struct backend_ops backend_sim = {
 	.migrate_resume = sim_migrate_resume,
 	.migrate_receive = sim_migrate_receive,
 	.rename = sim_rename,
+	.set_vcpus = sim_set_vcpus,
+	.set_memory = sim_set_memory,
 	.inject = sim_inject,
 };

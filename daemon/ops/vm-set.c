@@ -1,0 +1,291 @@
+/*
+ * vm.set_vcpus and vm.set_memory: a guest's online vCPUs and its memory target, changed in
+ * the running domain (as xl vcpu-set / xl mem-set) and in the stored definition (the next
+ * boot's), or in one of the two (live, config: both by default, as virsh does; a stopped
+ * guest's change is its definition's). The live change goes first: a change that cannot be
+ * made there is refused and changes nothing.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+#include "ops.h"
+#include "vmd-proto.h"
+#include "xlcfg.h"
+
+#define MIN_MEMORY_MIB 16
+
+enum what { VCPUS, MEMORY };
+
+/* Which of the two a request changes. 0, or -1 with err. */
+static int targets(struct rpc_req *req, bool *live, bool *config, struct err *err)
+{
+	struct vm *vm = req->vm;
+	bool running = vm->state == VM_RUNNING || vm->state == VM_PAUSED;
+	json_t *l = json_object_get(req->params, "live");
+	json_t *c = json_object_get(req->params, "config");
+	*live = l ? json_is_true(l) : running;
+	*config = c ? json_is_true(c) : true;
+	if (!*live && !*config) {
+		err_set(err, VMD_ERR_INVALID_PARAMS, "nothing to change: live and config are both "
+			"false");
+		err_add_str(err, "param", "live");
+		return -1;
+	}
+	if (vm_busy(vm)) {
+		vm_refuse(vm, err, VMD_ERR_BUSY, "guest '%s' is %s", vm->name,
+			  vm_state_name(vm->state));
+		return -1;
+	}
+	if (*live && !running) {
+		vm_refuse(vm, err, VMD_ERR_BAD_STATE, "guest '%s' is %s: only its definition can "
+			  "change (config)", vm->name, vm_state_name(vm->state));
+		return -1;
+	}
+	return 0;
+}
+
+/* The definition's part, once the running domain has the change (or needs none); then the
+ * reply. */
+static void finish(struct rpc_req *req, enum what what, json_int_t value, bool live, bool config)
+{
+	struct vm *vm = req->vm;
+	struct err err = {0};
+	const char *key = what == VCPUS ? "vcpus" : "memory";
+	const struct vm_config *cfg = config ? vm_cfg(vm, &err) : NULL;
+	if (config && !cfg) {
+		rpc_reply_err(req, &err);
+		return;
+	}
+	if (config) {
+		struct vm_config next;
+		vm_config_init(&next);
+		if (vm_config_copy(&next, cfg, &err) < 0 ||
+		    vm_config_set_number(&next, key, value, &err) < 0 ||
+		    vm_replace_config(vm, &next, &err) < 0) {
+			vm_config_finish(&next);
+			if (live) { /* the domain has it already: say so */
+				struct err why = {0};
+				err_set(&why, err.code ? err.code : VMD_ERR_IO,
+					"%s changed in the running guest, but not in its "
+					"definition: %s", key, err.msg);
+				err_move(&err, &why);
+			}
+			if (err.code == VMD_ERR_IO)
+				err_add_str(&err, "name", vm->name);
+			rpc_reply_err(req, &err);
+			return;
+		}
+	}
+	log_info("%s: %s = %lld%s%s", vm->name, key, (long long)value, live ? " (running)" : "",
+		 config ? " (definition)" : "");
+	rpc_reply_result(req, json_pack("{s:s, s:I, s:b, s:b}", "name", vm->name, key,
+					(json_int_t)value, "live", live, "config", config));
+}
+
+/* mem-set: a target is only a number in xenstore until the guest's balloon driver follows
+ * it. The reply waits until the domain's memory moves toward the target; when nothing moves
+ * within BALLOON_WAIT_S, no driver answers: the old target comes back and the request fails,
+ * having changed nothing. */
+#define BALLOON_WAIT_S 5.0
+#define BALLOON_POLL_MS 100
+#define BALLOON_MOVE_KIB 1024
+
+struct balloon {
+	struct rpc_req *req;
+	char *name;            /* the guest, looked up again each time (it may go meanwhile) */
+	uint8_t uuid[16];
+	int64_t domid;
+	uint64_t before;
+	json_int_t value;
+	bool config;
+	double deadline;
+	struct event *timer;
+};
+
+static void balloon_end(struct balloon *b)
+{
+	event_free(b->timer);
+	free(b->name);
+	free(b);
+}
+
+static void balloon_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct balloon *b = arg;
+	struct rpc_req *req = b->req;
+	struct vm *vm = vm_find(req->d, b->name);
+	struct err err = {0};
+	struct dom_info di = {0};
+	uint64_t target = (uint64_t)b->value * 1024;
+	if (!vm || memcmp(vm->uuid, b->uuid, 16) != 0 || vm->domid != b->domid ||
+	    be_info(vm->d->be, (uint32_t)b->domid, &di, &err) < 0) {
+		err_clear(&err);
+		err_set(&err, VMD_ERR_BAD_STATE, "guest '%s' stopped while its memory changed",
+			b->name);
+		err_add_str(&err, "name", b->name);
+		rpc_reply_err(req, &err);
+		dom_info_finish(&di);
+		balloon_end(b);
+		return;
+	}
+	uint64_t now = di.memory_kib;
+	dom_info_finish(&di);
+	req->vm = vm;
+	bool moved = target < b->before ? now + BALLOON_MOVE_KIB <= b->before || now <= target
+					: now >= b->before + BALLOON_MOVE_KIB || now >= target;
+	if (moved) {
+		finish(req, MEMORY, b->value, true, b->config);
+		balloon_end(b);
+		return;
+	}
+	if (now_monotonic() < b->deadline) {
+		struct timeval tv = {0, BALLOON_POLL_MS * 1000};
+		evtimer_add(b->timer, &tv);
+		return;
+	}
+	if (be_set_memory(vm->d->be, (uint32_t)b->domid, b->before, &err) < 0) {
+		log_warn("%s: cannot set the memory target back to %" PRIu64 " MiB: %s", vm->name,
+			 b->before / 1024, err.msg);
+		err_clear(&err);
+	}
+	vm_refuse(vm, &err, VMD_ERR_BAD_STATE, "guest '%s' has no balloon driver that answers: "
+		  "its memory stayed at %" PRIu64 " MiB for %.0f s; nothing changed", vm->name,
+		  now / 1024, BALLOON_WAIT_S);
+	rpc_reply_err(req, &err);
+	balloon_end(b);
+}
+
+static void balloon_wait(struct rpc_req *req, uint64_t before, json_int_t value, bool config)
+{
+	struct balloon *b = xcalloc(1, sizeof *b);
+	b->req = req;
+	b->name = xstrdup(req->vm->name);
+	memcpy(b->uuid, req->vm->uuid, 16);
+	b->domid = req->vm->domid;
+	b->before = before;
+	b->value = value;
+	b->config = config;
+	b->deadline = now_monotonic() + BALLOON_WAIT_S;
+	b->timer = evtimer_new(req->d->base, balloon_cb, b);
+	struct timeval tv = {0, BALLOON_POLL_MS * 1000};
+	evtimer_add(b->timer, &tv);
+}
+
+static void exec_change(struct rpc_req *req, enum what what)
+{
+	struct vm *vm = req->vm;
+	struct err err = {0};
+	bool live, config;
+	if (targets(req, &live, &config, &err) < 0) {
+		rpc_reply_err(req, &err);
+		return;
+	}
+	const struct vm_config *cfg = vm_cfg(vm, &err);
+	if (!cfg) {
+		rpc_reply_err(req, &err);
+		return;
+	}
+	json_int_t value = json_integer_value(json_object_get(req->params,
+							     what == VCPUS ? "vcpus" : "memory"));
+	const char *key = what == VCPUS ? "vcpus" : "memory";
+	/* The definition's own limit, where its text sets one (maxvcpus, maxmem). */
+	char *limit_text = xlcfg_value(cfg->text, what == VCPUS ? "maxvcpus" : "maxmem");
+	long long limit = what == VCPUS ? vm_config_maxvcpus(cfg)
+					: (long long)vm_config_maxmem_mib(cfg);
+	bool has_limit = limit_text != NULL;
+	free(limit_text);
+	if (what == MEMORY && value < MIN_MEMORY_MIB) {
+		rpc_reply_error(req, VMD_ERR_INVALID_PARAMS, json_pack("{s:s}", "param", "memory"),
+				"memory: %lld MiB is too little (at least %d)", (long long)value,
+				MIN_MEMORY_MIB);
+		return;
+	}
+	if (what == MEMORY && live && (uint64_t)value > vm_config_maxmem_mib(cfg)) {
+		rpc_reply_error(req, VMD_ERR_INVALID_PARAMS, json_pack("{s:s}", "param", "memory"),
+				"'%s' has at most %" PRIu64 " MiB (maxmem); raise maxmem in its "
+				"definition, then restart it", vm->name, vm_config_maxmem_mib(cfg));
+		return;
+	}
+	if (config && has_limit && value > limit) {
+		rpc_reply_error(req, VMD_ERR_INVALID_PARAMS, json_pack("{s:s}", "param", key),
+				"%s: %lld is more than its definition's %s (%lld)", key,
+				(long long)value, what == VCPUS ? "maxvcpus" : "maxmem", limit);
+		return;
+	}
+	uint64_t before = 0;
+	if (live) {
+		int max = 0;
+		struct backend *be = vm->d->be;
+		uint32_t domid = (uint32_t)vm->domid;
+		struct dom_info di = {0};
+		if (what == MEMORY && be_info(be, domid, &di, &err) == 0)
+			before = di.memory_kib;
+		dom_info_finish(&di);
+		err_clear(&err);
+		int r = what == VCPUS ? be_set_vcpus(be, domid, (int)value, &max, &err)
+				      : be_set_memory(be, domid, (uint64_t)value * 1024, &err);
+		if (r < 0) {
+			if (err.code == VMD_ERR_INVALID_PARAMS)
+				err_add_str(&err, "param", key);
+			else if (err.code != VMD_ERR_NOT_SUPPORTED)
+				err_add_str(&err, "name", vm->name);
+			rpc_reply_err(req, &err);
+			return;
+		}
+	}
+	uint64_t target = (uint64_t)value * 1024;
+	if (what == MEMORY && live && before &&
+	    (target > before ? target - before : before - target) >= BALLOON_MOVE_KIB) {
+		balloon_wait(req, before, value, config);
+		return;
+	}
+	finish(req, what, value, live, config);
+}
+
+static void exec_vcpus(struct rpc_req *req)
+{
+	exec_change(req, VCPUS);
+}
+
+static void exec_memory(struct rpc_req *req)
+{
+	exec_change(req, MEMORY);
+}
+
+static const struct param_spec vcpus_params[] = {
+	{"name", P_NAME, true, 0, 0},
+	{"vcpus", P_INT, true, 1, 512},
+	{"live", P_BOOL, false, 0, 0},
+	{"config", P_BOOL, false, 0, 0},
+	{NULL, 0, false, 0, 0},
+};
+
+const struct op_entry op_vm_set_vcpus = {
+	.method = "vm.set_vcpus",
+	.params = vcpus_params,
+	.perm = OP_WRITE,
+	.target = "name",
+	.exec = exec_vcpus,
+};
+
+static const struct param_spec memory_params[] = {
+	{"name", P_NAME, true, 0, 0},
+	{"memory", P_INT, true, 1, 1LL << 30},
+	{"live", P_BOOL, false, 0, 0},
+	{"config", P_BOOL, false, 0, 0},
+	{NULL, 0, false, 0, 0},
+};
+
+const struct op_entry op_vm_set_memory = {
+	.method = "vm.set_memory",
+	.params = memory_params,
+	.perm = OP_WRITE,
+	.target = "name",
+	.exec = exec_memory,
+};

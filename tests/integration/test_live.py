@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""vm.set_vcpus and vm.set_memory against the sim backend: the running domain (what the
+backend reports) and the stored definition (what vm.config prints, what the next boot gets),
+live / config / both, and every refusal changing nothing. The libxl half is tested on real Xen
+(tests/xen/scenarios/66-vmd-live.sh).
+
+    /usr/bin/python3 tests/integration/test_live.py --vmd build/daemon/vmd [-v] [Class.test]
+"""
+
+import vmdtest
+from vmdtest import VmdTestCase
+from vmdclient import BAD_STATE, INVALID_PARAMS
+
+NOT_FOUND = 1
+
+
+class LiveCase(VmdTestCase):
+
+    def guest(self, name, **kw):
+        cfg = dict(vcpus=1, maxvcpus=4, memory=256, maxmem=512)
+        cfg.update(kw)
+        return self.create(name, **cfg)
+
+    def dom(self, name):
+        return [d for d in self.sim_domains() if d["name"] == name][0]
+
+    def text(self, name):
+        return self.c.call("vm.config", {"name": name})["xlcfg"]
+
+    def key(self, name, key):
+        for line in self.text(name).splitlines():
+            k, _, v = line.partition("=")
+            if k.strip() == key:
+                return v.strip()
+        return None
+
+
+class TestVcpus(LiveCase):
+
+    def test_both_by_default(self):
+        self.guest("v1")
+        r = self.c.call("vm.set_vcpus", {"name": "v1", "vcpus": 3})
+        self.assertEqual(r, {"name": "v1", "vcpus": 3, "live": True, "config": True})
+        self.assertEqual(self.dom("v1")["vcpus"], 3)
+        self.assertEqual(self.info("v1")["vcpus_online"], 3)
+        self.assertEqual(self.key("v1", "vcpus"), "3")
+        self.assertEqual(self.info("v1")["vcpus"], 3)
+
+    def test_live_only_and_config_only(self):
+        self.guest("v2")
+        self.c.call("vm.set_vcpus", {"name": "v2", "vcpus": 2, "live": True, "config": False})
+        self.assertEqual(self.dom("v2")["vcpus"], 2)
+        self.assertEqual(self.key("v2", "vcpus"), "1")
+        self.c.call("vm.set_vcpus", {"name": "v2", "vcpus": 4, "live": False, "config": True})
+        self.assertEqual(self.dom("v2")["vcpus"], 2)
+        self.assertEqual(self.key("v2", "vcpus"), "4")
+        # the next boot has the definition's
+        self.c.call("vm.destroy", {"name": "v2"})
+        self.c.call("vm.start", {"name": "v2"})
+        self.assertEqual(self.dom("v2")["vcpus"], 4)
+
+    def test_stopped_guest_changes_its_definition(self):
+        self.define("v3", vcpus=1, maxvcpus=2)
+        r = self.c.call("vm.set_vcpus", {"name": "v3", "vcpus": 2})
+        self.assertEqual((r["live"], r["config"]), (False, True))
+        self.assertEqual(self.key("v3", "vcpus"), "2")
+        self.assertCallFails(BAD_STATE, "vm.set_vcpus", {"name": "v3", "vcpus": 1, "live": True})
+        self.assertEqual(self.key("v3", "vcpus"), "2")
+
+    def test_refusals_change_nothing(self):
+        self.guest("v4")
+        before = self.text("v4")
+        self.assertCallFails(INVALID_PARAMS, "vm.set_vcpus", {"name": "v4", "vcpus": 5},
+                             data={"param": "vcpus"})
+        self.assertCallFails(INVALID_PARAMS, "vm.set_vcpus",
+                             {"name": "v4", "vcpus": 2, "live": False, "config": False})
+        self.assertCallFails(INVALID_PARAMS, "vm.set_vcpus", {"name": "v4", "vcpus": 0})
+        self.assertCallFails(NOT_FOUND, "vm.set_vcpus", {"name": "nosuch", "vcpus": 1})
+        self.assertEqual(self.text("v4"), before)
+        self.assertEqual(self.dom("v4")["vcpus"], 1)
+
+    def test_live_limit_is_the_domains(self):
+        # no maxvcpus in the text: the definition may grow, the running domain may not
+        self.create("v5", vcpus=2)
+        self.assertCallFails(INVALID_PARAMS, "vm.set_vcpus", {"name": "v5", "vcpus": 3})
+        self.assertEqual(self.key("v5", "vcpus"), "2")
+        self.c.call("vm.set_vcpus", {"name": "v5", "vcpus": 3, "live": False})
+        self.assertEqual(self.key("v5", "vcpus"), "3")
+        self.c.call("vm.set_vcpus", {"name": "v5", "vcpus": 1})
+        self.assertEqual(self.dom("v5")["vcpus"], 1)
+
+
+class TestMemory(LiveCase):
+
+    def test_both_by_default(self):
+        self.guest("m1")
+        r = self.c.call("vm.set_memory", {"name": "m1", "memory": 384})
+        self.assertEqual(r, {"name": "m1", "memory": 384, "live": True, "config": True})
+        self.assertEqual(self.dom("m1")["memory_kib"], 384 * 1024)
+        self.assertEqual(self.info("m1")["memory_actual_kib"], 384 * 1024)
+        self.assertEqual(self.key("m1", "memory"), "384")
+        self.c.call("vm.set_memory", {"name": "m1", "memory": 128, "config": False})
+        self.assertEqual(self.dom("m1")["memory_kib"], 128 * 1024)
+        self.assertEqual(self.key("m1", "memory"), "384")
+
+    def test_over_maxmem_and_too_little(self):
+        self.guest("m2")
+        self.assertCallFails(INVALID_PARAMS, "vm.set_memory", {"name": "m2", "memory": 513},
+                             data={"param": "memory"})
+        self.assertCallFails(INVALID_PARAMS, "vm.set_memory", {"name": "m2", "memory": 8})
+        self.assertEqual(self.dom("m2")["memory_kib"], 256 * 1024)
+        self.assertEqual(self.key("m2", "memory"), "256")
+
+    def test_no_balloon_driver(self):
+        self.guest("m3")
+        self.c.call("sim.inject", {"fault": "no-balloon", "name": "m3"})
+        err = self.assertCallFails(BAD_STATE, "vm.set_memory", {"name": "m3", "memory": 128})
+        self.assertIn("balloon", err.message)
+        self.assertEqual(self.dom("m3")["memory_kib"], 256 * 1024)
+        self.assertEqual(self.key("m3", "memory"), "256")  # nothing changed
+        # the definition alone can still change
+        self.c.call("vm.set_memory", {"name": "m3", "memory": 128, "live": False})
+        self.assertEqual(self.key("m3", "memory"), "128")
+
+    def test_definition_survives_a_restart(self):
+        self.guest("m4")
+        self.c.call("vm.set_memory", {"name": "m4", "memory": 300})
+        self.d.stop()
+        self.d.start()
+        self.c = self.connect()
+        self.assertEqual(self.key("m4", "memory"), "300")
+        self.assertEqual(self.info("m4")["memory"], 300)
+
+
+if __name__ == "__main__":
+    vmdtest.main()

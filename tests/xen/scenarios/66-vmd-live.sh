@@ -1,0 +1,119 @@
+# 66-vmd-live: `vmctl vcpu-set` and `vmctl mem-set` on a running PV guest on real Xen (libxl's
+# libxl_set_vcpuonline and libxl_set_memory_target, as xl vcpu-set / xl mem-set): the guest
+# (role=resources) says which CPUs it has online and its MemTotal whenever they change, and
+# xl, the reference, shows the same domain; vCPUs 1 -> 2 -> 1 (two vCPUs of dom0's one CPU),
+# memory 192 -> 128 -> 192 MiB through the guest's balloon; over maxvcpus or maxmem refused
+# with nothing changed; --config alone changes the next boot only.
+# budget: 240
+need vmd vmctl || return 0
+if grep -q 'built without libxl' "$(command -v vmd)"; then
+    skip all "vmd built without the libxl backend"
+    return 0
+fi
+G=vmdt-live
+VMD_STATE_DIR=$STATE/vmd-$SCENARIO
+cat > /tmp/$G.cfg <<CFGEOF
+name = "$G"
+type = "pv"
+memory = 192
+maxmem = 192
+vcpus = 1
+maxvcpus = 2
+kernel = "$VT/guest/vmlinux"
+ramdisk = "$VT/guest/initrd.gz"
+extra = "console=hvc0 vmdtest.role=resources vmdtest.tag=$G"
+CFGEOF
+
+last() {  # MARKER: the last value the guest said for it
+    tr -d '\r' < "$(console_log $G)" | sed -n "s/^VMDTEST-$1 //p" | tail -n 1
+}
+# xl's view: the vCPUs online (the third state letter is p for an offline one), the memory (MiB).
+xl_online() { xl vcpu-list $G | awk 'NR > 1 && substr($5, 3, 1) != "p" { n++ } END { print n + 0 }'; }
+xl_mem() { xl list $G | awk 'NR == 2 { print $3 }'; }
+until_said() {  # MARKER VALUE [SECONDS]
+    local end=$((SECONDS + ${3:-60}))
+    until [ "$(last "$1")" = "$2" ]; do
+        [ $SECONDS -ge $end ] && { echo "the guest says $1 $(last "$1"), not $2"; tail -n 5 "$(console_log $G)"; return 1; }
+        sleep 0.5
+    done
+    echo "guest: $1 $2"
+}
+until_mem_below() {  # KB [SECONDS]: MemTotal under KB (the balloon gave memory back)
+    local end=$((SECONDS + ${2:-60}))
+    until [ "$(last MEM)" -lt "$1" ]; do
+        [ $SECONDS -ge $end ] && { echo "MemTotal stays $(last MEM) kB"; return 1; }
+        sleep 0.5
+    done
+    echo "guest: MemTotal $(last MEM) kB"
+}
+
+create() {
+    rm -f "$CONSOLE_DIR"/guest-$G*.log
+    vmctl create /tmp/$G.cfg
+    wait_vm_state $G running 5
+    until_said CPUS 0 120
+    MEM0=$(last MEM)
+    echo "$MEM0" > "$STATE/$G.mem0"
+    echo "boot: MemTotal $MEM0 kB, xl: $(xl_mem) MiB, vCPUs online $(xl_online)"
+}
+
+vcpus() {
+    vmctl vcpu-set $G 2
+    until_said CPUS 0-1
+    [ "$(xl_online)" = 2 ] || { xl vcpu-list $G; return 1; }
+    [ "$(vm_field $G vcpus_online)" = 2 ]
+    vmctl config $G | grep -q '^vcpus = 2$'
+    vmctl vcpu-set $G 1
+    until_said CPUS 0
+    [ "$(xl_online)" = 1 ] || { xl vcpu-list $G; return 1; }
+    # over maxvcpus: refused, nothing changed
+    local rc=0
+    vmctl vcpu-set $G 3 2> /tmp/$G.err || rc=$?
+    cat /tmp/$G.err
+    [ "$rc" = 2 ] && grep -q maxvcpus /tmp/$G.err
+    [ "$(xl_online)" = 1 ]
+    vmctl config $G | grep -q '^vcpus = 1$'
+}
+
+memory() {
+    local mem0 rc=0
+    mem0=$(cat "$STATE/$G.mem0")
+    vmctl mem-set $G 128
+    until_mem_below "$((mem0 - 40000))"
+    retry 30 sh -c "[ \"\$(xl list $G | awk 'NR == 2 { print \$3 }')\" -le 130 ]"
+    echo "xl: $(xl_mem) MiB"
+    vmctl config $G | grep -q '^memory = 128$'
+    vmctl mem-set $G 192 --live
+    local end=$((SECONDS + 60))
+    until [ "$(last MEM)" -gt "$((mem0 - 8000))" ]; do
+        [ $SECONDS -ge $end ] && { echo "MemTotal stays $(last MEM) kB"; return 1; }
+        sleep 0.5
+    done
+    echo "guest: MemTotal $(last MEM) kB again; xl: $(xl_mem) MiB"
+    vmctl config $G | grep -q '^memory = 128$'  # --live: the definition keeps its own
+    vmctl mem-set $G 256 2> /tmp/$G.err || rc=$?
+    cat /tmp/$G.err
+    [ "$rc" = 2 ] && grep -q maxmem /tmp/$G.err
+}
+
+# --config alone: the running guest keeps what it has, the next boot has the new value.
+config_only() {
+    vmctl vcpu-set $G 2 --config
+    vmctl mem-set $G 192 --config
+    sleep 2
+    [ "$(last CPUS)" = 0 ] && [ "$(xl_online)" = 1 ]
+    vmctl destroy $G
+    rm -f "$(console_log $G)"
+    vmctl start $G
+    until_said CPUS 0-1 120
+    [ "$(xl_online)" = 2 ]
+    vmctl destroy $G
+    vmctl remove $G
+}
+
+step vmd-up vmd_up
+step -t 150 create create
+step -t 90 vcpus vcpus
+step -t 120 memory memory
+step -t 150 config-only config_only
+show_vmd_log
