@@ -333,6 +333,36 @@ json_t *params_mem_set(const struct args *a)
 	return params_set(a, "memory", true);
 }
 
+json_t *params_sched_set(const struct args *a)
+{
+	static const char *const keys[] = { "weight", "cap" };
+	json_t *p = params_name(a);
+
+	if (!p)
+		return NULL;
+	for (size_t i = 0; i < 2; i++) {
+		const char *v = cmd_value(a, keys[i]);
+		char *end;
+		long n;
+
+		if (!v)
+			continue;
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (errno || end == v || *end || n < 0 || n > 65535) {
+			cmd_usage_error(a, "--%s: not a number: %s", keys[i], v);
+			json_decref(p);
+			return NULL;
+		}
+		json_object_set_new(p, keys[i], json_integer(n));
+	}
+	if (cmd_flag(a, "live") || cmd_flag(a, "config")) {
+		json_object_set_new(p, "live", json_boolean(cmd_flag(a, "live")));
+		json_object_set_new(p, "config", json_boolean(cmd_flag(a, "config")));
+	}
+	return p;
+}
+
 json_t *params_start(const struct args *a)
 {
 	json_t *p = params_name(a);

@@ -24,6 +24,7 @@ json_t *params_migrate(const struct args *a);
 json_t *params_start(const struct args *a);
 json_t *params_vcpu_set(const struct args *a);
 json_t *params_mem_set(const struct args *a);
+json_t *params_sched_set(const struct args *a);
 json_t *params_save(const struct args *a);
 json_t *params_restore(const struct args *a);
 json_t *params_install(const struct args *a);

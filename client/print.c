@@ -303,6 +303,26 @@ int print_set(const struct args *a, json_t *result)
 	return VMCTL_EXIT_OK;
 }
 
+int print_sched_set(const struct args *a, json_t *result)
+{
+	const char *name = get_str(result, "name");
+	json_t *w = json_object_get(result, "weight"), *c = json_object_get(result, "cap");
+	bool live = json_is_true(json_object_get(result, "live"));
+
+	if (!name)
+		return util_malformed("no name");
+	printf("%s:", name);
+	if (json_is_integer(w))
+		printf(" weight %" JSON_INTEGER_FORMAT, json_integer_value(w));
+	if (json_is_integer(c))
+		printf("%s cap %" JSON_INTEGER_FORMAT "%%", json_is_integer(w) ? "," : "",
+		       json_integer_value(c));
+	printf(" (%s)\n", live && json_is_true(json_object_get(result, "config"))
+				  ? "running and definition"
+			  : live ? "running only" : "definition: from the next boot");
+	return VMCTL_EXIT_OK;
+}
+
 /* start and restore: a restore says where from. */
 int print_restored(const struct args *a, json_t *vm)
 {

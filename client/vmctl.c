@@ -133,6 +133,12 @@ static const struct cmd cmds[] = {
 	  .help = "set the memory target (MiB, or 512M, 2G; up to maxmem) of the running guest "
 		  "and its definition (--live / --config: one of them)",
 	  .parse = params_mem_set, .print = print_set },
+	{ .verb = "sched-set", .method = "vm.set_sched", .usage = "NAME", .min_args = 1,
+	  .max_args = 1,
+	  .flags = { { "weight", "W" }, { "cap", "PCT" }, { "live", NULL }, { "config", NULL } },
+	  .help = "set the scheduler weight (1-65535) and cap (% of a CPU, 0: none) of the running "
+		  "guest and its definition (--live / --config: one of them)",
+	  .parse = params_sched_set, .print = print_sched_set },
 	{ .verb = "install", .method = "vm.install",
 	  .usage = "NAME (--iso FILE | --kernel FILE --initrd FILE)", .min_args = 1, .max_args = 1,
 	  .flags = { { "iso", "FILE" }, { "type", "pv|hvm" }, { "kernel", "FILE" },

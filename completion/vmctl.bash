@@ -27,8 +27,8 @@ _vmctl()
 	_init_completion || return
 
 	local commands="create define start shutdown reboot destroy pause unpause list info
-		remove config console autostart clone migrate save restore vcpu-set mem-set disk install
-		events version proxy help"
+		remove config console autostart clone migrate save restore vcpu-set mem-set sched-set
+		disk install events version proxy help"
 	local i cmd="" _vmctl_socket="" _vmctl_host=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
@@ -61,7 +61,7 @@ _vmctl()
 		mapfile -t COMPREPLY < <(compgen -W "${hosts[*]/#/ssh://}" -- "$cur")
 		return
 		;;
-	--timeout | --disk-size | --memory | --vcpus | --extra | --bridge)
+	--timeout | --disk-size | --memory | --vcpus | --extra | --bridge | --weight | --cap)
 		return
 		;;
 	--iso | --kernel | --initrd | --disk | --disk-dir)
@@ -90,7 +90,7 @@ _vmctl()
 		[[ ${words[i]} == -* ]] || ((nargs++))
 		case ${words[i]} in
 		--timeout | --disk-size | --memory | --vcpus | --extra | --bridge | --iso | \
-			--kernel | --initrd | --disk | --disk-dir | --type) ((i++)) ;;
+			--kernel | --initrd | --disk | --disk-dir | --type | --weight | --cap) ((i++)) ;;
 		esac
 	done
 
@@ -108,6 +108,7 @@ _vmctl()
 	save) flags="--keep-running" ;;
 	restore) flags="--paused" ;;
 	vcpu-set | mem-set) flags="--live --config" ;;
+	sched-set) flags="--weight --cap --live --config" ;;
 	install) flags="--iso --type --kernel --initrd --extra --disk-size --disk --memory --vcpus
 		--bridge --no-network --no-vnc --no-start" ;;
 	esac
@@ -136,7 +137,7 @@ _vmctl()
 			mapfile -t COMPREPLY < <(compgen -W "${hosts[*]/#/ssh://}" -- "$cur")
 		fi
 		;;
-	vcpu-set | mem-set)
+	vcpu-set | mem-set | sched-set)
 		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
 		;;
 	save)

@@ -180,6 +180,14 @@ int be_set_memory(struct backend *be, uint32_t domid, uint64_t kib, struct err *
 	return be->ops->set_memory(be, domid, kib, err);
 }
 
+int be_sched(struct backend *be, uint32_t domid, int weight, int cap, struct sched_info *out,
+	     struct err *err)
+{
+	if (!be->ops->sched)
+		return cannot_change(be, err);
+	return be->ops->sched(be, domid, weight, cap, out, err);
+}
+
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err)
 {
 	if (!be->ops->inject) {

@@ -96,6 +96,13 @@ struct console_info {
 typedef void backend_done_fn(void *arg, const struct err *err, uint32_t domid);
 typedef void backend_event_fn(void *arg, uint32_t domid, enum dom_event ev);
 
+/* A domain's scheduling (credit and credit2: a weight, and a cap in % of one CPU, 0: none). */
+struct sched_info {
+	char scheduler[16]; /* "credit2", "credit", ...; sim: "sim" */
+	int weight;
+	int cap;
+};
+
 struct backend_options {
 	const char *state_dir;       /* for backends that keep files (sim keeps its domains) */
 	uint64_t sim_memory_mib;     /* sim: host memory size */
@@ -171,6 +178,10 @@ struct backend_ops {
 	 */
 	int (*set_vcpus)(struct backend *be, uint32_t domid, int n, int *max, struct err *err);
 	int (*set_memory)(struct backend *be, uint32_t domid, uint64_t kib, struct err *err);
+	/* Sets weight and cap where they are >= 0 (NOT_SUPPORTED under a scheduler without
+	 * them), then reads them back into out. NULL when the backend cannot. */
+	int (*sched)(struct backend *be, uint32_t domid, int weight, int cap,
+		     struct sched_info *out, struct err *err);
 	/* Backend-specific test hook (sim: fault injection); NULL when unsupported. */
 	int (*inject)(struct backend *be, const char *fault, uint32_t domid, struct err *err);
 };
@@ -214,6 +225,8 @@ int be_migrate_receive(struct backend *be, const struct vm_config *cfg, const ch
 		       struct err *err);
 int be_set_vcpus(struct backend *be, uint32_t domid, int n, int *max, struct err *err);
 int be_set_memory(struct backend *be, uint32_t domid, uint64_t kib, struct err *err);
+int be_sched(struct backend *be, uint32_t domid, int weight, int cap, struct sched_info *out,
+	     struct err *err);
 int be_rename(struct backend *be, uint32_t domid, const char *name, struct err *err);
 /* -1 with err NOT_SUPPORTED when the backend has no test hook. */
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err);

@@ -69,5 +69,6 @@ extern const struct op_entry op_vm_save;
 extern const struct op_entry op_vm_restore;
 extern const struct op_entry op_vm_set_vcpus;
 extern const struct op_entry op_vm_set_memory;
+extern const struct op_entry op_vm_set_sched;
 
 #endif

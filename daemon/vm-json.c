@@ -86,10 +86,16 @@ json_t *vm_to_json(struct vm *vm, bool detail)
 	json_object_set_new(o, "disks", disks);
 	if (vm->domid >= 0) {
 		struct dom_info di = {0};
+		struct sched_info si = {{0}, 0, 0};
 		struct err err = {0};
 		if (be_info(vm->d->be, (uint32_t)vm->domid, &di, &err) == 0)
 			add_runtime(o, &di);
 		dom_info_finish(&di);
+		err_clear(&err);
+		if (be_sched(vm->d->be, (uint32_t)vm->domid, -1, -1, &si, &err) == 0)
+			json_object_set_new(o, "sched",
+					    json_pack("{s:s, s:i, s:i}", "scheduler", si.scheduler,
+						      "weight", si.weight, "cap", si.cap));
 		err_clear(&err);
 	}
 	if (vm_config_vnc(c)) {

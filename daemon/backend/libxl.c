@@ -1201,6 +1201,51 @@ static int xl_set_memory(struct backend *b, uint32_t domid, uint64_t kib, struct
 	return 0;
 }
 
+static int xl_sched(struct backend *b, uint32_t domid, int weight, int cap,
+		    struct sched_info *out, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	libxl_dominfo i;
+	if (live_domain(be, domid, &i, err) < 0)
+		return -1;
+	libxl_dominfo_dispose(&i);
+	libxl_domain_sched_params p;
+	libxl_domain_sched_params_init(&p);
+	int rc = libxl_domain_sched_params_get(be->ctx, domid, &p);
+	if (rc) {
+		set_libxl_error(err, rc, "reading domain %" PRIu32 "'s scheduling", domid);
+		libxl_domain_sched_params_dispose(&p);
+		return -1;
+	}
+	const char *name = libxl_scheduler_to_string(p.sched);
+	if (weight >= 0 || cap >= 0) {
+		if (p.sched != LIBXL_SCHEDULER_CREDIT && p.sched != LIBXL_SCHEDULER_CREDIT2) {
+			err_set(err, VMD_ERR_NOT_SUPPORTED, "the %s scheduler has no weight and cap",
+				name ? name : "host's");
+			libxl_domain_sched_params_dispose(&p);
+			return -1;
+		}
+		if (weight >= 0)
+			p.weight = weight;
+		if (cap >= 0)
+			p.cap = cap;
+		rc = libxl_domain_sched_params_set(be->ctx, domid, &p); /* as xl sched-credit2 */
+		if (rc == 0)
+			rc = libxl_domain_sched_params_get(be->ctx, domid, &p);
+		if (rc) {
+			set_libxl_error(err, rc, "setting domain %" PRIu32 "'s scheduling", domid);
+			libxl_domain_sched_params_dispose(&p);
+			return -1;
+		}
+		log_info("domain %" PRIu32 ": %s weight %d, cap %d", domid, name, p.weight, p.cap);
+	}
+	snprintf(out->scheduler, sizeof out->scheduler, "%s", name ? name : "unknown");
+	out->weight = p.weight;
+	out->cap = p.cap;
+	libxl_domain_sched_params_dispose(&p);
+	return 0;
+}
+
 static int xl_watch(struct backend *b, uint32_t domid, struct err *err)
 {
 	struct xl *be = (struct xl *)b;
@@ -1227,6 +1272,7 @@ const struct backend_ops backend_libxl = {
 	.rename = xl_rename,
 	.set_vcpus = xl_set_vcpus,
 	.set_memory = xl_set_memory,
+	.sched = xl_sched,
 	.shutdown = xl_shutdown,
 	.reboot = xl_reboot,
 	.destroy = xl_destroy,

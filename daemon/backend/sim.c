@@ -115,6 +115,7 @@ struct dom {
 	uint64_t maxmem_kib;
 	int vcpus;
 	int max_vcpus;             /* maxvcpus at the build */
+	int weight, cap;           /* its scheduling (credit2's defaults: 256, 0) */
 	bool no_balloon;           /* fault no-balloon: memory targets are refused */
 	uint64_t cpu_ns;      /* cpu time accumulated up to run_since */
 	double run_since;     /* monotonic time of the last state change */
@@ -1014,6 +1015,9 @@ static int sim_create(struct backend *b, const struct vm_config *cfg, const char
 	d->maxmem_kib = (maxmem > memory ? maxmem : memory) * 1024;
 	d->vcpus = vm_config_vcpus(cfg);
 	d->max_vcpus = vm_config_maxvcpus(cfg);
+	d->weight = cfg->dc.b_info.sched_params.weight > 0 ? cfg->dc.b_info.sched_params.weight
+							   : 256;
+	d->cap = cfg->dc.b_info.sched_params.cap > 0 ? cfg->dc.b_info.sched_params.cap : 0;
 	d->start_time = (uint64_t)now_wall();
 	d->record = xstrdup(record);
 	if (console_open(d, err) < 0 ||
@@ -1688,6 +1692,24 @@ static int sim_set_memory(struct backend *b, uint32_t domid, uint64_t kib, struc
 	return 0;
 }
 
+static int sim_sched(struct backend *b, uint32_t domid, int weight, int cap,
+		     struct sched_info *out, struct err *err)
+{
+	struct sim *be = (struct sim *)b;
+	struct dom *d = live_dom(be, domid, err);
+
+	if (!d)
+		return -1;
+	if (weight >= 0)
+		d->weight = weight;
+	if (cap >= 0)
+		d->cap = cap;
+	snprintf(out->scheduler, sizeof out->scheduler, "sim");
+	out->weight = d->weight ? d->weight : 256;
+	out->cap = d->cap;
+	return 0;
+}
+
 static int sim_rename(struct backend *b, uint32_t domid, const char *name, struct err *err)
 {
 	struct sim *be = (struct sim *)b;
@@ -1734,5 +1756,6 @@ const struct backend_ops backend_sim = {
 	.rename = sim_rename,
 	.set_vcpus = sim_set_vcpus,
 	.set_memory = sim_set_memory,
+	.sched = sim_sched,
 	.inject = sim_inject,
 };

@@ -1,9 +1,10 @@
 /*
- * vm.set_vcpus and vm.set_memory: a guest's online vCPUs and its memory target, changed in
- * the running domain (as xl vcpu-set / xl mem-set) and in the stored definition (the next
- * boot's), or in one of the two (live, config: both by default, as virsh does; a stopped
- * guest's change is its definition's). The live change goes first: a change that cannot be
- * made there is refused and changes nothing.
+ * vm.set_vcpus, vm.set_memory and vm.set_sched: a guest's online vCPUs, its memory target and
+ * its scheduler weight and cap, changed in the running domain (as xl vcpu-set, xl mem-set,
+ * xl sched-credit2) and in the stored definition (the next boot's), or in one of the two
+ * (live, config: both by default, as virsh does; a stopped guest's change is its
+ * definition's). The live change goes first: a change that cannot be made there is refused
+ * and changes nothing.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -257,6 +258,80 @@ static void exec_memory(struct rpc_req *req)
 {
 	exec_change(req, MEMORY);
 }
+
+/* vm.set_sched: weight and cap (xl.cfg's cpu_weight and cap), as xl sched-credit2 -w -c. */
+static void exec_sched(struct rpc_req *req)
+{
+	struct vm *vm = req->vm;
+	struct err err = {0};
+	bool live, config;
+	json_t *w = json_object_get(req->params, "weight");
+	json_t *c = json_object_get(req->params, "cap");
+	int weight = w ? (int)json_integer_value(w) : -1;
+	int cap = c ? (int)json_integer_value(c) : -1;
+	if (!w && !c) {
+		rpc_reply_error(req, VMD_ERR_INVALID_PARAMS, json_pack("{s:s}", "param", "weight"),
+				"nothing to change: give weight, cap or both");
+		return;
+	}
+	if (targets(req, &live, &config, &err) < 0) {
+		rpc_reply_err(req, &err);
+		return;
+	}
+	struct sched_info si = {{0}, weight, cap};
+	if (live && be_sched(vm->d->be, (uint32_t)vm->domid, weight, cap, &si, &err) < 0) {
+		if (err.code != VMD_ERR_NOT_SUPPORTED && err.code != VMD_ERR_INVALID_PARAMS)
+			err_add_str(&err, "name", vm->name);
+		rpc_reply_err(req, &err);
+		return;
+	}
+	if (config) {
+		const struct vm_config *cfg = vm_cfg(vm, &err);
+		struct vm_config next;
+		vm_config_init(&next);
+		if (!cfg || vm_config_copy(&next, cfg, &err) < 0 ||
+		    (weight >= 0 && vm_config_set_number(&next, "cpu_weight", weight, &err) < 0) ||
+		    (cap >= 0 && vm_config_set_number(&next, "cap", cap, &err) < 0) ||
+		    vm_replace_config(vm, &next, &err) < 0) {
+			vm_config_finish(&next);
+			if (err.code == VMD_ERR_IO)
+				err_add_str(&err, "name", vm->name);
+			rpc_reply_err(req, &err);
+			return;
+		}
+	}
+	log_info("%s: weight %d, cap %d%s%s", vm->name, si.weight, si.cap,
+		 live ? " (running)" : "", config ? " (definition)" : "");
+	json_t *r = json_pack("{s:s, s:b, s:b}", "name", vm->name, "live", live, "config", config);
+	if (live) {
+		json_object_set_new(r, "scheduler", json_string(si.scheduler));
+		json_object_set_new(r, "weight", json_integer(si.weight));
+		json_object_set_new(r, "cap", json_integer(si.cap));
+	} else {
+		if (weight >= 0)
+			json_object_set_new(r, "weight", json_integer(weight));
+		if (cap >= 0)
+			json_object_set_new(r, "cap", json_integer(cap));
+	}
+	rpc_reply_result(req, r);
+}
+
+static const struct param_spec sched_params[] = {
+	{"name", P_NAME, true, 0, 0},
+	{"weight", P_INT, false, 1, 65535},
+	{"cap", P_INT, false, 0, 51200},
+	{"live", P_BOOL, false, 0, 0},
+	{"config", P_BOOL, false, 0, 0},
+	{NULL, 0, false, 0, 0},
+};
+
+const struct op_entry op_vm_set_sched = {
+	.method = "vm.set_sched",
+	.params = sched_params,
+	.perm = OP_WRITE,
+	.target = "name",
+	.exec = exec_sched,
+};
 
 static const struct param_spec vcpus_params[] = {
 	{"name", P_NAME, true, 0, 0},

@@ -148,6 +148,7 @@ params_of() {
 	vm.save) echo '{"name":"g1","keep_running":true}' ;;
 	vm.set_vcpus) echo '{"name":"g1","vcpus":1}' ;;
 	vm.set_memory) echo '{"name":"g1","memory":64}' ;;
+	vm.set_sched) echo '{"name":"g1","weight":512}' ;;
 	vm.restore) echo "{\"file\":\"$T/images/none.save\"}" ;;
 	vm.migrate_incoming) echo "{\"xlcfg\":\"name = 'm1'\",\"hypervisor\":\"sim\",\"backend\":\"sim\",\"disks\":[]}" ;;
 	vm.install) echo "{\"name\":\"i1\",\"kernel\":\"$T/images/kernel\",\"initrd\":\"$T/images/kernel\",\"disk\":\"$T/images/i1.img\",\"disk_size\":\"64M\"}" ;;

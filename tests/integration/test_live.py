@@ -132,5 +132,31 @@ class TestMemory(LiveCase):
         self.assertEqual(self.info("m4")["memory"], 300)
 
 
+class TestSched(LiveCase):
+
+    def test_weight_and_cap(self):
+        self.guest("s1")
+        r = self.c.call("vm.set_sched", {"name": "s1", "weight": 512, "cap": 50})
+        self.assertEqual((r["weight"], r["cap"], r["live"], r["config"]), (512, 50, True, True))
+        self.assertEqual(self.info("s1")["sched"], {"scheduler": "sim", "weight": 512, "cap": 50})
+        self.assertEqual((self.key("s1", "cpu_weight"), self.key("s1", "cap")), ("512", "50"))
+        self.c.call("vm.set_sched", {"name": "s1", "cap": 0, "config": False})
+        self.assertEqual(self.info("s1")["sched"]["cap"], 0)
+        self.assertEqual(self.key("s1", "cap"), "50")
+        # the next boot has the definition's
+        self.c.call("vm.destroy", {"name": "s1"})
+        self.c.call("vm.start", {"name": "s1"})
+        self.assertEqual(self.info("s1")["sched"], {"scheduler": "sim", "weight": 512, "cap": 50})
+
+    def test_refusals(self):
+        self.guest("s2")
+        self.assertCallFails(INVALID_PARAMS, "vm.set_sched", {"name": "s2"})
+        self.assertCallFails(INVALID_PARAMS, "vm.set_sched", {"name": "s2", "weight": 0})
+        self.c.call("vm.destroy", {"name": "s2"})
+        self.assertCallFails(BAD_STATE, "vm.set_sched", {"name": "s2", "weight": 9, "live": True})
+        self.assertIsNone(self.key("s2", "cpu_weight"))
+        self.assertNotIn("sched", self.info("s2"))
+
+
 if __name__ == "__main__":
     vmdtest.main()

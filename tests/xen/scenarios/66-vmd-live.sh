@@ -3,7 +3,8 @@
 # (role=resources) says which CPUs it has online and its MemTotal whenever they change, and
 # xl, the reference, shows the same domain; vCPUs 1 -> 2 -> 1 (two vCPUs of dom0's one CPU),
 # memory 192 -> 128 -> 192 MiB through the guest's balloon; over maxvcpus or maxmem refused
-# with nothing changed; --config alone changes the next boot only.
+# with nothing changed; weight and cap as xl sched-credit2 shows them; --config alone changes
+# the next boot only (2 vCPUs, weight 512, cap 50).
 # budget: 240
 need vmd vmctl || return 0
 if grep -q 'built without libxl' "$(command -v vmd)"; then
@@ -96,6 +97,23 @@ memory() {
     [ "$rc" = 2 ] && grep -q maxmem /tmp/$G.err
 }
 
+# Weight and cap: what xl sched-credit2 (or sched-credit) shows for the domain is what vmd set.
+sched() {
+    local sched xs
+    sched=$(xl info | sed -n 's/^xen_scheduler *: *//p')
+    echo "scheduler: $sched"
+    case $sched in credit2 | credit) ;; *) echo "no weight and cap under $sched"; return 1 ;; esac
+    xs() { xl sched-$sched -d $G | awk -v g=$G '$1 == g { print $3, $4 }'; }
+    echo "before: $(xs)"
+    vmctl sched-set $G --weight 512 --cap 50
+    [ "$(xs)" = "512 50" ] || { xl sched-$sched -d $G; return 1; }
+    vmctl -j info $G | grep -q '"sched":{"scheduler":"'"$sched"'","weight":512,"cap":50}'
+    vmctl config $G | grep -q '^cpu_weight = 512$'
+    vmctl sched-set $G --cap 0 --live
+    [ "$(xs)" = "512 0" ] || { xl sched-$sched -d $G; return 1; }
+    vmctl config $G | grep -q '^cap = 50$'
+}
+
 # --config alone: the running guest keeps what it has, the next boot has the new value.
 config_only() {
     vmctl vcpu-set $G 2 --config
@@ -107,6 +125,7 @@ config_only() {
     vmctl start $G
     until_said CPUS 0-1 120
     [ "$(xl_online)" = 2 ]
+    vmctl -j info $G | grep -q '"weight":512,"cap":50}'
     vmctl destroy $G
     vmctl remove $G
 }
@@ -115,5 +134,6 @@ step vmd-up vmd_up
 step -t 150 create create
 step -t 90 vcpus vcpus
 step -t 120 memory memory
+step -t 60 sched sched
 step -t 150 config-only config_only
 show_vmd_log
