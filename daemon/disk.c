@@ -13,7 +13,6 @@
 #include <linux/fs.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -564,7 +563,6 @@ static void sysprep_reason(char *tail, struct err *err, const char *prefix)
 int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size_t n,
 		 const char *hostname, const atomic_bool *cancel, struct err *err)
 {
-	extern char **environ;
 	const char **argv = xcalloc(4 * n + 12, sizeof *argv);
 	size_t a = 0;
 	argv[a++] = prog;
@@ -589,27 +587,10 @@ int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size
 		free(argv);
 		return -1;
 	}
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 2);
-	posix_spawnattr_init(&at);
-	/* Workers block every signal and the daemon ignores SIGPIPE: the tool gets neither.
-	 * Its own process group lets a cancel stop it together with the qemu it runs. */
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-					      POSIX_SPAWN_SETPGROUP);
+	/* Its own process group lets a cancel stop it together with the qemu it runs. */
 	pid_t pid;
-	int e = posix_spawn(&pid, prog, &fa, &at, (char *const *)argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	int fds[3] = {-1, out[1], out[1]};
+	int e = spawn_child(prog, (char *const *)argv, false, fds, &pid);
 	free(argv);
 	close(out[1]);
 	if (e) {

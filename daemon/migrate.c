@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,7 +202,6 @@ static const char *ssh_said(struct migration *m)
 
 static int ssh_spawn(struct migration *m, const struct ssh_target *t, struct err *err)
 {
-	extern char **environ;
 	const struct vmd_conf *conf = conf_active();
 	struct ssh_opts o = {
 		.command = conf ? conf->ssh_command : NULL,
@@ -230,24 +228,8 @@ static int ssh_spawn(struct migration *m, const struct ssh_target *t, struct err
 		ssh_argv_free(argv);
 		return -1;
 	}
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
-	posix_spawnattr_init(&at);
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-					      POSIX_SPAWN_SETPGROUP);
-	int e = posix_spawnp(&m->ssh_pid, argv[0], &fa, &at, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	int fds[3] = {sv[1], sv[1], ep[1]};
+	int e = spawn_child(argv[0], argv, true, fds, &m->ssh_pid);
 	ssh_argv_free(argv);
 	close(sv[1]);
 	close(ep[1]);

@@ -6,6 +6,7 @@
 #define VMD_UTIL_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,13 @@ char *read_file(const char *path, size_t max, size_t *len_out);
 char *read_file_at(int dfd, const char *path, size_t max, size_t *len_out, struct stat *st_out);
 /* mkdir -p with mode for each created level. 0 / -1 with errno. */
 int mkdir_p(const char *path, unsigned mode);
+
+/* Runs prog with argv (search: prog looked up in PATH) in a process group of its own (kill
+ * -pid stops what it runs too), with no signal blocked and every one at its default (the
+ * daemon's workers block them all, and the daemon ignores SIGPIPE), fds 0, 1, 2 being
+ * fds[0..2] (-1: /dev/null). 0 with *pid, or an errno value. */
+int spawn_child(const char *prog, char *const argv[], bool search, const int fds[3],
+		pid_t *pid);
 
 /* Monotonic and wall clocks in seconds. */
 double now_monotonic(void);
