@@ -363,6 +363,32 @@ json_t *params_sched_set(const struct args *a)
 	return p;
 }
 
+/* block-attach NAME SPEC, block-detach NAME VDEV: the second word as given. */
+static json_t *params_block(const struct args *a, const char *key)
+{
+	json_t *p = params_name(a);
+
+	if (!p || !set_str(a, p, key, a->pos[1])) {
+		json_decref(p);
+		return NULL;
+	}
+	if (cmd_flag(a, "live") || cmd_flag(a, "config")) {
+		json_object_set_new(p, "live", json_boolean(cmd_flag(a, "live")));
+		json_object_set_new(p, "config", json_boolean(cmd_flag(a, "config")));
+	}
+	return p;
+}
+
+json_t *params_block_attach(const struct args *a)
+{
+	return params_block(a, "disk");
+}
+
+json_t *params_block_detach(const struct args *a)
+{
+	return params_block(a, "vdev");
+}
+
 json_t *params_start(const struct args *a)
 {
 	json_t *p = params_name(a);

@@ -323,6 +323,21 @@ int print_sched_set(const struct args *a, json_t *result)
 	return VMCTL_EXIT_OK;
 }
 
+int print_block(const struct args *a, json_t *result)
+{
+	const char *name = get_str(result, "name"), *vdev = get_str(result, "vdev");
+	bool live = json_is_true(json_object_get(result, "live"));
+	bool config = json_is_true(json_object_get(result, "config"));
+
+	if (!name || !vdev)
+		return util_malformed("no name or vdev");
+	printf("%s: %s %s (%s)\n", name, a->cmd->done, vdev,
+	       live && config ? "running and definition"
+	       : live	      ? "running only"
+			      : "definition: from the next boot");
+	return VMCTL_EXIT_OK;
+}
+
 /* start and restore: a restore says where from. */
 int print_restored(const struct args *a, json_t *vm)
 {

@@ -25,6 +25,7 @@ int print_migrate(const struct args *a, json_t *result);
 int print_save(const struct args *a, json_t *result);
 int print_set(const struct args *a, json_t *result);
 int print_sched_set(const struct args *a, json_t *result);
+int print_block(const struct args *a, json_t *result);
 int print_restored(const struct args *a, json_t *vm);
 int print_install(const struct args *a, json_t *result);
 int print_disk_create(const struct args *a, json_t *result);

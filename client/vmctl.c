@@ -139,6 +139,17 @@ static const struct cmd cmds[] = {
 	  .help = "set the scheduler weight (1-65535) and cap (% of a CPU, 0: none) of the running "
 		  "guest and its definition (--live / --config: one of them)",
 	  .parse = params_sched_set, .print = print_sched_set },
+	{ .verb = "block-attach", .method = "vm.attach_disk", .usage = "NAME SPEC",
+	  .min_args = 2, .max_args = 2,
+	  .flags = { { "live", NULL }, { "config", NULL } },
+	  .help = "hot-plug a disk (an xl.cfg disk spec: 'format=raw, vdev=xvdb, target=IMG') into "
+		  "the running guest and its definition (--live / --config: one of them)",
+	  .parse = params_block_attach, .print = print_block, .done = "attached" },
+	{ .verb = "block-detach", .method = "vm.detach_disk", .usage = "NAME VDEV",
+	  .min_args = 2, .max_args = 2,
+	  .flags = { { "live", NULL }, { "config", NULL } },
+	  .help = "unplug a disk (not the boot disk) from the running guest and its definition",
+	  .parse = params_block_detach, .print = print_block, .done = "detached" },
 	{ .verb = "install", .method = "vm.install",
 	  .usage = "NAME (--iso FILE | --kernel FILE --initrd FILE)", .min_args = 1, .max_args = 1,
 	  .flags = { { "iso", "FILE" }, { "type", "pv|hvm" }, { "kernel", "FILE" },

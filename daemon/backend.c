@@ -188,6 +188,22 @@ int be_sched(struct backend *be, uint32_t domid, int weight, int cap, struct sch
 	return be->ops->sched(be, domid, weight, cap, out, err);
 }
 
+int be_disk_attach(struct backend *be, uint32_t domid, const libxl_device_disk *disk,
+		   backend_done_fn *done, void *arg, struct err *err)
+{
+	if (!be->ops->disk_attach)
+		return cannot_change(be, err);
+	return be->ops->disk_attach(be, domid, disk, done, arg, err);
+}
+
+int be_disk_detach(struct backend *be, uint32_t domid, const char *vdev, backend_done_fn *done,
+		   void *arg, struct err *err)
+{
+	if (!be->ops->disk_detach)
+		return cannot_change(be, err);
+	return be->ops->disk_detach(be, domid, vdev, done, arg, err);
+}
+
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err)
 {
 	if (!be->ops->inject) {

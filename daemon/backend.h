@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libxl.h> /* libxl_device_disk: the meaning of a disk, for hot-plugs */
+
 #include "err.h"
 
 struct event_base;
@@ -182,6 +184,13 @@ struct backend_ops {
 	 * them), then reads them back into out. NULL when the backend cannot. */
 	int (*sched)(struct backend *be, uint32_t domid, int weight, int cap,
 		     struct sched_info *out, struct err *err);
+	/* Hot-plugs disk into a running domain (its backend and frontend connected when done),
+	 * or unplugs the disk at vdev (EXISTS / NOT_FOUND at once when vdev is taken / free).
+	 * NULL when the backend cannot. */
+	int (*disk_attach)(struct backend *be, uint32_t domid, const libxl_device_disk *disk,
+			   backend_done_fn *done, void *arg, struct err *err);
+	int (*disk_detach)(struct backend *be, uint32_t domid, const char *vdev,
+			   backend_done_fn *done, void *arg, struct err *err);
 	/* Backend-specific test hook (sim: fault injection); NULL when unsupported. */
 	int (*inject)(struct backend *be, const char *fault, uint32_t domid, struct err *err);
 };
@@ -227,6 +236,10 @@ int be_set_vcpus(struct backend *be, uint32_t domid, int n, int *max, struct err
 int be_set_memory(struct backend *be, uint32_t domid, uint64_t kib, struct err *err);
 int be_sched(struct backend *be, uint32_t domid, int weight, int cap, struct sched_info *out,
 	     struct err *err);
+int be_disk_attach(struct backend *be, uint32_t domid, const libxl_device_disk *disk,
+		   backend_done_fn *done, void *arg, struct err *err);
+int be_disk_detach(struct backend *be, uint32_t domid, const char *vdev, backend_done_fn *done,
+		   void *arg, struct err *err);
 int be_rename(struct backend *be, uint32_t domid, const char *name, struct err *err);
 /* -1 with err NOT_SUPPORTED when the backend has no test hook. */
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err);

@@ -18,7 +18,8 @@ static const struct op_entry *const entries[] = {
 	&op_events_subscribe, &op_sim_inject,
 	&op_vm_clone, &op_disk_create, &op_job_cancel, &op_vm_install,
 	&op_vm_migrate, &op_vm_migrate_incoming, &op_vm_save, &op_vm_restore,
-	&op_vm_set_vcpus, &op_vm_set_memory, &op_vm_set_sched,
+	&op_vm_set_vcpus, &op_vm_set_memory, &op_vm_set_sched, &op_vm_attach_disk,
+	&op_vm_detach_disk,
 };
 
 const struct rpc_table ops_table = {
@@ -109,4 +110,31 @@ void ops_vm_when_done(struct rpc_req *req,
 	struct err err = {0};
 	if (fn(req->vm, when_done, req, &err) < 0)
 		rpc_reply_err(req, &err);
+}
+
+int ops_live_config(struct rpc_req *req, bool *live, bool *config, struct err *err)
+{
+	struct vm *vm = req->vm;
+	bool running = vm->state == VM_RUNNING || vm->state == VM_PAUSED;
+	json_t *l = json_object_get(req->params, "live");
+	json_t *c = json_object_get(req->params, "config");
+	*live = l ? json_is_true(l) : running;
+	*config = c ? json_is_true(c) : true;
+	if (!*live && !*config) {
+		err_set(err, VMD_ERR_INVALID_PARAMS, "nothing to change: live and config are both "
+			"false");
+		err_add_str(err, "param", "live");
+		return -1;
+	}
+	if (vm_busy(vm)) {
+		vm_refuse(vm, err, VMD_ERR_BUSY, "guest '%s' is %s", vm->name,
+			  vm_state_name(vm->state));
+		return -1;
+	}
+	if (*live && !running) {
+		vm_refuse(vm, err, VMD_ERR_BAD_STATE, "guest '%s' is %s: only its definition can "
+			  "change (config)", vm->name, vm_state_name(vm->state));
+		return -1;
+	}
+	return 0;
 }

@@ -39,6 +39,10 @@ void ops_vm_now(struct rpc_req *req, int (*fn)(struct vm *, struct err *));
 /* The verbs that answer once the operation is done (start, destroy). */
 void ops_vm_when_done(struct rpc_req *req,
 		      int (*fn)(struct vm *, vm_done_fn *, void *, struct err *));
+/* The changes of a guest (vm.set_*, vm.attach_disk...): the running domain (param live:
+ * default, when the guest has one), the definition (config: default true), or both; checks
+ * that the guest is not busy and has a domain for live. 0, or -1 with err. */
+int ops_live_config(struct rpc_req *req, bool *live, bool *config, struct err *err);
 /* Param tables shared by verbs that take only a guest name. */
 extern const struct param_spec ops_name_only[];
 
@@ -70,5 +74,7 @@ extern const struct op_entry op_vm_restore;
 extern const struct op_entry op_vm_set_vcpus;
 extern const struct op_entry op_vm_set_memory;
 extern const struct op_entry op_vm_set_sched;
+extern const struct op_entry op_vm_attach_disk;
+extern const struct op_entry op_vm_detach_disk;
 
 #endif

@@ -72,13 +72,14 @@ struct watch {
 	int destroying; /* destroys asked through destroy() still in flight */
 };
 
-enum op_kind { OP_CREATE, OP_DESTROY, OP_SEND };
+enum op_kind { OP_CREATE, OP_DESTROY, OP_SEND, OP_DEVICE };
 
 enum stage {
 	ST_BUILDING, /* create: with the builder thread */
 	ST_CLEANUP,  /* create: destroying a domain we could not finish */
 	ST_DESTROY,  /* destroy: libxl_domain_destroy in flight */
 	ST_SEND,     /* migrate_send: libxl_domain_suspend in flight */
+	ST_DEVICE,   /* disk_attach/detach: libxl_device_disk_add/remove in flight */
 	ST_DONE,     /* finished; the done note is queued */
 };
 
@@ -96,6 +97,7 @@ struct op {
 	char *name;          /* create: the domain's */
 	double since;        /* create: when it was asked for (monotonic) */
 	bool keep_paused;    /* create: from a migration stream, the caller unpauses */
+	libxl_device_disk *disk; /* device: what libxl works on until it is done */
 };
 
 enum note_kind { NOTE_AO, NOTE_EVENT, NOTE_DONE };
@@ -241,6 +243,10 @@ static void op_unlink(struct op *op)
 
 static void op_free(struct op *op)
 {
+	if (op->disk) {
+		libxl_device_disk_dispose(op->disk);
+		free(op->disk);
+	}
 	free(op->name);
 	free(op);
 }
@@ -496,6 +502,16 @@ static void ao_done(struct op *op, int rc)
 		} else {
 			log_info("domain %" PRIu32 ": sent (%.1f s)", op->domid,
 				 now_monotonic() - op->since);
+		}
+		op_finish(op);
+		return;
+	case ST_DEVICE:
+		if (rc) {
+			set_libxl_error(&op->err, rc, "%s", op->name);
+			op->failed = true;
+			log_error("%s", op->err.msg);
+		} else {
+			log_info("domain %" PRIu32 ": done %s", op->domid, op->name);
 		}
 		op_finish(op);
 		return;
@@ -1220,8 +1236,8 @@ static int xl_sched(struct backend *b, uint32_t domid, int weight, int cap,
 	const char *name = libxl_scheduler_to_string(p.sched);
 	if (weight >= 0 || cap >= 0) {
 		if (p.sched != LIBXL_SCHEDULER_CREDIT && p.sched != LIBXL_SCHEDULER_CREDIT2) {
-			err_set(err, VMD_ERR_NOT_SUPPORTED, "the %s scheduler has no weight and cap",
-				name ? name : "host's");
+			err_set(err, VMD_ERR_NOT_SUPPORTED,
+				"the %s scheduler has no weight and cap", name ? name : "host's");
 			libxl_domain_sched_params_dispose(&p);
 			return -1;
 		}
@@ -1244,6 +1260,71 @@ static int xl_sched(struct backend *b, uint32_t domid, int weight, int cap,
 	out->cap = p.cap;
 	libxl_domain_sched_params_dispose(&p);
 	return 0;
+}
+
+/* A disk hot-plug or unplug, as xl block-attach / block-detach. */
+static int device_op(struct xl *be, uint32_t domid, libxl_device_disk *disk, bool add,
+		     backend_done_fn *done, void *arg, struct err *err)
+{
+	struct op *op = op_new(be, OP_DEVICE, done, arg);
+	op->domid = domid;
+	op->stage = ST_DEVICE;
+	op->disk = disk;
+	op->name = xasprintf("%s disk %s of domain %" PRIu32, add ? "attaching" : "detaching",
+			     disk->vdev, domid);
+	op->in_libxl = true;
+	libxl_asyncop_how how = {.callback = ao_callback, .u.for_callback = op};
+	int rc = add ? libxl_device_disk_add(be->ctx, domid, disk, &how)
+		     : libxl_device_disk_remove(be->ctx, domid, disk, &how);
+	if (rc) {
+		set_libxl_error(err, rc, "%s", op->name);
+		op_unlink(op);
+		op_free(op);
+		return -1;
+	}
+	return 0;
+}
+
+static int xl_disk_attach(struct backend *b, uint32_t domid, const libxl_device_disk *disk,
+			  backend_done_fn *done, void *arg, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	libxl_dominfo i;
+	if (live_domain(be, domid, &i, err) < 0)
+		return -1;
+	libxl_dominfo_dispose(&i);
+	libxl_device_disk old;
+	libxl_device_disk_init(&old);
+	if (libxl_vdev_to_device_disk(be->ctx, domid, disk->vdev, &old) == 0) {
+		libxl_device_disk_dispose(&old);
+		err_set(err, VMD_ERR_EXISTS, "domain %" PRIu32 " has a disk %s already", domid,
+			disk->vdev);
+		return -1;
+	}
+	libxl_device_disk_dispose(&old);
+	libxl_device_disk *d = xmalloc(sizeof *d);
+	libxl_device_disk_init(d);
+	libxl_device_disk_copy(be->ctx, d, disk);
+	return device_op(be, domid, d, true, done, arg, err);
+}
+
+static int xl_disk_detach(struct backend *b, uint32_t domid, const char *vdev,
+			  backend_done_fn *done, void *arg, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	libxl_dominfo i;
+	if (live_domain(be, domid, &i, err) < 0)
+		return -1;
+	libxl_dominfo_dispose(&i);
+	libxl_device_disk *d = xmalloc(sizeof *d);
+	libxl_device_disk_init(d);
+	if (libxl_vdev_to_device_disk(be->ctx, domid, vdev, d) != 0) {
+		libxl_device_disk_dispose(d);
+		free(d);
+		err_set(err, VMD_ERR_NOT_FOUND, "domain %" PRIu32 " has no disk %s", domid, vdev);
+		return -1;
+	}
+	return device_op(be, domid, d, false, done, arg, err);
 }
 
 static int xl_watch(struct backend *b, uint32_t domid, struct err *err)
@@ -1273,6 +1354,8 @@ const struct backend_ops backend_libxl = {
 	.set_vcpus = xl_set_vcpus,
 	.set_memory = xl_set_memory,
 	.sched = xl_sched,
+	.disk_attach = xl_disk_attach,
+	.disk_detach = xl_disk_detach,
 	.shutdown = xl_shutdown,
 	.reboot = xl_reboot,
 	.destroy = xl_destroy,

@@ -103,6 +103,8 @@
 
 enum request { REQ_NONE, REQ_POWEROFF, REQ_REBOOT };
 
+#define SIM_DISKS 32
+
 struct dom {
 	struct dom *next;
 	struct sim *be;
@@ -116,6 +118,8 @@ struct dom {
 	int vcpus;
 	int max_vcpus;             /* maxvcpus at the build */
 	int weight, cap;           /* its scheduling (credit2's defaults: 256, 0) */
+	char vdevs[SIM_DISKS][16]; /* its disks (not kept across a daemon restart) */
+	int n_vdevs;
 	bool no_balloon;           /* fault no-balloon: memory targets are refused */
 	uint64_t cpu_ns;      /* cpu time accumulated up to run_since */
 	double run_since;     /* monotonic time of the last state change */
@@ -1015,6 +1019,8 @@ static int sim_create(struct backend *b, const struct vm_config *cfg, const char
 	d->maxmem_kib = (maxmem > memory ? maxmem : memory) * 1024;
 	d->vcpus = vm_config_vcpus(cfg);
 	d->max_vcpus = vm_config_maxvcpus(cfg);
+	for (int i = 0; i < cfg->dc.num_disks && d->n_vdevs < SIM_DISKS; i++)
+		snprintf(d->vdevs[d->n_vdevs++], sizeof d->vdevs[0], "%s", cfg->dc.disks[i].vdev);
 	d->weight = cfg->dc.b_info.sched_params.weight > 0 ? cfg->dc.b_info.sched_params.weight
 							   : 256;
 	d->cap = cfg->dc.b_info.sched_params.cap > 0 ? cfg->dc.b_info.sched_params.cap : 0;
@@ -1710,6 +1716,55 @@ static int sim_sched(struct backend *b, uint32_t domid, int weight, int cap,
 	return 0;
 }
 
+static int vdev_index(const struct dom *d, const char *vdev)
+{
+	for (int i = 0; i < d->n_vdevs; i++)
+		if (strcmp(d->vdevs[i], vdev) == 0)
+			return i;
+	return -1;
+}
+
+static int sim_disk_attach(struct backend *b, uint32_t domid, const libxl_device_disk *disk,
+			   backend_done_fn *done, void *arg, struct err *err)
+{
+	struct sim *be = (struct sim *)b;
+	struct dom *d = live_dom(be, domid, err);
+
+	if (!d)
+		return -1;
+	if (vdev_index(d, disk->vdev) >= 0) {
+		err_set(err, VMD_ERR_EXISTS, "domain %" PRIu32 " has a disk %s already", domid,
+			disk->vdev);
+		return -1;
+	}
+	if (d->n_vdevs >= SIM_DISKS || strlen(disk->vdev) >= sizeof d->vdevs[0]) {
+		err_set(err, VMD_ERR_BACKEND, "sim: no room for another disk");
+		return -1;
+	}
+	snprintf(d->vdevs[d->n_vdevs++], sizeof d->vdevs[0], "%s", disk->vdev);
+	queue_done(be, done, arg, domid);
+	return 0;
+}
+
+static int sim_disk_detach(struct backend *b, uint32_t domid, const char *vdev,
+			   backend_done_fn *done, void *arg, struct err *err)
+{
+	struct sim *be = (struct sim *)b;
+	struct dom *d = live_dom(be, domid, err);
+	int i = d ? vdev_index(d, vdev) : -1;
+
+	if (!d)
+		return -1;
+	if (i < 0) {
+		err_set(err, VMD_ERR_NOT_FOUND, "domain %" PRIu32 " has no disk %s", domid, vdev);
+		return -1;
+	}
+	memmove(d->vdevs[i], d->vdevs[i + 1], (size_t)(d->n_vdevs - i - 1) * sizeof d->vdevs[0]);
+	d->n_vdevs--;
+	queue_done(be, done, arg, domid);
+	return 0;
+}
+
 static int sim_rename(struct backend *b, uint32_t domid, const char *name, struct err *err)
 {
 	struct sim *be = (struct sim *)b;
@@ -1757,5 +1812,7 @@ const struct backend_ops backend_sim = {
 	.set_vcpus = sim_set_vcpus,
 	.set_memory = sim_set_memory,
 	.sched = sim_sched,
+	.disk_attach = sim_disk_attach,
+	.disk_detach = sim_disk_detach,
 	.inject = sim_inject,
 };

@@ -23,34 +23,6 @@
 
 enum what { VCPUS, MEMORY };
 
-/* Which of the two a request changes. 0, or -1 with err. */
-static int targets(struct rpc_req *req, bool *live, bool *config, struct err *err)
-{
-	struct vm *vm = req->vm;
-	bool running = vm->state == VM_RUNNING || vm->state == VM_PAUSED;
-	json_t *l = json_object_get(req->params, "live");
-	json_t *c = json_object_get(req->params, "config");
-	*live = l ? json_is_true(l) : running;
-	*config = c ? json_is_true(c) : true;
-	if (!*live && !*config) {
-		err_set(err, VMD_ERR_INVALID_PARAMS, "nothing to change: live and config are both "
-			"false");
-		err_add_str(err, "param", "live");
-		return -1;
-	}
-	if (vm_busy(vm)) {
-		vm_refuse(vm, err, VMD_ERR_BUSY, "guest '%s' is %s", vm->name,
-			  vm_state_name(vm->state));
-		return -1;
-	}
-	if (*live && !running) {
-		vm_refuse(vm, err, VMD_ERR_BAD_STATE, "guest '%s' is %s: only its definition can "
-			  "change (config)", vm->name, vm_state_name(vm->state));
-		return -1;
-	}
-	return 0;
-}
-
 /* The definition's part, once the running domain has the change (or needs none); then the
  * reply. */
 static void finish(struct rpc_req *req, enum what what, json_int_t value, bool live, bool config)
@@ -183,7 +155,7 @@ static void exec_change(struct rpc_req *req, enum what what)
 	struct vm *vm = req->vm;
 	struct err err = {0};
 	bool live, config;
-	if (targets(req, &live, &config, &err) < 0) {
+	if (ops_live_config(req, &live, &config, &err) < 0) {
 		rpc_reply_err(req, &err);
 		return;
 	}
@@ -274,7 +246,7 @@ static void exec_sched(struct rpc_req *req)
 				"nothing to change: give weight, cap or both");
 		return;
 	}
-	if (targets(req, &live, &config, &err) < 0) {
+	if (ops_live_config(req, &live, &config, &err) < 0) {
 		rpc_reply_err(req, &err);
 		return;
 	}

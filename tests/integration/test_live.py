@@ -9,7 +9,9 @@ live / config / both, and every refusal changing nothing. The libxl half is test
 
 import vmdtest
 from vmdtest import VmdTestCase
-from vmdclient import BAD_STATE, INVALID_PARAMS
+from vmdclient import BAD_STATE, EXISTS, INVALID_PARAMS
+
+INVALID_CONFIG = 4
 
 NOT_FOUND = 1
 
@@ -156,6 +158,84 @@ class TestSched(LiveCase):
         self.assertCallFails(BAD_STATE, "vm.set_sched", {"name": "s2", "weight": 9, "live": True})
         self.assertIsNone(self.key("s2", "cpu_weight"))
         self.assertNotIn("sched", self.info("s2"))
+
+
+class TestDisks(LiveCase):
+
+    def spec(self, vdev, name):
+        return "format=raw, vdev=%s, access=rw, target=%s" % (vdev, self.touch(name))
+
+    def disks(self, name):
+        return [d["vdev"] for d in self.info(name)["disks"]]
+
+    def test_attach_and_detach(self):
+        self.guest("d1")
+        r = self.c.call("vm.attach_disk", {"name": "d1", "disk": self.spec("xvdb", "d1-b.img")})
+        self.assertEqual(r, {"name": "d1", "vdev": "xvdb", "live": True, "config": True})
+        self.assertEqual(self.disks("d1"), ["xvda", "xvdb"])
+        # the definition has it: a second one of that vdev is refused (code 4, the config)
+        self.assertCallFails(INVALID_CONFIG, "vm.attach_disk",
+                             {"name": "d1", "disk": self.spec("xvdb", "d1-c.img")})
+        # only the running domain has it: refused there (code 2)
+        self.c.call("vm.attach_disk", {"name": "d1", "disk": self.spec("xvdc", "d1-c.img"),
+                                       "config": False})
+        self.assertCallFails(EXISTS, "vm.attach_disk",
+                             {"name": "d1", "disk": self.spec("xvdc", "d1-c.img"),
+                              "config": False})
+        self.c.call("vm.detach_disk", {"name": "d1", "vdev": "xvdc"})
+        r = self.c.call("vm.detach_disk", {"name": "d1", "vdev": "xvdb"})
+        self.assertEqual((r["live"], r["config"]), (True, True))
+        self.assertEqual(self.disks("d1"), ["xvda"])
+
+    def test_live_only_and_config_only(self):
+        self.guest("d2")
+        self.c.call("vm.attach_disk", {"name": "d2", "disk": self.spec("xvdc", "d2-c.img"),
+                                       "config": False})
+        self.assertEqual(self.disks("d2"), ["xvda"])
+        r = self.c.call("vm.detach_disk", {"name": "d2", "vdev": "xvdc"})
+        self.assertEqual((r["live"], r["config"]), (True, False))
+        self.c.call("vm.attach_disk", {"name": "d2", "disk": self.spec("xvdd", "d2-d.img"),
+                                       "live": False})
+        self.assertEqual(self.disks("d2"), ["xvda", "xvdd"])
+        # not in the running domain
+        self.assertCallFails(NOT_FOUND, "vm.detach_disk",
+                             {"name": "d2", "vdev": "xvdd", "config": False})
+
+    def test_refusals(self):
+        self.guest("d3", root="/dev/xvda1")
+        before = self.text("d3")
+        self.assertCallFails(BAD_STATE, "vm.detach_disk", {"name": "d3", "vdev": "xvda"})
+        self.assertCallFails(INVALID_CONFIG, "vm.attach_disk",
+                             {"name": "d3", "disk": self.spec("xvda", "d3-a2.img")})
+        self.assertCallFails(INVALID_CONFIG, "vm.attach_disk",
+                             {"name": "d3", "disk": "vdev=, what"})
+        self.assertCallFails(NOT_FOUND, "vm.detach_disk", {"name": "d3", "vdev": "xvdq"})
+        self.assertEqual(self.text("d3"), before)
+        self.assertEqual(self.disks("d3"), ["xvda"])
+
+    def test_boot_disk(self):
+        # a kernel given: the disk its root= names; pygrub: the first disk
+        self.guest("d5", root="/dev/xvdb1", disk=["format=raw, vdev=xvda, target=%s" %
+                                                 self.touch("d5-a.img"),
+                                                 "format=raw, vdev=xvdb, target=%s" %
+                                                 self.touch("d5-b.img")])
+        self.assertCallFails(BAD_STATE, "vm.detach_disk", {"name": "d5", "vdev": "xvdb"})
+        self.c.call("vm.detach_disk", {"name": "d5", "vdev": "xvda"})
+        self.define("d6", bootloader="pygrub", kernel=None)
+        self.assertCallFails(BAD_STATE, "vm.detach_disk",
+                             {"name": "d6", "vdev": "xvda", "live": False})
+        # no root= and no bootloader: no boot disk
+        self.guest("d7")
+        self.c.call("vm.detach_disk", {"name": "d7", "vdev": "xvda"})
+
+    def test_stopped_guest(self):
+        self.define("d4")
+        r = self.c.call("vm.attach_disk", {"name": "d4", "disk": self.spec("xvdb", "d4-b.img")})
+        self.assertEqual((r["live"], r["config"]), (False, True))
+        self.c.call("vm.start", {"name": "d4"})
+        self.assertEqual(self.disks("d4"), ["xvda", "xvdb"])
+        self.c.call("vm.detach_disk", {"name": "d4", "vdev": "xvdb"})
+        self.assertEqual(self.disks("d4"), ["xvda"])
 
 
 if __name__ == "__main__":

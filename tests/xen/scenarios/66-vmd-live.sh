@@ -4,7 +4,8 @@
 # xl, the reference, shows the same domain; vCPUs 1 -> 2 -> 1 (two vCPUs of dom0's one CPU),
 # memory 192 -> 128 -> 192 MiB through the guest's balloon; over maxvcpus or maxmem refused
 # with nothing changed; weight and cap as xl sched-credit2 shows them; --config alone changes
-# the next boot only (2 vCPUs, weight 512, cap 50).
+# the next boot only (2 vCPUs, weight 512, cap 50); a disk hot-plugged and unplugged, seen
+# in the guest's /sys/block and by xl block-list.
 # budget: 240
 need vmd vmctl || return 0
 if grep -q 'built without libxl' "$(command -v vmd)"; then
@@ -114,6 +115,26 @@ sched() {
     vmctl config $G | grep -q '^cap = 50$'
 }
 
+# A disk hot-plugged and unplugged: the guest sees /sys/block/xvdb come and go, xl block-list
+# (the reference) the device (xvdb is 51728); the definition follows.
+disks() {
+    local img=/tmp/$G-data.img rc=0
+    truncate -s 64M $img
+    until_said DISKS none
+    vmctl block-attach $G "format=raw, vdev=xvdb, access=rw, target=$img"
+    until_said DISKS xvdb
+    xl block-list $G | awk 'NR > 1 { print $1 }' | grep -qx 51728 || { xl block-list $G; return 1; }
+    vmctl config $G | grep -q "vdev=xvdb"
+    vmctl block-attach $G "format=raw, vdev=xvdb, access=rw, target=$img" 2> /tmp/$G.err || rc=$?
+    cat /tmp/$G.err
+    [ "$rc" = 2 ]
+    vmctl block-detach $G xvdb
+    until_said DISKS none
+    ! xl block-list $G | awk 'NR > 1 { print $1 }' | grep -qx 51728 || { xl block-list $G; return 1; }
+    ! vmctl config $G | grep -q "vdev=xvdb"
+    rm -f $img
+}
+
 # --config alone: the running guest keeps what it has, the next boot has the new value.
 config_only() {
     vmctl vcpu-set $G 2 --config
@@ -135,5 +156,6 @@ step -t 150 create create
 step -t 90 vcpus vcpus
 step -t 120 memory memory
 step -t 60 sched sched
+step -t 90 disks disks
 step -t 150 config-only config_only
 show_vmd_log
