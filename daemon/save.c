@@ -4,12 +4,11 @@
  * Everything runs on the loop, as migration does (migrate.c): the backend writes or reads its
  * stream asynchronously on its end of a socket pair; the relay here moves it between the
  * other end and the file. Writes to and reads of the file are plain blocking calls of at most
- * RELAY_CHUNK bytes: a regular file never makes the loop wait for long, and libevent cannot
- * watch it anyway. The final sync and the link happen once, at the end.
+ * 1 MiB: a regular file never makes the loop wait for long, and libevent cannot watch it
+ * anyway. The sync and the link of a save's file happen once, at the end, in a worker.
  */
 #include "save.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -86,7 +85,6 @@ struct saving {
 };
 
 static bool stopping; /* save_shutdown: the loop runs no more */
-
 
 char *save_managed_path(const struct daemon *d, const char *name)
 {
@@ -201,7 +199,6 @@ static void progress(struct saving *s)
 		   json_pack("{s:s, s:s, s:I, s:I}", "job", s->job->id, "phase", s->phase, "done",
 			     (json_int_t)done, "total", (json_int_t)s->total));
 }
-
 
 /* ---- save ------------------------------------------------------------------------------- */
 
@@ -455,12 +452,11 @@ static void save_sent(void *arg, const struct err *err, uint32_t domid)
 		save_complete(s);
 }
 
-
 static void client_gone(struct rpc_req *req, void *arg)
 {
 	struct saving *s = arg;
 	if (s->job)
-		job_cancel(s->job); /* the next tick stops it */
+		job_cancel(s->job); /* the next read or tick stops it */
 }
 
 /* The header line: what a restore needs besides the stream. */
@@ -515,11 +511,10 @@ static int open_output(struct saving *s, struct err *err)
 	return 0;
 }
 
-
 /* The socket pair between the backend and the relay, with room for MiBs in flight, so that
  * the backend's writer (libxl's save helper, a process of its own) and the relay take turns a
  * few times per MiB, not once per page: woken for every 4 KiB, the relay made a save 5 times
- * as long as xl's, under emulation (tests/xen scenario 65). The relay's end becomes a
+ * as long as xl's, under emulation (tests/xen scenario 65). The relay's end becomes an
  * event read in MiBs (save), or a bufferevent writing up to 1 MiB at a time (restore). */
 static int relay_pair(struct saving *s)
 {
