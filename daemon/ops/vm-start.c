@@ -16,6 +16,12 @@
 static void exec(struct rpc_req *req)
 {
 	struct vm *vm = req->vm;
+	if (rpc_param_bool(req, "paused", false) && rpc_param_bool(req, "discard_save", false)) {
+		rpc_reply_error(req, VMD_ERR_INVALID_PARAMS, json_pack("{s:s}", "param", "paused"),
+				"'paused' applies to the restore of a managed save, which "
+				"'discard_save' drops");
+		return;
+	}
 	if (vm->managed_save && vm->state == VM_STOPPED && !vm_busy(vm)) {
 		if (!rpc_param_bool(req, "discard_save", false)) {
 			save_restore(req, vm, NULL, rpc_param_bool(req, "paused", false));

@@ -184,6 +184,14 @@ class TestManagedSave(SaveCase):
         self.define("m4")
         self.assertCallFails(INVALID_PARAMS, "vm.start", {"name": "m4", "paused": True})
         self.assertEqual(self.state("m4"), "stopped")
+        self.c.call("vm.start", {"name": "m4"})
+        self.save("m4")
+        # paused with discard_save: refused before the save is dropped
+        self.assertCallFails(INVALID_PARAMS, "vm.start",
+                             {"name": "m4", "paused": True, "discard_save": True})
+        self.assertTrue(self.info("m4").get("saved"))
+        self.assertEqual(self.c.call("vm.start", {"name": "m4", "paused": True},
+                                     timeout=vmdtest.WAIT)["state"], "paused")
 
     def test_a_second_managed_save_replaces_the_first(self):
         self.create("m5")
