@@ -363,7 +363,8 @@ json_t *params_sched_set(const struct args *a)
 	return p;
 }
 
-/* block-attach NAME SPEC, block-detach NAME VDEV: the second word as given. */
+/* block-attach NAME SPEC, block-detach NAME VDEV, network-attach NAME SPEC, network-detach
+ * NAME MAC: the second word as given. */
 static json_t *params_block(const struct args *a, const char *key)
 {
 	json_t *p = params_name(a);
@@ -387,6 +388,16 @@ json_t *params_block_attach(const struct args *a)
 json_t *params_block_detach(const struct args *a)
 {
 	return params_block(a, "vdev");
+}
+
+json_t *params_network_attach(const struct args *a)
+{
+	return params_block(a, "vif");
+}
+
+json_t *params_network_detach(const struct args *a)
+{
+	return params_block(a, "mac");
 }
 
 json_t *params_start(const struct args *a)

@@ -326,12 +326,13 @@ int print_sched_set(const struct args *a, json_t *result)
 int print_block(const struct args *a, json_t *result)
 {
 	const char *name = get_str(result, "name"), *vdev = get_str(result, "vdev");
+	const char *mac = get_str(result, "mac");
 	bool live = json_is_true(json_object_get(result, "live"));
 	bool config = json_is_true(json_object_get(result, "config"));
 
-	if (!name || !vdev)
-		return util_malformed("no name or vdev");
-	printf("%s: %s %s (%s)\n", name, a->cmd->done, vdev,
+	if (!name || !(vdev || mac))
+		return util_malformed("no name, vdev or mac");
+	printf("%s: %s %s%s (%s)\n", name, a->cmd->done, vdev ? "" : "vif ", vdev ? vdev : mac,
 	       live && config ? "running and definition"
 	       : live	      ? "running only"
 			      : "definition: from the next boot");

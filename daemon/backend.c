@@ -204,6 +204,22 @@ int be_disk_detach(struct backend *be, uint32_t domid, const char *vdev, backend
 	return be->ops->disk_detach(be, domid, vdev, done, arg, err);
 }
 
+int be_nic_attach(struct backend *be, uint32_t domid, const libxl_device_nic *nic,
+		  backend_done_fn *done, void *arg, struct err *err)
+{
+	if (!be->ops->nic_attach)
+		return cannot_change(be, err);
+	return be->ops->nic_attach(be, domid, nic, done, arg, err);
+}
+
+int be_nic_detach(struct backend *be, uint32_t domid, const uint8_t mac[6], backend_done_fn *done,
+		  void *arg, struct err *err)
+{
+	if (!be->ops->nic_detach)
+		return cannot_change(be, err);
+	return be->ops->nic_detach(be, domid, mac, done, arg, err);
+}
+
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err)
 {
 	if (!be->ops->inject) {

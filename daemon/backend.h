@@ -191,6 +191,11 @@ struct backend_ops {
 			   backend_done_fn *done, void *arg, struct err *err);
 	int (*disk_detach)(struct backend *be, uint32_t domid, const char *vdev,
 			   backend_done_fn *done, void *arg, struct err *err);
+	/* The same for a vif, named by its MAC. */
+	int (*nic_attach)(struct backend *be, uint32_t domid, const libxl_device_nic *nic,
+			  backend_done_fn *done, void *arg, struct err *err);
+	int (*nic_detach)(struct backend *be, uint32_t domid, const uint8_t mac[6],
+			  backend_done_fn *done, void *arg, struct err *err);
 	/* Backend-specific test hook (sim: fault injection); NULL when unsupported. */
 	int (*inject)(struct backend *be, const char *fault, uint32_t domid, struct err *err);
 };
@@ -240,6 +245,10 @@ int be_disk_attach(struct backend *be, uint32_t domid, const libxl_device_disk *
 		   backend_done_fn *done, void *arg, struct err *err);
 int be_disk_detach(struct backend *be, uint32_t domid, const char *vdev, backend_done_fn *done,
 		   void *arg, struct err *err);
+int be_nic_attach(struct backend *be, uint32_t domid, const libxl_device_nic *nic,
+		  backend_done_fn *done, void *arg, struct err *err);
+int be_nic_detach(struct backend *be, uint32_t domid, const uint8_t mac[6], backend_done_fn *done,
+		  void *arg, struct err *err);
 int be_rename(struct backend *be, uint32_t domid, const char *name, struct err *err);
 /* -1 with err NOT_SUPPORTED when the backend has no test hook. */
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err);

@@ -76,5 +76,7 @@ extern const struct op_entry op_vm_set_memory;
 extern const struct op_entry op_vm_set_sched;
 extern const struct op_entry op_vm_attach_disk;
 extern const struct op_entry op_vm_detach_disk;
+extern const struct op_entry op_vm_attach_nic;
+extern const struct op_entry op_vm_detach_nic;
 
 #endif

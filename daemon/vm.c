@@ -139,6 +139,11 @@ static struct vm *find_mac(struct daemon *d, const uint8_t mac[6])
 	return hmap_get(&d->by_mac, mac, 6);
 }
 
+struct vm *vm_find_mac(struct daemon *d, const uint8_t mac[6])
+{
+	return find_mac(d, mac);
+}
+
 /* Enters a guest in the indexes: its name and uuid (known to be free) and its MACs. When a
  * MAC is taken (by another guest, or twice by this one), nothing is entered: returns the
  * guest that has it, *clash its index in vm->macs. NULL when entered. */

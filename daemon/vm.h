@@ -149,6 +149,7 @@ const char *vm_text(struct vm *vm, struct err *err);
 
 struct vm *vm_find(struct daemon *d, const char *name);
 struct vm *vm_find_domid(struct daemon *d, uint32_t domid);
+struct vm *vm_find_mac(struct daemon *d, const uint8_t mac[6]); /* a vif's, in a definition */
 /* Fills err (NOT_FOUND, data.name) when there is no such guest. */
 struct vm *vm_get(struct daemon *d, const char *name, struct err *err);
 

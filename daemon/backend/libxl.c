@@ -98,6 +98,7 @@ struct op {
 	double since;        /* create: when it was asked for (monotonic) */
 	bool keep_paused;    /* create: from a migration stream, the caller unpauses */
 	libxl_device_disk *disk; /* device: what libxl works on until it is done */
+	libxl_device_nic *nic;
 };
 
 enum note_kind { NOTE_AO, NOTE_EVENT, NOTE_DONE };
@@ -246,6 +247,10 @@ static void op_free(struct op *op)
 	if (op->disk) {
 		libxl_device_disk_dispose(op->disk);
 		free(op->disk);
+	}
+	if (op->nic) {
+		libxl_device_nic_dispose(op->nic);
+		free(op->nic);
 	}
 	free(op->name);
 	free(op);
@@ -1262,20 +1267,35 @@ static int xl_sched(struct backend *b, uint32_t domid, int weight, int cap,
 	return 0;
 }
 
-/* A disk hot-plug or unplug, as xl block-attach / block-detach. */
-static int device_op(struct xl *be, uint32_t domid, libxl_device_disk *disk, bool add,
-		     backend_done_fn *done, void *arg, struct err *err)
+/* A disk's or a vif's hot-plug or unplug, as xl block-attach / network-attach and their
+ * detaches: disk or nic (the other NULL), held by the op until libxl is done. */
+static int device_op(struct xl *be, uint32_t domid, libxl_device_disk *disk,
+		     libxl_device_nic *nic, bool add, backend_done_fn *done, void *arg,
+		     struct err *err)
 {
 	struct op *op = op_new(be, OP_DEVICE, done, arg);
 	op->domid = domid;
 	op->stage = ST_DEVICE;
 	op->disk = disk;
-	op->name = xasprintf("%s disk %s of domain %" PRIu32, add ? "attaching" : "detaching",
-			     disk->vdev, domid);
+	op->nic = nic;
+	if (disk) {
+		op->name = xasprintf("%s disk %s of domain %" PRIu32,
+				     add ? "attaching" : "detaching", disk->vdev, domid);
+	} else {
+		char mac[MAC_STR_LEN];
+		mac_format(nic->mac, mac);
+		op->name = xasprintf("%s vif %s of domain %" PRIu32,
+				     add ? "attaching" : "detaching", mac, domid);
+	}
 	op->in_libxl = true;
 	libxl_asyncop_how how = {.callback = ao_callback, .u.for_callback = op};
-	int rc = add ? libxl_device_disk_add(be->ctx, domid, disk, &how)
-		     : libxl_device_disk_remove(be->ctx, domid, disk, &how);
+	int rc;
+	if (disk)
+		rc = add ? libxl_device_disk_add(be->ctx, domid, disk, &how)
+			 : libxl_device_disk_remove(be->ctx, domid, disk, &how);
+	else
+		rc = add ? libxl_device_nic_add(be->ctx, domid, nic, &how)
+			 : libxl_device_nic_remove(be->ctx, domid, nic, &how);
 	if (rc) {
 		set_libxl_error(err, rc, "%s", op->name);
 		op_unlink(op);
@@ -1305,7 +1325,7 @@ static int xl_disk_attach(struct backend *b, uint32_t domid, const libxl_device_
 	libxl_device_disk *d = xmalloc(sizeof *d);
 	libxl_device_disk_init(d);
 	libxl_device_disk_copy(be->ctx, d, disk);
-	return device_op(be, domid, d, true, done, arg, err);
+	return device_op(be, domid, d, NULL, true, done, arg, err);
 }
 
 static int xl_disk_detach(struct backend *b, uint32_t domid, const char *vdev,
@@ -1324,7 +1344,53 @@ static int xl_disk_detach(struct backend *b, uint32_t domid, const char *vdev,
 		err_set(err, VMD_ERR_NOT_FOUND, "domain %" PRIu32 " has no disk %s", domid, vdev);
 		return -1;
 	}
-	return device_op(be, domid, d, false, done, arg, err);
+	return device_op(be, domid, d, NULL, false, done, arg, err);
+}
+
+static int xl_nic_attach(struct backend *b, uint32_t domid, const libxl_device_nic *nic,
+			 backend_done_fn *done, void *arg, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	libxl_dominfo i;
+	if (live_domain(be, domid, &i, err) < 0)
+		return -1;
+	libxl_dominfo_dispose(&i);
+	char mac[MAC_STR_LEN];
+	mac_format(nic->mac, mac);
+	libxl_device_nic old;
+	libxl_device_nic_init(&old);
+	if (libxl_mac_to_device_nic(be->ctx, domid, mac, &old) == 0) {
+		libxl_device_nic_dispose(&old);
+		err_set(err, VMD_ERR_EXISTS, "domain %" PRIu32 " has a vif %s already", domid, mac);
+		return -1;
+	}
+	libxl_device_nic_dispose(&old);
+	libxl_device_nic *n = xmalloc(sizeof *n);
+	libxl_device_nic_init(n);
+	libxl_device_nic_copy(be->ctx, n, nic);
+	n->devid = -1; /* libxl takes the next free one */
+	return device_op(be, domid, NULL, n, true, done, arg, err);
+}
+
+static int xl_nic_detach(struct backend *b, uint32_t domid, const uint8_t mac[6],
+			 backend_done_fn *done, void *arg, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	libxl_dominfo i;
+	if (live_domain(be, domid, &i, err) < 0)
+		return -1;
+	libxl_dominfo_dispose(&i);
+	char text[MAC_STR_LEN];
+	mac_format(mac, text);
+	libxl_device_nic *n = xmalloc(sizeof *n);
+	libxl_device_nic_init(n);
+	if (libxl_mac_to_device_nic(be->ctx, domid, text, n) != 0) {
+		libxl_device_nic_dispose(n);
+		free(n);
+		err_set(err, VMD_ERR_NOT_FOUND, "domain %" PRIu32 " has no vif %s", domid, text);
+		return -1;
+	}
+	return device_op(be, domid, NULL, n, false, done, arg, err);
 }
 
 static int xl_watch(struct backend *b, uint32_t domid, struct err *err)
@@ -1356,6 +1422,8 @@ const struct backend_ops backend_libxl = {
 	.sched = xl_sched,
 	.disk_attach = xl_disk_attach,
 	.disk_detach = xl_disk_detach,
+	.nic_attach = xl_nic_attach,
+	.nic_detach = xl_nic_detach,
 	.shutdown = xl_shutdown,
 	.reboot = xl_reboot,
 	.destroy = xl_destroy,

@@ -118,8 +118,10 @@ struct dom {
 	int vcpus;
 	int max_vcpus;             /* maxvcpus at the build */
 	int weight, cap;           /* its scheduling (credit2's defaults: 256, 0) */
-	char vdevs[SIM_DISKS][16]; /* its disks (not kept across a daemon restart) */
+	char vdevs[SIM_DISKS][16]; /* its disks and vifs (not kept across a daemon restart) */
 	int n_vdevs;
+	uint8_t macs[SIM_DISKS][6];
+	int n_macs;
 	bool no_balloon;           /* fault no-balloon: memory targets are refused */
 	uint64_t cpu_ns;      /* cpu time accumulated up to run_since */
 	double run_since;     /* monotonic time of the last state change */
@@ -1021,6 +1023,8 @@ static int sim_create(struct backend *b, const struct vm_config *cfg, const char
 	d->max_vcpus = vm_config_maxvcpus(cfg);
 	for (int i = 0; i < cfg->dc.num_disks && d->n_vdevs < SIM_DISKS; i++)
 		snprintf(d->vdevs[d->n_vdevs++], sizeof d->vdevs[0], "%s", cfg->dc.disks[i].vdev);
+	for (int i = 0; i < cfg->dc.num_nics && d->n_macs < SIM_DISKS; i++)
+		memcpy(d->macs[d->n_macs++], cfg->dc.nics[i].mac, 6);
 	d->weight = cfg->dc.b_info.sched_params.weight > 0 ? cfg->dc.b_info.sched_params.weight
 							   : 256;
 	d->cap = cfg->dc.b_info.sched_params.cap > 0 ? cfg->dc.b_info.sched_params.cap : 0;
@@ -1266,9 +1270,9 @@ static int sim_inject(struct backend *b, const char *fault, uint32_t domid,
 		f = F_VANISH;
 	else {
 		err_set(err, VMD_ERR_INVALID_PARAMS,
-			     "unknown fault %s (fail-create, fail-destroy, fail-migrate, stall-migrate, "
-			     "no-balloon, crash, watchdog, hang-shutdown, "
-			     "poweroff, reboot, vanish, foreign:NAME)", fault);
+			"unknown fault %s (fail-create, fail-destroy, fail-migrate, "
+			"stall-migrate, no-balloon, crash, watchdog, hang-shutdown, poweroff, "
+			"reboot, vanish, foreign:NAME)", fault);
 		return -1;
 	}
 	struct dom *d = find_or_err(be, domid, err);
@@ -1765,6 +1769,58 @@ static int sim_disk_detach(struct backend *b, uint32_t domid, const char *vdev,
 	return 0;
 }
 
+static int mac_index(const struct dom *d, const uint8_t mac[6])
+{
+	for (int i = 0; i < d->n_macs; i++)
+		if (memcmp(d->macs[i], mac, 6) == 0)
+			return i;
+	return -1;
+}
+
+static int sim_nic_attach(struct backend *b, uint32_t domid, const libxl_device_nic *nic,
+			  backend_done_fn *done, void *arg, struct err *err)
+{
+	struct sim *be = (struct sim *)b;
+	struct dom *d = live_dom(be, domid, err);
+	char mac[MAC_STR_LEN];
+
+	if (!d)
+		return -1;
+	mac_format(nic->mac, mac);
+	if (mac_index(d, nic->mac) >= 0) {
+		err_set(err, VMD_ERR_EXISTS, "domain %" PRIu32 " has a vif %s already", domid, mac);
+		return -1;
+	}
+	if (d->n_macs >= SIM_DISKS) {
+		err_set(err, VMD_ERR_BACKEND, "sim: no room for another vif");
+		return -1;
+	}
+	memcpy(d->macs[d->n_macs++], nic->mac, 6);
+	queue_done(be, done, arg, domid);
+	return 0;
+}
+
+static int sim_nic_detach(struct backend *b, uint32_t domid, const uint8_t mac[6],
+			  backend_done_fn *done, void *arg, struct err *err)
+{
+	struct sim *be = (struct sim *)b;
+	struct dom *d = live_dom(be, domid, err);
+	int i = d ? mac_index(d, mac) : -1;
+	char text[MAC_STR_LEN];
+
+	if (!d)
+		return -1;
+	if (i < 0) {
+		mac_format(mac, text);
+		err_set(err, VMD_ERR_NOT_FOUND, "domain %" PRIu32 " has no vif %s", domid, text);
+		return -1;
+	}
+	memmove(d->macs[i], d->macs[i + 1], (size_t)(d->n_macs - i - 1) * sizeof d->macs[0]);
+	d->n_macs--;
+	queue_done(be, done, arg, domid);
+	return 0;
+}
+
 static int sim_rename(struct backend *b, uint32_t domid, const char *name, struct err *err)
 {
 	struct sim *be = (struct sim *)b;
@@ -1814,5 +1870,7 @@ const struct backend_ops backend_sim = {
 	.sched = sim_sched,
 	.disk_attach = sim_disk_attach,
 	.disk_detach = sim_disk_detach,
+	.nic_attach = sim_nic_attach,
+	.nic_detach = sim_nic_detach,
 	.inject = sim_inject,
 };

@@ -151,6 +151,8 @@ params_of() {
 	vm.set_sched) echo '{"name":"g1","weight":512}' ;;
 	vm.attach_disk) echo "{\"name\":\"g1\",\"disk\":\"format=raw, vdev=xvdz, target=$T/images/kernel\"}" ;;
 	vm.detach_disk) echo '{"name":"g1","vdev":"xvdz"}' ;;
+	vm.attach_nic) echo '{"name":"g1","vif":"bridge=xenbr0"}' ;;
+	vm.detach_nic) echo '{"name":"g1","mac":"00:16:3e:00:00:01"}' ;;
 	vm.restore) echo "{\"file\":\"$T/images/none.save\"}" ;;
 	vm.migrate_incoming) echo "{\"xlcfg\":\"name = 'm1'\",\"hypervisor\":\"sim\",\"backend\":\"sim\",\"disks\":[]}" ;;
 	vm.install) echo "{\"name\":\"i1\",\"kernel\":\"$T/images/kernel\",\"initrd\":\"$T/images/kernel\",\"disk\":\"$T/images/i1.img\",\"disk_size\":\"64M\"}" ;;

@@ -238,5 +238,41 @@ class TestDisks(LiveCase):
         self.assertEqual(self.disks("d4"), ["xvda"])
 
 
+class TestNics(LiveCase):
+
+    def macs(self, name):
+        return [v["mac"] for v in self.info(name)["vifs"]]
+
+    def test_attach_and_detach(self):
+        self.guest("n1")
+        before = self.macs("n1")
+        r = self.c.call("vm.attach_nic", {"name": "n1", "vif": "bridge=xenbr0"})
+        self.assertTrue(r["mac"].startswith("00:16:3e:"), r)
+        self.assertEqual((r["live"], r["config"]), (True, True))
+        self.assertEqual(self.macs("n1"), before + [r["mac"]])
+        # the MAC is the guest's now: a second guest cannot take it
+        self.guest("n2")
+        self.assertCallFails(EXISTS, "vm.attach_nic",
+                             {"name": "n2", "vif": "mac=%s, bridge=xenbr0" % r["mac"]},
+                             data_keys=["mac"])
+        self.c.call("vm.detach_nic", {"name": "n1", "mac": r["mac"]})
+        self.assertEqual(self.macs("n1"), before)
+
+    def test_given_mac_live_only_and_refusals(self):
+        self.guest("n3")
+        mac = "00:16:3e:12:34:56"
+        r = self.c.call("vm.attach_nic", {"name": "n3", "vif": "mac=%s" % mac,
+                                          "config": False})
+        self.assertEqual(r["mac"], mac)
+        self.assertNotIn(mac, self.macs("n3"))
+        self.assertCallFails(EXISTS, "vm.attach_nic", {"name": "n3", "vif": "mac=%s" % mac,
+                                                       "config": False})
+        r = self.c.call("vm.detach_nic", {"name": "n3", "mac": mac})
+        self.assertEqual((r["live"], r["config"]), (True, False))
+        self.assertCallFails(NOT_FOUND, "vm.detach_nic", {"name": "n3", "mac": mac})
+        self.assertCallFails(INVALID_PARAMS, "vm.detach_nic", {"name": "n3", "mac": "nope"})
+        self.assertCallFails(INVALID_CONFIG, "vm.attach_nic", {"name": "n3", "vif": "rate=x"})
+
+
 if __name__ == "__main__":
     vmdtest.main()

@@ -4,8 +4,9 @@
 # xl, the reference, shows the same domain; vCPUs 1 -> 2 -> 1 (two vCPUs of dom0's one CPU),
 # memory 192 -> 128 -> 192 MiB through the guest's balloon; over maxvcpus or maxmem refused
 # with nothing changed; weight and cap as xl sched-credit2 shows them; --config alone changes
-# the next boot only (2 vCPUs, weight 512, cap 50); a disk hot-plugged and unplugged, seen
-# in the guest's /sys/block and by xl block-list.
+# the next boot only (2 vCPUs, weight 512, cap 50); a disk and a vif hot-plugged and
+# unplugged, seen in the guest (/sys/block, /sys/class/net), on the bridge and by xl
+# block-list / network-list.
 # budget: 240
 need vmd vmctl || return 0
 if grep -q 'built without libxl' "$(command -v vmd)"; then
@@ -135,6 +136,29 @@ disks() {
     rm -f $img
 }
 
+# A vif hot-plugged and unplugged: the guest sees eth0 with the MAC vmd made, the bridge
+# its port, xl network-list (the reference) the device.
+nics() {
+    local out mac domid
+    ip link show xenbr0 >/dev/null 2>&1 || ip link add xenbr0 type bridge
+    ip link set xenbr0 up
+    domid=$(domid_of $G)
+    until_said NICS none
+    out=$(vmctl network-attach $G bridge=xenbr0)
+    echo "$out"
+    mac=$(echo "$out" | sed -n 's/.* vif \([0-9a-f:]*\) .*/\1/p')
+    [ -n "$mac" ]
+    until_said NICS "eth0=$mac"
+    retry 30 sh -c "ls /sys/class/net/xenbr0/brif | grep -q '^vif$domid\.'"
+    xl network-list $G | grep -qi "$mac" || { xl network-list $G; return 1; }
+    vmctl config $G | grep -q "mac=$mac"
+    vmctl network-detach $G "$mac"
+    until_said NICS none
+    retry 30 sh -c "! ls /sys/class/net/xenbr0/brif | grep -q '^vif$domid\.'"
+    ! xl network-list $G | grep -qi "$mac"
+    ! vmctl config $G | grep -q "mac=$mac"
+}
+
 # --config alone: the running guest keeps what it has, the next boot has the new value.
 config_only() {
     vmctl vcpu-set $G 2 --config
@@ -157,5 +181,6 @@ step -t 90 vcpus vcpus
 step -t 120 memory memory
 step -t 60 sched sched
 step -t 90 disks disks
+step -t 90 nics nics
 step -t 150 config-only config_only
 show_vmd_log
