@@ -43,6 +43,8 @@ void ops_vm_when_done(struct rpc_req *req,
  * default, when the guest has one), the definition (config: default true), or both; checks
  * that the guest is not busy and has a domain for live. 0, or -1 with err. */
 int ops_live_config(struct rpc_req *req, bool *live, bool *config, struct err *err);
+/* Their two params, as rows of a param table. */
+#define OPS_LIVE_CONFIG_PARAMS {"live", P_BOOL, false, 0, 0}, {"config", P_BOOL, false, 0, 0}
 /* Param tables shared by verbs that take only a guest name. */
 extern const struct param_spec ops_name_only[];
 

@@ -1172,6 +1172,16 @@ static int xl_rename(struct backend *b, uint32_t domid, const char *name, struct
 
 /* ---- live changes ------------------------------------------------------------------------- */
 
+/* 0 when domid is a live guest's domain, else -1 with err (as live_domain). */
+static int require_live(struct xl *be, uint32_t domid, struct err *err)
+{
+	libxl_dominfo i;
+	if (live_domain(be, domid, &i, err) < 0)
+		return -1;
+	libxl_dominfo_dispose(&i);
+	return 0;
+}
+
 static int xl_set_vcpus(struct backend *b, uint32_t domid, int n, int *max, struct err *err)
 {
 	struct xl *be = (struct xl *)b;
@@ -1207,10 +1217,8 @@ static int xl_set_vcpus(struct backend *b, uint32_t domid, int n, int *max, stru
 static int xl_set_memory(struct backend *b, uint32_t domid, uint64_t kib, struct err *err)
 {
 	struct xl *be = (struct xl *)b;
-	libxl_dominfo i;
-	if (live_domain(be, domid, &i, err) < 0)
+	if (require_live(be, domid, err) < 0)
 		return -1;
-	libxl_dominfo_dispose(&i);
 	/* As xl mem-set: an absolute target, enforced (Xen's limit for the domain follows). */
 	int rc = libxl_set_memory_target(be->ctx, domid, kib, 0, 1);
 	if (rc) {
@@ -1226,10 +1234,8 @@ static int xl_sched(struct backend *b, uint32_t domid, int weight, int cap,
 		    struct sched_info *out, struct err *err)
 {
 	struct xl *be = (struct xl *)b;
-	libxl_dominfo i;
-	if (live_domain(be, domid, &i, err) < 0)
+	if (require_live(be, domid, err) < 0)
 		return -1;
-	libxl_dominfo_dispose(&i);
 	libxl_domain_sched_params p;
 	libxl_domain_sched_params_init(&p);
 	int rc = libxl_domain_sched_params_get(be->ctx, domid, &p);
@@ -1309,10 +1315,8 @@ static int xl_disk_attach(struct backend *b, uint32_t domid, const libxl_device_
 			  backend_done_fn *done, void *arg, struct err *err)
 {
 	struct xl *be = (struct xl *)b;
-	libxl_dominfo i;
-	if (live_domain(be, domid, &i, err) < 0)
+	if (require_live(be, domid, err) < 0)
 		return -1;
-	libxl_dominfo_dispose(&i);
 	libxl_device_disk old;
 	libxl_device_disk_init(&old);
 	if (libxl_vdev_to_device_disk(be->ctx, domid, disk->vdev, &old) == 0) {
@@ -1332,10 +1336,8 @@ static int xl_disk_detach(struct backend *b, uint32_t domid, const char *vdev,
 			  backend_done_fn *done, void *arg, struct err *err)
 {
 	struct xl *be = (struct xl *)b;
-	libxl_dominfo i;
-	if (live_domain(be, domid, &i, err) < 0)
+	if (require_live(be, domid, err) < 0)
 		return -1;
-	libxl_dominfo_dispose(&i);
 	libxl_device_disk *d = xmalloc(sizeof *d);
 	libxl_device_disk_init(d);
 	if (libxl_vdev_to_device_disk(be->ctx, domid, vdev, d) != 0) {
@@ -1351,10 +1353,8 @@ static int xl_nic_attach(struct backend *b, uint32_t domid, const libxl_device_n
 			 backend_done_fn *done, void *arg, struct err *err)
 {
 	struct xl *be = (struct xl *)b;
-	libxl_dominfo i;
-	if (live_domain(be, domid, &i, err) < 0)
+	if (require_live(be, domid, err) < 0)
 		return -1;
-	libxl_dominfo_dispose(&i);
 	char mac[MAC_STR_LEN];
 	mac_format(nic->mac, mac);
 	libxl_device_nic old;
@@ -1376,10 +1376,8 @@ static int xl_nic_detach(struct backend *b, uint32_t domid, const uint8_t mac[6]
 			 backend_done_fn *done, void *arg, struct err *err)
 {
 	struct xl *be = (struct xl *)b;
-	libxl_dominfo i;
-	if (live_domain(be, domid, &i, err) < 0)
+	if (require_live(be, domid, err) < 0)
 		return -1;
-	libxl_dominfo_dispose(&i);
 	char text[MAC_STR_LEN];
 	mac_format(mac, text);
 	libxl_device_nic *n = xmalloc(sizeof *n);

@@ -339,8 +339,7 @@ static void exec_detach_nic(struct rpc_req *req)
 static const struct param_spec attach_params[] = {
 	{"name", P_NAME, true, 0, 0},
 	{"disk", P_STRING, true, 0, 0},
-	{"live", P_BOOL, false, 0, 0},
-	{"config", P_BOOL, false, 0, 0},
+	OPS_LIVE_CONFIG_PARAMS,
 	{NULL, 0, false, 0, 0},
 };
 
@@ -355,8 +354,7 @@ const struct op_entry op_vm_attach_disk = {
 static const struct param_spec detach_params[] = {
 	{"name", P_NAME, true, 0, 0},
 	{"vdev", P_STRING, true, 0, 0},
-	{"live", P_BOOL, false, 0, 0},
-	{"config", P_BOOL, false, 0, 0},
+	OPS_LIVE_CONFIG_PARAMS,
 	{NULL, 0, false, 0, 0},
 };
 
@@ -371,8 +369,7 @@ const struct op_entry op_vm_detach_disk = {
 static const struct param_spec attach_nic_params[] = {
 	{"name", P_NAME, true, 0, 0},
 	{"vif", P_STRING, true, 0, 0},
-	{"live", P_BOOL, false, 0, 0},
-	{"config", P_BOOL, false, 0, 0},
+	OPS_LIVE_CONFIG_PARAMS,
 	{NULL, 0, false, 0, 0},
 };
 
@@ -387,8 +384,7 @@ const struct op_entry op_vm_attach_nic = {
 static const struct param_spec detach_nic_params[] = {
 	{"name", P_NAME, true, 0, 0},
 	{"mac", P_STRING, true, 0, 0},
-	{"live", P_BOOL, false, 0, 0},
-	{"config", P_BOOL, false, 0, 0},
+	OPS_LIVE_CONFIG_PARAMS,
 	{NULL, 0, false, 0, 0},
 };
 

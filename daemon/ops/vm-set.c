@@ -292,8 +292,7 @@ static const struct param_spec sched_params[] = {
 	{"name", P_NAME, true, 0, 0},
 	{"weight", P_INT, false, 1, 65535},
 	{"cap", P_INT, false, 0, 51200},
-	{"live", P_BOOL, false, 0, 0},
-	{"config", P_BOOL, false, 0, 0},
+	OPS_LIVE_CONFIG_PARAMS,
 	{NULL, 0, false, 0, 0},
 };
 
@@ -308,8 +307,7 @@ const struct op_entry op_vm_set_sched = {
 static const struct param_spec vcpus_params[] = {
 	{"name", P_NAME, true, 0, 0},
 	{"vcpus", P_INT, true, 1, 512},
-	{"live", P_BOOL, false, 0, 0},
-	{"config", P_BOOL, false, 0, 0},
+	OPS_LIVE_CONFIG_PARAMS,
 	{NULL, 0, false, 0, 0},
 };
 
@@ -324,8 +322,7 @@ const struct op_entry op_vm_set_vcpus = {
 static const struct param_spec memory_params[] = {
 	{"name", P_NAME, true, 0, 0},
 	{"memory", P_INT, true, 1, 1LL << 30},
-	{"live", P_BOOL, false, 0, 0},
-	{"config", P_BOOL, false, 0, 0},
+	OPS_LIVE_CONFIG_PARAMS,
 	{NULL, 0, false, 0, 0},
 };
 
