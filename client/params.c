@@ -290,6 +290,15 @@ json_t *params_migrate(const struct args *a)
 	return p;
 }
 
+/* --live, --config: only one of them, or both; neither: the daemon's default (both). */
+static void set_live_config(const struct args *a, json_t *p)
+{
+	if (cmd_flag(a, "live") || cmd_flag(a, "config")) {
+		json_object_set_new(p, "live", json_boolean(cmd_flag(a, "live")));
+		json_object_set_new(p, "config", json_boolean(cmd_flag(a, "config")));
+	}
+}
+
 /* vcpu-set NAME N, mem-set NAME SIZE (MiB, or with M or G): the number, and where it goes
  * (--live, --config: the daemon's default, both, when neither is given). */
 static json_t *params_set(const struct args *a, const char *key, bool size)
@@ -316,10 +325,7 @@ static json_t *params_set(const struct args *a, const char *key, bool size)
 	if (!p)
 		return NULL;
 	json_object_set_new(p, key, json_integer((json_int_t)n));
-	if (cmd_flag(a, "live") || cmd_flag(a, "config")) {
-		json_object_set_new(p, "live", json_boolean(cmd_flag(a, "live")));
-		json_object_set_new(p, "config", json_boolean(cmd_flag(a, "config")));
-	}
+	set_live_config(a, p);
 	return p;
 }
 
@@ -356,10 +362,7 @@ json_t *params_sched_set(const struct args *a)
 		}
 		json_object_set_new(p, keys[i], json_integer(n));
 	}
-	if (cmd_flag(a, "live") || cmd_flag(a, "config")) {
-		json_object_set_new(p, "live", json_boolean(cmd_flag(a, "live")));
-		json_object_set_new(p, "config", json_boolean(cmd_flag(a, "config")));
-	}
+	set_live_config(a, p);
 	return p;
 }
 
@@ -373,10 +376,7 @@ static json_t *params_block(const struct args *a, const char *key)
 		json_decref(p);
 		return NULL;
 	}
-	if (cmd_flag(a, "live") || cmd_flag(a, "config")) {
-		json_object_set_new(p, "live", json_boolean(cmd_flag(a, "live")));
-		json_object_set_new(p, "config", json_boolean(cmd_flag(a, "config")));
-	}
+	set_live_config(a, p);
 	return p;
 }
 

@@ -470,6 +470,34 @@ vmctl restore "$T/junk.save"
 expect 2 "restore of a file that is not a save"
 check "... says so" err_has "not a save file of vmd"
 
+# ---- changes of a running guest ---------------------------------------------------------
+
+vmctl start "$NAME"
+vmctl vcpu-set "$NAME" 1 --live
+expect 0 "vcpu-set --live"
+check "vcpu-set says what and where" out_has "^$NAME: vCPUs 1 (running only; the next boot has the definition's)$"
+vmctl mem-set "$NAME" 1G --config
+expect 0 "mem-set with a G size"
+check "mem-set says MiB and the definition" out_has "^$NAME: memory 1024 MiB (definition: from the next boot)$"
+vmctl mem-set "$NAME" 0
+expect 1 "mem-set 0 is a usage error"
+vmctl sched-set "$NAME" --weight 300
+expect 0 "sched-set --weight"
+check "sched-set says weight and cap" out_has "^$NAME: weight 300, cap 0% (running and definition)$"
+: >"$T/extra.img"
+vmctl block-attach "$NAME" "format=raw, vdev=xvdk, access=rw, target=$T/extra.img"
+expect 0 "block-attach"
+check "block-attach says the vdev" out_has "^$NAME: attached xvdk (running and definition)$"
+vmctl block-detach "$NAME" xvdk
+expect 0 "block-detach"
+vmctl network-attach "$NAME" bridge=xenbr0 --live
+expect 0 "network-attach --live"
+check "network-attach prints the MAC it made" out_has "^$NAME: attached vif 00:16:3e:[0-9a-f:]* (running only)$"
+mac=$(sed -n 's/.* vif \([0-9a-f:]*\) .*/\1/p' "$T/out")
+vmctl network-detach "$NAME" "$mac"
+expect 0 "network-detach of that MAC"
+vmctl destroy "$NAME"
+
 # ---- events ------------------------------------------------------------------------------
 
 vmctl remove "$NAME"
