@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #define CMD_MAX_FLAGS 14
-#define CMD_MAX_POS 2
+#define CMD_MAX_POS 3
 
 struct cmd_flag {
 	const char *name;    /* long option without the dashes */

@@ -390,6 +390,23 @@ json_t *params_block_detach(const struct args *a)
 	return params_block(a, "vdev");
 }
 
+/* cd-insert NAME VDEV FILE (FILE made absolute), cd-eject NAME VDEV. */
+json_t *params_cd_insert(const struct args *a)
+{
+	json_t *p = params_block(a, "vdev");
+
+	if (p && !set_path(a, p, "file", a->pos[2])) {
+		json_decref(p);
+		return NULL;
+	}
+	return p;
+}
+
+json_t *params_cd_eject(const struct args *a)
+{
+	return params_block(a, "vdev");
+}
+
 json_t *params_network_attach(const struct args *a)
 {
 	return params_block(a, "vif");

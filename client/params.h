@@ -28,6 +28,8 @@ json_t *params_sched_set(const struct args *a);
 json_t *params_block_attach(const struct args *a);
 json_t *params_block_detach(const struct args *a);
 json_t *params_network_attach(const struct args *a);
+json_t *params_cd_insert(const struct args *a);
+json_t *params_cd_eject(const struct args *a);
 json_t *params_network_detach(const struct args *a);
 json_t *params_save(const struct args *a);
 json_t *params_restore(const struct args *a);

@@ -28,8 +28,8 @@ _vmctl()
 
 	local commands="create define start shutdown reboot destroy pause unpause list info
 		remove config console autostart clone migrate save restore vcpu-set mem-set sched-set
-		block-attach block-detach network-attach network-detach disk install events version
-		proxy help"
+		block-attach block-detach cd-insert cd-eject network-attach network-detach disk install
+		events version proxy help"
 	local i cmd="" _vmctl_socket="" _vmctl_host=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
@@ -110,7 +110,8 @@ _vmctl()
 	restore) flags="--paused" ;;
 	vcpu-set | mem-set) flags="--live --config" ;;
 	sched-set) flags="--weight --cap --live --config" ;;
-	block-attach | block-detach | network-attach | network-detach) flags="--live --config" ;;
+	block-attach | block-detach | network-attach | network-detach | cd-insert | cd-eject)
+		flags="--live --config" ;;
 	install) flags="--iso --type --kernel --initrd --extra --disk-size --disk --memory --vcpus
 		--bridge --no-network --no-vnc --no-start" ;;
 	esac
@@ -139,8 +140,12 @@ _vmctl()
 			mapfile -t COMPREPLY < <(compgen -W "${hosts[*]/#/ssh://}" -- "$cur")
 		fi
 		;;
+	cd-insert)
+		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
+		((nargs == 2)) && _filedir '@(iso|img)'
+		;;
 	vcpu-set | mem-set | sched-set | block-attach | block-detach | network-attach | \
-		network-detach)
+		network-detach | cd-eject)
 		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
 		;;
 	save)

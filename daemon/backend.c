@@ -204,6 +204,14 @@ int be_disk_detach(struct backend *be, uint32_t domid, const char *vdev, backend
 	return be->ops->disk_detach(be, domid, vdev, done, arg, err);
 }
 
+int be_cdrom(struct backend *be, uint32_t domid, const libxl_device_disk *disk,
+	     backend_done_fn *done, void *arg, struct err *err)
+{
+	if (!be->ops->cdrom)
+		return cannot_change(be, err);
+	return be->ops->cdrom(be, domid, disk, done, arg, err);
+}
+
 int be_nic_attach(struct backend *be, uint32_t domid, const libxl_device_nic *nic,
 		  backend_done_fn *done, void *arg, struct err *err)
 {

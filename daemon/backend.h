@@ -191,6 +191,10 @@ struct backend_ops {
 			   backend_done_fn *done, void *arg, struct err *err);
 	int (*disk_detach)(struct backend *be, uint32_t domid, const char *vdev,
 			   backend_done_fn *done, void *arg, struct err *err);
+	/* Changes the medium of the HVM domain's cdrom disk->vdev to disk's (format EMPTY, no
+	 * target: ejects it), as xl cd-insert / cd-eject. */
+	int (*cdrom)(struct backend *be, uint32_t domid, const libxl_device_disk *disk,
+		     backend_done_fn *done, void *arg, struct err *err);
 	/* The same for a vif, named by its MAC. */
 	int (*nic_attach)(struct backend *be, uint32_t domid, const libxl_device_nic *nic,
 			  backend_done_fn *done, void *arg, struct err *err);
@@ -245,6 +249,8 @@ int be_disk_attach(struct backend *be, uint32_t domid, const libxl_device_disk *
 		   backend_done_fn *done, void *arg, struct err *err);
 int be_disk_detach(struct backend *be, uint32_t domid, const char *vdev, backend_done_fn *done,
 		   void *arg, struct err *err);
+int be_cdrom(struct backend *be, uint32_t domid, const libxl_device_disk *disk,
+	     backend_done_fn *done, void *arg, struct err *err);
 int be_nic_attach(struct backend *be, uint32_t domid, const libxl_device_nic *nic,
 		  backend_done_fn *done, void *arg, struct err *err);
 int be_nic_detach(struct backend *be, uint32_t domid, const uint8_t mac[6], backend_done_fn *done,

@@ -80,5 +80,7 @@ extern const struct op_entry op_vm_attach_disk;
 extern const struct op_entry op_vm_detach_disk;
 extern const struct op_entry op_vm_attach_nic;
 extern const struct op_entry op_vm_detach_nic;
+extern const struct op_entry op_vm_cd_insert;
+extern const struct op_entry op_vm_cd_eject;
 
 #endif

@@ -1275,16 +1275,23 @@ static int xl_sched(struct backend *b, uint32_t domid, int weight, int cap,
 
 /* A disk's or a vif's hot-plug or unplug, as xl block-attach / network-attach and their
  * detaches: disk or nic (the other NULL), held by the op until libxl is done. */
+enum dev_how { DEV_ADD, DEV_REMOVE, DEV_MEDIUM };
+
 static int device_op(struct xl *be, uint32_t domid, libxl_device_disk *disk,
-		     libxl_device_nic *nic, bool add, backend_done_fn *done, void *arg,
+		     libxl_device_nic *nic, enum dev_how what, backend_done_fn *done, void *arg,
 		     struct err *err)
 {
+	bool add = what != DEV_REMOVE;
 	struct op *op = op_new(be, OP_DEVICE, done, arg);
 	op->domid = domid;
 	op->stage = ST_DEVICE;
 	op->disk = disk;
 	op->nic = nic;
-	if (disk) {
+	if (disk && what == DEV_MEDIUM) {
+		op->name = xasprintf("%s cdrom %s of domain %" PRIu32,
+				     disk->pdev_path ? "changing the medium of" : "ejecting",
+				     disk->vdev, domid);
+	} else if (disk) {
 		op->name = xasprintf("%s disk %s of domain %" PRIu32,
 				     add ? "attaching" : "detaching", disk->vdev, domid);
 	} else {
@@ -1296,7 +1303,9 @@ static int device_op(struct xl *be, uint32_t domid, libxl_device_disk *disk,
 	op->in_libxl = true;
 	libxl_asyncop_how how = {.callback = ao_callback, .u.for_callback = op};
 	int rc;
-	if (disk)
+	if (what == DEV_MEDIUM)
+		rc = libxl_cdrom_insert(be->ctx, domid, disk, &how);
+	else if (disk)
 		rc = add ? libxl_device_disk_add(be->ctx, domid, disk, &how)
 			 : libxl_device_disk_remove(be->ctx, domid, disk, &how);
 	else
@@ -1329,7 +1338,7 @@ static int xl_disk_attach(struct backend *b, uint32_t domid, const libxl_device_
 	libxl_device_disk *d = xmalloc(sizeof *d);
 	libxl_device_disk_init(d);
 	libxl_device_disk_copy(be->ctx, d, disk);
-	return device_op(be, domid, d, NULL, true, done, arg, err);
+	return device_op(be, domid, d, NULL, DEV_ADD, done, arg, err);
 }
 
 static int xl_disk_detach(struct backend *b, uint32_t domid, const char *vdev,
@@ -1346,7 +1355,19 @@ static int xl_disk_detach(struct backend *b, uint32_t domid, const char *vdev,
 		err_set(err, VMD_ERR_NOT_FOUND, "domain %" PRIu32 " has no disk %s", domid, vdev);
 		return -1;
 	}
-	return device_op(be, domid, d, NULL, false, done, arg, err);
+	return device_op(be, domid, d, NULL, DEV_REMOVE, done, arg, err);
+}
+
+static int xl_cdrom(struct backend *b, uint32_t domid, const libxl_device_disk *disk,
+		    backend_done_fn *done, void *arg, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	if (require_live(be, domid, err) < 0)
+		return -1;
+	libxl_device_disk *d = xmalloc(sizeof *d);
+	libxl_device_disk_init(d);
+	libxl_device_disk_copy(be->ctx, d, disk);
+	return device_op(be, domid, d, NULL, DEV_MEDIUM, done, arg, err);
 }
 
 static int xl_nic_attach(struct backend *b, uint32_t domid, const libxl_device_nic *nic,
@@ -1369,7 +1390,7 @@ static int xl_nic_attach(struct backend *b, uint32_t domid, const libxl_device_n
 	libxl_device_nic_init(n);
 	libxl_device_nic_copy(be->ctx, n, nic);
 	n->devid = -1; /* libxl takes the next free one */
-	return device_op(be, domid, NULL, n, true, done, arg, err);
+	return device_op(be, domid, NULL, n, DEV_ADD, done, arg, err);
 }
 
 static int xl_nic_detach(struct backend *b, uint32_t domid, const uint8_t mac[6],
@@ -1388,7 +1409,7 @@ static int xl_nic_detach(struct backend *b, uint32_t domid, const uint8_t mac[6]
 		err_set(err, VMD_ERR_NOT_FOUND, "domain %" PRIu32 " has no vif %s", domid, text);
 		return -1;
 	}
-	return device_op(be, domid, NULL, n, false, done, arg, err);
+	return device_op(be, domid, NULL, n, DEV_REMOVE, done, arg, err);
 }
 
 static int xl_watch(struct backend *b, uint32_t domid, struct err *err)
@@ -1420,6 +1441,7 @@ const struct backend_ops backend_libxl = {
 	.sched = xl_sched,
 	.disk_attach = xl_disk_attach,
 	.disk_detach = xl_disk_detach,
+	.cdrom = xl_cdrom,
 	.nic_attach = xl_nic_attach,
 	.nic_detach = xl_nic_detach,
 	.shutdown = xl_shutdown,

@@ -1769,6 +1769,23 @@ static int sim_disk_detach(struct backend *b, uint32_t domid, const char *vdev,
 	return 0;
 }
 
+static int sim_cdrom(struct backend *b, uint32_t domid, const libxl_device_disk *disk,
+		     backend_done_fn *done, void *arg, struct err *err)
+{
+	struct sim *be = (struct sim *)b;
+	struct dom *d = live_dom(be, domid, err);
+
+	if (!d)
+		return -1;
+	if (vdev_index(d, disk->vdev) < 0) {
+		err_set(err, VMD_ERR_NOT_FOUND, "domain %" PRIu32 " has no cdrom %s", domid,
+			disk->vdev);
+		return -1;
+	}
+	queue_done(be, done, arg, domid);
+	return 0;
+}
+
 static int mac_index(const struct dom *d, const uint8_t mac[6])
 {
 	for (int i = 0; i < d->n_macs; i++)
@@ -1870,6 +1887,7 @@ const struct backend_ops backend_sim = {
 	.sched = sim_sched,
 	.disk_attach = sim_disk_attach,
 	.disk_detach = sim_disk_detach,
+	.cdrom = sim_cdrom,
 	.nic_attach = sim_nic_attach,
 	.nic_detach = sim_nic_detach,
 	.inject = sim_inject,

@@ -8,8 +8,10 @@
  * storage roots for restricted writers like every definition. A vif without a mac= gets one
  * (Xen's prefix 00:16:3e, unique among the guests), so that it can be named to detach it.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -27,6 +29,7 @@ struct disk_change {
 	int64_t domid;
 	char *id;              /* disk: the vdev; vif: the MAC */
 	bool nic, attach, live, config;
+	bool medium;           /* a cdrom's medium changes (attach: inserted, else ejected) */
 	struct vm_config next; /* the definition with the change */
 };
 
@@ -66,9 +69,10 @@ static void finish(struct disk_change *c)
 		change_free(c);
 		return;
 	}
-	log_info("%s: %s %s %s%s%s", c->name, c->nic ? "vif" : "disk", c->id,
-		 c->attach ? "attached" : "detached", c->live ? " (running)" : "",
-		 c->config ? " (definition)" : "");
+	log_info("%s: %s %s %s%s%s", c->name, c->nic ? "vif" : c->medium ? "cdrom" : "disk",
+		 c->id, c->medium ? (c->attach ? "inserted" : "ejected")
+				  : (c->attach ? "attached" : "detached"),
+		 c->live ? " (running)" : "", c->config ? " (definition)" : "");
 	rpc_reply_result(req, json_pack("{s:s, s:s, s:b, s:b}", "name", c->name,
 					c->nic ? "mac" : "vdev", c->id, "live", c->live, "config",
 					c->config));
@@ -90,8 +94,8 @@ static void plugged(void *arg, const struct err *err, uint32_t domid)
 	finish(c);
 }
 
-/* The definition's list key (disk, vif) with spec added (index -1), or its item index
- * removed. */
+/* The definition's list key (disk, vif) with spec added (index -1), its item index
+ * replaced by spec, or removed (spec NULL). */
 static int next_config(const struct vm_config *cfg, const char *key, const char *spec,
 		       int index, struct vm_config *next, struct err *err)
 {
@@ -108,6 +112,9 @@ static int next_config(const struct vm_config *cfg, const char *key, const char 
 	items = xrealloc(items, (n + 2) * sizeof *items);
 	if (index < 0) {
 		items[n++] = xstrdup(spec);
+	} else if (spec) {
+		free(items[index]);
+		items[index] = xstrdup(spec);
 	} else {
 		free(items[index]);
 		memmove(items + index, items + index + 1, (n - (size_t)index) * sizeof *items);
@@ -316,6 +323,97 @@ static void start(struct rpc_req *req, bool nic, bool attach)
 	}
 }
 
+/* vm.cd_insert / vm.cd_eject: the medium of an HVM guest's cdrom, as xl cd-insert /
+ * cd-eject (libxl_cdrom_insert), in the running domain and the definition's disk spec. */
+static void cd_medium(struct rpc_req *req, bool insert)
+{
+	struct vm *vm = req->vm;
+	struct err err = {0};
+	bool live, config;
+	if (ops_live_config(req, &live, &config, &err) < 0) {
+		rpc_reply_err(req, &err);
+		return;
+	}
+	const struct vm_config *cfg = vm_cfg(vm, &err);
+	if (!cfg) {
+		rpc_reply_err(req, &err);
+		return;
+	}
+	const char *vdev = rpc_param_str(req, "vdev");
+	const char *file = insert ? rpc_param_str(req, "file") : NULL;
+	int i = vdev_index(cfg, vdev);
+	if (cfg->type != VM_TYPE_HVM) {
+		vm_refuse(vm, &err, VMD_ERR_BAD_STATE, "'%s' is a %s guest: only HVM guests have "
+			  "an emulated cdrom (block-attach gives a PV guest a disk)", vm->name,
+			  vm_type_name(cfg->type));
+		rpc_reply_err(req, &err);
+		return;
+	}
+	if (i < 0 || !cfg->dc.disks[i].is_cdrom) {
+		err_set(&err, VMD_ERR_NOT_FOUND, "'%s' has no cdrom %.40s", vm->name, vdev);
+		err_add_str(&err, "name", vm->name);
+		rpc_reply_err(req, &err);
+		return;
+	}
+	struct stat st;
+	if (file && (file[0] != '/' || stat(file, &st) < 0)) {
+		if (file[0] != '/')
+			rpc_reply_error(req, VMD_ERR_INVALID_PARAMS,
+					json_pack("{s:s}", "param", "file"),
+					"file must be an absolute path, not '%.200s'", file);
+		else
+			rpc_reply_error(req, VMD_ERR_NOT_FOUND,
+					json_pack("{s:s, s:s}", "name", vm->name, "path", file),
+					"%s: %s", file, strerror(errno));
+		return;
+	}
+	struct disk_change *c = xcalloc(1, sizeof *c);
+	c->req = req;
+	c->name = xstrdup(vm->name);
+	memcpy(c->uuid, vm->uuid, 16);
+	c->domid = vm->domid;
+	c->attach = insert;
+	c->medium = true;
+	c->live = live;
+	c->config = config;
+	c->id = xstrdup(vdev);
+	vm_config_init(&c->next);
+	/* target= last: it takes the rest of the spec, commas and all (xl-disk-configuration) */
+	char *spec = file ? xasprintf("format=raw, vdev=%s, access=ro, devtype=cdrom, target=%s",
+				      vdev, file)
+			  : xasprintf("vdev=%s, access=ro, devtype=cdrom", vdev);
+	int r = next_config(cfg, "disk", spec, i, &c->next, &err);
+	free(spec);
+	if (r == 0)
+		r = ops_check_config_access(req, &c->next, &err);
+	if (r < 0) {
+		rpc_reply_err(req, &err);
+		change_free(c);
+		return;
+	}
+	if (!live) {
+		finish(c);
+		return;
+	}
+	if (be_cdrom(req->d->be, (uint32_t)vm->domid, &c->next.dc.disks[i], plugged, c,
+		     &err) < 0) {
+		if (err.code == VMD_ERR_NOT_FOUND || err.code == VMD_ERR_BACKEND)
+			err_add_str(&err, "name", vm->name);
+		rpc_reply_err(req, &err);
+		change_free(c);
+	}
+}
+
+static void exec_cd_insert(struct rpc_req *req)
+{
+	cd_medium(req, true);
+}
+
+static void exec_cd_eject(struct rpc_req *req)
+{
+	cd_medium(req, false);
+}
+
 static void exec_attach(struct rpc_req *req)
 {
 	start(req, false, true);
@@ -394,4 +492,28 @@ const struct op_entry op_vm_detach_nic = {
 	.perm = OP_WRITE,
 	.target = "name",
 	.exec = exec_detach_nic,
+};
+
+static const struct param_spec cd_insert_params[] = {
+	{"name", P_NAME, true, 0, 0},
+	{"vdev", P_STRING, true, 0, 0},
+	{"file", P_STRING, true, 0, 0},
+	OPS_LIVE_CONFIG_PARAMS,
+	{NULL, 0, false, 0, 0},
+};
+
+const struct op_entry op_vm_cd_insert = {
+	.method = "vm.cd_insert",
+	.params = cd_insert_params,
+	.perm = OP_WRITE,
+	.target = "name",
+	.exec = exec_cd_insert,
+};
+
+const struct op_entry op_vm_cd_eject = {
+	.method = "vm.cd_eject",
+	.params = detach_params, /* name, vdev */
+	.perm = OP_WRITE,
+	.target = "name",
+	.exec = exec_cd_eject,
 };

@@ -152,6 +152,8 @@ params_of() {
 	vm.attach_disk) echo "{\"name\":\"g1\",\"disk\":\"format=raw, vdev=xvdz, target=$T/images/kernel\"}" ;;
 	vm.detach_disk) echo '{"name":"g1","vdev":"xvdz"}' ;;
 	vm.attach_nic) echo '{"name":"g1","vif":"bridge=xenbr0"}' ;;
+	vm.cd_insert) echo "{\"name\":\"g1\",\"vdev\":\"hdc\",\"file\":\"$T/images/kernel\"}" ;;
+	vm.cd_eject) echo '{"name":"g1","vdev":"hdc"}' ;;
 	vm.detach_nic) echo '{"name":"g1","mac":"00:16:3e:00:00:01"}' ;;
 	vm.restore) echo "{\"file\":\"$T/images/none.save\"}" ;;
 	vm.migrate_incoming) echo "{\"xlcfg\":\"name = 'm1'\",\"hypervisor\":\"sim\",\"backend\":\"sim\",\"disks\":[]}" ;;

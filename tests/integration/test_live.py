@@ -274,5 +274,37 @@ class TestNics(LiveCase):
         self.assertCallFails(INVALID_CONFIG, "vm.attach_nic", {"name": "n3", "vif": "rate=x"})
 
 
+class TestCdrom(LiveCase):
+
+    def hvm(self, name):
+        return self.create(name, type="hvm", kernel=None, disk=[
+            "format=raw, vdev=hda, access=rw, target=%s" % self.touch(name + "-a.img"),
+            "vdev=hdc, access=ro, devtype=cdrom"])
+
+    def cdrom(self, name):
+        return [d for d in self.info(name)["disks"] if d["vdev"] == "hdc"][0]
+
+    def test_insert_and_eject(self):
+        self.hvm("c1")
+        iso = self.touch("c1.iso")
+        r = self.c.call("vm.cd_insert", {"name": "c1", "vdev": "hdc", "file": iso})
+        self.assertEqual(r, {"name": "c1", "vdev": "hdc", "live": True, "config": True})
+        self.assertEqual((self.cdrom("c1")["target"], self.cdrom("c1")["cdrom"]), (iso, True))
+        self.c.call("vm.cd_eject", {"name": "c1", "vdev": "hdc"})
+        self.assertIn(self.cdrom("c1").get("target"), (None, ""))
+
+    def test_refusals(self):
+        self.hvm("c2")
+        self.assertCallFails(NOT_FOUND, "vm.cd_insert",
+                             {"name": "c2", "vdev": "hdc", "file": self.tmp + "/none.iso"},
+                             data_keys=["name", "path"])
+        self.assertCallFails(NOT_FOUND, "vm.cd_insert",
+                             {"name": "c2", "vdev": "hda", "file": self.touch("c2.iso")})
+        self.assertCallFails(INVALID_PARAMS, "vm.cd_insert",
+                             {"name": "c2", "vdev": "hdc", "file": "rel.iso"})
+        self.guest("c3")
+        self.assertCallFails(BAD_STATE, "vm.cd_eject", {"name": "c3", "vdev": "hdc"})
+
+
 if __name__ == "__main__":
     vmdtest.main()
