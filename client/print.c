@@ -284,22 +284,30 @@ int print_save(const struct args *a, json_t *result)
 	return VMCTL_EXIT_OK;
 }
 
+/* Where a change (vcpu-set, block-attach, ...) went, from its result's live and config;
+ * live_only: what to say when only the running guest has it. */
+static const char *where(json_t *result, const char *live_only)
+{
+	bool live = json_is_true(json_object_get(result, "live"));
+	bool config = json_is_true(json_object_get(result, "config"));
+
+	return live && config ? "running and definition"
+	       : live	      ? live_only
+			      : "definition: from the next boot";
+}
+
 /* vcpu-set, mem-set: what changed, and where. */
 int print_set(const struct args *a, json_t *result)
 {
 	const char *name = get_str(result, "name");
 	bool vcpus = json_is_integer(json_object_get(result, "vcpus"));
 	json_t *v = json_object_get(result, vcpus ? "vcpus" : "memory");
-	bool live = json_is_true(json_object_get(result, "live"));
-	bool config = json_is_true(json_object_get(result, "config"));
 
 	if (!name || !json_is_integer(v))
 		return util_malformed("no name or value");
 	printf("%s: %s %" JSON_INTEGER_FORMAT "%s (%s)\n", name, vcpus ? "vCPUs" : "memory",
 	       json_integer_value(v), vcpus ? "" : " MiB",
-	       live && config ? "running and definition"
-	       : live	      ? "running only; the next boot has the definition's"
-			      : "definition: from the next boot");
+	       where(result, "running only; the next boot has the definition's"));
 	return VMCTL_EXIT_OK;
 }
 
@@ -307,7 +315,6 @@ int print_sched_set(const struct args *a, json_t *result)
 {
 	const char *name = get_str(result, "name");
 	json_t *w = json_object_get(result, "weight"), *c = json_object_get(result, "cap");
-	bool live = json_is_true(json_object_get(result, "live"));
 
 	if (!name)
 		return util_malformed("no name");
@@ -317,9 +324,7 @@ int print_sched_set(const struct args *a, json_t *result)
 	if (json_is_integer(c))
 		printf("%s cap %" JSON_INTEGER_FORMAT "%%", json_is_integer(w) ? "," : "",
 		       json_integer_value(c));
-	printf(" (%s)\n", live && json_is_true(json_object_get(result, "config"))
-				  ? "running and definition"
-			  : live ? "running only" : "definition: from the next boot");
+	printf(" (%s)\n", where(result, "running only"));
 	return VMCTL_EXIT_OK;
 }
 
@@ -327,15 +332,11 @@ int print_block(const struct args *a, json_t *result)
 {
 	const char *name = get_str(result, "name"), *vdev = get_str(result, "vdev");
 	const char *mac = get_str(result, "mac");
-	bool live = json_is_true(json_object_get(result, "live"));
-	bool config = json_is_true(json_object_get(result, "config"));
 
 	if (!name || !(vdev || mac))
 		return util_malformed("no name, vdev or mac");
 	printf("%s: %s %s%s (%s)\n", name, a->cmd->done, vdev ? "" : "vif ", vdev ? vdev : mac,
-	       live && config ? "running and definition"
-	       : live	      ? "running only"
-			      : "definition: from the next boot");
+	       where(result, "running only"));
 	return VMCTL_EXIT_OK;
 }
 

@@ -89,6 +89,16 @@ skip() {  # NAME REASON...: report a step that cannot run here
     result SKIP "$SCENARIO/$name" 0 "($*)"
 }
 
+# need_vmd_libxl: vmd and vmctl in dom0, vmd built with its libxl backend; otherwise reports a
+# SKIP for the scenario (the scenarios of vmd's libxl code: 64 on).
+need_vmd_libxl() {
+    need vmd vmctl || return 1
+    if grep -q 'built without libxl' "$(command -v vmd)"; then
+        skip all "vmd built without the libxl backend"
+        return 1
+    fi
+}
+
 # need COMMAND...: true when all exist; otherwise reports a SKIP for the scenario.
 #   need vmd vmctl || return 0
 need() {

@@ -5,11 +5,8 @@
 # more, live, and back to a stopped-and-started life. The same guest config under xl, `xl
 # migrate` to localhost, is the reference for the time; a migration that fails (no vmd
 # behind the socket) leaves the guest running where it was.
-need vmd vmctl ssh sshd ssh-keygen || return 0
-if grep -q 'built without libxl' "$(command -v vmd)"; then
-    skip all "vmd built without the libxl backend"
-    return 0
-fi
+need_vmd_libxl || return 0
+need ssh sshd ssh-keygen || return 0
 G=vmdt-mig
 X=vmdt-xlmig
 VMD_STATE_DIR=$STATE/vmd-$SCENARIO

@@ -6,11 +6,7 @@
 # second boot. The same guest under xl, `xl save` / `xl restore`, is the reference for the
 # times.
 # budget: 480
-need vmd vmctl || return 0
-if grep -q 'built without libxl' "$(command -v vmd)"; then
-    skip all "vmd built without the libxl backend"
-    return 0
-fi
+need_vmd_libxl || return 0
 G=vmdt-save
 X=vmdt-xlsave
 VMD_STATE_DIR=$STATE/vmd-$SCENARIO

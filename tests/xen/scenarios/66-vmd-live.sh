@@ -8,11 +8,7 @@
 # unplugged, seen in the guest (/sys/block, /sys/class/net), on the bridge and by xl
 # block-list / network-list.
 # budget: 240
-need vmd vmctl || return 0
-if grep -q 'built without libxl' "$(command -v vmd)"; then
-    skip all "vmd built without the libxl backend"
-    return 0
-fi
+need_vmd_libxl || return 0
 G=vmdt-live
 VMD_STATE_DIR=$STATE/vmd-$SCENARIO
 cat > /tmp/$G.cfg <<CFGEOF

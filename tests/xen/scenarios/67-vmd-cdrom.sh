@@ -5,11 +5,7 @@
 # after vmd's insert of another ISO it names that one, the same as after `xl cd-eject` and
 # `xl cd-insert` of that ISO. The definition follows; a PV guest's cd-insert is refused.
 # budget: 180
-need vmd vmctl || return 0
-if grep -q 'built without libxl' "$(command -v vmd)"; then
-    skip all "vmd built without the libxl backend"
-    return 0
-fi
+need_vmd_libxl || return 0
 G=vmdt-cdrom
 IMG=/var/lib/xen/$G.img
 ISO=/var/lib/xen/$G.iso
