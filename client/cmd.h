@@ -36,6 +36,7 @@ struct cmd {
 	bool own_json;       /* print writes the --json form itself */
 	bool attach_console; /* the result names a pty: hang up and relay the terminal to it */
 	bool stream_events;  /* print vm.event notifications until the daemon hangs up */
+	bool edit;           /* the result is a vm.config: edit it, then vm.update (edit.c) */
 	/* A verb that asks nothing and works on the socket itself (proxy): its exit status. */
 	int (*local)(const char *socket_path);
 };

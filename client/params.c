@@ -106,9 +106,8 @@ fail:
 }
 
 /* create/define FILE: FILE.json is a config object; anything else (and -) is xl.cfg text. */
-json_t *params_file(const struct args *a)
+static json_t *file_params(const struct args *a, const char *path)
 {
-	const char *path = a->pos[0];
 	size_t len;
 	char *text = read_cfg(path, &len);
 	json_t *p = NULL;
@@ -147,6 +146,25 @@ json_t *params_file(const struct args *a)
 		json_decref(p);
 		p = NULL;
 	}
+	return p;
+}
+
+json_t *params_file(const struct args *a)
+{
+	return file_params(a, a->pos[0]);
+}
+
+/* update NAME FILE: the whole new config; --config: the definition alone. */
+json_t *params_update(const struct args *a)
+{
+	json_t *p = file_params(a, a->pos[1]);
+
+	if (p && !set_str(a, p, "name", a->pos[0])) {
+		json_decref(p);
+		return NULL;
+	}
+	if (p && cmd_flag(a, "config"))
+		json_object_set_new(p, "live", json_false());
 	return p;
 }
 
@@ -405,6 +423,18 @@ json_t *params_cd_insert(const struct args *a)
 json_t *params_cd_eject(const struct args *a)
 {
 	return params_block(a, "vdev");
+}
+
+/* network-rate NAME MAC RATE */
+json_t *params_network_rate(const struct args *a)
+{
+	json_t *p = params_block(a, "mac");
+
+	if (p && !set_str(a, p, "rate", a->pos[2])) {
+		json_decref(p);
+		return NULL;
+	}
+	return p;
 }
 
 json_t *params_network_attach(const struct args *a)

@@ -14,6 +14,7 @@
 json_t *params_none(const struct args *a);
 json_t *params_name(const struct args *a); /* {"name": NAME}: most verbs */
 json_t *params_file(const struct args *a); /* create, define */
+json_t *params_update(const struct args *a);
 json_t *params_shutdown(const struct args *a);
 json_t *params_list(const struct args *a);
 json_t *params_remove(const struct args *a);
@@ -31,6 +32,7 @@ json_t *params_network_attach(const struct args *a);
 json_t *params_cd_insert(const struct args *a);
 json_t *params_cd_eject(const struct args *a);
 json_t *params_network_detach(const struct args *a);
+json_t *params_network_rate(const struct args *a);
 json_t *params_save(const struct args *a);
 json_t *params_restore(const struct args *a);
 json_t *params_install(const struct args *a);

@@ -177,9 +177,88 @@ int print_info(const struct args *a, json_t *vm)
 		"console", "vnc", "install_phase", "on_poweroff", "on_reboot", "on_crash", NULL,
 	};
 
+	json_t *pending = json_object_get(vm, "pending");
+
 	if (!json_is_object(vm) || !get_str(vm, "name"))
 		return util_malformed("no guest name");
+	json_incref(pending);
+	json_object_del(vm, "pending");
 	output_info(vm, order);
+	if (json_array_size(pending)) {
+		printf("pending (the definition's, from the next boot):\n");
+		print_changes(pending);
+	}
+	json_decref(pending);
+	return VMCTL_EXIT_OK;
+}
+
+/* A value of a change: a string as it is, a list as JSON, null as "(none)". */
+static void change_value(json_t *v)
+{
+	char *s;
+
+	if (json_is_string(v)) {
+		fputs(json_string_value(v), stdout);
+		return;
+	}
+	if (!v || json_is_null(v)) {
+		fputs("(none)", stdout);
+		return;
+	}
+	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	fputs(s ? s : "?", stdout);
+	free(s);
+}
+
+void print_changes(json_t *changes)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(changes, i, c) {
+		const char *apply = get_str(c, "apply");
+		const char *why = get_str(c, "error") ? get_str(c, "error") : get_str(c, "reason");
+
+		printf("  %s%s%s: ", get_str_or(c, "key", "?"), get_str(c, "id") ? " " : "",
+		       get_str_or(c, "id", ""));
+		change_value(json_object_get(c, "live"));
+		fputs(" -> ", stdout);
+		change_value(json_object_get(c, "config"));
+		if (apply)
+			printf(" (%s%s%s%s)", strcmp(apply, "live") == 0 ? "live" : "next boot",
+			       why ? ": " : "",
+			       get_str(c, "error") ? "the live change failed: " : "", why ? why : "");
+		fputs("\n", stdout);
+	}
+}
+
+/* update, edit: what changed where. */
+int print_update(const struct args *a, json_t *result)
+{
+	const char *name = get_str(result, "name");
+	json_t *changes = json_object_get(result, "changes");
+	bool dry = json_is_true(json_object_get(result, "dry_run"));
+	size_t i, live = 0, n = json_array_size(changes);
+	json_t *c;
+
+	if (!name || !json_is_array(changes))
+		return util_malformed("no name or changes");
+	json_array_foreach(changes, i, c) {
+		const char *apply = get_str(c, "apply");
+
+		live += apply && strcmp(apply, "live") == 0;
+	}
+	if (!n) {
+		printf("%s: %s\n", name,
+		       dry ? "no change to the running guest (dry run)"
+		       : json_is_true(json_object_get(result, "stored"))
+			       ? "definition updated; the running guest has it already"
+			       : "no change");
+		return VMCTL_EXIT_OK;
+	}
+	printf("%s: %s %zu change%s: %zu live, %zu for the next boot\n", name,
+	       dry ? "would make" : "updated,", n, n == 1 ? "" : "s", live, n - live);
+	print_changes(changes);
 	return VMCTL_EXIT_OK;
 }
 
@@ -335,8 +414,12 @@ int print_block(const struct args *a, json_t *result)
 
 	if (!name || !(vdev || mac))
 		return util_malformed("no name, vdev or mac");
-	printf("%s: %s %s%s (%s)\n", name, a->cmd->done, vdev ? "" : "vif ", vdev ? vdev : mac,
-	       where(result, "running only"));
+	if (get_str(result, "rate"))
+		printf("%s: vif %s rate %s (%s)\n", name, mac, get_str(result, "rate"),
+		       where(result, "running only; the next boot has the definition's"));
+	else
+		printf("%s: %s %s%s (%s)\n", name, a->cmd->done, vdev ? "" : "vif ",
+		       vdev ? vdev : mac, where(result, "running only"));
 	return VMCTL_EXIT_OK;
 }
 

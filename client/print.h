@@ -24,6 +24,9 @@ int print_clone(const struct args *a, json_t *result);
 int print_migrate(const struct args *a, json_t *result);
 int print_save(const struct args *a, json_t *result);
 int print_set(const struct args *a, json_t *result);
+int print_update(const struct args *a, json_t *result); /* update, edit */
+/* The changes of vm.update, or vm.info's pending, one line each. */
+void print_changes(json_t *changes);
 int print_sched_set(const struct args *a, json_t *result);
 int print_block(const struct args *a, json_t *result);
 int print_restored(const struct args *a, json_t *vm);

@@ -30,6 +30,7 @@
 
 #include "cmd.h"
 #include "console.h"
+#include "edit.h"
 #include "output.h"
 #include "params.h"
 #include "print.h"
@@ -121,6 +122,16 @@ static const struct cmd cmds[] = {
 	  .flags = { { "paused", NULL } },
 	  .help = "run a guest again from a save file (defining it if this host lacks it)",
 	  .parse = params_restore, .print = print_restored, .done = "restored" },
+	{ .verb = "edit", .method = "vm.config", .usage = "NAME", .min_args = 1, .max_args = 1,
+	  .help = "edit a guest's definition in $EDITOR, then update it (vm.update: what can "
+		  "change in the running guest changes now, the rest at the next boot)",
+	  .parse = params_name, .edit = true },
+	{ .verb = "update", .method = "vm.update", .usage = "NAME FILE", .min_args = 2,
+	  .max_args = 2,
+	  .flags = { { "dry-run", NULL }, { "config", NULL } },
+	  .help = "replace a guest's definition with FILE (xl.cfg or .json), changing the running "
+		  "guest where it can (--config: the definition alone; --dry-run: show the plan)",
+	  .parse = params_update, .print = print_update },
 	{ .verb = "vcpu-set", .method = "vm.set_vcpus", .usage = "NAME N", .min_args = 2,
 	  .max_args = 2,
 	  .flags = { { "live", NULL }, { "config", NULL } },
@@ -171,6 +182,12 @@ static const struct cmd cmds[] = {
 	  .flags = { { "live", NULL }, { "config", NULL } },
 	  .help = "unplug the vif of that MAC from the running guest and its definition",
 	  .parse = params_network_detach, .print = print_block, .done = "detached" },
+	{ .verb = "network-rate", .method = "vm.set_nic_rate", .usage = "NAME MAC RATE",
+	  .min_args = 3, .max_args = 3,
+	  .flags = { { "live", NULL }, { "config", NULL } },
+	  .help = "set the rate limit of the vif of that MAC (xl.cfg's rate: 10Mb/s, 1MB/s@20ms, "
+		  "none) in the running guest and its definition",
+	  .parse = params_network_rate, .print = print_block },
 	{ .verb = "install", .method = "vm.install",
 	  .usage = "NAME (--iso FILE | --kernel FILE --initrd FILE)", .min_args = 1, .max_args = 1,
 	  .flags = { { "iso", "FILE" }, { "type", "pv|hvm" }, { "kernel", "FILE" },
@@ -300,6 +317,8 @@ static int use_result(const struct cmd *cmd, const struct args *a, struct transp
 		return attach_console(t, a, result);
 	if (cmd->stream_events)
 		return stream_events(*t);
+	if (cmd->edit)
+		return edit_run(*t, a, result);
 	if (output_is_json() && !cmd->own_json) {
 		output_json(result);
 		return VMCTL_EXIT_OK;

@@ -27,8 +27,9 @@ _vmctl()
 	_init_completion || return
 
 	local commands="create define start shutdown reboot destroy pause unpause list info
-		remove config console autostart clone migrate save restore vcpu-set mem-set sched-set
-		block-attach block-detach cd-insert cd-eject network-attach network-detach disk install
+		remove config edit update console autostart clone migrate save restore vcpu-set
+		mem-set sched-set block-attach block-detach cd-insert cd-eject network-attach
+		network-detach network-rate disk install
 		events version proxy help"
 	local i cmd="" _vmctl_socket="" _vmctl_host=""
 	for ((i = 1; i < cword; i++)); do
@@ -108,9 +109,11 @@ _vmctl()
 	start) flags="--discard-save --paused" ;;
 	save) flags="--keep-running" ;;
 	restore) flags="--paused" ;;
+	update) flags="--dry-run --config" ;;
 	vcpu-set | mem-set) flags="--live --config" ;;
 	sched-set) flags="--weight --cap --live --config" ;;
-	block-attach | block-detach | network-attach | network-detach | cd-insert | cd-eject)
+	block-attach | block-detach | network-attach | network-detach | network-rate | cd-insert | \
+		cd-eject)
 		flags="--live --config" ;;
 	install) flags="--iso --type --kernel --initrd --extra --disk-size --disk --memory --vcpus
 		--bridge --no-network --no-vnc --no-start" ;;
@@ -124,7 +127,8 @@ _vmctl()
 	create | define)
 		((nargs == 0)) && _filedir '@(cfg|json)'
 		;;
-	start | shutdown | reboot | destroy | pause | unpause | info | remove | config | console)
+	start | shutdown | reboot | destroy | pause | unpause | info | remove | config | console | \
+		edit)
 		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
 		;;
 	clone)
@@ -140,12 +144,16 @@ _vmctl()
 			mapfile -t COMPREPLY < <(compgen -W "${hosts[*]/#/ssh://}" -- "$cur")
 		fi
 		;;
+	update)
+		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
+		((nargs == 1)) && _filedir '@(cfg|json)'
+		;;
 	cd-insert)
 		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
 		((nargs == 2)) && _filedir '@(iso|img)'
 		;;
 	vcpu-set | mem-set | sched-set | block-attach | block-detach | network-attach | \
-		network-detach | cd-eject)
+		network-detach | network-rate | cd-eject)
 		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
 		;;
 	save)

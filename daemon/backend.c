@@ -220,6 +220,14 @@ int be_nic_attach(struct backend *be, uint32_t domid, const libxl_device_nic *ni
 	return be->ops->nic_attach(be, domid, nic, done, arg, err);
 }
 
+int be_nic_rate(struct backend *be, uint32_t domid, const uint8_t mac[6], uint64_t bytes,
+		uint32_t usecs, struct err *err)
+{
+	if (!be->ops->nic_rate)
+		return cannot_change(be, err);
+	return be->ops->nic_rate(be, domid, mac, bytes, usecs, err);
+}
+
 int be_nic_detach(struct backend *be, uint32_t domid, const uint8_t mac[6], backend_done_fn *done,
 		  void *arg, struct err *err)
 {

@@ -200,6 +200,11 @@ struct backend_ops {
 			  backend_done_fn *done, void *arg, struct err *err);
 	int (*nic_detach)(struct backend *be, uint32_t domid, const uint8_t mac[6],
 			  backend_done_fn *done, void *arg, struct err *err);
+	/* Sets the rate limit of the running domain's vif of that MAC (xl.cfg's rate=: bytes per
+	 * interval of usecs microseconds; usecs 0: none) where its backend reads it: netback
+	 * watches its xenstore "rate" node and takes a new value at once. */
+	int (*nic_rate)(struct backend *be, uint32_t domid, const uint8_t mac[6], uint64_t bytes,
+			uint32_t usecs, struct err *err);
 	/* Backend-specific test hook (sim: fault injection); NULL when unsupported. */
 	int (*inject)(struct backend *be, const char *fault, uint32_t domid, struct err *err);
 };
@@ -255,6 +260,8 @@ int be_nic_attach(struct backend *be, uint32_t domid, const libxl_device_nic *ni
 		  backend_done_fn *done, void *arg, struct err *err);
 int be_nic_detach(struct backend *be, uint32_t domid, const uint8_t mac[6], backend_done_fn *done,
 		  void *arg, struct err *err);
+int be_nic_rate(struct backend *be, uint32_t domid, const uint8_t mac[6], uint64_t bytes,
+		uint32_t usecs, struct err *err);
 int be_rename(struct backend *be, uint32_t domid, const char *name, struct err *err);
 /* -1 with err NOT_SUPPORTED when the backend has no test hook. */
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err);

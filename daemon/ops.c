@@ -3,13 +3,16 @@
  */
 #include "ops.h"
 
+#include <stdio.h>
 #include <unistd.h>
 
 #include "access.h"
+#include "cfgdiff.h"
 #include "conf.h"
 #include "server.h"
 #include "vm.h"
 #include "vmd-proto.h"
+#include "xlcfg.h"
 
 static const struct op_entry *const entries[] = {
 	&op_daemon_version, &op_vm_define,  &op_vm_create, &op_vm_start,  &op_vm_shutdown,
@@ -20,7 +23,7 @@ static const struct op_entry *const entries[] = {
 	&op_vm_migrate, &op_vm_migrate_incoming, &op_vm_save, &op_vm_restore,
 	&op_vm_set_vcpus, &op_vm_set_memory, &op_vm_set_sched, &op_vm_attach_disk,
 	&op_vm_detach_disk, &op_vm_attach_nic, &op_vm_detach_nic, &op_vm_cd_insert,
-	&op_vm_cd_eject,
+	&op_vm_cd_eject, &op_vm_update, &op_vm_set_nic_rate,
 };
 
 const struct rpc_table ops_table = {
@@ -138,4 +141,60 @@ int ops_live_config(struct rpc_req *req, bool *live, bool *config, struct err *e
 		return -1;
 	}
 	return 0;
+}
+
+void ops_live_key(struct vm *vm, const char *key, const char *value)
+{
+	struct err err = {0};
+	const char *text = vm_live_text(vm, &err);
+	err_clear(&err);
+	if (text)
+		vm_live_set(vm, value ? xlcfg_set(text, key, value) : xlcfg_unset(text, key));
+}
+
+void ops_live_number(struct vm *vm, const char *key, long long value)
+{
+	char num[24];
+	snprintf(num, sizeof num, "%lld", value);
+	ops_live_key(vm, key, num);
+}
+
+void ops_live_item(struct vm *vm, const char *key, const char *id, const char *spec)
+{
+	struct err err = {0};
+	const char *text = vm_live_text(vm, &err);
+	err_clear(&err);
+	if (text)
+		vm_live_set(vm, cfgdiff_edit_item(text, key, id, spec));
+}
+
+int ops_parse_config(struct rpc_req *req, struct vm_config *cfg)
+{
+	struct err err = {0};
+	int r;
+	const char *text = rpc_param_str(req, "xlcfg");
+	if (text) {
+		const char *fname = rpc_param_str(req, "filename");
+		json_t *jt = json_object_get(req->params, "xlcfg");
+		r = config_parse(text, json_string_length(jt), fname ? fname : "config", NULL, cfg,
+				 &err);
+	} else {
+		r = config_parse_json(json_object_get(req->params, "config"), NULL, cfg, &err);
+	}
+	if (r == 0)
+		r = ops_check_config_access(req, cfg, &err);
+	if (r < 0)
+		rpc_reply_err(req, &err);
+	return r;
+}
+
+const char *ops_config_check(json_t *params)
+{
+	bool has_cfg = json_object_get(params, "config") != NULL;
+	bool has_xl = json_object_get(params, "xlcfg") != NULL;
+	if (has_cfg == has_xl)
+		return "exactly one of 'config' (object) and 'xlcfg' (text) is required";
+	if (json_object_get(params, "filename") && !has_xl)
+		return "'filename' goes with 'xlcfg'";
+	return NULL;
 }

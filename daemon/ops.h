@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "rpc.h"
 #include "vm.h"
@@ -43,6 +44,34 @@ void ops_vm_when_done(struct rpc_req *req,
  * default, when the guest has one), the definition (config: default true), or both; checks
  * that the guest is not busy and has a domain for live. 0, or -1 with err. */
 int ops_live_config(struct rpc_req *req, bool *live, bool *config, struct err *err);
+/* A live change went through: the running domain's config (vm_live_text) follows: a key set
+ * (value as xl.cfg writes it) or unset, a number set, or an item of a disk or vif list (by
+ * its id: vdev, MAC) replaced, removed (spec NULL) or added. */
+void ops_live_key(struct vm *vm, const char *key, const char *value); /* NULL: unset */
+void ops_live_number(struct vm *vm, const char *key, long long value);
+void ops_live_item(struct vm *vm, const char *key, const char *id, const char *spec);
+/* A memory target is only a number in xenstore until the guest's balloon driver follows it
+ * (vm-set.c). done(arg, vm, moved, now_kib) once the domain's memory moved 1 MiB toward
+ * target_kib, or after 5 s without (then the old target is set again); vm NULL: the guest
+ * or its domain went meanwhile. ops_balloon_needed: whether the change is big enough to
+ * wait for (before 0: unknown, no). */
+typedef void ops_balloon_fn(void *arg, struct vm *vm, bool moved, uint64_t now_kib);
+void ops_balloon_wait(struct vm *vm, uint64_t before_kib, uint64_t target_kib,
+		      ops_balloon_fn *done, void *arg);
+bool ops_balloon_needed(uint64_t before_kib, uint64_t target_kib);
+/* The index of the disk the guest boots from, which stays (vm-device.c): HVM's and a
+ * bootloader's (pygrub) first disk that is not a cdrom; with a kernel given, the disk its
+ * root= names (root=/dev/xvda1: xvda). -1: none. */
+int ops_boot_disk(const struct vm_config *cfg);
+/* The index in cfg of the disk of that vdev, of the nic of that MAC; -1: none. */
+int ops_disk_index(const struct vm_config *cfg, const char *vdev);
+int ops_nic_index(const struct vm_config *cfg, const uint8_t mac[6]);
+/* The request's config (param xlcfg with filename, or config) parsed into cfg (init'ed
+ * here), with what a writer who is not root may name checked (access.h). 0, or -1 after an
+ * error reply. */
+int ops_parse_config(struct rpc_req *req, struct vm_config *cfg);
+/* The check (op_entry.check) of the methods that take a config: one of config and xlcfg. */
+const char *ops_config_check(json_t *params);
 /* Their two params, as rows of a param table. */
 #define OPS_LIVE_CONFIG_PARAMS {"live", P_BOOL, false, 0, 0}, {"config", P_BOOL, false, 0, 0}
 /* Param tables shared by verbs that take only a guest name. */
@@ -78,6 +107,8 @@ extern const struct op_entry op_vm_set_memory;
 extern const struct op_entry op_vm_set_sched;
 extern const struct op_entry op_vm_attach_disk;
 extern const struct op_entry op_vm_detach_disk;
+extern const struct op_entry op_vm_update;
+extern const struct op_entry op_vm_set_nic_rate;
 extern const struct op_entry op_vm_attach_nic;
 extern const struct op_entry op_vm_detach_nic;
 extern const struct op_entry op_vm_cd_insert;

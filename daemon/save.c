@@ -580,7 +580,7 @@ void save_start(struct rpc_req *req, struct vm *vm, const char *file, bool keep_
 				"%s exists: vmd does not write a save over a file", file);
 		return;
 	}
-	const char *text = vm_text(vm, &err);
+	const char *text = vm_live_text(vm, &err); /* the domain's, live changes and all */
 	if (!text || be_host_info(d->be, &hi, &err) < 0) {
 		rpc_reply_err(req, &err);
 		return;
@@ -756,6 +756,7 @@ static void restore_received(void *arg, const struct err *err, uint32_t domid)
 	free(managed);
 	vm->managed_save = false;
 	vm_migrate_end(vm, domid, s->paused ? VM_PAUSED : VM_RUNNING, "restored");
+	vm_live_begin(vm, s->cfg.text); /* the domain is the saved one: its config */
 	double total = now_monotonic() - s->t0;
 	log_info("%s: restored from %s in %.3f s as domain %u", s->name, s->path, total, domid);
 	if (s->req) {

@@ -92,6 +92,7 @@ json_t *vm_to_json(struct vm *vm, bool detail)
 			add_runtime(o, &di);
 		dom_info_finish(&di);
 		err_clear(&err);
+		json_object_set_new(o, "pending", vm_pending(vm));
 		if (be_sched(vm->d->be, (uint32_t)vm->domid, -1, -1, &si, &err) == 0)
 			json_object_set_new(o, "sched",
 					    json_pack("{s:s, s:i, s:i}", "scheduler", si.scheduler,

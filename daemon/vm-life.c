@@ -171,6 +171,7 @@ void vm_adopt_all(struct daemon *d)
 		}
 		vm_set_domid(vm, doms[i].domid);
 		vm->started_at = (double)doms[i].start_time;
+		vm_live_begin(vm, NULL);
 		log_info("%s: adopted domain %u", vm->name, doms[i].domid);
 		set_state(vm, adopted_state(doms[i].state), "adopted");
 		/* It stopped while we were away: its on_* rule is still to be applied. */
@@ -197,6 +198,16 @@ static char *make_record(const struct vm *vm)
 	return vm_record(vm->name, vm->uuid);
 }
 
+/* The domain was built from the definition: nothing is pending. */
+static void live_from_definition(struct vm *vm)
+{
+	struct err err = {0};
+	const char *text = vm_text(vm, &err);
+	if (text)
+		vm_live_begin(vm, text);
+	err_clear(&err);
+}
+
 static void created(void *arg, const struct err *err, uint32_t domid)
 {
 	struct vm *vm = arg;
@@ -209,6 +220,7 @@ static void created(void *arg, const struct err *err, uint32_t domid)
 	}
 	vm_set_domid(vm, domid);
 	vm->started_at = now_wall();
+	live_from_definition(vm);
 	bool restart = vm->state == VM_REBOOTING;
 	log_info("%s: running as domain %u", vm->name, domid);
 	set_state(vm, VM_RUNNING, restart ? "restarted" : "started");
@@ -690,6 +702,7 @@ void vm_migrated_in(struct vm *vm, uint32_t domid)
 {
 	vm_set_domid(vm, domid);
 	vm->started_at = now_wall();
+	live_from_definition(vm);
 	set_state(vm, VM_RUNNING, "migrated-in");
 }
 

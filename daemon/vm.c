@@ -23,6 +23,7 @@
 
 #include <event2/event.h>
 
+#include "cfgdiff.h"
 #include "conf.h"
 #include "daemon.h"
 #include "job.h"
@@ -226,6 +227,94 @@ static void cfg_trim(struct daemon *d, const struct vm *keep)
 	}
 }
 
+void vm_ref_set(struct vm_ref *r, const struct vm *vm)
+{
+	r->name = xstrdup(vm->name);
+	memcpy(r->uuid, vm->uuid, 16);
+	r->domid = vm->domid;
+}
+
+void vm_ref_clear(struct vm_ref *r)
+{
+	free(r->name);
+	r->name = NULL;
+}
+
+struct vm *vm_ref_get(const struct vm_ref *r, struct daemon *d, bool same_domain)
+{
+	struct vm *vm = vm_find(d, r->name);
+	if (!vm || memcmp(vm->uuid, r->uuid, 16) != 0 || (same_domain && vm->domid != r->domid))
+		return NULL;
+	return vm;
+}
+
+/* ---- the running domain's config ---------------------------------------------------------- */
+
+static char *live_path(const struct vm *vm)
+{
+	return xasprintf("%s/live/%s.cfg", vm->d->state_dir, vm->name);
+}
+
+/* STATE/live/NAME.cfg holds the live text while it differs from the definition's. */
+static void live_sync(struct vm *vm)
+{
+	char *path = live_path(vm);
+	struct err err = {0};
+	const char *text = vm->live_text ? vm_text(vm, &err) : NULL;
+	err_clear(&err);
+	if (vm->live_text && text && strcmp(text, vm->live_text) != 0) {
+		char *dir = xasprintf("%s/live", vm->d->state_dir);
+		if (mkdir_p(dir, 0700) < 0 ||
+		    write_file_atomic(path, vm->live_text, strlen(vm->live_text), 0600) < 0)
+			log_warn("%s: cannot keep the running domain's config in %s: %s",
+				 vm->name, path, strerror(errno));
+		free(dir);
+	} else if (unlink(path) < 0 && errno != ENOENT) {
+		log_warn("%s: cannot remove %s: %s", vm->name, path, strerror(errno));
+	}
+	free(path);
+}
+
+const char *vm_live_text(struct vm *vm, struct err *err)
+{
+	return vm->live_text ? vm->live_text : vm_text(vm, err);
+}
+
+void vm_live_begin(struct vm *vm, const char *text)
+{
+	free(vm->live_text);
+	vm->live_text = NULL;
+	if (text) {
+		vm->live_text = xstrdup(text);
+	} else { /* after a restart of vmd: what the running domain had, if it was kept */
+		char *path = live_path(vm);
+		vm->live_text = read_file(path, 1 << 20, NULL);
+		free(path);
+		if (vm->live_text)
+			return;
+	}
+	live_sync(vm);
+}
+
+void vm_live_set(struct vm *vm, char *text)
+{
+	if (!text)
+		return;
+	free(vm->live_text);
+	vm->live_text = text;
+	live_sync(vm);
+}
+
+json_t *vm_pending(struct vm *vm)
+{
+	struct err err = {0};
+	const char *text = vm->live_text && vm->domid >= 0 ? vm_text(vm, &err) : NULL;
+	err_clear(&err);
+	if (!text || strcmp(text, vm->live_text) == 0)
+		return json_array();
+	return cfgdiff(vm->live_text, text);
+}
+
 void vm_set_domid(struct vm *vm, int64_t domid)
 {
 	if (vm->domid == domid)
@@ -236,10 +325,15 @@ void vm_set_domid(struct vm *vm, int64_t domid)
 	if (vm->domid >= 0 && hmap_get(&d->by_domid, &vm->domid, sizeof vm->domid) == vm)
 		hmap_del(&d->by_domid, &vm->domid, sizeof vm->domid);
 	vm->domid = domid;
-	if (domid >= 0)
+	if (domid >= 0) {
 		hmap_put(&d->by_domid, &vm->domid, sizeof vm->domid, vm);
-	else if (vm->cfg)
-		parsed_link_tail(vm);
+	} else {
+		if (vm->cfg)
+			parsed_link_tail(vm);
+		free(vm->live_text);
+		vm->live_text = NULL;
+		live_sync(vm);
+	}
 }
 
 /* The checksum of a text that the brief carries (SipHash-2-4 under a fixed key: stable
@@ -584,6 +678,7 @@ static void vm_free(struct vm *vm)
 	if (vm->cfg)
 		cfg_drop(vm);
 	free(vm->info_text);
+	free(vm->live_text);
 	brief_free(vm);
 	for (size_t i = 0; i < vm->n_owned_disks; i++)
 		free(vm->owned_disks[i]);
@@ -783,6 +878,8 @@ int vm_replace_config(struct vm *vm, struct vm_config *cfg, struct err *err)
 	index_try_add(vm, &clash); /* checked above */
 	cfg_attach(vm, cfg);
 	if (vm_save(vm) == 0) {
+		if (vm->live_text)
+			live_sync(vm);
 		brief_release(&old);
 		if (old_cfg) {
 			vm_config_finish(old_cfg);
@@ -973,11 +1070,14 @@ void vm_registry_finish(struct daemon *d)
 /* What vm_define adds: a uuid no definition uses (when the text has none), and for every
  * vif without one a MAC that no definition (this one included) uses; MACs the text gives
  * must be free too. */
-static int complete(struct daemon *d, struct vm_config *cfg, struct err *err)
+static int complete(struct daemon *d, struct vm_config *cfg, const struct vm *self,
+		    struct err *err)
 {
 	uint8_t uuid[16];
 	memcpy(uuid, cfg->uuid, 16);
-	if (!cfg->has_uuid) {
+	if (self) { /* an update: the guest's own uuid and MACs */
+		memcpy(uuid, self->uuid, 16);
+	} else if (!cfg->has_uuid) {
 		do
 			uuid_generate_v4(uuid);
 		while (find_uuid(d, uuid));
@@ -994,7 +1094,7 @@ static int complete(struct daemon *d, struct vm_config *cfg, struct err *err)
 			continue;
 		hmap_put(&mine, mac, 6, cfg);
 		struct vm *other = find_mac(d, mac);
-		if (other) {
+		if (other && other != self) {
 			char m[MAC_STR_LEN];
 			mac_format(mac, m);
 			err_set(err, VMD_ERR_EXISTS, "mac %s is already used by guest '%s'", m,
@@ -1023,6 +1123,11 @@ static int complete(struct daemon *d, struct vm_config *cfg, struct err *err)
 	return r;
 }
 
+int vm_complete_update(struct vm *vm, struct vm_config *cfg, struct err *err)
+{
+	return complete(vm->d, cfg, vm, err);
+}
+
 /* What vm_define checks and makes before the store write: the new guest, not yet in the
  * registry (NULL with err when refused). */
 static struct vm *define_prepare(struct daemon *d, struct vm_config *cfg,
@@ -1043,7 +1148,7 @@ static struct vm *define_prepare(struct daemon *d, struct vm_config *cfg,
 			return NULL;
 		}
 	}
-	if (complete(d, cfg, err) < 0)
+	if (complete(d, cfg, NULL, err) < 0)
 		return NULL;
 	struct vm *vm = vm_new(d);
 	brief_from_cfg(vm, cfg);

@@ -104,6 +104,10 @@ struct vm {
 	size_t n_owned_disks;
 	struct vm_install install;
 	bool install_finishing; /* the installer's domain is being destroyed for the switch */
+	/* What the running domain was built from, with the live changes made since (NULL: no
+	 * domain, or the definition's text): the pending changes are what the definition has
+	 * otherwise (vm_pending). Kept in STATE/live/NAME.cfg while it differs, for adoption. */
+	char *live_text;
 
 	enum vm_state state;
 	int64_t domid; /* -1 when there is no domain */
@@ -124,6 +128,19 @@ struct vm {
 	double restart_times[10];
 	unsigned restart_next;
 };
+
+/* A guest named across an asynchronous step (a backend callback, a timer): it may be gone
+ * or be another guest of the same name by then, so it is found again by name and uuid, and
+ * by its domain where that matters. */
+struct vm_ref {
+	char *name;
+	uint8_t uuid[16];
+	int64_t domid;
+};
+void vm_ref_set(struct vm_ref *r, const struct vm *vm);
+void vm_ref_clear(struct vm_ref *r);
+/* The guest, or NULL; same_domain: only while it has the domain it had at vm_ref_set. */
+struct vm *vm_ref_get(const struct vm_ref *r, struct daemon *d, bool same_domain);
 
 const char *vm_state_name(enum vm_state s);
 /* True while a domain exists for the guest. */
@@ -192,10 +209,24 @@ int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, s
 bool vm_owns_file(struct daemon *d, const char *guest, const char *path);
 /* Persists the definition (after autostart and similar changes). 0 / -1 errno. */
 int vm_save(struct vm *vm);
+/* What vm_define adds, for a new meaning of vm (vm.update): its uuid, and a MAC for every
+ * vif without one (no guest's); MACs of other guests refused (EXISTS). 0, or -1 with err. */
+int vm_complete_update(struct vm *vm, struct vm_config *cfg, struct err *err);
 /* Gives the guest another meaning (cfg taken over, left init'ed), as vm.install's switch to
  * the installed system does: brief, indexes and store follow. 0, or -1 with err (EXISTS when
  * a MAC is another guest's, IO) and the guest as it was. */
 int vm_replace_config(struct vm *vm, struct vm_config *cfg, struct err *err);
+/* The running domain's config: its xl.cfg text (the definition's, unless a live change or
+ * vm.update made them differ), or NULL with err when the definition cannot be read. */
+const char *vm_live_text(struct vm *vm, struct err *err);
+/* The guest's domain was just built from text (NULL: from its definition). */
+void vm_live_begin(struct vm *vm, const char *text);
+/* A live change went through: text (taken over; NULL: ignored) is now the running domain's
+ * config. */
+void vm_live_set(struct vm *vm, char *text);
+/* What the next boot changes: cfgdiff(the running domain's, the definition's), [] without a
+ * domain. New reference. */
+json_t *vm_pending(struct vm *vm);
 /* Sets the guest's domain (-1: none), keeping the domid index. */
 void vm_set_domid(struct vm *vm, int64_t domid);
 /* Deletes the installer files vmd extracted for the guest (and their directory). */

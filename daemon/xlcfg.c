@@ -1167,6 +1167,37 @@ char *xlcfg_vif_edit(const char *spec, bool drop_mac, bool drop_vifname, const c
 	return sb_take(&b);
 }
 
+char *xlcfg_spec_set(const char *spec, const char *name, const char *value)
+{
+	libxl_string_list o = spec_options(spec);
+	struct sb b = {0};
+	const char *sep = "";
+	bool done = false;
+	for (int i = 0; o[i]; i++) {
+		bool mine = is_option(o[i], name);
+		if (mine && (done || !value))
+			continue;
+		sb_add(&b, sep);
+		if (mine) {
+			sb_add(&b, name);
+			sb_add(&b, "=");
+			sb_add(&b, value);
+			done = true;
+		} else {
+			sb_add(&b, o[i]);
+		}
+		sep = ", ";
+	}
+	if (!done && value) {
+		sb_add(&b, sep);
+		sb_add(&b, name);
+		sb_add(&b, "=");
+		sb_add(&b, value);
+	}
+	libxl_string_list_dispose(&o);
+	return sb_take(&b);
+}
+
 /* ---- xl.conf ------------------------------------------------------------------------------ */
 
 static const char *keep(struct xlcfg_xl_conf *c, const char *v)

@@ -113,5 +113,8 @@ char *xlcfg_vif_edit(const char *spec, bool drop_mac, bool drop_vifname, const c
 		     const char *bridge);
 /* The value of option name in a vif-style spec ("k=v, k=v"), malloc'ed, or NULL. */
 char *xlcfg_spec_option(const char *spec, const char *name);
+/* The spec with option name set to value where it is (appended when absent), or removed
+ * (value NULL); the other options as written. malloc'ed. */
+char *xlcfg_spec_set(const char *spec, const char *name, const char *value);
 
 #endif

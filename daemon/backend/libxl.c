@@ -1412,6 +1412,54 @@ static int xl_nic_detach(struct backend *b, uint32_t domid, const uint8_t mac[6]
 	return device_op(be, domid, NULL, n, DEV_REMOVE, done, arg, err);
 }
 
+/* libxl writes a vif's rate= only when it connects the backend (libxl__set_xenstore_nic:
+ * "BYTES,USECS" in the backend's "rate" node); netback watches that node and takes a new
+ * value at once (xen-netback's credit watch), so a live change is that node written again,
+ * or removed for no limit. */
+static int xl_nic_rate(struct backend *b, uint32_t domid, const uint8_t mac[6], uint64_t bytes,
+		       uint32_t usecs, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	if (require_live(be, domid, err) < 0)
+		return -1;
+	char text[MAC_STR_LEN];
+	mac_format(mac, text);
+	libxl_device_nic n;
+	libxl_device_nic_init(&n);
+	if (libxl_mac_to_device_nic(be->ctx, domid, text, &n) != 0) {
+		libxl_device_nic_dispose(&n);
+		err_set(err, VMD_ERR_NOT_FOUND, "domain %" PRIu32 " has no vif %s", domid, text);
+		return -1;
+	}
+	char dir[128], node[160], value[48];
+	snprintf(dir, sizeof dir, "/local/domain/%" PRIu32 "/backend/vif/%" PRIu32 "/%d",
+		 n.backend_domid, domid, n.devid);
+	libxl_device_nic_dispose(&n);
+	snprintf(node, sizeof node, "%s/rate", dir);
+	snprintf(value, sizeof value, "%" PRIu64 ",%" PRIu32, bytes, usecs);
+	struct xs_handle *xs = xs_open(0);
+	if (!xs) {
+		err_set(err, VMD_ERR_BACKEND, "cannot open xenstore: %s", strerror(errno));
+		return -1;
+	}
+	unsigned int len = 0;
+	char *state = xs_read(xs, XBT_NULL, dir, &len);
+	bool ok = state != NULL;
+	free(state);
+	if (ok)
+		ok = usecs ? xs_write(xs, XBT_NULL, node, value, (unsigned)strlen(value))
+			   : xs_rm(xs, XBT_NULL, node) || errno == ENOENT;
+	int e = errno;
+	xs_close(xs);
+	if (!ok) {
+		err_set(err, VMD_ERR_BACKEND, "cannot set the rate of vif %s in %s: %s", text, dir,
+			strerror(e));
+		return -1;
+	}
+	log_info("domain %" PRIu32 ": vif %s rate %s", domid, text, usecs ? value : "unlimited");
+	return 0;
+}
+
 static int xl_watch(struct backend *b, uint32_t domid, struct err *err)
 {
 	struct xl *be = (struct xl *)b;
@@ -1444,6 +1492,7 @@ const struct backend_ops backend_libxl = {
 	.cdrom = xl_cdrom,
 	.nic_attach = xl_nic_attach,
 	.nic_detach = xl_nic_detach,
+	.nic_rate = xl_nic_rate,
 	.shutdown = xl_shutdown,
 	.reboot = xl_reboot,
 	.destroy = xl_destroy,

@@ -62,7 +62,8 @@
  * Persistence: with a state_dir, the hypervisor's domains live in <state_dir>/sim/domains.json,
  * rewritten atomically after every change and at close(): {"version":1,"next_domid":N,
  * "domains":[{"domid","name","uuid","type","state","memory_kib","maxmem_kib","vcpus",
- * "cpu_time_ns","start_time","hang_shutdown","request","record"},...]}; domains being built or
+ * "cpu_time_ns","start_time","hang_shutdown","request","record","vifs"},...]} ("vifs": each
+ * vif's "mac", "rate_bytes" and "rate_usecs"); domains being built or
  * dying are left out. open() reloads it: the guests are still there, in their saved state (cpu
  * time going on from the saved value, a pending shutdown request still acted on), with fresh
  * console ptys, unwatched until the core watch()es them, as if they had outlived the daemon
@@ -118,9 +119,11 @@ struct dom {
 	int vcpus;
 	int max_vcpus;             /* maxvcpus at the build */
 	int weight, cap;           /* its scheduling (credit2's defaults: 256, 0) */
-	char vdevs[SIM_DISKS][16]; /* its disks and vifs (not kept across a daemon restart) */
+	char vdevs[SIM_DISKS][16]; /* its disks (not kept across a daemon restart) and vifs */
 	int n_vdevs;
 	uint8_t macs[SIM_DISKS][6];
+	uint64_t rate_bytes[SIM_DISKS]; /* each vif's rate= (usecs 0: none) */
+	uint32_t rate_usecs[SIM_DISKS];
 	int n_macs;
 	bool no_balloon;           /* fault no-balloon: memory targets are refused */
 	uint64_t cpu_ns;      /* cpu time accumulated up to run_since */
@@ -523,6 +526,19 @@ static void save(struct sim *be)
 			"start_time", (json_int_t)d->start_time,
 			"hang_shutdown", d->hang, "request", request_str(d->request),
 			"record", d->record);
+		json_t *vifs = json_array();
+		for (int i = 0; o && i < d->n_macs; i++) {
+			char m[MAC_STR_LEN];
+			mac_format(d->macs[i], m);
+			json_t *v = json_pack("{s:s, s:I, s:I}", "mac", m, "rate_bytes",
+					      (json_int_t)d->rate_bytes[i], "rate_usecs",
+					      (json_int_t)d->rate_usecs[i]);
+			json_array_append_new(vifs, v);
+		}
+		if (o)
+			json_object_set_new(o, "vifs", vifs);
+		else
+			json_decref(vifs);
 		if (!o || json_array_append_new(arr, o) < 0) {
 			log_error("sim: cannot build the state of domain %" PRIu32, d->domid);
 			json_decref(arr);
@@ -562,15 +578,17 @@ static int load_dom(struct sim *be, json_t *o, struct err *err)
 	json_int_t domid, mem, maxmem, cpu, start;
 	int vcpus, max_vcpus = 0, hang;
 	const char *name, *uuid, *type, *state, *request;
-	json_t *record;
+	json_t *record, *vifs = NULL;
 	json_error_t je;
 	if (json_unpack_ex(o, &je, JSON_STRICT,
-			   "{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s?i, s:I, s:I, s:b, s:s, s:o}",
+			   "{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s?i, s:I, s:I, s:b, s:s, s:o, "
+			   "s?o}",
 			   "domid", &domid, "name", &name, "uuid", &uuid, "type", &type,
 			   "state", &state, "memory_kib", &mem, "maxmem_kib", &maxmem,
 			   "vcpus", &vcpus, "max_vcpus", &max_vcpus, "cpu_time_ns", &cpu,
 			   "start_time", &start,
-			   "hang_shutdown", &hang, "request", &request, "record", &record) < 0) {
+			   "hang_shutdown", &hang, "request", &request, "record", &record,
+			   "vifs", &vifs) < 0) {
 		err_set(err, VMD_ERR_IO, "%s", je.text);
 		return -1;
 	}
@@ -604,6 +622,17 @@ static int load_dom(struct sim *be, json_t *o, struct err *err)
 	d->hang = hang;
 	d->request = d->hang ? REQ_NONE : (enum request)r;
 	d->record = json_is_string(record) ? xstrdup(json_string_value(record)) : NULL;
+	size_t vi;
+	json_t *v;
+	json_array_foreach(vifs, vi, v) {
+		const char *m = json_string_value(json_object_get(v, "mac"));
+		if (d->n_macs >= SIM_DISKS || !m || mac_parse(m, d->macs[d->n_macs]) < 0)
+			continue;
+		d->rate_bytes[d->n_macs] =
+			(uint64_t)json_integer_value(json_object_get(v, "rate_bytes"));
+		d->rate_usecs[d->n_macs++] =
+			(uint32_t)json_integer_value(json_object_get(v, "rate_usecs"));
+	}
 	if (be->next_domid <= d->domid)
 		be->next_domid = d->domid + 1;
 	struct err cerr = {0};
@@ -1023,8 +1052,11 @@ static int sim_create(struct backend *b, const struct vm_config *cfg, const char
 	d->max_vcpus = vm_config_maxvcpus(cfg);
 	for (int i = 0; i < cfg->dc.num_disks && d->n_vdevs < SIM_DISKS; i++)
 		snprintf(d->vdevs[d->n_vdevs++], sizeof d->vdevs[0], "%s", cfg->dc.disks[i].vdev);
-	for (int i = 0; i < cfg->dc.num_nics && d->n_macs < SIM_DISKS; i++)
+	for (int i = 0; i < cfg->dc.num_nics && d->n_macs < SIM_DISKS; i++) {
+		d->rate_bytes[d->n_macs] = cfg->dc.nics[i].rate_bytes_per_interval;
+		d->rate_usecs[d->n_macs] = cfg->dc.nics[i].rate_interval_usecs;
 		memcpy(d->macs[d->n_macs++], cfg->dc.nics[i].mac, 6);
+	}
 	d->weight = cfg->dc.b_info.sched_params.weight > 0 ? cfg->dc.b_info.sched_params.weight
 							   : 256;
 	d->cap = cfg->dc.b_info.sched_params.cap > 0 ? cfg->dc.b_info.sched_params.cap : 0;
@@ -1794,6 +1826,24 @@ static int mac_index(const struct dom *d, const uint8_t mac[6])
 	return -1;
 }
 
+/* The running domain and the index of its vif of that MAC; NULL with err. */
+static struct dom *vif_dom(struct sim *be, uint32_t domid, const uint8_t mac[6], int *i,
+			   struct err *err)
+{
+	struct dom *d = live_dom(be, domid, err);
+	char text[MAC_STR_LEN];
+
+	if (!d)
+		return NULL;
+	*i = mac_index(d, mac);
+	if (*i < 0) {
+		mac_format(mac, text);
+		err_set(err, VMD_ERR_NOT_FOUND, "domain %" PRIu32 " has no vif %s", domid, text);
+		return NULL;
+	}
+	return d;
+}
+
 static int sim_nic_attach(struct backend *b, uint32_t domid, const libxl_device_nic *nic,
 			  backend_done_fn *done, void *arg, struct err *err)
 {
@@ -1812,6 +1862,8 @@ static int sim_nic_attach(struct backend *b, uint32_t domid, const libxl_device_
 		err_set(err, VMD_ERR_BACKEND, "sim: no room for another vif");
 		return -1;
 	}
+	d->rate_bytes[d->n_macs] = nic->rate_bytes_per_interval;
+	d->rate_usecs[d->n_macs] = nic->rate_interval_usecs;
 	memcpy(d->macs[d->n_macs++], nic->mac, 6);
 	queue_done(be, done, arg, domid);
 	return 0;
@@ -1821,20 +1873,32 @@ static int sim_nic_detach(struct backend *b, uint32_t domid, const uint8_t mac[6
 			  backend_done_fn *done, void *arg, struct err *err)
 {
 	struct sim *be = (struct sim *)b;
-	struct dom *d = live_dom(be, domid, err);
-	int i = d ? mac_index(d, mac) : -1;
-	char text[MAC_STR_LEN];
+	int i;
+	struct dom *d = vif_dom(be, domid, mac, &i, err);
 
 	if (!d)
 		return -1;
-	if (i < 0) {
-		mac_format(mac, text);
-		err_set(err, VMD_ERR_NOT_FOUND, "domain %" PRIu32 " has no vif %s", domid, text);
-		return -1;
-	}
-	memmove(d->macs[i], d->macs[i + 1], (size_t)(d->n_macs - i - 1) * sizeof d->macs[0]);
+	size_t after = (size_t)(d->n_macs - i - 1);
+	memmove(d->macs[i], d->macs[i + 1], after * sizeof d->macs[0]);
+	memmove(&d->rate_bytes[i], &d->rate_bytes[i + 1], after * sizeof d->rate_bytes[0]);
+	memmove(&d->rate_usecs[i], &d->rate_usecs[i + 1], after * sizeof d->rate_usecs[0]);
 	d->n_macs--;
 	queue_done(be, done, arg, domid);
+	return 0;
+}
+
+static int sim_nic_rate(struct backend *b, uint32_t domid, const uint8_t mac[6], uint64_t bytes,
+			uint32_t usecs, struct err *err)
+{
+	struct sim *be = (struct sim *)b;
+	int i;
+	struct dom *d = vif_dom(be, domid, mac, &i, err);
+
+	if (!d)
+		return -1;
+	d->rate_bytes[i] = bytes;
+	d->rate_usecs[i] = usecs;
+	save(be);
 	return 0;
 }
 
@@ -1890,5 +1954,6 @@ const struct backend_ops backend_sim = {
 	.cdrom = sim_cdrom,
 	.nic_attach = sim_nic_attach,
 	.nic_detach = sim_nic_detach,
+	.nic_rate = sim_nic_rate,
 	.inject = sim_inject,
 };

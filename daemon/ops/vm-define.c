@@ -20,45 +20,12 @@
 #include "vmd-proto.h"
 #include "xlcfg.h"
 
-static const char *check(json_t *params)
-{
-	bool has_cfg = json_object_get(params, "config") != NULL;
-	bool has_xl = json_object_get(params, "xlcfg") != NULL;
-	if (has_cfg == has_xl)
-		return "exactly one of 'config' (object) and 'xlcfg' (text) is required";
-	if (json_object_get(params, "filename") && !has_xl)
-		return "'filename' goes with 'xlcfg'";
-	return NULL;
-}
-
 static json_t *warnings_json(const struct vm_config *cfg)
 {
 	json_t *w = json_array();
 	for (size_t i = 0; i < cfg->n_warnings; i++)
 		json_array_append_new(w, json_string(cfg->warnings[i]));
 	return w;
-}
-
-/* Parses the request's config into cfg and applies what a writer who is not root may name
- * (access.h). 0, or -1 after an error reply. */
-static int parse(struct rpc_req *req, struct vm_config *cfg)
-{
-	struct err err = {0};
-	int r;
-	const char *text = rpc_param_str(req, "xlcfg");
-	if (text) {
-		const char *fname = rpc_param_str(req, "filename");
-		json_t *jt = json_object_get(req->params, "xlcfg");
-		r = config_parse(text, json_string_length(jt), fname ? fname : "config", NULL, cfg,
-				 &err);
-	} else {
-		r = config_parse_json(json_object_get(req->params, "config"), NULL, cfg, &err);
-	}
-	if (r == 0)
-		r = ops_check_config_access(req, cfg, &err);
-	if (r < 0)
-		rpc_reply_err(req, &err);
-	return r;
 }
 
 /* dry_run: what would be built, in libxl's JSON (the document `xl -N create` prints), and
@@ -99,7 +66,7 @@ static struct vm *define(struct rpc_req *req)
 	struct err err = {0};
 	vm_config_init(&cfg);
 	struct vm *vm = NULL;
-	if (parse(req, &cfg) == 0) {
+	if (ops_parse_config(req, &cfg) == 0) {
 		if (rpc_param_bool(req, "dry_run", false))
 			reply_dry_run(req, &cfg);
 		else if (!(vm = vm_define(req->d, &cfg, NULL, &err)))
@@ -129,7 +96,7 @@ static void exec_define(struct rpc_req *req)
 	struct vm_config cfg;
 	struct err err = {0};
 	vm_config_init(&cfg);
-	if (parse(req, &cfg) == 0) {
+	if (ops_parse_config(req, &cfg) == 0) {
 		if (rpc_param_bool(req, "dry_run", false))
 			reply_dry_run(req, &cfg);
 		else if (vm_define_grouped(req->d, &cfg, defined, req, &err) < 0)
@@ -179,7 +146,7 @@ const struct op_entry op_vm_define = {
 	.params = params,
 	.perm = OP_WRITE,
 	.exec = exec_define,
-	.check = check,
+	.check = ops_config_check,
 	.grouped = true,
 };
 
@@ -188,5 +155,5 @@ const struct op_entry op_vm_create = {
 	.params = params,
 	.perm = OP_WRITE,
 	.exec = exec_create,
-	.check = check,
+	.check = ops_config_check,
 };

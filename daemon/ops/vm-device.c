@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cfgdiff.h"
 #include "daemon.h"
 #include "log.h"
 #include "ops.h"
@@ -24,20 +25,21 @@
  * have gone meanwhile). */
 struct disk_change {
 	struct rpc_req *req;
-	char *name;
-	uint8_t uuid[16];
-	int64_t domid;
+	struct vm_ref guest;
+	const char *name;      /* guest.name */
 	char *id;              /* disk: the vdev; vif: the MAC */
 	bool nic, attach, live, config;
 	bool medium;           /* a cdrom's medium changes (attach: inserted, else ejected) */
+	char *spec;            /* the device's spec, as the running domain gets it (attach) */
 	struct vm_config next; /* the definition with the change */
 };
 
 static void change_free(struct disk_change *c)
 {
 	vm_config_finish(&c->next);
-	free(c->name);
+	vm_ref_clear(&c->guest);
 	free(c->id);
+	free(c->spec);
 	free(c);
 }
 
@@ -45,14 +47,22 @@ static void change_free(struct disk_change *c)
 static void finish(struct disk_change *c)
 {
 	struct rpc_req *req = c->req;
-	struct vm *vm = vm_find(req->d, c->name);
+	struct vm *vm = vm_ref_get(&c->guest, req->d, false);
 	struct err err = {0};
-	if (!vm || memcmp(vm->uuid, c->uuid, 16) != 0) {
+	if (!vm) {
 		err_set(&err, VMD_ERR_NOT_FOUND, "guest '%s' went away", c->name);
 		err_add_str(&err, "name", c->name);
 		rpc_reply_err(req, &err);
 		change_free(c);
 		return;
+	}
+	if (c->live) {
+		uint8_t mac[6];
+		char id[MAC_STR_LEN] = "";
+		if (c->nic && mac_parse(c->id, mac) == 0)
+			mac_format(mac, id);
+		ops_live_item(vm, c->nic ? "vif" : "disk", c->nic ? id : c->id,
+			      c->attach || c->medium ? c->spec : NULL);
 	}
 	if (c->config && vm_replace_config(vm, &c->next, &err) < 0) {
 		if (c->live) {
@@ -130,7 +140,7 @@ static int next_config(const struct vm_config *cfg, const char *key, const char 
 	return r;
 }
 
-static int vdev_index(const struct vm_config *cfg, const char *vdev)
+int ops_disk_index(const struct vm_config *cfg, const char *vdev)
 {
 	for (int i = 0; i < cfg->dc.num_disks; i++)
 		if (cfg->dc.disks[i].vdev && strcmp(cfg->dc.disks[i].vdev, vdev) == 0)
@@ -138,10 +148,7 @@ static int vdev_index(const struct vm_config *cfg, const char *vdev)
 	return -1;
 }
 
-/* The disk the guest boots from, which stays: HVM's and a bootloader's (pygrub) first disk
- * that is not a cdrom; with a kernel given, the disk its root= names (root=/dev/xvda1:
- * xvda). -1: none. */
-static int boot_disk(const struct vm_config *cfg)
+int ops_boot_disk(const struct vm_config *cfg)
 {
 	const libxl_domain_build_info *b = &cfg->dc.b_info;
 	if (cfg->type == VM_TYPE_HVM || b->bootloader) {
@@ -163,7 +170,7 @@ static int boot_disk(const struct vm_config *cfg)
 	return -1;
 }
 
-static int mac_index(const struct vm_config *cfg, const uint8_t mac[6])
+int ops_nic_index(const struct vm_config *cfg, const uint8_t mac[6])
 {
 	for (int i = 0; i < cfg->dc.num_nics; i++)
 		if (memcmp(cfg->dc.nics[i].mac, mac, 6) == 0)
@@ -196,7 +203,7 @@ static int nic_plan(struct rpc_req *req, struct disk_change *c, const struct vm_
 	if (c->attach) {
 		char *spec = vif_with_mac(req->d, rpc_param_str(req, "vif"));
 		int r = next_config(cfg, "vif", spec, -1, &c->next, err);
-		free(spec);
+		c->spec = spec;
 		if (r < 0)
 			return -1;
 		const uint8_t *mac = c->next.dc.nics[c->next.dc.num_nics - 1].mac;
@@ -204,7 +211,7 @@ static int nic_plan(struct rpc_req *req, struct disk_change *c, const struct vm_
 		mac_format(mac, text);
 		c->id = xstrdup(text);
 		struct vm *other = vm_find_mac(req->d, mac);
-		if (mac_index(cfg, mac) >= 0 || (other && other != vm)) {
+		if (ops_nic_index(cfg, mac) >= 0 || (other && other != vm)) {
 			err_set(err, VMD_ERR_EXISTS, "mac %s is already used by guest '%s'", text,
 				other ? other->name : vm->name);
 			err_add_str(err, "mac", text);
@@ -219,7 +226,7 @@ static int nic_plan(struct rpc_req *req, struct disk_change *c, const struct vm_
 		err_add_str(err, "param", "mac");
 		return -1;
 	}
-	int i = mac_index(cfg, mac);
+	int i = ops_nic_index(cfg, mac);
 	if (i < 0 && c->config && !c->live) {
 		err_set(err, VMD_ERR_NOT_FOUND, "'%s' has no vif %s", vm->name, c->id);
 		err_add_str(err, "name", vm->name);
@@ -247,9 +254,8 @@ static void start(struct rpc_req *req, bool nic, bool attach)
 	}
 	struct disk_change *c = xcalloc(1, sizeof *c);
 	c->req = req;
-	c->name = xstrdup(vm->name);
-	memcpy(c->uuid, vm->uuid, 16);
-	c->domid = vm->domid;
+	vm_ref_set(&c->guest, vm);
+	c->name = c->guest.name;
 	c->nic = nic;
 	c->attach = attach;
 	c->live = live;
@@ -260,10 +266,11 @@ static void start(struct rpc_req *req, bool nic, bool attach)
 		r = nic_plan(req, c, cfg, &err);
 	} else if (attach) {
 		const char *spec = rpc_param_str(req, "disk");
+		c->spec = xstrdup(spec);
 		r = next_config(cfg, "disk", spec, -1, &c->next, &err);
 		if (r == 0) {
 			c->id = xstrdup(c->next.dc.disks[c->next.dc.num_disks - 1].vdev);
-			if (vdev_index(cfg, c->id) >= 0 && config) {
+			if (ops_disk_index(cfg, c->id) >= 0 && config) {
 				err_set(&err, VMD_ERR_EXISTS, "'%s' has a disk %s already",
 					vm->name, c->id);
 				err_add_str(&err, "name", vm->name);
@@ -274,9 +281,9 @@ static void start(struct rpc_req *req, bool nic, bool attach)
 		}
 	} else {
 		c->id = xstrdup(rpc_param_str(req, "vdev"));
-		int i = vdev_index(cfg, c->id);
+		int i = ops_disk_index(cfg, c->id);
 		r = 0;
-		if (i >= 0 && i == boot_disk(cfg)) {
+		if (i >= 0 && i == ops_boot_disk(cfg)) {
 			vm_refuse(vm, &err, VMD_ERR_BAD_STATE,
 				  "%s is the boot disk of '%s': it stays", c->id, vm->name);
 			r = -1;
@@ -341,7 +348,7 @@ static void cd_medium(struct rpc_req *req, bool insert)
 	}
 	const char *vdev = rpc_param_str(req, "vdev");
 	const char *file = insert ? rpc_param_str(req, "file") : NULL;
-	int i = vdev_index(cfg, vdev);
+	int i = ops_disk_index(cfg, vdev);
 	if (cfg->type != VM_TYPE_HVM) {
 		vm_refuse(vm, &err, VMD_ERR_BAD_STATE, "'%s' is a %s guest: only HVM guests have "
 			  "an emulated cdrom (block-attach gives a PV guest a disk)", vm->name,
@@ -369,9 +376,8 @@ static void cd_medium(struct rpc_req *req, bool insert)
 	}
 	struct disk_change *c = xcalloc(1, sizeof *c);
 	c->req = req;
-	c->name = xstrdup(vm->name);
-	memcpy(c->uuid, vm->uuid, 16);
-	c->domid = vm->domid;
+	vm_ref_set(&c->guest, vm);
+	c->name = c->guest.name;
 	c->attach = insert;
 	c->medium = true;
 	c->live = live;
@@ -383,7 +389,7 @@ static void cd_medium(struct rpc_req *req, bool insert)
 				      vdev, file)
 			  : xasprintf("vdev=%s, access=ro, devtype=cdrom", vdev);
 	int r = next_config(cfg, "disk", spec, i, &c->next, &err);
-	free(spec);
+	c->spec = spec;
 	if (r == 0)
 		r = ops_check_config_access(req, &c->next, &err);
 	if (r < 0) {
@@ -402,6 +408,121 @@ static void cd_medium(struct rpc_req *req, bool insert)
 		rpc_reply_err(req, &err);
 		change_free(c);
 	}
+}
+
+/* A vif's spec in text (the item whose MAC is mac, lower case), malloc'ed, or NULL. */
+static char *vif_spec(const char *text, const char *mac)
+{
+	char **items = xlcfg_items(text, "vif");
+	char *found = NULL;
+	for (size_t i = 0; items && items[i] && !found; i++) {
+		char *id = cfgdiff_item_id("vif", items[i]);
+		if (id && strcmp(id, mac) == 0)
+			found = xstrdup(items[i]);
+		free(id);
+	}
+	libxl_string_list_dispose(&items);
+	return found;
+}
+
+/* text with the vif of mac given spec, translated into next; the nic's index there, or -1
+ * with err. */
+static int with_vif(const char *text, const char *name, const char *mac, const char *spec,
+		    struct vm_config *next, struct err *err)
+{
+	char *t = cfgdiff_edit_item(text, "vif", mac, spec);
+	int r = t ? config_parse(t, strlen(t), name, NULL, next, err) : -1;
+	if (!t)
+		err_set(err, VMD_ERR_INVALID_CONFIG, "vif: the list is not one of strings");
+	free(t);
+	if (r < 0)
+		return -1;
+	uint8_t m[6];
+	mac_parse(mac, m);
+	return ops_nic_index(next, m);
+}
+
+/* vm.set_nic_rate: a vif's rate= (xl.cfg's "10Mb/s@50ms", or "none"), in the running
+ * backend (netback takes it at once) and the definition's vif spec. */
+static void exec_nic_rate(struct rpc_req *req)
+{
+	struct vm *vm = req->vm;
+	struct err err = {0};
+	bool live, config;
+	uint8_t m[6];
+	char mac[MAC_STR_LEN];
+	const char *rate = rpc_param_str(req, "rate");
+	const char *value = strcmp(rate, "none") == 0 ? NULL : rate;
+	if (mac_parse(rpc_param_str(req, "mac"), m) < 0) {
+		rpc_reply_error(req, VMD_ERR_INVALID_PARAMS, json_pack("{s:s}", "param", "mac"),
+				"mac: not a MAC address: %.40s", rpc_param_str(req, "mac"));
+		return;
+	}
+	mac_format(m, mac);
+	if (!*rate || strpbrk(rate, ",= \t\n")) {
+		rpc_reply_error(req, VMD_ERR_INVALID_PARAMS, json_pack("{s:s}", "param", "rate"),
+				"rate: '%.40s' is not a rate (10Mb/s, 1MB/s@20ms, none)", rate);
+		return;
+	}
+	if (ops_live_config(req, &live, &config, &err) < 0) {
+		rpc_reply_err(req, &err);
+		return;
+	}
+	const char *def = vm_text(vm, &err);
+	const char *now = live ? vm_live_text(vm, &err) : NULL;
+	char *def_spec = def && config ? vif_spec(def, mac) : NULL;
+	char *live_spec = now ? vif_spec(now, mac) : NULL;
+	char *def_new = NULL, *live_new = NULL;
+	struct vm_config next, live_next;
+	vm_config_init(&next);
+	vm_config_init(&live_next);
+	int li = -1;
+	if (!def || (live && !now)) {
+		if (err.code == VMD_ERR_IO)
+			err_add_str(&err, "name", vm->name);
+		goto fail;
+	}
+	if ((config && !def_spec) || (live && !live_spec)) {
+		err_set(&err, VMD_ERR_NOT_FOUND, "'%s' has no vif %s%s", vm->name, mac,
+			config && !def_spec ? "" : " in its running domain");
+		err_add_str(&err, "name", vm->name);
+		goto fail;
+	}
+	def_new = def_spec ? xlcfg_spec_set(def_spec, "rate", value) : NULL;
+	live_new = live_spec ? xlcfg_spec_set(live_spec, "rate", value) : NULL;
+	if ((config && with_vif(def, vm->name, mac, def_new, &next, &err) < 0) ||
+	    (live && (li = with_vif(now, vm->name, mac, live_new, &live_next, &err)) < 0) ||
+	    (config && ops_check_config_access(req, &next, &err) < 0))
+		goto fail;
+	if (live) {
+		const libxl_device_nic *n = &live_next.dc.nics[li];
+		if (be_nic_rate(vm->d->be, (uint32_t)vm->domid, m, n->rate_bytes_per_interval,
+				n->rate_interval_usecs, &err) < 0) {
+			if (err.code != VMD_ERR_NOT_SUPPORTED)
+				err_add_str(&err, "name", vm->name);
+			goto fail;
+		}
+		ops_live_item(vm, "vif", mac, live_new);
+	}
+	if (config && vm_replace_config(vm, &next, &err) < 0) {
+		if (err.code == VMD_ERR_IO)
+			err_add_str(&err, "name", vm->name);
+		goto fail;
+	}
+	log_info("%s: vif %s rate %s%s%s", vm->name, mac, value ? value : "none",
+		 live ? " (running)" : "", config ? " (definition)" : "");
+	rpc_reply_result(req, json_pack("{s:s, s:s, s:s, s:b, s:b}", "name", vm->name, "mac", mac,
+					"rate", rate, "live", live, "config", config));
+	goto out;
+fail:
+	rpc_reply_err(req, &err);
+out:
+	free(def_spec);
+	free(live_spec);
+	free(def_new);
+	free(live_new);
+	vm_config_finish(&next);
+	vm_config_finish(&live_next);
 }
 
 static void exec_cd_insert(struct rpc_req *req)
@@ -516,4 +637,20 @@ const struct op_entry op_vm_cd_eject = {
 	.perm = OP_WRITE,
 	.target = "name",
 	.exec = exec_cd_eject,
+};
+
+static const struct param_spec nic_rate_params[] = {
+	{"name", P_NAME, true, 0, 0},
+	{"mac", P_STRING, true, 0, 0},
+	{"rate", P_STRING, true, 0, 0},
+	OPS_LIVE_CONFIG_PARAMS,
+	{NULL, 0, false, 0, 0},
+};
+
+const struct op_entry op_vm_set_nic_rate = {
+	.method = "vm.set_nic_rate",
+	.params = nic_rate_params,
+	.perm = OP_WRITE,
+	.target = "name",
+	.exec = exec_nic_rate,
 };

@@ -30,6 +30,8 @@ static void finish(struct rpc_req *req, enum what what, json_int_t value, bool l
 	struct vm *vm = req->vm;
 	struct err err = {0};
 	const char *key = what == VCPUS ? "vcpus" : "memory";
+	if (live)
+		ops_live_number(vm, key, value);
 	const struct vm_config *cfg = config ? vm_cfg(vm, &err) : NULL;
 	if (config && !cfg) {
 		rpc_reply_err(req, &err);
@@ -70,84 +72,114 @@ static void finish(struct rpc_req *req, enum what what, json_int_t value, bool l
 #define BALLOON_MOVE_KIB 1024
 
 struct balloon {
-	struct rpc_req *req;
-	char *name;            /* the guest, looked up again each time (it may go meanwhile) */
-	uint8_t uuid[16];
-	int64_t domid;
-	uint64_t before;
-	json_int_t value;
-	bool config;
+	struct daemon *d;
+	struct vm_ref guest;   /* looked up again each time (it may go meanwhile) */
+	uint64_t before, target; /* KiB */
 	double deadline;
 	struct event *timer;
+	ops_balloon_fn *done;
+	void *arg;
 };
 
-static void balloon_end(struct balloon *b)
+static void balloon_end(struct balloon *b, struct vm *vm, bool moved, uint64_t now)
 {
+	b->done(b->arg, vm, moved, now);
 	event_free(b->timer);
-	free(b->name);
+	vm_ref_clear(&b->guest);
 	free(b);
 }
 
 static void balloon_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct balloon *b = arg;
-	struct rpc_req *req = b->req;
-	struct vm *vm = vm_find(req->d, b->name);
+	struct vm *vm = vm_ref_get(&b->guest, b->d, true);
 	struct err err = {0};
 	struct dom_info di = {0};
-	uint64_t target = (uint64_t)b->value * 1024;
-	if (!vm || memcmp(vm->uuid, b->uuid, 16) != 0 || vm->domid != b->domid ||
-	    be_info(vm->d->be, (uint32_t)b->domid, &di, &err) < 0) {
+	if (!vm || be_info(vm->d->be, (uint32_t)vm->domid, &di, &err) < 0) {
 		err_clear(&err);
-		err_set(&err, VMD_ERR_BAD_STATE, "guest '%s' stopped while its memory changed",
-			b->name);
-		err_add_str(&err, "name", b->name);
-		rpc_reply_err(req, &err);
 		dom_info_finish(&di);
-		balloon_end(b);
+		balloon_end(b, NULL, false, 0);
 		return;
 	}
 	uint64_t now = di.memory_kib;
 	dom_info_finish(&di);
-	req->vm = vm;
-	bool moved = target < b->before ? now + BALLOON_MOVE_KIB <= b->before || now <= target
-					: now >= b->before + BALLOON_MOVE_KIB || now >= target;
-	if (moved) {
-		finish(req, MEMORY, b->value, true, b->config);
-		balloon_end(b);
-		return;
-	}
-	if (now_monotonic() < b->deadline) {
+	bool moved = b->target < b->before
+			     ? now + BALLOON_MOVE_KIB <= b->before || now <= b->target
+			     : now >= b->before + BALLOON_MOVE_KIB || now >= b->target;
+	if (!moved && now_monotonic() < b->deadline) {
 		struct timeval tv = {0, BALLOON_POLL_MS * 1000};
 		evtimer_add(b->timer, &tv);
 		return;
 	}
-	if (be_set_memory(vm->d->be, (uint32_t)b->domid, b->before, &err) < 0) {
+	if (!moved && be_set_memory(vm->d->be, (uint32_t)vm->domid, b->before, &err) < 0) {
 		log_warn("%s: cannot set the memory target back to %" PRIu64 " MiB: %s", vm->name,
 			 b->before / 1024, err.msg);
 		err_clear(&err);
 	}
-	vm_refuse(vm, &err, VMD_ERR_BAD_STATE, "guest '%s' has no balloon driver that answers: "
-		  "its memory stayed at %" PRIu64 " MiB for %.0f s; nothing changed", vm->name,
-		  now / 1024, BALLOON_WAIT_S);
-	rpc_reply_err(req, &err);
-	balloon_end(b);
+	balloon_end(b, vm, moved, now);
+}
+
+void ops_balloon_wait(struct vm *vm, uint64_t before_kib, uint64_t target_kib,
+		      ops_balloon_fn *done, void *arg)
+{
+	struct balloon *b = xcalloc(1, sizeof *b);
+	b->d = vm->d;
+	vm_ref_set(&b->guest, vm);
+	b->before = before_kib;
+	b->target = target_kib;
+	b->done = done;
+	b->arg = arg;
+	b->deadline = now_monotonic() + BALLOON_WAIT_S;
+	b->timer = evtimer_new(vm->d->base, balloon_cb, b);
+	struct timeval tv = {0, BALLOON_POLL_MS * 1000};
+	evtimer_add(b->timer, &tv);
+}
+
+bool ops_balloon_needed(uint64_t before_kib, uint64_t target_kib)
+{
+	return before_kib && (target_kib > before_kib ? target_kib - before_kib
+						      : before_kib - target_kib) >= BALLOON_MOVE_KIB;
+}
+
+/* mem-set's wait: the reply once the balloon answered. */
+struct mem_set {
+	struct rpc_req *req;
+	char *name;
+	json_int_t value;
+	bool config;
+};
+
+static void mem_set_done(void *arg, struct vm *vm, bool moved, uint64_t now)
+{
+	struct mem_set *m = arg;
+	struct rpc_req *req = m->req;
+	struct err err = {0};
+	if (!vm) {
+		err_set(&err, VMD_ERR_BAD_STATE, "guest '%s' stopped while its memory changed",
+			m->name);
+		err_add_str(&err, "name", m->name);
+		rpc_reply_err(req, &err);
+	} else if (moved) {
+		req->vm = vm;
+		finish(req, MEMORY, m->value, true, m->config);
+	} else {
+		vm_refuse(vm, &err, VMD_ERR_BAD_STATE, "guest '%s' has no balloon driver that "
+			  "answers: its memory stayed at %" PRIu64 " MiB for %.0f s; nothing "
+			  "changed", vm->name, now / 1024, BALLOON_WAIT_S);
+		rpc_reply_err(req, &err);
+	}
+	free(m->name);
+	free(m);
 }
 
 static void balloon_wait(struct rpc_req *req, uint64_t before, json_int_t value, bool config)
 {
-	struct balloon *b = xcalloc(1, sizeof *b);
-	b->req = req;
-	b->name = xstrdup(req->vm->name);
-	memcpy(b->uuid, req->vm->uuid, 16);
-	b->domid = req->vm->domid;
-	b->before = before;
-	b->value = value;
-	b->config = config;
-	b->deadline = now_monotonic() + BALLOON_WAIT_S;
-	b->timer = evtimer_new(req->d->base, balloon_cb, b);
-	struct timeval tv = {0, BALLOON_POLL_MS * 1000};
-	evtimer_add(b->timer, &tv);
+	struct mem_set *m = xcalloc(1, sizeof *m);
+	m->req = req;
+	m->name = xstrdup(req->vm->name);
+	m->value = value;
+	m->config = config;
+	ops_balloon_wait(req->vm, before, (uint64_t)value * 1024, mem_set_done, m);
 }
 
 static void exec_change(struct rpc_req *req, enum what what)
@@ -212,9 +244,7 @@ static void exec_change(struct rpc_req *req, enum what what)
 			return;
 		}
 	}
-	uint64_t target = (uint64_t)value * 1024;
-	if (what == MEMORY && live && before &&
-	    (target > before ? target - before : before - target) >= BALLOON_MOVE_KIB) {
+	if (what == MEMORY && live && ops_balloon_needed(before, (uint64_t)value * 1024)) {
 		balloon_wait(req, before, value, config);
 		return;
 	}
@@ -257,6 +287,10 @@ static void exec_sched(struct rpc_req *req)
 		rpc_reply_err(req, &err);
 		return;
 	}
+	if (live && weight >= 0)
+		ops_live_number(vm, "cpu_weight", weight);
+	if (live && cap >= 0)
+		ops_live_number(vm, "cap", cap);
 	if (config) {
 		const struct vm_config *cfg = vm_cfg(vm, &err);
 		struct vm_config next;

@@ -154,6 +154,8 @@ params_of() {
 	vm.attach_nic) echo '{"name":"g1","vif":"bridge=xenbr0"}' ;;
 	vm.cd_insert) echo "{\"name\":\"g1\",\"vdev\":\"hdc\",\"file\":\"$T/images/kernel\"}" ;;
 	vm.cd_eject) echo '{"name":"g1","vdev":"hdc"}' ;;
+	vm.set_nic_rate) echo '{"name":"g1","mac":"00:16:3e:00:00:01","rate":"1Mb/s"}' ;;
+	vm.update) echo "{\"name\":\"g1\",\"config\":{\"name\":\"g1\",\"kernel\":\"$T/images/kernel\"}}" ;;
 	vm.detach_nic) echo '{"name":"g1","mac":"00:16:3e:00:00:01"}' ;;
 	vm.restore) echo "{\"file\":\"$T/images/none.save\"}" ;;
 	vm.migrate_incoming) echo "{\"xlcfg\":\"name = 'm1'\",\"hypervisor\":\"sim\",\"backend\":\"sim\",\"disks\":[]}" ;;

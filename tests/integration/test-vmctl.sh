@@ -494,8 +494,47 @@ vmctl network-attach "$NAME" bridge=xenbr0 --live
 expect 0 "network-attach --live"
 check "network-attach prints the MAC it made" out_has "^$NAME: attached vif 00:16:3e:[0-9a-f:]* (running only)$"
 mac=$(sed -n 's/.* vif \([0-9a-f:]*\) .*/\1/p' "$T/out")
+vmctl network-rate "$NAME" "$mac" 10Mb/s --live
+expect 0 "network-rate --live"
+check "network-rate says the rate and where" out_has "^$NAME: vif $mac rate 10Mb/s (running only; the next boot has the definition's)$"
+vmctl network-rate "$NAME" "$mac" 10Mb/s
+expect 2 "network-rate of a vif the definition lacks"
 vmctl network-detach "$NAME" "$mac"
 expect 0 "network-detach of that MAC"
+vmctl info "$NAME"
+check "info lists what is pending for the next boot" out_has "^  memory: [0-9]* -> 1024$"
+
+# ---- edit and update ---------------------------------------------------------------------
+
+vmctl config "$NAME"
+cp "$T/out" "$T/def.cfg"
+EDITOR=true vmctl edit "$NAME"
+expect 0 "edit without a change"
+check "... says unchanged" out_has "^$NAME: unchanged$"
+EDITOR='sed -i -e "\$a cpu_weight = 500" -e "\$a maxmem = 8192" -e "/^cpu_weight *=/d" -e "/^maxmem *=/d"' \
+	vmctl edit "$NAME"
+expect 0 "edit: cpu_weight and maxmem"
+check "edit says what went live" out_has "^  cpu_weight: 300 -> 500 (live)$"
+check "edit says what waits for the next boot" out_has "^  maxmem: .* -> 8192 (next boot)$"
+vmctl config "$NAME"
+check "the definition has the edit" out_has "^maxmem = 8192$"
+EDITOR='sed -i "s/^cpu_weight = 500/vcpus = \"many\"/"' vmctl edit "$NAME" </dev/null
+expect 2 "edit to a config that does not translate"
+check "... names the line" err_has "vcpus"
+kept=$(sed -n 's/.*the edited config is kept in \(.*\)$/\1/p' "$T/err")
+check "... keeps the edited text" grep -q '^vcpus = "many"$' "$kept"
+rm -f "$kept"
+vmctl config "$NAME"
+check "... and changes nothing" out_has "^cpu_weight = 500$"
+vmctl update "$NAME" "$T/def.cfg" --dry-run
+expect 0 "update --dry-run"
+check "update --dry-run says what it would do" out_has "^$NAME: would make 1 change: 1 live, 0 for the next boot$"
+vmctl config "$NAME"
+check "... and does nothing" out_has "^maxmem = 8192$"
+vmctl --json update "$NAME" "$T/def.cfg"
+expect 0 "update NAME FILE"
+check "update --json lists the changes" pyj "d['stored'] and d['pending'] == [] and
+	[(c['key'], c['apply']) for c in d['changes']] == [('cpu_weight', 'live')]"
 vmctl destroy "$NAME"
 
 # ---- events ------------------------------------------------------------------------------

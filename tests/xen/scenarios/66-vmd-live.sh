@@ -6,8 +6,9 @@
 # with nothing changed; weight and cap as xl sched-credit2 shows them; --config alone changes
 # the next boot only (2 vCPUs, weight 512, cap 50); a disk and a vif hot-plugged and
 # unplugged, seen in the guest (/sys/block, /sys/class/net), on the bridge and by xl
-# block-list / network-list.
-# budget: 240
+# block-list / network-list; a vif's rate as xl writes it; vmctl edit / update: the live part
+# in the guest, the rest pending.
+# budget: 330
 need_vmd_libxl || return 0
 G=vmdt-live
 VMD_STATE_DIR=$STATE/vmd-$SCENARIO
@@ -155,6 +156,74 @@ nics() {
     ! vmctl config $G | grep -q "mac=$mac"
 }
 
+# A vif's rate: what vmctl network-rate writes where netback reads it (the backend's xenstore
+# "rate" node, which netback watches) is what xl network-attach writes for a vif of the same
+# rate=; none after network-rate none.
+rate() {
+    local out mac be xmac xbe
+    out=$(vmctl network-attach $G "bridge=xenbr0, rate=10Mb/s")
+    mac=$(echo "$out" | sed -n 's/.* vif \([0-9a-f:]*\) .*/\1/p')
+    until_said NICS "eth0=$mac"
+    be_of() { xl network-list $G | awk -v m="$1" 'tolower($3) == m { print $NF }'; }
+    xl_rate() {  # RATE: the node xl writes for a vif of that rate (attached, read, detached)
+        xmac=00:16:3e:7e:00:01
+        xl network-attach $G bridge=xenbr0 mac=$xmac rate=$1 >/dev/null
+        retry 30 sh -c "xl network-list $G | grep -qi $xmac"
+        xbe=$(be_of $xmac)
+        xenstore-read "$xbe/rate" 2>/dev/null || echo none
+        xl network-detach $G $xmac
+        retry 30 sh -c "! xl network-list $G | grep -qi $xmac"
+    }
+    be=$(be_of "$mac")
+    [ -n "$be" ] || { xl network-list $G; return 1; }
+    local vmd_rate xl_r
+    vmd_rate=$(xenstore-read "$be/rate")
+    echo "rate=10Mb/s at attach (libxl's own write): $vmd_rate"
+    [ "$vmd_rate" = 62500,50000 ]
+    vmctl network-rate $G "$mac" 2MB/s@20ms
+    vmd_rate=$(xenstore-read "$be/rate")
+    xl_r=$(xl_rate 2MB/s@20ms)
+    echo "network-rate 2MB/s@20ms: vmd $vmd_rate, xl $xl_r"
+    [ "$vmd_rate" = "$xl_r" ]
+    vmctl config $G | grep -q "rate=2MB/s@20ms"
+    vmctl network-rate $G "$mac" none
+    ! xenstore-read "$be/rate" 2>/dev/null
+    ! vmctl config $G | grep -q "rate="
+    vmctl network-detach $G "$mac"
+    until_said NICS none
+}
+
+# vmctl edit (vm.update): a whole new definition; what the running domain can take goes live
+# (a second vCPU, a disk), the rest waits for the next boot (maxmem) and vmctl info lists it,
+# also after a restart of vmd; vmctl update with the old text takes the live part back.
+update() {
+    local img=/tmp/$G-upd.img before=/tmp/$G-before.cfg
+    truncate -s 32M $img
+    vmctl config $G > $before
+    until_said DISKS none
+    EDITOR="sed -i -e '\$a disk = [ \"format=raw, vdev=xvdb, access=rw, target=$img\" ]' -e 's/^vcpus = .*/vcpus = 2/' -e 's/^maxmem = .*/maxmem = 256/'" \
+        vmctl edit $G > /tmp/$G.out
+    cat /tmp/$G.out
+    grep -q '^  vcpus: 1 -> 2 (live)$' /tmp/$G.out
+    grep -q '^  disk xvdb: (none) -> .* (live)$' /tmp/$G.out
+    grep -q '^  maxmem: 192 -> 256 (next boot)$' /tmp/$G.out
+    until_said CPUS 0-1
+    until_said DISKS xvdb
+    [ "$(xl_online)" = 2 ] || { xl vcpu-list $G; return 1; }
+    xl block-list $G | awk 'NR > 1 { print $1 }' | grep -qx 51728 || { xl block-list $G; return 1; }
+    vmd_stop
+    vmd_up
+    vmctl info $G | sed -n '/^pending/,$p' | tee /tmp/$G.pending
+    grep -q '^  maxmem: 192 -> 256$' /tmp/$G.pending
+    ! grep -q 'vcpus\|disk' /tmp/$G.pending
+    vmctl update $G $before
+    until_said CPUS 0
+    until_said DISKS none
+    [ "$(xl_online)" = 1 ]
+    ! vmctl info $G | grep -q '^pending'
+    rm -f $img
+}
+
 # --config alone: the running guest keeps what it has, the next boot has the new value.
 config_only() {
     vmctl vcpu-set $G 2 --config
@@ -178,5 +247,7 @@ step -t 120 memory memory
 step -t 60 sched sched
 step -t 90 disks disks
 step -t 90 nics nics
+step -t 90 rate rate
+step -t 120 update update
 step -t 150 config-only config_only
 show_vmd_log
