@@ -551,3 +551,17 @@ json_t *params_disk_create(const struct args *a)
 	}
 	return p;
 }
+
+/* snapshot create NAME [SNAP] [--memory], snapshot revert|delete NAME SNAP */
+json_t *params_snapshot(const struct args *a)
+{
+	json_t *p = params_name(a);
+
+	if (p && a->npos > 1 && !set_str(a, p, "snapshot", a->pos[1])) {
+		json_decref(p);
+		return NULL;
+	}
+	if (p && cmd_flag(a, "memory"))
+		json_object_set_new(p, "memory", json_true());
+	return p;
+}

@@ -37,6 +37,7 @@ json_t *params_save(const struct args *a);
 json_t *params_restore(const struct args *a);
 json_t *params_install(const struct args *a);
 json_t *params_disk_create(const struct args *a);
+json_t *params_snapshot(const struct args *a); /* snapshot create|revert|delete */
 
 /* console's --timeout in seconds: 0 if not given, -1 after a usage error. */
 double params_console_timeout(const struct args *a);

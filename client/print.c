@@ -555,3 +555,72 @@ void print_event(json_t *ev)
 	       state ? state : "?", output_domid(json_object_get(ev, "domid"), dom, sizeof(dom)));
 	fflush(stdout);
 }
+
+/* snapshot create / revert / delete: what was done to which disks. */
+int print_snapshot(const struct args *a, json_t *result)
+{
+	const char *name = get_str(result, "name"), *snap = get_str(result, "snapshot");
+	json_t *disks = json_object_get(result, "disks");
+	json_t *paused = json_object_get(result, "paused_ms");
+	json_t *d;
+	size_t i;
+
+	if (!name || !snap)
+		return util_malformed("no name or snapshot");
+	if (strcmp(a->cmd->verb, "snapshot delete") == 0) {
+		printf("%s: snapshot %s deleted\n", name, snap);
+		return VMCTL_EXIT_OK;
+	}
+	printf("%s: %s %s\n", name,
+	       strcmp(a->cmd->verb, "snapshot revert") == 0 ? "reverted to snapshot" : "snapshot",
+	       snap);
+	json_array_foreach(disks, i, d)
+		printf("  %s  %s (%s)\n", get_str_or(d, "vdev", "?"), get_str_or(d, "image", "?"),
+		       get_str_or(d, "method", "?"));
+	if (json_is_number(paused))
+		printf("the guest was paused for %.1f ms\n", json_number_value(paused));
+	return VMCTL_EXIT_OK;
+}
+
+int print_snapshot_list(const struct args *a, json_t *result)
+{
+	enum { NCOLS = 5 };
+	static const char *const headers[NCOLS] = { "SNAPSHOT", "CREATED", "RUNNING", "PAUSED",
+						    "DISKS" };
+	static const bool right[NCOLS] = { false, false, false, true, true };
+	json_t *snaps = json_object_get(result, "snapshots");
+	size_t n = json_array_size(snaps), i;
+	char **cells;
+	json_t *s;
+
+	if (!json_is_array(snaps))
+		return util_malformed("no \"snapshots\" array");
+	cells = calloc(n * NCOLS + 1, sizeof(*cells));
+	if (!cells) {
+		util_warn("out of memory");
+		return VMCTL_EXIT_FAIL;
+	}
+	json_array_foreach(snaps, i, s) {
+		char **row = cells + i * NCOLS;
+		char when[32] = "?";
+		time_t t = (time_t)json_number_value(json_object_get(s, "created"));
+		struct tm tm;
+		json_t *paused = json_object_get(s, "paused_ms");
+
+		if (localtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		row[0] = strdup(get_str_or(s, "snapshot", "?"));
+		row[1] = strdup(when);
+		row[2] = strdup(output_yes_no(json_object_get(s, "running")));
+		if (!json_is_number(paused) || asprintf(&row[3], "%.1f ms",
+							json_number_value(paused)) < 0)
+			row[3] = strdup("-");
+		if (asprintf(&row[4], "%zu", json_array_size(json_object_get(s, "disks"))) < 0)
+			row[4] = NULL;
+	}
+	output_table(NCOLS, headers, right, cells, n);
+	for (i = 0; i < n * NCOLS; i++)
+		free(cells[i]);
+	free(cells);
+	return VMCTL_EXIT_OK;
+}

@@ -32,6 +32,8 @@ int print_block(const struct args *a, json_t *result);
 int print_restored(const struct args *a, json_t *vm);
 int print_install(const struct args *a, json_t *result);
 int print_disk_create(const struct args *a, json_t *result);
+int print_snapshot(const struct args *a, json_t *result);
+int print_snapshot_list(const struct args *a, json_t *result);
 int print_version(const struct args *a, json_t *result); /* own_json: adds "client" */
 
 /* One vm.event notification, as a line or (--json) as it came: the transport's event

@@ -29,7 +29,7 @@ _vmctl()
 	local commands="create define start shutdown reboot destroy pause unpause list info
 		remove config edit update console autostart clone migrate save restore vcpu-set
 		mem-set sched-set block-attach block-detach cd-insert cd-eject network-attach
-		network-detach network-rate disk install
+		network-detach network-rate disk snapshot install
 		events version proxy help"
 	local i cmd="" _vmctl_socket="" _vmctl_host=""
 	for ((i = 1; i < cword; i++)); do
@@ -110,6 +110,7 @@ _vmctl()
 	save) flags="--keep-running" ;;
 	restore) flags="--paused" ;;
 	update) flags="--dry-run --config" ;;
+	snapshot) flags="--memory" ;;
 	vcpu-set | mem-set) flags="--live --config" ;;
 	sched-set) flags="--weight --cap --live --config" ;;
 	block-attach | block-detach | network-attach | network-detach | network-rate | cd-insert | \
@@ -166,6 +167,11 @@ _vmctl()
 	disk)
 		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "create" -- "$cur")
 		((nargs == 1)) && _filedir
+		;;
+	snapshot)
+		((nargs == 0)) &&
+			mapfile -t COMPREPLY < <(compgen -W "create list revert delete" -- "$cur")
+		((nargs == 1)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
 		;;
 	autostart)
 		if ((nargs == 0)); then

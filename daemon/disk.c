@@ -254,7 +254,7 @@ static int copy_rw(struct copy *c, uint64_t from, uint64_t to)
 }
 
 /* The kernel says it cannot do this here (not "it failed"): try the next method. */
-static bool unsupported(int e)
+bool disk_copy_unsupported(int e)
 {
 	return e == EOPNOTSUPP || e == ENOTTY || e == EXDEV || e == EINVAL || e == ENOSYS;
 }
@@ -318,7 +318,7 @@ static int copy_sparse(struct copy *c, unsigned allowed)
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
-				if (unsupported(errno) && (allowed & DISK_COPY_RW)) {
+				if (disk_copy_unsupported(errno) && (allowed & DISK_COPY_RW)) {
 					cfr = false;
 					continue;
 				}
@@ -361,7 +361,8 @@ int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl
 			method = DISK_COPY_REFLINK;
 			goto check;
 		}
-		if (!unsupported(errno) || !(allowed & (DISK_COPY_SPARSE | DISK_COPY_RW))) {
+		if (!disk_copy_unsupported(errno) ||
+		    !(allowed & (DISK_COPY_SPARSE | DISK_COPY_RW))) {
 			err_set(err, VMD_ERR_IO, "cannot reflink the image: %s", strerror(errno));
 			return -1;
 		}

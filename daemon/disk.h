@@ -74,6 +74,9 @@ const char *disk_copy_method_name(int method);
 int disk_copy_fd(int in, int out, uint64_t size, const struct disk_copy_ctl *ctl,
 		 struct err *err);
 
+/* Does errno e of a copy step mean the kernel or file system cannot do it (rather than an
+ * I/O error): EOPNOTSUPP, ENOTTY, EXDEV, EINVAL, ENOSYS? */
+bool disk_copy_unsupported(int e);
 /* A temporary name for final in final's directory: "<dir>/.<base>.XXXXXX.vmdtmp" with six
  * random characters. malloc'ed. */
 char *disk_temp_name(const char *final);

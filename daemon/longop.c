@@ -436,3 +436,54 @@ int longop_adopt_final(struct longop *op, size_t i)
 	}
 	return 0;
 }
+
+int longop_copy(struct longop *op, size_t i, int src, const char *path, uint64_t bytes,
+		unsigned methods, uint64_t rate)
+{
+	const char *final = op->files[i].jf.final;
+	struct stat sst;
+	if (fstat(src, &sst) < 0) {
+		longop_fail_path(op, VMD_ERR_IO, NULL, path, "cannot stat %s: %s", path,
+				 strerror(errno));
+		return -1;
+	}
+	int out = longop_create_tmp(op, i, sst.st_mode & 0777);
+	if (out < 0)
+		return -1;
+	/* The copy is the disk as the source was: same mode and owner. */
+	fchmod(out, sst.st_mode & 0777);
+	if (geteuid() == 0 && fchown(out, sst.st_uid, sst.st_gid) < 0) {
+		/* not fatal: root may be refused on some network file systems */
+	}
+	struct disk_copy_ctl ctl = {
+		.methods = methods,
+		.cancel = &op->job->cancel,
+		.progress = &op->job->done_bytes,
+		.rate = rate,
+	};
+	struct err err = {0};
+	int m = disk_copy_fd(src, out, bytes, &ctl, &err);
+	if (m < 0) {
+		int e = errno;
+		close(out);
+		longop_fail_path(op, VMD_ERR_IO, NULL, e == ESTALE ? path : final,
+				 "cannot copy %s to %s: %s", path, final, err.msg);
+		err_clear(&err);
+		errno = e;
+		return -1;
+	}
+	if (fsync(out) < 0 || close(out) < 0) {
+		longop_fail_path(op, VMD_ERR_IO, NULL, final, "cannot write %s: %s", final,
+				 strerror(errno));
+		return -1;
+	}
+	/* The open descriptor would happily copy a file someone deleted or replaced: a copy of
+	 * an image that is no longer the one at its path is not what was asked for. */
+	struct stat now;
+	if (stat(path, &now) < 0 || now.st_dev != sst.st_dev || now.st_ino != sst.st_ino) {
+		longop_fail_path(op, VMD_ERR_IO, NULL, path,
+				 "disk image %s vanished or was replaced during the copy", path);
+		return -1;
+	}
+	return m;
+}

@@ -123,6 +123,12 @@ int longop_commit_file(struct longop *op, size_t i);
  * identity and journals it. 0, or -1 (failed; the file is removed). */
 int longop_adopt_final(struct longop *op, size_t i);
 void longop_set_phase(struct longop *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* File i made as a copy of the image open at src (its path, for messages; bytes: its size),
+ * with the methods allowed (disk.h; 0: all) at most rate bytes/s (0: no limit): the
+ * temporary file created with src's mode and owner, copied, synced; and src checked to be
+ * still the file at that path. The method used, or -1 (failed; errno of the copy). */
+int longop_copy(struct longop *op, size_t i, int src, const char *path, uint64_t bytes,
+		unsigned methods, uint64_t rate);
 
 /* ---- for commit and finish (loop) -------------------------------------------------------- */
 

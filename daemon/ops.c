@@ -23,7 +23,8 @@ static const struct op_entry *const entries[] = {
 	&op_vm_migrate, &op_vm_migrate_incoming, &op_vm_save, &op_vm_restore,
 	&op_vm_set_vcpus, &op_vm_set_memory, &op_vm_set_sched, &op_vm_attach_disk,
 	&op_vm_detach_disk, &op_vm_attach_nic, &op_vm_detach_nic, &op_vm_cd_insert,
-	&op_vm_cd_eject, &op_vm_update, &op_vm_set_nic_rate,
+	&op_vm_cd_eject, &op_vm_update, &op_vm_set_nic_rate, &op_vm_snapshot_create,
+	&op_vm_snapshot_list, &op_vm_snapshot_revert, &op_vm_snapshot_delete,
 };
 
 const struct rpc_table ops_table = {

@@ -29,6 +29,7 @@
 #include "job.h"
 #include "log.h"
 #include "save.h"
+#include "snapshot.h"
 #include "store.h"
 #include "util.h"
 #include "vmd-proto.h"
@@ -1318,7 +1319,7 @@ bool vm_owns_file(struct daemon *d, const char *guest, const char *path)
 	for (size_t i = 0; i < vm->install.n_files; i++)
 		if (strcmp(vm->install.files[i], path) == 0)
 			return true;
-	return false;
+	return snap_owns(d, guest, path);
 }
 
 static bool owns(const struct vm *vm, const char *path)
@@ -1373,6 +1374,15 @@ int vm_remove(struct vm *vm, bool delete_disks, json_t *deleted, json_t *kept, s
 		vm_refuse(vm, err, VMD_ERR_BAD_STATE,
 			  "guest '%s' is %s; destroy or shut it down first", vm->name,
 			  vm_state_name(vm->state));
+		return -1;
+	}
+	json_t *snaps = snap_list(vm->d, vm->name);
+	size_t n_snaps = json_array_size(snaps);
+	json_decref(snaps);
+	if (n_snaps) {
+		vm_refuse(vm, err, VMD_ERR_BAD_STATE,
+			  "guest '%s' has %zu snapshot%s; delete %s first (vmctl snapshot delete)",
+			  vm->name, n_snaps, n_snaps == 1 ? "" : "s", n_snaps == 1 ? "it" : "them");
 		return -1;
 	}
 	/* The images to delete are journalled first (as a job's files: recovery removes those

@@ -234,52 +234,11 @@ static int check_all(struct longop *op, struct clone *c)
 static int copy_one(struct longop *op, struct clone *c, size_t i)
 {
 	struct item *it = &c->items[i];
-	const char *final = op->files[i].jf.final;
-	struct stat sst;
-	if (fstat(it->fd, &sst) < 0) {
-		longop_fail_path(op, VMD_ERR_IO, NULL, it->source, "cannot stat %s: %s",
-				 it->source, strerror(errno));
-		return -1;
-	}
-	int out = longop_create_tmp(op, i, sst.st_mode & 0777);
-	if (out < 0)
-		return -1;
-	/* The copy is the guest's disk as the source was: same mode and owner. */
-	fchmod(out, sst.st_mode & 0777);
-	if (geteuid() == 0 && fchown(out, sst.st_uid, sst.st_gid) < 0) {
-		/* not fatal: root may be refused on some network file systems */
-	}
 	longop_set_phase(op, "copying %s", it->vdev);
-	struct disk_copy_ctl ctl = {
-		.cancel = &op->job->cancel,
-		.progress = &op->job->done_bytes,
-		.rate = c->rate,
-	};
-	struct err err = {0};
-	int m = disk_copy_fd(it->fd, out, it->bytes, &ctl, &err);
-	if (m < 0) {
-		int e = errno;
-		close(out);
-		longop_fail_path(op, VMD_ERR_IO, NULL, e == ESTALE ? it->source : final,
-				 "cannot copy %s to %s: %s", it->source, final, err.msg);
-		err_clear(&err);
+	int m = longop_copy(op, i, it->fd, it->source, it->bytes, 0, c->rate);
+	if (m < 0)
 		return -1;
-	}
 	it->method = m;
-	if (fsync(out) < 0 || close(out) < 0) {
-		longop_fail_path(op, VMD_ERR_IO, NULL, final, "cannot write %s: %s", final,
-				 strerror(errno));
-		return -1;
-	}
-	/* The open descriptor would happily copy a file someone deleted or replaced; a copy of
-	 * a disk that is no longer the guest's is no clone. */
-	struct stat now;
-	if (stat(it->source, &now) < 0 || now.st_dev != sst.st_dev || now.st_ino != sst.st_ino) {
-		longop_fail_path(op, VMD_ERR_IO, NULL, it->source,
-				 "disk image %s vanished or was replaced during the copy",
-				 it->source);
-		return -1;
-	}
 	close(it->fd);
 	it->fd = -1;
 	return 0;

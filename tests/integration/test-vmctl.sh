@@ -537,6 +537,27 @@ check "update --json lists the changes" pyj "d['stored'] and d['pending'] == [] 
 	[(c['key'], c['apply']) for c in d['changes']] == [('cpu_weight', 'live')]"
 vmctl destroy "$NAME"
 
+# ---- snapshots ---------------------------------------------------------------------------
+
+vmctl snapshot create "$NAME" s1
+expect 0 "snapshot create of the stopped guest"
+check "snapshot create names the snapshot and its disks" out_has "^$NAME: snapshot s1$"
+check "... each disk with its method" out_has "^  xvda  .* (\(reflink\|sparse\|readwrite\))$"
+vmctl snapshot list "$NAME"
+check "snapshot list: a table with s1" out_has "^s1  *[0-9-]* [0-9:]*  *no  *-  *1$"
+vmctl snapshot create "$NAME" s1
+expect 2 "a second s1 is refused"
+vmctl snapshot create "$NAME" 'a/b'
+expect 2 "a snapshot name with / is refused"
+vmctl remove "$NAME"
+expect 2 "remove of a guest with snapshots is refused"
+vmctl snapshot revert "$NAME" s1
+expect 0 "snapshot revert"
+check "snapshot revert says so" out_has "^$NAME: reverted to snapshot s1$"
+vmctl snapshot delete "$NAME" s1
+expect 0 "snapshot delete"
+check "snapshot delete says so" out_has "^$NAME: snapshot s1 deleted$"
+
 # ---- events ------------------------------------------------------------------------------
 
 vmctl remove "$NAME"

@@ -24,9 +24,10 @@ DEBS=$CACHE/debs
 BOOT=$WORK/boot
 
 # Kernel modules (Debian's 6.1 has the rest of Xen built in: PV dom0, hvc0, xenbus, balloon).
-# tun: qemu's tap for an HVM guest's emulated NIC; cdrom, isofs: scenarios mount an ISO.
+# tun: qemu's tap for an HVM guest's emulated NIC; cdrom, isofs: scenarios mount an ISO;
+# xfs (libcrc32c, crc32c_generic): scenario 68 keeps a guest's image on XFS with reflink.
 DOM0_MODULES="xenfs xen-privcmd xen-evtchn xen-gntdev xen-gntalloc xen-blkback xen-netback
- loop llc stp bridge tun cdrom isofs"
+ loop llc stp bridge tun cdrom isofs crc32c_generic libcrc32c xfs"
 GUEST_MODULES="xen-blkfront xen-netfront"
 # The HVM installer reads its CD on the emulated IDE (ata_piix, sr_mod, isofs) and has
 # sd_mod for a disk Linux did not unplug; in load order (guest/installer-init loads them).

@@ -88,7 +88,7 @@ managed_save() {
     grep -q "^restored $G .* from its managed save" /tmp/$G.start
     restored $G "$at"
     [ ! -e "$VMD_STATE_DIR/saves/$G.save" ]
-    ! vmctl -j info $G | grep -q '"saved"'
+    if vmctl -j info $G | grep -q '"saved"'; then echo "unexpected: vmctl -j: grep -q saved"; return 1; fi
 }
 
 # A checkpoint: the guest runs on; destroyed later, it comes back as it was at the checkpoint
@@ -159,7 +159,7 @@ report() {
 lifecycle_after() {
     new_log $G
     vmctl start $G | tee /tmp/$G.start
-    ! grep -q restored /tmp/$G.start  # no managed save: a fresh boot
+    if grep -q restored /tmp/$G.start; then echo "unexpected: restored"; return 1; fi  # no managed save: a fresh boot
     wait_console $G "VMDTEST-HELLO role=counter" 60
     vmctl destroy $G
     vmctl remove $G

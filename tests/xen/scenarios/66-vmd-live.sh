@@ -129,7 +129,7 @@ disks() {
     vmctl block-detach $G xvdb
     until_said DISKS none
     ! xl block-list $G | awk 'NR > 1 { print $1 }' | grep -qx 51728 || { xl block-list $G; return 1; }
-    ! vmctl config $G | grep -q "vdev=xvdb"
+    if vmctl config $G | grep -q "vdev=xvdb"; then echo "unexpected: vmctl config: grep -q vdev=xvdb"; return 1; fi
     rm -f $img
 }
 
@@ -152,8 +152,8 @@ nics() {
     vmctl network-detach $G "$mac"
     until_said NICS none
     retry 30 sh -c "! ls /sys/class/net/xenbr0/brif | grep -q '^vif$domid\.'"
-    ! xl network-list $G | grep -qi "$mac"
-    ! vmctl config $G | grep -q "mac=$mac"
+    if xl network-list $G | grep -qi "$mac"; then echo "unexpected: $mac in xl network-list"; return 1; fi
+    if vmctl config $G | grep -q "mac=$mac"; then echo "unexpected: mac=$mac in the definition"; return 1; fi
 }
 
 # A vif's rate: what vmctl network-rate writes where netback reads it (the backend's xenstore
@@ -187,8 +187,8 @@ rate() {
     [ "$vmd_rate" = "$xl_r" ]
     vmctl config $G | grep -q "rate=2MB/s@20ms"
     vmctl network-rate $G "$mac" none
-    ! xenstore-read "$be/rate" 2>/dev/null
-    ! vmctl config $G | grep -q "rate="
+    if xenstore-read "$be/rate" 2>/dev/null; then echo "unexpected: a rate node"; return 1; fi
+    if vmctl config $G | grep -q "rate="; then echo "unexpected: vmctl config: grep -q rate="; return 1; fi
     vmctl network-detach $G "$mac"
     until_said NICS none
 }
@@ -215,12 +215,12 @@ update() {
     vmd_up
     vmctl info $G | sed -n '/^pending/,$p' | tee /tmp/$G.pending
     grep -q '^  maxmem: 192 -> 256$' /tmp/$G.pending
-    ! grep -q 'vcpus\|disk' /tmp/$G.pending
+    if grep -q 'vcpus\|disk' /tmp/$G.pending; then echo "unexpected: vcpus or disk pending"; return 1; fi
     vmctl update $G $before
     until_said CPUS 0
     until_said DISKS none
     [ "$(xl_online)" = 1 ]
-    ! vmctl info $G | grep -q '^pending'
+    if vmctl info $G | grep -q '^pending'; then echo "unexpected: vmctl info: grep -q ^pending"; return 1; fi
     rm -f $img
 }
 

@@ -48,7 +48,7 @@ insert_eject() {
     vmctl cd-eject $G hdc
     echo "after vmctl cd-eject: '$(xl_cdrom)'"
     [ -z "$(xl_cdrom | cut -d' ' -f1)" ]
-    ! vmctl config $G | grep -q "target=$ISO"
+    if vmctl config $G | grep -q "target=$ISO"; then echo "unexpected: target=$ISO in the definition"; return 1; fi
     vmctl cd-insert $G hdc $ISO2
     ours=$(xl_cdrom)
     echo "after vmctl cd-insert: $ours"
