@@ -561,38 +561,26 @@ static void sysprep_reason(char *tail, struct err *err, const char *prefix)
 	err_set(err, VMD_ERR_BACKEND, "%s%s%s", prefix, pick ? ": " : "", pick ? pick : "");
 }
 
-int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size_t n,
-		 const char *hostname, const atomic_bool *cancel, struct err *err)
+/* Runs argv[0] (a path) with its output (stdout and stderr) kept, its last TOOL_TAIL bytes in
+ * *tail (malloc'ed, NUL-terminated); when cancel becomes true its process group is killed.
+ * The wait status in *status (-1: unknown). 0 when it ran to the end, or -1 with err and
+ * errno (ECANCELED: cancelled). */
+#define TOOL_TAIL SYSPREP_TAIL
+static int run_tool(const char *const *argv, const atomic_bool *cancel, char **tail_out,
+		    int *status_out, struct err *err)
 {
-	const char **argv = xcalloc(4 * n + 12, sizeof *argv);
-	size_t a = 0;
-	argv[a++] = prog;
-	argv[a++] = "--quiet";
-	for (size_t i = 0; i < n; i++) {
-		argv[a++] = "--format";
-		argv[a++] = images[i].format ? images[i].format : "raw";
-		argv[a++] = "-a";
-		argv[a++] = images[i].path;
-	}
-	argv[a++] = "--operations";
-	argv[a++] = DISK_SYSPREP_OPS;
-	argv[a++] = "--hostname";
-	argv[a++] = hostname;
-	argv[a++] = "--firstboot-command";
-	argv[a++] = DISK_SYSPREP_FIRSTBOOT;
-	argv[a] = NULL;
-
+	const char *prog = argv[0];
+	*tail_out = NULL;
+	*status_out = -1;
 	int out[2];
 	if (pipe2(out, O_CLOEXEC) < 0) {
 		err_set(err, VMD_ERR_IO, "cannot run %s: %s", prog, strerror(errno));
-		free(argv);
 		return -1;
 	}
-	/* Its own process group lets a cancel stop it together with the qemu it runs. */
+	/* Its own process group lets a cancel stop it together with what it runs (qemu). */
 	pid_t pid;
 	int fds[3] = {-1, out[1], out[1]};
 	int e = spawn_child(prog, (char *const *)argv, false, fds, &pid);
-	free(argv);
 	close(out[1]);
 	if (e) {
 		close(out[0]);
@@ -601,7 +589,7 @@ int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size
 		return -1;
 	}
 
-	char *tail = xcalloc(1, SYSPREP_TAIL + 1);
+	char *tail = xcalloc(1, TOOL_TAIL + 1);
 	size_t tlen = 0;
 	bool eof = false, killed = false;
 	double kill_at = 0;
@@ -639,11 +627,11 @@ int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size
 			eof = true;
 			continue;
 		}
-		/* Keep the last SYSPREP_TAIL bytes (buf is smaller than that). */
-		_Static_assert(sizeof buf < SYSPREP_TAIL, "one read fits the tail");
+		/* Keep the last TOOL_TAIL bytes (buf is smaller than that). */
+		_Static_assert(sizeof buf < TOOL_TAIL, "one read fits the tail");
 		size_t g = (size_t)got;
-		if (tlen + g > SYSPREP_TAIL) {
-			size_t drop = tlen + g - SYSPREP_TAIL;
+		if (tlen + g > TOOL_TAIL) {
+			size_t drop = tlen + g - TOOL_TAIL;
 			memmove(tail, tail + drop, tlen - drop);
 			tlen -= drop;
 		}
@@ -652,25 +640,92 @@ int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size
 		tail[tlen] = '\0';
 	}
 	close(out[0]);
-	int rc = 0;
+	*tail_out = tail;
+	*status_out = status;
 	if (killed) {
 		errno = ECANCELED;
 		err_set(err, VMD_ERR_CANCELLED, "cancelled");
-		rc = -1;
-	} else if (status != 0) {
-		char prefix[128];
-		if (status > 0 && WIFEXITED(status))
-			snprintf(prefix, sizeof prefix, "virt-sysprep failed (exit status %d)",
-				 WEXITSTATUS(status));
-		else if (status > 0 && WIFSIGNALED(status))
-			snprintf(prefix, sizeof prefix, "virt-sysprep was killed by signal %d",
-				 WTERMSIG(status));
-		else
-			snprintf(prefix, sizeof prefix, "virt-sysprep failed");
-		errno = EIO;
-		sysprep_reason(tail, err, prefix);
+		return -1;
+	}
+	return 0;
+}
+
+/* "NAME failed (exit status N)" and the tool's reason, for a status that is not 0. */
+static void tool_failed(const char *name, int status, char *tail, struct err *err)
+{
+	char prefix[128];
+	if (status > 0 && WIFEXITED(status))
+		snprintf(prefix, sizeof prefix, "%s failed (exit status %d)", name,
+			 WEXITSTATUS(status));
+	else if (status > 0 && WIFSIGNALED(status))
+		snprintf(prefix, sizeof prefix, "%s was killed by signal %d", name,
+			 WTERMSIG(status));
+	else
+		snprintf(prefix, sizeof prefix, "%s failed", name);
+	errno = EIO;
+	sysprep_reason(tail, err, prefix);
+}
+
+int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size_t n,
+		 const char *hostname, const atomic_bool *cancel, struct err *err)
+{
+	const char **argv = xcalloc(4 * n + 12, sizeof *argv);
+	size_t a = 0;
+	argv[a++] = prog;
+	argv[a++] = "--quiet";
+	for (size_t i = 0; i < n; i++) {
+		argv[a++] = "--format";
+		argv[a++] = images[i].format ? images[i].format : "raw";
+		argv[a++] = "-a";
+		argv[a++] = images[i].path;
+	}
+	argv[a++] = "--operations";
+	argv[a++] = DISK_SYSPREP_OPS;
+	argv[a++] = "--hostname";
+	argv[a++] = hostname;
+	argv[a++] = "--firstboot-command";
+	argv[a++] = DISK_SYSPREP_FIRSTBOOT;
+	argv[a] = NULL;
+	char *tail = NULL;
+	int status;
+	int rc = run_tool(argv, cancel, &tail, &status, err);
+	free(argv);
+	if (rc == 0 && status != 0) {
+		tool_failed("virt-sysprep", status, tail, err);
 		rc = -1;
 	}
 	free(tail);
+	return rc;
+}
+
+int disk_qcow2_snapshot(const char *flag, const char *tag, const char *image, char **out,
+			struct err *err)
+{
+	char *prog = disk_find_program("qemu-img");
+	if (out)
+		*out = NULL;
+	if (!prog) {
+		err_set(err, VMD_ERR_NOT_SUPPORTED, "snapshots of qcow2 images need qemu-img, "
+			"which is not installed here (Debian: apt install qemu-utils)");
+		return -1;
+	}
+	const char *argv[] = {prog, "snapshot", flag, tag, image, NULL};
+	if (!tag) { /* -l IMAGE */
+		argv[3] = image;
+		argv[4] = NULL;
+	}
+	char *tail = NULL;
+	int status;
+	int rc = run_tool(argv, NULL, &tail, &status, err);
+	if (rc == 0 && status != 0) {
+		tool_failed("qemu-img snapshot", status, tail, err);
+		rc = -1;
+	}
+	if (rc == 0 && out) {
+		*out = tail;
+		tail = NULL;
+	}
+	free(tail);
+	free(prog);
 	return rc;
 }

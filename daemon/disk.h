@@ -124,4 +124,10 @@ struct disk_sysprep_image {
 int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size_t n,
 		 const char *hostname, const atomic_bool *cancel, struct err *err);
 
+/* qemu-img snapshot FLAG TAG IMAGE: an internal snapshot of a qcow2 image made (-c),
+ * applied (-a) or deleted (-d); with tag NULL, the list (-l IMAGE) in *out (malloc'ed).
+ * Blocks until it is done. 0, or -1 with err (NOT_SUPPORTED: no qemu-img here). */
+int disk_qcow2_snapshot(const char *flag, const char *tag, const char *image, char **out,
+			struct err *err);
+
 #endif

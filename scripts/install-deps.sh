@@ -16,8 +16,9 @@ PKGS="$PKGS python3 python3-jsonschema valgrind clang libclang-rt-14-dev"
 # virt-sysprep on cloned images (libguestfs-tools; its appliance boots the host's kernel from
 # /boot, which a container or microVM may lack: linux-image-amd64)
 PKGS="$PKGS xfsprogs libguestfs-tools linux-image-amd64"
-# tests/xen: QEMU and the tools that build the dom0 image (nothing Xen-related on the host)
-PKGS="$PKGS qemu-system-x86 busybox-static cpio e2fsprogs xz-utils zstd kmod fdisk"
+# tests/xen: QEMU and the tools that build the dom0 image (nothing Xen-related on the host);
+# qemu-utils: qemu-img for vm.snapshot_* of qcow2 images (and its tests: qemu-io)
+PKGS="$PKGS qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs xz-utils zstd kmod fdisk"
 # installer ISOs for vm.install tests (unit, integration, tests/xen): xorriso; the HVM
 # installer and installed-system images are grub-mkrescue images (BIOS GRUB, mtools)
 PKGS="$PKGS xorriso grub-pc-bin grub-common mtools"

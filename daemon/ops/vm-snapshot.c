@@ -38,6 +38,8 @@ struct snap_disk {
 	int fd;          /* it, open */
 	uint64_t bytes;
 	int method;
+	int file;        /* its file of the operation (op->files), -1: a qcow2 image's own */
+	bool made;       /* create: its internal snapshot exists (undo deletes it) */
 };
 
 struct snap_op {
@@ -90,6 +92,78 @@ static void snap_free(void *arg)
 	free(s);
 }
 
+/* A disk of the operation: with a file of the operation to make (copy: its final name), or
+ * a qcow2 image snapshotted inside (copy NULL). */
+static void add_disk(struct longop *op, struct snap_op *s, const char *vdev, const char *image,
+		     const char *source, int fd, uint64_t bytes, const char *copy)
+{
+	s->disks = xrealloc(s->disks, (s->n + 1) * sizeof *s->disks);
+	s->disks[s->n++] = (struct snap_disk){xstrdup(vdev), xstrdup(image), xstrdup(source), fd,
+					      bytes, 0,
+					      copy ? (int)longop_add_file(op, copy) : -1, false};
+}
+
+/* A qcow2 image's internal snapshot of that tag? (qemu-img snapshot -l: "ID TAG ...".) 1, 0,
+ * or -1 with err. */
+static int qcow2_has(const char *image, const char *tag, struct err *err)
+{
+	char *list = NULL;
+	if (disk_qcow2_snapshot("-l", NULL, image, &list, err) < 0)
+		return -1;
+	int found = 0;
+	char *save = NULL;
+	for (char *l = strtok_r(list, "\n", &save); l && !found; l = strtok_r(NULL, "\n", &save)) {
+		char id[32], name[256];
+		found = sscanf(l, "%31s %255s", id, name) == 2 && strspn(id, "0123456789") ==
+			strlen(id) && strcmp(name, tag) == 0;
+	}
+	free(list);
+	return found;
+}
+
+/* Worker: a qcow2 disk's part (create: -c, after checking the tag is free; revert: -a). */
+static int qcow2_step(struct longop *op, struct snap_op *s, struct snap_disk *k)
+{
+	struct err e = {0};
+	int r = s->revert ? disk_qcow2_snapshot("-a", s->snap, k->image, NULL, &e) : 0;
+	if (!s->revert) {
+		int has = qcow2_has(k->image, s->snap, &e);
+		if (has > 0)
+			err_set(&e, VMD_ERR_EXISTS, "%s has an internal snapshot '%s' already "
+				"(one vmd did not record: qemu-img snapshot -l shows it)", k->image,
+				s->snap);
+		r = has != 0 ? -1 : disk_qcow2_snapshot("-c", s->snap, k->image, NULL, &e);
+		k->made = r == 0;
+	}
+	if (r < 0) {
+		if (e.code == VMD_ERR_EXISTS)
+			err_add_str(&e, "path", k->image);
+		longop_fail_err(op, &e);
+		return -1;
+	}
+	k->method = -1;
+	return 0;
+}
+
+/* Worker, after a failure: the internal snapshots this create made go again. */
+static void undo(struct longop *op)
+{
+	struct snap_op *s = op->arg;
+	for (size_t i = 0; i < s->n; i++) {
+		struct err e = {0};
+		if (s->disks[i].made &&
+		    disk_qcow2_snapshot("-d", s->snap, s->disks[i].image, NULL, &e) < 0)
+			log_warn("%s: cannot delete snapshot '%s' of %s again: %s", s->guest.name,
+				 s->snap, s->disks[i].image, e.msg);
+		err_clear(&e);
+	}
+}
+
+static const char *method_name(const struct snap_disk *k)
+{
+	return k->file < 0 ? "qcow2-internal" : disk_copy_method_name(k->method);
+}
+
 /* ---- the worker ------------------------------------------------------------------------ */
 
 static int work(struct longop *op)
@@ -99,12 +173,17 @@ static int work(struct longop *op)
 	for (size_t i = 0; i < s->n; i++)
 		total += s->disks[i].bytes;
 	job_set_total(op->job, total);
-	if (longop_journal(op) < 0)
+	if (op->n_files && longop_journal(op) < 0)
 		return -1;
 	for (size_t i = 0; i < s->n; i++) {
 		struct snap_disk *k = &s->disks[i];
 		longop_set_phase(op, "%s %s", s->revert ? "reverting" : "copying", k->vdev);
-		k->method = longop_copy(op, i, k->fd, k->source, k->bytes,
+		if (k->file < 0) {
+			if (qcow2_step(op, s, k) < 0)
+				return -1;
+			continue;
+		}
+		k->method = longop_copy(op, (size_t)k->file, k->fd, k->source, k->bytes,
 					s->running ? DISK_COPY_REFLINK : 0, s->rate);
 		if (k->method < 0 && s->running && disk_copy_unsupported(errno)) {
 			struct err e = {0};
@@ -135,14 +214,19 @@ static int work(struct longop *op)
 
 /* ---- back on the loop ---------------------------------------------------------------------- */
 
-static json_t *disks_json(struct longop *op, struct snap_op *s)
+/* The disks as the answer (copies: with the record's "copy") has them. */
+static json_t *disks_json(struct longop *op, struct snap_op *s, bool copies)
 {
 	json_t *a = json_array();
-	for (size_t i = 0; i < s->n; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "vdev", s->disks[i].vdev,
-						   "image", s->disks[i].image, "copy",
-						   op->files[i].jf.final, "method",
-						   disk_copy_method_name(s->disks[i].method)));
+	for (size_t i = 0; i < s->n; i++) {
+		const struct snap_disk *k = &s->disks[i];
+		json_t *d = json_pack("{s:s, s:s, s:s}", "vdev", k->vdev, "image", k->image,
+				      "method", method_name(k));
+		if (copies && k->file >= 0)
+			json_object_set_new(d, "copy",
+					    json_string(op->files[k->file].jf.final));
+		json_array_append_new(a, d);
+	}
 	return a;
 }
 
@@ -155,7 +239,7 @@ static int commit_create(struct longop *op)
 	json_t *rec = json_pack("{s:s, s:s, s:s, s:f, s:b, s:s, s:o}", "snapshot", s->snap,
 				"guest", s->guest.name, "uuid", u, "created", now_wall(),
 				"running", s->running, "xlcfg", s->xlcfg, "disks",
-				disks_json(op, s));
+				disks_json(op, s, true));
 	if (s->running)
 		json_object_set_new(rec, "paused_ms", json_real(s->paused_ms));
 	int r = snap_store(op->d, s->guest.name, s->snap, rec);
@@ -178,7 +262,9 @@ static int commit_revert(struct longop *op)
 {
 	struct snap_op *s = op->arg;
 	for (size_t i = 0; i < s->n; i++) {
-		const char *from = op->files[i].jf.final, *to = s->disks[i].image;
+		if (s->disks[i].file < 0)
+			continue; /* reverted inside the image */
+		const char *from = op->files[s->disks[i].file].jf.final, *to = s->disks[i].image;
 		if (rename(from, to) < 0) {
 			longop_fail_path(op, VMD_ERR_IO, NULL, to,
 					 "cannot put %s in place of %s: %s", from, to,
@@ -199,13 +285,7 @@ static void finish(struct longop *op)
 		s->vm = NULL;
 	}
 	json_t *r = json_pack("{s:s, s:s, s:s, s:o}", "name", s->guest.name, "snapshot", s->snap,
-			      "job", op->job_id, "disks", json_array());
-	json_t *disks = json_object_get(r, "disks");
-	for (size_t i = 0; i < s->n; i++)
-		json_array_append_new(disks,
-				      json_pack("{s:s, s:s, s:s}", "vdev", s->disks[i].vdev,
-						"image", s->disks[i].image, "method",
-						disk_copy_method_name(s->disks[i].method)));
+			      "job", op->job_id, "disks", disks_json(op, s, false));
 	if (s->running)
 		json_object_set_new(r, "paused_ms", json_real(s->paused_ms));
 	longop_done(op, r);
@@ -215,6 +295,7 @@ static const struct longop_ops create_ops = {
 	.work = work,
 	.commit = commit_create,
 	.finish = finish,
+	.undo = undo,
 	.free = snap_free,
 };
 
@@ -237,14 +318,6 @@ static struct snap_op *snap_op_new(struct vm *vm, const char *snap)
 	return s;
 }
 
-static void add_disk(struct snap_op *s, const char *vdev, const char *image,
-		     const char *source, int fd, uint64_t bytes)
-{
-	s->disks = xrealloc(s->disks, (s->n + 1) * sizeof *s->disks);
-	s->disks[s->n++] = (struct snap_disk){xstrdup(vdev), xstrdup(image), xstrdup(source), fd,
-					      bytes, 0};
-}
-
 /* The guest's writable disks (of cfg) as images to copy: regular files only. 0, or -1 with
  * op->err. */
 static int plan_create(struct longop *op, struct snap_op *s, const struct vm_config *cfg)
@@ -260,10 +333,20 @@ static int plan_create(struct longop *op, struct snap_op *s, const struct vm_con
 				"storage's own snapshots)", dk->vdev, s->guest.name);
 			return -1;
 		}
-		if (dk->format == LIBXL_DISK_FORMAT_QCOW2 || dk->format == LIBXL_DISK_FORMAT_QCOW) {
-			err_set(&op->err, VMD_ERR_NOT_SUPPORTED, "disk %s of '%s' is %s: snapshot "
-				"it inside the image with qemu-img snapshot -c (the guest stopped)",
-				dk->vdev, s->guest.name, libxl_disk_format_to_string(dk->format));
+		if (dk->format == LIBXL_DISK_FORMAT_QCOW2 && s->running) {
+			err_set(&op->err, VMD_ERR_NOT_SUPPORTED, "disk %s of running guest '%s' is "
+				"qcow2, open in qemu's qdisk: its internal snapshot is taken with "
+				"the guest stopped", dk->vdev, s->guest.name);
+			return -1;
+		}
+		if (dk->format == LIBXL_DISK_FORMAT_QCOW2) {
+			add_disk(op, s, dk->vdev, img, img, -1, 0, NULL);
+			continue;
+		}
+		if (dk->format != LIBXL_DISK_FORMAT_RAW) {
+			err_set(&op->err, VMD_ERR_NOT_SUPPORTED, "disk %s of '%s' is %s: vmd "
+				"snapshots raw and qcow2 images", dk->vdev, s->guest.name,
+				libxl_disk_format_to_string(dk->format));
 			return -1;
 		}
 		int fd = open(img, O_RDONLY | O_CLOEXEC);
@@ -278,9 +361,8 @@ static int plan_create(struct longop *op, struct snap_op *s, const struct vm_con
 				close(fd);
 			return -1;
 		}
-		add_disk(s, dk->vdev, img, img, fd, (uint64_t)st.st_size);
 		char *copy = snap_copy_path(img, s->snap);
-		longop_add_file(op, copy);
+		add_disk(op, s, dk->vdev, img, img, fd, (uint64_t)st.st_size, copy);
 		free(copy);
 	}
 	if (!s->n) {
@@ -413,6 +495,11 @@ static void exec_revert(struct rpc_req *req)
 		const char *vdev = json_string_value(json_object_get(dk, "vdev"));
 		const char *image = json_string_value(json_object_get(dk, "image"));
 		const char *copy = json_string_value(json_object_get(dk, "copy"));
+		const char *method = json_string_value(json_object_get(dk, "method"));
+		if (vdev && image && !copy && method && strcmp(method, "qcow2-internal") == 0) {
+			add_disk(op, s, vdev, image, image, -1, 0, NULL);
+			continue;
+		}
 		int fd = copy ? open(copy, O_RDONLY | O_CLOEXEC) : -1;
 		struct stat st;
 		if (!vdev || !image || fd < 0 || fstat(fd, &st) < 0) {
@@ -424,10 +511,9 @@ static void exec_revert(struct rpc_req *req)
 			longop_abort(op);
 			return;
 		}
-		add_disk(s, vdev, image, copy, fd, (uint64_t)st.st_size);
 		/* the new copy is made beside the image, then renamed over it */
 		char *tmpname = xasprintf("%s.revert", copy);
-		longop_add_file(op, tmpname);
+		add_disk(op, s, vdev, image, copy, fd, (uint64_t)st.st_size, tmpname);
 		free(tmpname);
 	}
 	json_decref(rec);
@@ -439,6 +525,59 @@ static void exec_revert(struct rpc_req *req)
 	vm->in_flight = true;
 	longop_start(op);
 }
+
+/* Delete, in a worker: each copy unlinked, each qcow2 image's internal snapshot deleted. */
+static int delete_work(struct longop *op)
+{
+	struct snap_op *s = op->arg;
+	for (size_t i = 0; i < s->n; i++) {
+		struct snap_disk *k = &s->disks[i];
+		struct err e = {0};
+		longop_set_phase(op, "deleting %s", k->vdev);
+		if (k->file < 0 && disk_qcow2_snapshot("-d", s->snap, k->image, NULL, &e) < 0) {
+			struct err why = {0};
+			err_set(&why, e.code == VMD_ERR_NOT_SUPPORTED ? e.code : VMD_ERR_BACKEND,
+				"snapshot '%s' is forgotten, but %s keeps it inside (remove it with "
+				"qemu-img snapshot -d): %s", s->snap, k->image, e.msg);
+			err_clear(&e);
+			longop_fail_err(op, &why);
+			return -1;
+		}
+		if (k->file < 0) {
+			k->made = true; /* "deleted" */
+		} else if (unlink(k->source) == 0 || errno == ENOENT) {
+			k->made = true;
+		} else {
+			log_warn("%s: cannot delete %s of snapshot '%s': %s", s->guest.name,
+				 k->source, s->snap, strerror(errno));
+		}
+	}
+	return 0;
+}
+
+static void delete_finish(struct longop *op)
+{
+	struct snap_op *s = op->arg;
+	if (s->vm) {
+		s->vm->in_flight = false;
+		s->vm = NULL;
+	}
+	json_t *deleted = json_array();
+	for (size_t i = 0; i < s->n; i++)
+		if (s->disks[i].made)
+			json_array_append_new(deleted, json_string(s->disks[i].file < 0
+								   ? s->disks[i].image
+								   : s->disks[i].source));
+	log_info("%s: snapshot '%s' deleted", s->guest.name, s->snap);
+	longop_done(op, json_pack("{s:s, s:s, s:s, s:o}", "name", s->guest.name, "snapshot",
+				  s->snap, "job", op->job_id, "deleted", deleted));
+}
+
+static const struct longop_ops delete_ops = {
+	.work = delete_work,
+	.finish = delete_finish,
+	.free = snap_free,
+};
 
 static void exec_delete(struct rpc_req *req)
 {
@@ -460,32 +599,32 @@ static void exec_delete(struct rpc_req *req)
 		json_decref(rec);
 		return;
 	}
-	/* The record first: a crash after it leaves copies no record names, which are the
-	 * admin's to see in the image directory, never a record naming deleted copies. */
-	if (snap_forget(req->d, vm->name, snap) < 0) {
-		rpc_reply_error(req, VMD_ERR_IO, json_pack("{s:s}", "name", vm->name),
-				"cannot remove the record of snapshot '%s': %s", snap,
-				strerror(errno));
-		json_decref(rec);
-		return;
-	}
-	json_t *deleted = json_array();
+	struct snap_op *s = snap_op_new(vm, snap);
+	struct longop *op = longop_new(req, "vm.snapshot_delete", &delete_ops, s,
+				       "deletion of snapshot '%s' of '%s'", snap, vm->name);
 	size_t i;
 	json_t *dk;
 	json_array_foreach(json_object_get(rec, "disks"), i, dk) {
+		const char *vdev = json_string_value(json_object_get(dk, "vdev"));
+		const char *image = json_string_value(json_object_get(dk, "image"));
 		const char *copy = json_string_value(json_object_get(dk, "copy"));
-		if (!copy)
-			continue;
-		if (unlink(copy) == 0 || errno == ENOENT)
-			json_array_append_new(deleted, json_string(copy));
-		else
-			log_warn("%s: cannot delete %s of snapshot '%s': %s", vm->name, copy, snap,
-				 strerror(errno));
+		if (vdev && image)
+			add_disk(op, s, vdev, image, copy ? copy : image, -1, 0, NULL);
+		if (vdev && image && copy)
+			s->disks[s->n - 1].file = 0; /* a copy to unlink, not a file to make */
 	}
 	json_decref(rec);
-	log_info("%s: snapshot '%s' deleted", vm->name, snap);
-	rpc_reply_result(req, json_pack("{s:s, s:s, s:o}", "name", vm->name, "snapshot", snap,
-					"deleted", deleted));
+	/* The record first: a crash after it leaves copies no record names, which are the
+	 * admin's to see beside the images, never a record naming deleted copies. */
+	if (snap_forget(req->d, vm->name, snap) < 0) {
+		err_set(&op->err, VMD_ERR_IO, "cannot remove the record of snapshot '%s': %s",
+			snap, strerror(errno));
+		longop_abort(op);
+		return;
+	}
+	s->vm = vm;
+	vm->in_flight = true;
+	longop_start(op);
 }
 
 static void exec_list(struct rpc_req *req)
