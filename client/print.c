@@ -562,6 +562,7 @@ int print_snapshot(const struct args *a, json_t *result)
 	const char *name = get_str(result, "name"), *snap = get_str(result, "snapshot");
 	json_t *disks = json_object_get(result, "disks");
 	json_t *paused = json_object_get(result, "paused_ms");
+	json_t *restored = json_object_get(result, "restored");
 	json_t *d;
 	size_t i;
 
@@ -577,17 +578,24 @@ int print_snapshot(const struct args *a, json_t *result)
 	json_array_foreach(disks, i, d)
 		printf("  %s  %s (%s)\n", get_str_or(d, "vdev", "?"), get_str_or(d, "image", "?"),
 		       get_str_or(d, "method", "?"));
+	if (get_str(result, "memory"))
+		printf("  memory  %s\n", get_str(result, "memory"));
 	if (json_is_number(paused))
 		printf("the guest was paused for %.1f ms\n", json_number_value(paused));
+	if (json_is_object(restored))
+		printf("the guest runs again from the snapshot's memory (domain %"
+		       JSON_INTEGER_FORMAT ", %s)\n",
+		       json_integer_value(json_object_get(restored, "domid")),
+		       get_str_or(restored, "state", "?"));
 	return VMCTL_EXIT_OK;
 }
 
 int print_snapshot_list(const struct args *a, json_t *result)
 {
-	enum { NCOLS = 5 };
-	static const char *const headers[NCOLS] = { "SNAPSHOT", "CREATED", "RUNNING", "PAUSED",
-						    "DISKS" };
-	static const bool right[NCOLS] = { false, false, false, true, true };
+	enum { NCOLS = 6 };
+	static const char *const headers[NCOLS] = { "SNAPSHOT", "CREATED", "RUNNING", "MEMORY",
+						    "PAUSED", "DISKS" };
+	static const bool right[NCOLS] = { false, false, false, false, true, true };
 	json_t *snaps = json_object_get(result, "snapshots");
 	size_t n = json_array_size(snaps), i;
 	char **cells;
@@ -612,11 +620,12 @@ int print_snapshot_list(const struct args *a, json_t *result)
 		row[0] = strdup(get_str_or(s, "snapshot", "?"));
 		row[1] = strdup(when);
 		row[2] = strdup(output_yes_no(json_object_get(s, "running")));
-		if (!json_is_number(paused) || asprintf(&row[3], "%.1f ms",
+		row[3] = strdup(get_str(s, "memory") ? "yes" : "no");
+		if (!json_is_number(paused) || asprintf(&row[4], "%.1f ms",
 							json_number_value(paused)) < 0)
-			row[3] = strdup("-");
-		if (asprintf(&row[4], "%zu", json_array_size(json_object_get(s, "disks"))) < 0)
-			row[4] = NULL;
+			row[4] = strdup("-");
+		if (asprintf(&row[5], "%zu", json_array_size(json_object_get(s, "disks"))) < 0)
+			row[5] = NULL;
 	}
 	output_table(NCOLS, headers, right, cells, n);
 	for (i = 0; i < n * NCOLS; i++)

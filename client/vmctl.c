@@ -204,7 +204,7 @@ static const struct cmd cmds[] = {
 	  .min_args = 1, .max_args = 2,
 	  .flags = { { "memory", NULL } },
 	  .help = "keep the guest's disks as they are now (running: paused for reflinks, XFS or "
-		  "btrfs); SNAP defaults to the time",
+		  "btrfs; --memory: its memory too, as a checkpoint); SNAP defaults to the time",
 	  .parse = params_snapshot, .print = print_snapshot },
 	{ .verb = "snapshot list", .method = "vm.snapshot_list", .usage = "NAME", .min_args = 1,
 	  .max_args = 1,
@@ -212,7 +212,8 @@ static const struct cmd cmds[] = {
 	  .parse = params_name, .print = print_snapshot_list },
 	{ .verb = "snapshot revert", .method = "vm.snapshot_revert", .usage = "NAME SNAP",
 	  .min_args = 2, .max_args = 2,
-	  .help = "put a stopped guest's disks back as the snapshot has them",
+	  .help = "put a stopped guest's disks back as the snapshot has them (and run it from "
+		  "its memory, if the snapshot has it)",
 	  .parse = params_snapshot, .print = print_snapshot },
 	{ .verb = "snapshot delete", .method = "vm.snapshot_delete", .usage = "NAME SNAP",
 	  .min_args = 2, .max_args = 2,

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "save.h"
+#include "snapshot.h"
 #include "ops.h"
 #include "rpc.h"
 #include "sdnotify.h"
@@ -397,6 +398,7 @@ int main(int argc, char **argv)
 	if (vm_registry_load(&d) < 0)
 		goto out;
 	save_scan(&d);
+	snap_scan(&d);
 	vm_adopt_all(&d);
 	/* Jobs (clone, disk.create) run in worker threads. What a killed daemon's jobs left
 	 * behind goes now: after the registry load, which tells the images a stored definition

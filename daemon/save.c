@@ -82,6 +82,12 @@ struct saving {
 	struct vm_config cfg;
 	bool cfg_set;
 	bool reserved;
+	/* a snapshot's checkpoint (save_checkpoint) */
+	save_suspended_fn then;
+	void *then_arg;
+	bool held;                 /* suspended, the file complete: save_checkpoint_end's turn */
+	bool begun;                /* vm_save_begin held the guest */
+	json_t *extra;             /* restore: the answer around the restore's, or NULL */
 };
 
 static bool stopping; /* save_shutdown: the loop runs no more */
@@ -154,6 +160,7 @@ static void saving_free(struct saving *s)
 		vm_unreserve(s->d, s->name);
 	if (s->cfg_set)
 		vm_config_finish(&s->cfg);
+	json_decref(s->extra);
 	err_clear(&s->err);
 	free(s->tmp);
 	free(s->name);
@@ -166,11 +173,9 @@ static void saving_free(struct saving *s)
 	event_base_once(s->d->base, -1, EV_TIMEOUT, free_cb, s, NULL);
 }
 
-static void reply_err(struct saving *s)
+/* The data every error of a save or restore carries: the guest, the job, the file. */
+static void err_data(struct saving *s)
 {
-	if (!s->req)
-		return;
-	s->req->on_cancel = NULL;
 	if (!err_data_str(&s->err, "name") && s->name)
 		err_add_str(&s->err, "name", s->name);
 	if (s->err.code == VMD_ERR_CANCELLED && s->job)
@@ -178,6 +183,14 @@ static void reply_err(struct saving *s)
 	if ((s->err.code == VMD_ERR_NOT_FOUND || s->err.code == VMD_ERR_IO) &&
 	    !err_data_str(&s->err, "path"))
 		err_add_str(&s->err, "path", s->path); /* which file */
+}
+
+static void reply_err(struct saving *s)
+{
+	if (!s->req)
+		return;
+	s->req->on_cancel = NULL;
+	err_data(s);
 	rpc_reply_err(s->req, &s->err);
 	s->req = NULL;
 }
@@ -211,6 +224,10 @@ static void save_finish_failure(struct saving *s)
 		st = vm_resume_sent(s->vm, s->domid, st);
 	log_warn("%s: save failed: %s", s->name, s->err.msg);
 	vm_migrate_end(s->vm, s->domid, st, "save-failed");
+	if (s->then) {
+		err_data(s);
+		s->then(s->then_arg, NULL, &s->err);
+	}
 	reply_err(s);
 	saving_free(s);
 }
@@ -312,6 +329,11 @@ static void sync_done(struct job *j, void *arg, int rc)
 	}
 	if (rc < 0) {
 		save_fail(s);
+		return;
+	}
+	if (s->then) { /* the domain waits, suspended, for save_checkpoint_end */
+		s->held = true;
+		s->then(s->then_arg, s, NULL);
 		return;
 	}
 	if (s->keep_running) {
@@ -538,15 +560,15 @@ static int relay_pair(struct saving *s)
 	return 0;
 }
 
-static struct saving *saving_new(struct rpc_req *req, const char *kind)
+static struct saving *saving_new(struct daemon *d, struct rpc_req *req, const char *kind)
 {
 	struct saving *s = xcalloc(1, sizeof *s);
-	s->d = req->d;
+	s->d = d;
 	s->req = req;
 	s->fd = s->lx[0] = s->lx[1] = -1;
 	s->domid = -1;
 	s->t0 = now_monotonic();
-	s->job = job_new(req->d, kind, NULL, NULL);
+	s->job = job_new(d, kind, NULL, NULL);
 	return s;
 }
 
@@ -558,16 +580,80 @@ static void saving_run(struct saving *s)
 	s->tick = event_new(s->d->base, -1, EV_PERSIST, tick_cb, s);
 	struct timeval tv = {0, TICK_MS * 1000};
 	event_add(s->tick, &tv);
-	s->req->on_cancel = client_gone;
-	s->req->cancel_arg = s;
+	if (s->req) {
+		s->req->on_cancel = client_gone;
+		s->req->cancel_arg = s;
+	}
 	progress(s);
+}
+
+/* Before the stream runs: s goes, and its error (with its data) is the caller's. */
+static void abort_early(struct saving *s, struct err *err)
+{
+	if (s->begun)
+		vm_migrate_end(s->vm, s->domid, s->before, "save-failed");
+	if (s->req)
+		s->req->on_cancel = NULL;
+	s->req = NULL;
+	err_data(s);
+	err_move(err, &s->err);
+	saving_free(s);
+}
+
+/* A save of vm to path under way, or NULL with err (nothing started, nothing written). */
+static struct saving *begin_save(struct daemon *d, struct rpc_req *req, struct vm *vm,
+				 const char *path, bool managed, bool keep_running,
+				 const char *kind, struct err *err)
+{
+	struct host_info hi = {0};
+	const char *text = vm_live_text(vm, err); /* the domain's, live changes and all */
+	if (!text || be_host_info(d->be, &hi, err) < 0)
+		return NULL;
+	struct saving *s = saving_new(d, req, kind);
+	s->vm = vm;
+	s->name = xstrdup(vm->name);
+	s->managed = managed;
+	s->keep_running = keep_running;
+	s->domid = vm->domid;
+	s->before = vm->state == VM_PAUSED ? VM_PAUSED : VM_RUNNING;
+	s->total = vm->memory_mib * 1024 * 1024;
+	s->phase = "writing memory";
+	s->path = xstrdup(path);
+	char *line = header_line(s, text, hi.hypervisor);
+	host_info_finish(&hi);
+	if (open_output(s, &s->err) < 0 || vm_save_begin(vm, &s->err) < 0) {
+		free(line);
+		abort_early(s, err);
+		return NULL;
+	}
+	s->begun = true;
+	bool ok = write_all(s->fd, line, strlen(line)) && write_all(s->fd, "\n", 1);
+	free(line);
+	if (!ok)
+		err_first(&s->err, VMD_ERR_IO, "writing %s: %s", s->path, strerror(errno));
+	if (!ok || relay_pair(s) < 0) {
+		abort_early(s, err);
+		return NULL;
+	}
+	/* Not live: the guest stops first, as xl save does, and the file holds one moment. */
+	struct err e = {0};
+	if (be_migrate_send(d->be, (uint32_t)s->domid, s->lx[1], false, save_sent, s, &e) < 0) {
+		err_first(&s->err, e.code ? e.code : VMD_ERR_BACKEND, "saving '%s': %s",
+			  s->name, e.msg);
+		err_clear(&e);
+		abort_early(s, err);
+		return NULL;
+	}
+	s->busy = true;
+	saving_run(s);
+	log_info("%s: saving to %s%s", s->name, s->path, keep_running ? " (checkpoint)" : "");
+	return s;
 }
 
 void save_start(struct rpc_req *req, struct vm *vm, const char *file, bool keep_running)
 {
 	struct daemon *d = req->d;
 	struct err err = {0};
-	struct host_info hi = {0};
 	if (file && file[0] != '/') {
 		rpc_reply_error(req, VMD_ERR_INVALID_PARAMS, json_pack("{s:s}", "param", "file"),
 				"file must be an absolute path, not '%.200s'", file);
@@ -580,61 +666,65 @@ void save_start(struct rpc_req *req, struct vm *vm, const char *file, bool keep_
 				"%s exists: vmd does not write a save over a file", file);
 		return;
 	}
-	const char *text = vm_live_text(vm, &err); /* the domain's, live changes and all */
-	if (!text || be_host_info(d->be, &hi, &err) < 0) {
-		rpc_reply_err(req, &err);
-		return;
-	}
-	struct saving *s = saving_new(req, "vm.save");
-	s->vm = vm;
-	s->name = xstrdup(vm->name);
-	s->managed = !file;
-	s->keep_running = keep_running;
-	s->domid = vm->domid;
-	s->before = vm->state == VM_PAUSED ? VM_PAUSED : VM_RUNNING;
-	s->total = vm->memory_mib * 1024 * 1024;
-	s->phase = "writing memory";
-	if (s->managed) {
+	char *path = file ? xstrdup(file) : save_managed_path(d, vm->name);
+	if (!file) {
 		char *dir = xasprintf("%s/saves", d->state_dir);
 		if (mkdir_p(dir, 0700) < 0)
 			log_warn("cannot create %s: %s", dir, strerror(errno));
 		free(dir);
-		s->path = save_managed_path(d, vm->name);
-	} else {
-		s->path = xstrdup(file);
 	}
-	char *line = header_line(s, text, hi.hypervisor);
-	host_info_finish(&hi);
-	if (open_output(s, &err) < 0 || vm_save_begin(vm, &err) < 0) {
-		free(line);
-		s->req = NULL;
+	if (!begin_save(d, req, vm, path, !file, keep_running, "vm.save", &err))
 		rpc_reply_err(req, &err);
-		saving_free(s);
-		return;
+	free(path);
+}
+
+struct saving *save_checkpoint(struct daemon *d, struct vm *vm, const char *path,
+			       const char *kind, save_suspended_fn then, void *arg, struct err *err)
+{
+	struct saving *s = begin_save(d, NULL, vm, path, false, true, kind, err);
+	if (!s)
+		return NULL;
+	s->then = then;
+	s->then_arg = arg;
+	return s;
+}
+
+void save_cancel(struct saving *s)
+{
+	if (s->job && !s->held)
+		job_cancel(s->job); /* the next read or tick stops it */
+}
+
+int save_checkpoint_end(struct saving *s, bool keep, struct err *err)
+{
+	struct err e = {0};
+	int r = 0;
+	s->held = false;
+	if (!keep && s->linked) {
+		unlink(s->path);
+		fsync_parent_dir(s->path);
+		s->linked = false;
 	}
-	bool ok = write_all(s->fd, line, strlen(line)) && write_all(s->fd, "\n", 1);
-	free(line);
-	if (!ok) {
-		err_first(&s->err, VMD_ERR_IO, "writing %s: %s", s->path, strerror(errno));
-		saving_run(s);
-		save_fail(s);
-		return;
+	if (be_migrate_resume(s->d->be, (uint32_t)s->domid, &e) < 0) {
+		log_error("%s: the domain does not resume after the checkpoint: %s", s->name,
+			  e.msg);
+		vm_migrate_end(s->vm, s->domid, VM_SHUTDOWN, "save-failed");
+		err_set(err, VMD_ERR_BACKEND, "the guest does not resume after its checkpoint: %s",
+			e.msg);
+		err_clear(&e);
+		r = -1;
+	} else {
+		vm_migrate_end(s->vm, s->domid, s->before, keep ? "saved" : "save-failed");
+		log_info("%s: checkpoint %s in %.3f s (%" PRIu64 " bytes), running on", s->name,
+			 keep ? s->path : "discarded", now_monotonic() - s->t0, s->bytes);
 	}
-	saving_run(s);
-	if (relay_pair(s) < 0) {
-		save_fail(s);
-		return;
-	}
-	/* Not live: the guest stops first, as xl save does, and the file holds one moment. */
-	if (be_migrate_send(d->be, (uint32_t)s->domid, s->lx[1], false, save_sent, s, &err) < 0) {
-		err_first(&s->err, err.code ? err.code : VMD_ERR_BACKEND, "saving '%s': %s",
-			  s->name, err.msg);
-		err_clear(&err);
-		save_fail(s);
-		return;
-	}
-	s->busy = true;
-	log_info("%s: saving to %s%s", s->name, s->path, keep_running ? " (checkpoint)" : "");
+	saving_free(s);
+	return r;
+}
+
+uint64_t save_bytes(const struct saving *s)
+{
+	return s->bytes;
 }
 
 /* ---- restore ------------------------------------------------------------------------------ */
@@ -764,6 +854,11 @@ static void restore_received(void *arg, const struct err *err, uint32_t domid)
 		json_t *o = vm_to_json(vm, false);
 		json_object_set_new(o, "restored_from", json_string(s->path));
 		json_object_set_new(o, "total_ms", json_integer((json_int_t)(total * 1000 + 0.5)));
+		if (s->extra) { /* the caller's answer, with the restore's in it */
+			json_object_set_new(s->extra, "restored", o);
+			o = s->extra;
+			s->extra = NULL;
+		}
 		rpc_reply_result(s->req, o);
 		s->req = NULL;
 	}
@@ -871,11 +966,18 @@ static int restore_check(struct saving *s, json_t *h, struct err *err)
 
 void save_restore(struct rpc_req *req, struct vm *vm, const char *file, bool paused)
 {
+	save_restore_with(req, vm, file, paused, NULL);
+}
+
+void save_restore_with(struct rpc_req *req, struct vm *vm, const char *file, bool paused,
+		       json_t *extra)
+{
 	struct daemon *d = req->d;
 	struct err err = {0};
 	struct stat st;
-	struct saving *s = saving_new(req, vm && !file ? "vm.start" : "vm.restore");
+	struct saving *s = saving_new(d, req, vm && !file ? "vm.start" : "vm.restore");
 	s->restore = true;
+	s->extra = extra;
 	s->paused = paused;
 	s->managed = !file;
 	s->vm = vm;
@@ -951,6 +1053,8 @@ void save_shutdown(struct daemon *d)
 		next = s->next;
 		if (s->syncing)
 			continue; /* its worker ends it: job_system_shutdown runs sync_done */
+		if (s->held)
+			continue; /* its snapshot ends it (save_checkpoint_end) */
 		if (!s->err.code)
 			err_set(&s->err, VMD_ERR_CANCELLED, "vmd is stopping");
 		if (!s->restore) {

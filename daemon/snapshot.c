@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "log.h"
 #include "util.h"
 #include "xlcfg.h"
 
@@ -144,4 +145,60 @@ bool snap_owns(struct daemon *d, const char *guest, const char *path)
 	}
 	json_decref(recs);
 	return found;
+}
+
+char *snap_memory_path(struct daemon *d, const char *guest, const char *snap)
+{
+	return xasprintf("%s/snapshots/%s/%s.save", d->state_dir, guest, snap);
+}
+
+int snap_memory_dir(struct daemon *d, const char *guest)
+{
+	char *dir = dir_of(d, guest);
+	int r = mkdir_p(dir, 0700);
+	int e = errno;
+	free(dir);
+	errno = e;
+	return r;
+}
+
+/* A guest's directory: each memory file whose record is missing goes. */
+static void scan_guest(struct daemon *d, const char *guest)
+{
+	char *dir = dir_of(d, guest);
+	DIR *dh = opendir(dir);
+	struct dirent *e;
+	while (dh && (e = readdir(dh))) {
+		size_t len = strlen(e->d_name);
+		if (len <= 5 || strcmp(e->d_name + len - 5, ".save") != 0)
+			continue;
+		char *snap = xstrdup(e->d_name);
+		snap[len - 5] = '\0';
+		char *rec = path_of(d, guest, snap), *mem = snap_memory_path(d, guest, snap);
+		if (snap_name_valid(snap) && access(rec, F_OK) < 0 && errno == ENOENT) {
+			if (unlink(mem) == 0)
+				log_info("%s: removed %s: a snapshot's memory that no record names "
+					 "(vmd stopped while taking it)", guest, mem);
+		}
+		free(rec);
+		free(mem);
+		free(snap);
+	}
+	if (dh)
+		closedir(dh);
+	rmdir(dir); /* only when empty */
+	free(dir);
+}
+
+void snap_scan(struct daemon *d)
+{
+	char *top = xasprintf("%s/snapshots", d->state_dir);
+	DIR *dh = opendir(top);
+	free(top);
+	struct dirent *e;
+	while (dh && (e = readdir(dh)))
+		if (vm_name_valid(e->d_name))
+			scan_guest(d, e->d_name);
+	if (dh)
+		closedir(dh);
 }

@@ -2,8 +2,10 @@
  * snapshot.h: the records of a guest's snapshots (vm.snapshot_*): one JSON document per
  * snapshot in STATE/snapshots/GUEST/SNAP.json, written atomically once the snapshot's images
  * are complete: {"snapshot", "guest", "uuid", "created", "running", "paused_ms"?, "xlcfg",
- * "disks": [{"vdev", "image", "copy", "method"}]}. An image named by a record belongs to the
- * guest (job recovery keeps it); a record is the only way vmd knows a snapshot.
+ * "disks": [{"vdev", "image", "copy", "method"}], "memory"?}. An image named by a record
+ * belongs to the guest (job recovery keeps it); a record is the only way vmd knows a
+ * snapshot. A snapshot with memory has it in STATE/snapshots/GUEST/SNAP.save (a save file,
+ * save.h), named by its record's "memory"; one that no record names is removed at start.
  */
 #ifndef VMD_SNAPSHOT_H
 #define VMD_SNAPSHOT_H
@@ -26,6 +28,11 @@ int snap_store(struct daemon *d, const char *guest, const char *snap, json_t *re
 int snap_forget(struct daemon *d, const char *guest, const char *snap);
 /* Every record of the guest, oldest first. New reference (an array). */
 json_t *snap_list(struct daemon *d, const char *guest);
+/* Where a snapshot keeps the guest's memory (malloc'ed); the directory, made. */
+char *snap_memory_path(struct daemon *d, const char *guest, const char *snap);
+int snap_memory_dir(struct daemon *d, const char *guest);
+/* At start: memory files that no record names (a crash while taking them) go. */
+void snap_scan(struct daemon *d);
 /* Does a snapshot of guest name path as its copy? */
 bool snap_owns(struct daemon *d, const char *guest, const char *path);
 

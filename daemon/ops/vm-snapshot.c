@@ -28,6 +28,7 @@
 #include "log.h"
 #include "longop.h"
 #include "ops.h"
+#include "save.h"
 #include "snapshot.h"
 #include "util.h"
 #include "vmd-proto.h"
@@ -52,6 +53,10 @@ struct snap_op {
 	double paused_at, paused_ms;
 	uint64_t rate;     /* a stopped guest's copies: vmd --copy-rate, as clones */
 	char *xlcfg;       /* create: the running domain's config, or the definition */
+	char *memory;      /* its memory's file (snap_memory_path), or NULL */
+	struct saving *save; /* create --memory: the checkpoint, the domain suspended */
+	bool keep_memory;  /* create: the snapshot is made, its memory stays */
+	bool memory_gone;  /* delete: its memory's file was deleted */
 	struct snap_disk *disks;
 	size_t n;
 	struct vm *vm;     /* held: in_flight set by us (loop only) */
@@ -59,6 +64,16 @@ struct snap_op {
 
 static void resume(struct snap_op *s, struct daemon *d)
 {
+	if (s->save) { /* the checkpoint's end: the file stays or goes, the domain runs on */
+		struct err err = {0};
+		if (save_checkpoint_end(s->save, s->keep_memory, &err) < 0) {
+			log_error("%s: %s", s->guest.name, err.msg);
+			err_clear(&err);
+		}
+		s->save = NULL;
+		s->paused_ms = (now_monotonic() - s->paused_at) * 1000.0;
+		return;
+	}
 	if (!s->paused_by_us)
 		return;
 	struct err err = {0};
@@ -74,6 +89,8 @@ static void resume(struct snap_op *s, struct daemon *d)
 static void snap_free(void *arg)
 {
 	struct snap_op *s = arg;
+	if (s->save) /* a failure or a cancel: the memory goes, the guest runs on */
+		resume(s, NULL);
 	if (s->vm) { /* still ours: a failure or a cancel */
 		resume(s, s->vm->d);
 		s->vm->in_flight = false;
@@ -88,6 +105,13 @@ static void snap_free(void *arg)
 	free(s->disks);
 	free(s->snap);
 	free(s->xlcfg);
+	if (s->memory) { /* its directory, when nothing is left in it */
+		char *dir = xstrdup(s->memory);
+		*strrchr(dir, '/') = '\0';
+		rmdir(dir);
+		free(dir);
+	}
+	free(s->memory);
 	vm_ref_clear(&s->guest);
 	free(s);
 }
@@ -233,6 +257,7 @@ static json_t *disks_json(struct longop *op, struct snap_op *s, bool copies)
 static int commit_create(struct longop *op)
 {
 	struct snap_op *s = op->arg;
+	s->keep_memory = true;
 	resume(s, op->d);
 	char u[UUID_STR_LEN];
 	uuid_format(s->guest.uuid, u);
@@ -242,16 +267,21 @@ static int commit_create(struct longop *op)
 				disks_json(op, s, true));
 	if (s->running)
 		json_object_set_new(rec, "paused_ms", json_real(s->paused_ms));
+	if (s->memory)
+		json_object_set_new(rec, "memory", json_string(s->memory));
 	int r = snap_store(op->d, s->guest.name, s->snap, rec);
 	json_decref(rec);
 	if (r < 0) {
 		longop_fail(op, VMD_ERR_IO, "cannot store the record of snapshot '%s': %s",
 			    s->snap, strerror(errno));
+		if (s->memory)
+			unlink(s->memory);
 		return -1;
 	}
 	if (s->running)
-		log_info("%s: snapshot '%s' of %zu disk(s); the guest was paused %.1f ms",
-			 s->guest.name, s->snap, s->n, s->paused_ms);
+		log_info("%s: snapshot '%s' of %zu disk(s)%s; the guest was paused %.1f ms",
+			 s->guest.name, s->snap, s->n, s->memory ? " and its memory" : "",
+			 s->paused_ms);
 	else
 		log_info("%s: snapshot '%s' of %zu disk(s)", s->guest.name, s->snap, s->n);
 	return 0;
@@ -280,6 +310,7 @@ static int commit_revert(struct longop *op)
 static void finish(struct longop *op)
 {
 	struct snap_op *s = op->arg;
+	struct vm *vm = s->vm;
 	if (s->vm) {
 		s->vm->in_flight = false;
 		s->vm = NULL;
@@ -288,7 +319,22 @@ static void finish(struct longop *op)
 			      "job", op->job_id, "disks", disks_json(op, s, false));
 	if (s->running)
 		json_object_set_new(r, "paused_ms", json_real(s->paused_ms));
-	longop_done(op, r);
+	if (s->memory)
+		json_object_set_new(r, "memory", json_string(s->memory));
+	if (!s->revert || !s->memory || !vm || !op->req) {
+		longop_done(op, r);
+		return;
+	}
+	/* A revert of a snapshot with memory: its disks are back, now the guest from its
+	 * memory, as it ran at the snapshot; the answer is the revert's, with the restore's as
+	 * "restored" (a failed restore is the answer: the disks are back, the guest stopped). */
+	struct rpc_req *req = op->req;
+	char *memory = xstrdup(s->memory);
+	op->req = NULL;
+	longop_done(op, NULL);
+	log_info("%s: restoring the memory of the snapshot from %s", vm->name, memory);
+	save_restore_with(req, vm, memory, false, r);
+	free(memory);
 }
 
 static const struct longop_ops create_ops = {
@@ -403,6 +449,52 @@ static int snap_name_check(struct rpc_req *req, const char *snap)
 	return -1;
 }
 
+/* The checkpoint is written and the domain suspended: now the copies (reflinks), then the
+ * domain resumes (commit, or snap_free on a failure). */
+static void suspended(void *arg, struct saving *sv, struct err *err)
+{
+	struct longop *op = arg;
+	struct snap_op *s = op->arg;
+	if (op->req)
+		op->req->on_cancel = NULL;
+	if (!sv) {
+		err_move(&op->err, err);
+		longop_abort(op);
+		return;
+	}
+	s->save = sv;
+	longop_start(op);
+}
+
+/* The client went during the checkpoint: it stops (then suspended() is told). */
+static void checkpoint_gone(struct rpc_req *req, void *arg)
+{
+	save_cancel(arg);
+}
+
+/* create --memory: a checkpoint to the snapshot's memory file first (the guest suspended
+ * from its start to the copies' end); the guest is held by the save meanwhile. */
+static void start_with_memory(struct longop *op, struct snap_op *s, struct vm *vm)
+{
+	struct daemon *d = vm->d;
+	s->memory = snap_memory_path(d, vm->name, s->snap);
+	if (snap_memory_dir(d, vm->name) < 0) {
+		err_set(&op->err, VMD_ERR_IO, "cannot create the directory of %s: %s", s->memory,
+			strerror(errno));
+		longop_abort(op);
+		return;
+	}
+	s->paused_at = now_monotonic();
+	struct saving *sv = save_checkpoint(d, vm, s->memory, "vm.snapshot_create", suspended, op,
+					    &op->err);
+	if (!sv) {
+		longop_abort(op);
+		return;
+	}
+	op->req->on_cancel = checkpoint_gone;
+	op->req->cancel_arg = sv;
+}
+
 static void exec_create(struct rpc_req *req)
 {
 	struct vm *vm = req->vm;
@@ -411,11 +503,7 @@ static void exec_create(struct rpc_req *req)
 	const char *snap = snap_param(req, buf, sizeof buf);
 	if (snap_name_check(req, snap) < 0)
 		return;
-	if (rpc_param_bool(req, "memory", false)) {
-		rpc_reply_error(req, VMD_ERR_NOT_SUPPORTED, NULL, "snapshots with memory are not "
-				"built yet: take a checkpoint with vm.save keep_running");
-		return;
-	}
+	bool memory = rpc_param_bool(req, "memory", false);
 	json_t *old = snap_load(req->d, vm->name, snap);
 	if (old) {
 		json_decref(old);
@@ -424,9 +512,11 @@ static void exec_create(struct rpc_req *req)
 		return;
 	}
 	bool running = vm->state == VM_RUNNING || vm->state == VM_PAUSED;
-	if (vm_busy(vm) || (!running && vm->state != VM_STOPPED)) {
+	if (vm_busy(vm) || (!running && vm->state != VM_STOPPED) || (memory && !running)) {
 		vm_refuse(vm, &err, vm_busy(vm) ? VMD_ERR_BUSY : VMD_ERR_BAD_STATE,
-			  "guest '%s' is %s", vm->name, vm_state_name(vm->state));
+			  "guest '%s' is %s%s", vm->name, vm_state_name(vm->state),
+			  memory && !vm_busy(vm) ? ": a snapshot with memory is of a running guest"
+						 : "");
 		rpc_reply_err(req, &err);
 		return;
 	}
@@ -448,6 +538,10 @@ static void exec_create(struct rpc_req *req)
 	vm_config_finish(&cfg);
 	if (r < 0 || check_paths(req, op) < 0) {
 		longop_abort(op);
+		return;
+	}
+	if (memory) {
+		start_with_memory(op, s, vm);
 		return;
 	}
 	if (running && vm->state == VM_RUNNING) {
@@ -516,6 +610,15 @@ static void exec_revert(struct rpc_req *req)
 		add_disk(op, s, vdev, image, copy, fd, (uint64_t)st.st_size, tmpname);
 		free(tmpname);
 	}
+	const char *memory = json_string_value(json_object_get(rec, "memory"));
+	if (memory && access(memory, R_OK) < 0) {
+		err_set(&op->err, VMD_ERR_IO, "snapshot '%s' of '%s': its memory %s is gone (%s)",
+			snap, vm->name, memory, strerror(errno));
+		json_decref(rec);
+		longop_abort(op);
+		return;
+	}
+	s->memory = memory ? xstrdup(memory) : NULL;
 	json_decref(rec);
 	if (check_paths(req, op) < 0) {
 		longop_abort(op);
@@ -552,6 +655,11 @@ static int delete_work(struct longop *op)
 				 k->source, s->snap, strerror(errno));
 		}
 	}
+	if (s->memory && unlink(s->memory) < 0 && errno != ENOENT)
+		log_warn("%s: cannot delete %s of snapshot '%s': %s", s->guest.name, s->memory,
+			 s->snap, strerror(errno));
+	else if (s->memory)
+		s->memory_gone = true;
 	return 0;
 }
 
@@ -568,6 +676,8 @@ static void delete_finish(struct longop *op)
 			json_array_append_new(deleted, json_string(s->disks[i].file < 0
 								   ? s->disks[i].image
 								   : s->disks[i].source));
+	if (s->memory_gone)
+		json_array_append_new(deleted, json_string(s->memory));
 	log_info("%s: snapshot '%s' deleted", s->guest.name, s->snap);
 	longop_done(op, json_pack("{s:s, s:s, s:s, s:o}", "name", s->guest.name, "snapshot",
 				  s->snap, "job", op->job_id, "deleted", deleted));
@@ -613,6 +723,8 @@ static void exec_delete(struct rpc_req *req)
 		if (vdev && image && copy)
 			s->disks[s->n - 1].file = 0; /* a copy to unlink, not a file to make */
 	}
+	const char *memory = json_string_value(json_object_get(rec, "memory"));
+	s->memory = memory ? xstrdup(memory) : NULL;
 	json_decref(rec);
 	/* The record first: a crash after it leaves copies no record names, which are the
 	 * admin's to see beside the images, never a record naming deleted copies. */

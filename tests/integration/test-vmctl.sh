@@ -544,11 +544,15 @@ expect 0 "snapshot create of the stopped guest"
 check "snapshot create names the snapshot and its disks" out_has "^$NAME: snapshot s1$"
 check "... each disk with its method" out_has "^  xvda  .* (\(reflink\|sparse\|readwrite\))$"
 vmctl snapshot list "$NAME"
-check "snapshot list: a table with s1" out_has "^s1  *[0-9-]* [0-9:]*  *no  *-  *1$"
+check "snapshot list: a table with s1 (no memory)" \
+	out_has "^s1  *[0-9-]* [0-9:]*  *no  *no  *-  *1$"
 vmctl snapshot create "$NAME" s1
 expect 2 "a second s1 is refused"
 vmctl snapshot create "$NAME" 'a/b'
 expect 2 "a snapshot name with / is refused"
+vmctl snapshot create "$NAME" m --memory
+expect 2 "a snapshot with memory of a stopped guest is refused"
+check "... saying why" err_has "a snapshot with memory is of a running guest"
 vmctl remove "$NAME"
 expect 2 "remove of a guest with snapshots is refused"
 vmctl snapshot revert "$NAME" s1

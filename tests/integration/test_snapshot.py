@@ -112,6 +112,32 @@ class TestStopped(SnapCase):
         self.assertEqual(self.info("s5")["state"], "running")
         self.assertEqual(self.snaps("s5"), [])
 
+    def test_memory_where_no_reflink_leaves_nothing(self):
+        """The checkpoint is written, then the copies fail: its file goes, the guest runs."""
+        self.guest_on("n1", self.tmp, start=True)
+        if self.reflinks(self.tmp):
+            self.skipTest("this file system reflinks")
+        domid = self.info("n1")["domid"]
+        self.assertCallFails(NOT_SUPPORTED, "vm.snapshot_create",
+                             {"name": "n1", "snapshot": "m", "memory": True})
+        i = self.info("n1")
+        self.assertEqual((i["state"], i["domid"]), ("running", domid))
+        self.assertEqual(self.snaps("n1"), [])
+        self.assertFalse(os.path.exists(os.path.join(self.d.state_dir, "snapshots", "n1")))
+        self.assertEqual(sorted(f for f in os.listdir(self.tmp) if f.startswith("n1")),
+                         ["n1.img"])
+
+    def test_a_memory_file_no_record_names_goes_at_start(self):
+        self.guest_on("o1", self.tmp)
+        d = os.path.join(self.d.state_dir, "snapshots", "o1")
+        os.makedirs(d)
+        with open(os.path.join(d, "lost.save"), "wb") as f:
+            f.write(b'{"vmd-save":1,')
+        self.d.stop()
+        self.d.start()
+        self.c = self.connect()
+        self.assertFalse(os.path.exists(d))
+
     def test_revert_of_a_running_guest_is_refused(self):
         self.guest_on("s6", self.tmp)
         self.c.call("vm.snapshot_create", {"name": "s6", "snapshot": "a"})
@@ -239,6 +265,53 @@ class TestRunningOnXfs(SnapCase):
         for s in ("live", "p"):
             self.c.call("vm.snapshot_delete", {"name": "x1", "snapshot": s})
         self.assertEqual(sorted(os.listdir(self.mnt)), ["x1.img"])
+
+    def test_memory_checkpoint_and_revert(self):
+        img = self.guest_on("m1", self.mnt, start=True)
+        domid = self.info("m1")["domid"]
+        r = self.c.call("vm.snapshot_create", {"name": "m1", "snapshot": "m", "memory": True},
+                        timeout=vmdtest.WAIT)
+        mem = os.path.join(self.d.state_dir, "snapshots", "m1", "m.save")
+        self.assertEqual(r["memory"], mem)
+        self.assertEqual(r["disks"][0]["method"], "reflink")
+        self.assertGreater(r["paused_ms"], 0)
+        # a save file of vmd, the checkpoint of the running guest, which runs on
+        with open(mem, "rb") as f:
+            self.assertTrue(f.readline().startswith(b'{"vmd-save":1,'))
+        i = self.info("m1")
+        self.assertEqual((i["state"], i["domid"]), ("running", domid))
+        rec = self.c.call("vm.snapshot_list", {"name": "m1"})["snapshots"][0]
+        self.assertEqual(rec["memory"], mem)
+        # a running guest is not reverted
+        self.assertCallFails(BAD_STATE, "vm.snapshot_revert", {"name": "m1", "snapshot": "m"})
+        self.c.call("vm.destroy", {"name": "m1"})
+        self.write(img, b"after!" * 10, 4096)
+        # revert: the disks back, then the guest from its memory
+        v = self.c.call("vm.snapshot_revert", {"name": "m1", "snapshot": "m"},
+                        timeout=vmdtest.WAIT)
+        self.assertEqual((v["name"], v["snapshot"], v["memory"]), ("m1", "m", mem))
+        self.assertEqual([d["vdev"] for d in v["disks"]], ["xvda"])
+        g = v["restored"]
+        self.assertEqual((g["name"], g["state"], g["restored_from"]), ("m1", "running", mem))
+        self.assertNotEqual(g["domid"], domid)
+        self.assertEqual(self.info("m1")["domid"], g["domid"])
+        self.assertEqual(self.read(img, 60, 4096), b"before" * 10)
+        self.assertTrue(os.path.exists(mem), "the snapshot keeps its memory")
+        dom = [d for d in self.sim_domains() if d["name"] == "m1"]
+        self.assertEqual([d["state"] for d in dom], ["running"])
+        self.c.call("vm.destroy", {"name": "m1"})
+        r = self.c.call("vm.snapshot_delete", {"name": "m1", "snapshot": "m"},
+                        timeout=vmdtest.WAIT)
+        self.assertEqual(sorted(r["deleted"]), sorted([img + "@m", mem]))
+        self.assertFalse(os.path.exists(os.path.dirname(mem)))
+        self.assertEqual(sorted(os.listdir(self.mnt)), ["m1.img"])
+
+    def test_memory_of_a_stopped_guest_is_refused(self):
+        self.guest_on("m2", self.mnt)
+        self.assertCallFails(BAD_STATE, "vm.snapshot_create",
+                             {"name": "m2", "snapshot": "m", "memory": True},
+                             data_keys=["name", "state"])
+        self.assertEqual(self.snaps("m2"), [])
 
 
 

@@ -279,6 +279,42 @@ extra = "console=hvc0 vmdtest.role=counter vmdtest.tag=$1"
 CFGEOF
 }
 
+# The counter's helpers (scenarios 65, 68): its counts on a console log.
+ticks() {  # FILE...: the counts on those consoles, in order
+    cat "$@" 2>/dev/null | tr -d '\r' | sed -n 's/^VMDTEST-TICK \([0-9]*\)$/\1/p'
+}
+last_tick() { local n; n=$(ticks "$@" | sort -n | tail -n 1); echo "${n:-0}"; }
+log_of() { console_log "$1"; }
+# The console log of the domain to come: xenconsoled appends to guest-NAME.log, so the old
+# domain's lines are moved aside first.
+new_log() { [ -f "$(log_of "$1")" ] && mv "$(log_of "$1")" "$(log_of "$1").$(date +%s%N)"; true; }
+
+counts_on() {  # NAME PAST [SECONDS]: its count goes past PAST, in its current log
+    local end=$((SECONDS + ${3:-60}))
+    until [ "$(last_tick "$(log_of "$1")")" -gt "$2" ]; do
+        if [ $SECONDS -ge $end ]; then
+            echo "$1 does not count past $2"
+            tail -n 3 "$(log_of "$1")"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# restored NAME SAVED_AT: the restored domain runs and counts on from SAVED_AT (the count at
+# the save), in a log without a boot: its first count past SAVED_AT is just past it (lines
+# the console ring may hand xenconsoled again are older: they are not counted).
+restored() {
+    local first
+    wait_vm_state "$1" running 5
+    counts_on "$1" "$(($2 + 5))"
+    first=$(ticks "$(log_of "$1")" | awk -v a="$2" '$1 > a' | head -n 1)
+    echo "first count after the restore: $first (saved at $2)"
+    [ "$first" -gt "$2" ]
+    [ "$first" -le "$(($2 + 25))" ]
+    ! grep -aq 'VMDTEST-HELLO' "$(log_of "$1")" || { echo "the guest booted again"; return 1; }
+}
+
 # Helpers of the vmd scenarios (5x, 60). They expect VMD_STATE_DIR (the scenario's state
 # directory for vmd) and VMD_LOG_FROM (set by run_scenario: vmd's log before the scenario).
 vmd_up() {  # [ARG...]: vmd with this scenario's state directory, answering
@@ -324,7 +360,8 @@ print(v if isinstance(v, str) else json.dumps(v))
 # job.progress notification on a line of its own before it
 result_line() { tail -n 1 "$1"; }
 # lacks FILE REGEX: fails, showing the lines, when FILE has a line matching REGEX. (In a
-# step, `! grep ...` fails nothing unless it is the last command: set -e ignores `!`.)
+# step, `! grep ...` fails nothing unless it is the last command: set -e ignores `!`, and
+# `[ a ] && [ b ]` fails nothing when a is false: one test per line.)
 lacks() {
     if grep -a -E -e "$2" "$1"; then echo "not expected in $1: $2"; return 1; fi
 }

@@ -60,7 +60,8 @@ clone() {
 new_identity() {
     vmctl config $C
     [ "$(vm_field $C uuid)" != "$(vm_field $G uuid)" ]
-    [ -n "$(vm_mac $C)" ] && [ "$(vm_mac $C)" != "$(vm_mac $G)" ]
+    [ -n "$(vm_mac $C)" ]
+    [ "$(vm_mac $C)" != "$(vm_mac $G)" ]
     case $(vm_mac $C) in 00:16:3e:*) ;; *) return 1 ;; esac
     vmctl config $C | grep -q "target=$CIMG"
 }
@@ -108,7 +109,8 @@ destroy_both() {
 
 remove_clone() {
     vmctl remove --delete-disks $C | tee /dev/stderr | grep -q "deleted $CIMG"
-    [ ! -e $CIMG ] && [ -e $IMG ]
+    [ ! -e $CIMG ]
+    [ -e $IMG ]
     vmctl remove $G
 }
 

@@ -18,41 +18,13 @@ mkdir -p "$SAVES"
 counter_cfg $G > /tmp/$G.cfg
 counter_cfg $X > /tmp/$X.cfg
 
-ticks() {  # FILE...: the counts on those consoles, in order
-    cat "$@" 2>/dev/null | tr -d '\r' | sed -n 's/^VMDTEST-TICK \([0-9]*\)$/\1/p'
-}
-last_tick() { local n; n=$(ticks "$@" | sort -n | tail -n 1); echo "${n:-0}"; }
-log_of() { console_log "$1"; }
-# The console log of the domain to come: xenconsoled appends to guest-NAME.log, so the old
-# domain's lines are moved aside first.
-new_log() { [ -f "$(log_of "$1")" ] && mv "$(log_of "$1")" "$(log_of "$1").$(date +%s%N)"; true; }
-
-counts_on() {  # NAME PAST [SECONDS]: its count goes past PAST, in its current log
-    local end=$((SECONDS + ${3:-60}))
-    until [ "$(last_tick "$(log_of "$1")")" -gt "$2" ]; do
-        [ $SECONDS -ge $end ] && { echo "$1 does not count past $2"; tail -n 3 "$(log_of "$1")"; return 1; }
-        sleep 0.5
-    done
-}
+# ticks, last_tick, log_of, new_log, counts_on, restored: dom0/lib.sh
 
 create() {
     rm -f "$CONSOLE_DIR"/guest-$G*.log
     vmctl create /tmp/$G.cfg
     wait_vm_state $G running 5
     wait_console $G 'VMDTEST-TICK 5' 120
-}
-
-# restored NAME SAVED_AT: the restored domain runs and counts on from SAVED_AT (the count at
-# the save), in a log without a boot: its first count past SAVED_AT is just past it (lines
-# the console ring may hand xenconsoled again are older: they are not counted).
-restored() {
-    local first
-    wait_vm_state "$1" running 5
-    counts_on "$1" "$(($2 + 5))"
-    first=$(ticks "$(log_of "$1")" | awk -v a="$2" '$1 > a' | head -n 1)
-    echo "first count after the restore: $first (saved at $2)"
-    [ "$first" -gt "$2" ] && [ "$first" -le "$(($2 + 25))" ]
-    ! grep -aq 'VMDTEST-HELLO' "$(log_of "$1")" || { echo "the guest booted again"; return 1; }
 }
 
 save_restore() {

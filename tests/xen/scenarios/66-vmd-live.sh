@@ -229,7 +229,8 @@ config_only() {
     vmctl vcpu-set $G 2 --config
     vmctl mem-set $G 192 --config
     sleep 2
-    [ "$(last CPUS)" = 0 ] && [ "$(xl_online)" = 1 ]
+    [ "$(last CPUS)" = 0 ]
+    [ "$(xl_online)" = 1 ]
     vmctl destroy $G
     rm -f "$(console_log $G)"
     vmctl start $G

@@ -4,8 +4,12 @@
 # pauses it, reflinks the image, unpauses it, and says how long the pause took. The guest
 # then boots with another token and writes that: changed data. Revert (stopped) puts the
 # snapshot's image back, and the guest reads the old token again. The same on a file system
-# without reflink (dom0's root, a tmpfs) is refused with code 12 and makes nothing.
-# budget: 150
+# without reflink (dom0's root, a tmpfs) is refused with code 12 and makes nothing. Then a
+# snapshot with memory of a counting guest (role=counter, its image on the XFS): the
+# checkpoint and the reflinks while the domain is suspended, the guest counting on; after a
+# destroy and the revert, the disk has the snapshot's data and the guest counts on from the
+# snapshot's count, without a boot.
+# budget: 210
 need_vmd_libxl || return 0
 G=vmdt-snap
 MNT=/mnt/vmdt-xfs
@@ -107,6 +111,53 @@ no_reflink() {
     vmctl remove $G-2
 }
 
+M=$G-mem
+MIMG=$MNT/$M.img
+counter_cfg $M > /tmp/$M.cfg
+echo "disk = [ \"format=raw, vdev=xvda, access=rw, target=$MIMG\" ]" >> /tmp/$M.cfg
+mtoken() { dd if=$MIMG bs=512 count=1 2>/dev/null | tr -d '\000' | head -n1; }
+
+memory() {
+    local at later domid mem
+    dd if=/dev/zero of=$MIMG bs=1M count=16 2>/dev/null
+    printf '%s\n' "$TOKEN_A" | dd of=$MIMG conv=notrunc 2>/dev/null
+    rm -f "$CONSOLE_DIR"/guest-$M*.log
+    vmctl create /tmp/$M.cfg
+    wait_console $M 'VMDTEST-TICK 5' 120
+    domid=$(vm_field $M domid)
+    vmctl -j snapshot create $M mem --memory > /tmp/$M.snap.out
+    at=$(last_tick "$(log_of $M)")  # the checkpoint's count, about
+    result_line /tmp/$M.snap.out > /tmp/$M.snap.json
+    cat /tmp/$M.snap.json
+    mem=$(json_get /tmp/$M.snap.json memory)
+    [ "$mem" = "$VMD_STATE_DIR/snapshots/$M/mem.save" ]
+    [ "$(head -c 14 "$mem")" = '{"vmd-save":1,' ]
+    python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))
+assert [d["method"] for d in r["disks"]] == ["reflink"], r' /tmp/$M.snap.json
+    json_get /tmp/$M.snap.json paused_ms | cut -d. -f1 > $STATE/$M.paused_ms
+    vmctl snapshot list $M | tee /tmp/$M.list
+    grep -E -q '^mem +.* yes +yes ' /tmp/$M.list
+    # it runs on, the same domain, well past the snapshot; its disk changes
+    [ "$(vm_field $M state)" = running ]
+    [ "$(vm_field $M domid)" = "$domid" ]
+    counts_on $M "$((at + 30))"
+    later=$(last_tick "$(log_of $M)")
+    printf '%s\n' "$TOKEN_B" | dd of=$MIMG conv=notrunc 2>/dev/null
+    vmctl destroy $M
+    new_log $M
+    vmctl snapshot revert $M mem | tee /tmp/$M.revert
+    grep -q "runs again from the snapshot's memory" /tmp/$M.revert
+    [ "$(mtoken)" = "$TOKEN_A" ]
+    restored $M "$at"
+    [ "$(ticks "$(log_of $M)" | awk -v a="$at" '$1 > a' | head -n 1)" -lt "$later" ]
+    [ -f "$mem" ]  # the snapshot keeps its memory
+    vmctl destroy $M
+    vmctl snapshot delete $M mem
+    [ ! -e "$mem" ]
+    [ ! -e "$MIMG@mem" ]
+    vmctl remove $M
+}
+
 cleanup() {
     vmctl snapshot delete $G one
     [ ! -e "$IMG@one" ]
@@ -121,7 +172,9 @@ step -t 30 snapshot snapshot_running
 step -t 120 change change
 step -t 150 revert revert
 step -t 90 no-reflink no_reflink
+step -t 150 memory memory
 step -t 30 cleanup cleanup
 [ -z "$SCENARIO_FAILED" ] &&
-    result PASS "$SCENARIO/pause" 0 "(paused $(cat $STATE/$G.paused_ms) ms: reflink of 16 MiB)"
+    result PASS "$SCENARIO/pause" 0 "(paused $(cat $STATE/$G.paused_ms) ms: reflink of 16 MiB;\
+ with 128 MiB of memory $(cat $STATE/$M.paused_ms) ms)"
 show_vmd_log
