@@ -117,7 +117,8 @@ void ops_vm_when_done(struct rpc_req *req,
 		rpc_reply_err(req, &err);
 }
 
-int ops_live_config(struct rpc_req *req, bool *live, bool *config, struct err *err)
+/* The checks of ops_live_config. 0, or -1 with err. */
+static int live_config(struct rpc_req *req, bool *live, bool *config, struct err *err)
 {
 	struct vm *vm = req->vm;
 	bool running = vm->state == VM_RUNNING || vm->state == VM_PAUSED;
@@ -142,6 +143,15 @@ int ops_live_config(struct rpc_req *req, bool *live, bool *config, struct err *e
 		return -1;
 	}
 	return 0;
+}
+
+int ops_live_config(struct rpc_req *req, bool *live, bool *config)
+{
+	struct err err = {0};
+	if (live_config(req, live, config, &err) == 0)
+		return 0;
+	rpc_reply_err(req, &err);
+	return -1;
 }
 
 void ops_live_key(struct vm *vm, const char *key, const char *value)

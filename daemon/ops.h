@@ -42,8 +42,8 @@ void ops_vm_when_done(struct rpc_req *req,
 		      int (*fn)(struct vm *, vm_done_fn *, void *, struct err *));
 /* The changes of a guest (vm.set_*, vm.attach_disk...): the running domain (param live:
  * default, when the guest has one), the definition (config: default true), or both; checks
- * that the guest is not busy and has a domain for live. 0, or -1 with err. */
-int ops_live_config(struct rpc_req *req, bool *live, bool *config, struct err *err);
+ * that the guest is not busy and has a domain for live. 0, or -1 (req is answered). */
+int ops_live_config(struct rpc_req *req, bool *live, bool *config);
 /* A live change went through: the running domain's config (vm_live_text) follows: a key set
  * (value as xl.cfg writes it) or unset, a number set, or an item of a disk or vif list (by
  * its id: vdev, MAC) replaced, removed (spec NULL) or added. */

@@ -243,10 +243,8 @@ static void start(struct rpc_req *req, bool nic, bool attach)
 	struct vm *vm = req->vm;
 	struct err err = {0};
 	bool live, config;
-	if (ops_live_config(req, &live, &config, &err) < 0) {
-		rpc_reply_err(req, &err);
+	if (ops_live_config(req, &live, &config) < 0)
 		return;
-	}
 	const struct vm_config *cfg = vm_cfg(vm, &err);
 	if (!cfg) {
 		rpc_reply_err(req, &err);
@@ -337,10 +335,8 @@ static void cd_medium(struct rpc_req *req, bool insert)
 	struct vm *vm = req->vm;
 	struct err err = {0};
 	bool live, config;
-	if (ops_live_config(req, &live, &config, &err) < 0) {
-		rpc_reply_err(req, &err);
+	if (ops_live_config(req, &live, &config) < 0)
 		return;
-	}
 	const struct vm_config *cfg = vm_cfg(vm, &err);
 	if (!cfg) {
 		rpc_reply_err(req, &err);
@@ -464,10 +460,8 @@ static void exec_nic_rate(struct rpc_req *req)
 				"rate: '%.40s' is not a rate (10Mb/s, 1MB/s@20ms, none)", rate);
 		return;
 	}
-	if (ops_live_config(req, &live, &config, &err) < 0) {
-		rpc_reply_err(req, &err);
+	if (ops_live_config(req, &live, &config) < 0)
 		return;
-	}
 	const char *def = vm_text(vm, &err);
 	const char *now = live ? vm_live_text(vm, &err) : NULL;
 	char *def_spec = def && config ? vif_spec(def, mac) : NULL;

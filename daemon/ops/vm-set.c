@@ -187,10 +187,8 @@ static void exec_change(struct rpc_req *req, enum what what)
 	struct vm *vm = req->vm;
 	struct err err = {0};
 	bool live, config;
-	if (ops_live_config(req, &live, &config, &err) < 0) {
-		rpc_reply_err(req, &err);
+	if (ops_live_config(req, &live, &config) < 0)
 		return;
-	}
 	const struct vm_config *cfg = vm_cfg(vm, &err);
 	if (!cfg) {
 		rpc_reply_err(req, &err);
@@ -276,10 +274,8 @@ static void exec_sched(struct rpc_req *req)
 				"nothing to change: give weight, cap or both");
 		return;
 	}
-	if (ops_live_config(req, &live, &config, &err) < 0) {
-		rpc_reply_err(req, &err);
+	if (ops_live_config(req, &live, &config) < 0)
 		return;
-	}
 	struct sched_info si = {{0}, weight, cap};
 	if (live && be_sched(vm->d->be, (uint32_t)vm->domid, weight, cap, &si, &err) < 0) {
 		if (err.code != VMD_ERR_NOT_SUPPORTED && err.code != VMD_ERR_INVALID_PARAMS)

@@ -40,7 +40,8 @@ struct snap_disk {
 	uint64_t bytes;
 	int method;
 	int file;        /* its file of the operation (op->files), -1: a qcow2 image's own */
-	bool made;       /* create: its internal snapshot exists (undo deletes it) */
+	bool made;       /* create: its internal snapshot exists (undo deletes it); delete: gone */
+	bool has_copy;   /* delete: a copy to unlink (else a qcow2 image's own snapshot) */
 };
 
 struct snap_op {
@@ -124,7 +125,7 @@ static void add_disk(struct longop *op, struct snap_op *s, const char *vdev, con
 	s->disks = xrealloc(s->disks, (s->n + 1) * sizeof *s->disks);
 	s->disks[s->n++] = (struct snap_disk){xstrdup(vdev), xstrdup(image), xstrdup(source), fd,
 					      bytes, 0,
-					      copy ? (int)longop_add_file(op, copy) : -1, false};
+					      copy ? (int)longop_add_file(op, copy) : -1, false, false};
 }
 
 /* A qcow2 image's internal snapshot of that tag? (qemu-img snapshot -l: "ID TAG ...".) 1, 0,
@@ -495,6 +496,19 @@ static void start_with_memory(struct longop *op, struct snap_op *s, struct vm *v
 	op->req->cancel_arg = sv;
 }
 
+/* The record of req->vm's snapshot snap, or NULL (answered: not a name, no such one). */
+static json_t *record_of(struct rpc_req *req, const char *snap)
+{
+	struct vm *vm = req->vm;
+	if (snap_name_check(req, snap) < 0)
+		return NULL;
+	json_t *rec = snap_load(req->d, vm->name, snap);
+	if (!rec)
+		rpc_reply_error(req, VMD_ERR_NOT_FOUND, json_pack("{s:s}", "name", vm->name),
+				"'%s' has no snapshot '%s'", vm->name, snap);
+	return rec;
+}
+
 static void exec_create(struct rpc_req *req)
 {
 	struct vm *vm = req->vm;
@@ -562,14 +576,9 @@ static void exec_revert(struct rpc_req *req)
 	struct vm *vm = req->vm;
 	struct err err = {0};
 	const char *snap = rpc_param_str(req, "snapshot");
-	if (snap_name_check(req, snap) < 0)
+	json_t *rec = record_of(req, snap);
+	if (!rec)
 		return;
-	json_t *rec = snap_load(req->d, vm->name, snap);
-	if (!rec) {
-		rpc_reply_error(req, VMD_ERR_NOT_FOUND, json_pack("{s:s}", "name", vm->name),
-				"'%s' has no snapshot '%s'", vm->name, snap);
-		return;
-	}
 	if (vm->state != VM_STOPPED || vm_busy(vm)) {
 		vm_refuse(vm, &err, vm_busy(vm) ? VMD_ERR_BUSY : VMD_ERR_BAD_STATE,
 			  "guest '%s' is %s: a revert changes its disks, shut it down or destroy "
@@ -637,7 +646,7 @@ static int delete_work(struct longop *op)
 		struct snap_disk *k = &s->disks[i];
 		struct err e = {0};
 		longop_set_phase(op, "deleting %s", k->vdev);
-		if (k->file < 0 && disk_qcow2_snapshot("-d", s->snap, k->image, NULL, &e) < 0) {
+		if (!k->has_copy && disk_qcow2_snapshot("-d", s->snap, k->image, NULL, &e) < 0) {
 			struct err why = {0};
 			err_set(&why, e.code == VMD_ERR_NOT_SUPPORTED ? e.code : VMD_ERR_BACKEND,
 				"snapshot '%s' is forgotten, but %s keeps it inside (remove it with "
@@ -646,7 +655,7 @@ static int delete_work(struct longop *op)
 			longop_fail_err(op, &why);
 			return -1;
 		}
-		if (k->file < 0) {
+		if (!k->has_copy) {
 			k->made = true; /* "deleted" */
 		} else if (unlink(k->source) == 0 || errno == ENOENT) {
 			k->made = true;
@@ -673,7 +682,7 @@ static void delete_finish(struct longop *op)
 	json_t *deleted = json_array();
 	for (size_t i = 0; i < s->n; i++)
 		if (s->disks[i].made)
-			json_array_append_new(deleted, json_string(s->disks[i].file < 0
+			json_array_append_new(deleted, json_string(!s->disks[i].has_copy
 								   ? s->disks[i].image
 								   : s->disks[i].source));
 	if (s->memory_gone)
@@ -693,14 +702,9 @@ static void exec_delete(struct rpc_req *req)
 {
 	struct vm *vm = req->vm;
 	const char *snap = rpc_param_str(req, "snapshot");
-	if (snap_name_check(req, snap) < 0)
+	json_t *rec = record_of(req, snap);
+	if (!rec)
 		return;
-	json_t *rec = snap_load(req->d, vm->name, snap);
-	if (!rec) {
-		rpc_reply_error(req, VMD_ERR_NOT_FOUND, json_pack("{s:s}", "name", vm->name),
-				"'%s' has no snapshot '%s'", vm->name, snap);
-		return;
-	}
 	if (vm_busy(vm)) {
 		struct err err = {0};
 		vm_refuse(vm, &err, VMD_ERR_BUSY, "guest '%s' is %s", vm->name,
@@ -720,8 +724,8 @@ static void exec_delete(struct rpc_req *req)
 		const char *copy = json_string_value(json_object_get(dk, "copy"));
 		if (vdev && image)
 			add_disk(op, s, vdev, image, copy ? copy : image, -1, 0, NULL);
-		if (vdev && image && copy)
-			s->disks[s->n - 1].file = 0; /* a copy to unlink, not a file to make */
+		if (vdev && image)
+			s->disks[s->n - 1].has_copy = copy != NULL; /* a copy to unlink */
 	}
 	const char *memory = json_string_value(json_object_get(rec, "memory"));
 	s->memory = memory ? xstrdup(memory) : NULL;

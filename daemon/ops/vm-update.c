@@ -368,10 +368,8 @@ static void exec(struct rpc_req *req)
 	struct vm *vm = req->vm;
 	struct err err = {0};
 	bool live, config;
-	if (ops_live_config(req, &live, &config, &err) < 0) {
-		rpc_reply_err(req, &err);
+	if (ops_live_config(req, &live, &config) < 0)
 		return;
-	}
 	struct update *u = xcalloc(1, sizeof *u);
 	u->req = req;
 	vm_ref_set(&u->guest, vm);
