@@ -633,3 +633,78 @@ int print_snapshot_list(const struct args *a, json_t *result)
 	free(cells);
 	return VMCTL_EXIT_OK;
 }
+
+/* A counter for a person: bytes in KiB, MiB or GiB; "-" when the backend has none. */
+static char *counter_text(json_t *v, bool bytes)
+{
+	char *s = NULL;
+	double n = (double)json_integer_value(v);
+	int r;
+
+	if (!json_is_integer(v))
+		return strdup("-");
+	if (!bytes)
+		r = asprintf(&s, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (n >= 1024.0 * 1024 * 1024)
+		r = asprintf(&s, "%.1f GiB", n / (1024.0 * 1024 * 1024));
+	else if (n >= 1024.0 * 1024)
+		r = asprintf(&s, "%.1f MiB", n / (1024.0 * 1024));
+	else
+		r = asprintf(&s, "%.1f KiB", n / 1024.0);
+	return r < 0 ? NULL : s;
+}
+
+/* Rows of counters (disks or vifs): the first column a string, then four counters. */
+static void counter_table(json_t *rows, const char *const headers[5], const char *first,
+			  const char *const keys[4])
+{
+	static const bool right[5] = { false, true, true, true, true };
+	size_t n = json_array_size(rows), i;
+	char **cells = calloc(n * 5 + 1, sizeof(*cells));
+	json_t *row;
+
+	if (!cells || !n) {
+		free(cells);
+		return;
+	}
+	json_array_foreach(rows, i, row) {
+		cells[i * 5] = strdup(get_str_or(row, first, "?"));
+		for (int k = 0; k < 4; k++)
+			cells[i * 5 + 1 + k] = counter_text(json_object_get(row, keys[k]),
+							    strstr(keys[k], "bytes") != NULL);
+	}
+	output_table(5, headers, right, cells, n);
+	for (i = 0; i < n * 5; i++)
+		free(cells[i]);
+	free(cells);
+}
+
+int print_stats(const struct args *a, json_t *result)
+{
+	static const char *const dh[5] = { "DISK", "READ", "READS", "WRITTEN", "WRITES" };
+	static const char *const dk[4] = { "rd_bytes", "rd_req", "wr_bytes", "wr_req" };
+	static const char *const vh[5] = { "VIF", "RECEIVED", "PACKETS", "SENT", "PACKETS" };
+	static const char *const vk[4] = { "rx_bytes", "rx_packets", "tx_bytes", "tx_packets" };
+	const char *name = get_str(result, "name");
+	json_t *cpu = json_object_get(result, "cpu"), *mem = json_object_get(result, "memory");
+	json_t *pct = json_object_get(cpu, "percent");
+
+	(void)a;
+	if (!name || !json_is_object(cpu) || !json_is_object(mem))
+		return util_malformed("no name, cpu or memory");
+	printf("%s: domain %" JSON_INTEGER_FORMAT ", %s\n", name,
+	       json_integer_value(json_object_get(result, "domid")),
+	       get_str_or(result, "state", "?"));
+	printf("  cpu     %.1f s", json_number_value(json_object_get(cpu, "time_s")));
+	if (json_is_number(pct))
+		printf(", %.1f %% over %.1f s", json_number_value(pct),
+		       json_number_value(json_object_get(cpu, "window_s")));
+	printf(" (%" JSON_INTEGER_FORMAT " vCPUs)\n",
+	       json_integer_value(json_object_get(cpu, "vcpus")));
+	printf("  memory  %" JSON_INTEGER_FORMAT " MiB (max %" JSON_INTEGER_FORMAT " MiB)\n",
+	       json_integer_value(json_object_get(mem, "current_kib")) / 1024,
+	       json_integer_value(json_object_get(mem, "max_kib")) / 1024);
+	counter_table(json_object_get(result, "disks"), dh, "vdev", dk);
+	counter_table(json_object_get(result, "vifs"), vh, "mac", vk);
+	return VMCTL_EXIT_OK;
+}

@@ -34,6 +34,7 @@ int print_install(const struct args *a, json_t *result);
 int print_disk_create(const struct args *a, json_t *result);
 int print_snapshot(const struct args *a, json_t *result);
 int print_snapshot_list(const struct args *a, json_t *result);
+int print_stats(const struct args *a, json_t *result);
 int print_version(const struct args *a, json_t *result); /* own_json: adds "client" */
 
 /* One vm.event notification, as a line or (--json) as it came: the transport's event

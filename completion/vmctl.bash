@@ -26,7 +26,7 @@ _vmctl()
 	local cur prev words cword
 	_init_completion || return
 
-	local commands="create define start shutdown reboot destroy pause unpause list info
+	local commands="create define start shutdown reboot destroy pause unpause list info stats
 		remove config edit update console autostart clone migrate save restore vcpu-set
 		mem-set sched-set block-attach block-detach cd-insert cd-eject network-attach
 		network-detach network-rate disk snapshot install
@@ -129,7 +129,7 @@ _vmctl()
 		((nargs == 0)) && _filedir '@(cfg|json)'
 		;;
 	start | shutdown | reboot | destroy | pause | unpause | info | remove | config | console | \
-		edit)
+		edit | stats)
 		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
 		;;
 	clone)

@@ -228,6 +228,23 @@ int be_nic_rate(struct backend *be, uint32_t domid, const uint8_t mac[6], uint64
 	return be->ops->nic_rate(be, domid, mac, bytes, usecs, err);
 }
 
+int be_stats(struct backend *be, uint32_t domid, struct dom_stats *out, struct err *err)
+{
+	*out = (struct dom_stats){0};
+	if (!be->ops->stats) {
+		err_set(err, VMD_ERR_NOT_SUPPORTED, "the %s backend has no counters", be_name(be));
+		return -1;
+	}
+	return be->ops->stats(be, domid, out, err);
+}
+
+void dom_stats_finish(struct dom_stats *s)
+{
+	free(s->disks);
+	free(s->vifs);
+	*s = (struct dom_stats){0};
+}
+
 int be_nic_detach(struct backend *be, uint32_t domid, const uint8_t mac[6], backend_done_fn *done,
 		  void *arg, struct err *err)
 {

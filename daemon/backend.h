@@ -79,6 +79,27 @@ const char *dom_state_name(enum dom_state s);
 void dom_info_list_free(struct dom_info *list, size_t n);
 
 
+/* A running domain's I/O counters (vm.stats), as the guest sees them: a disk's reads and
+ * writes, a vif's rx (what the guest received) and tx (what it sent). STATS_NONE: a counter
+ * this backend cannot read (a qemu qdisk's, an emulated NIC's). */
+#define STATS_NONE UINT64_MAX
+struct disk_stats {
+	char vdev[16];
+	uint64_t rd_req, rd_bytes, wr_req, wr_bytes;
+};
+struct vif_stats {
+	uint8_t mac[6];
+	int devid;
+	uint64_t rx_bytes, rx_packets, tx_bytes, tx_packets;
+};
+struct dom_stats {
+	struct disk_stats *disks;
+	size_t n_disks;
+	struct vif_stats *vifs;
+	size_t n_vifs;
+};
+void dom_stats_finish(struct dom_stats *s);
+
 struct host_info {
 	uint64_t total_kib;
 	uint64_t free_kib;
@@ -205,6 +226,8 @@ struct backend_ops {
 	 * watches its xenstore "rate" node and takes a new value at once. */
 	int (*nic_rate)(struct backend *be, uint32_t domid, const uint8_t mac[6], uint64_t bytes,
 			uint32_t usecs, struct err *err);
+	/* The running domain's disk and vif counters (cdroms left out). */
+	int (*stats)(struct backend *be, uint32_t domid, struct dom_stats *out, struct err *err);
 	/* Backend-specific test hook (sim: fault injection); NULL when unsupported. */
 	int (*inject)(struct backend *be, const char *fault, uint32_t domid, struct err *err);
 };
@@ -263,6 +286,7 @@ int be_nic_detach(struct backend *be, uint32_t domid, const uint8_t mac[6], back
 int be_nic_rate(struct backend *be, uint32_t domid, const uint8_t mac[6], uint64_t bytes,
 		uint32_t usecs, struct err *err);
 int be_rename(struct backend *be, uint32_t domid, const char *name, struct err *err);
+int be_stats(struct backend *be, uint32_t domid, struct dom_stats *out, struct err *err);
 /* -1 with err NOT_SUPPORTED when the backend has no test hook. */
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err);
 

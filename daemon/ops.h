@@ -111,6 +111,7 @@ extern const struct op_entry op_vm_update;
 extern const struct op_entry op_vm_set_nic_rate;
 extern const struct op_entry op_vm_snapshot_create;
 extern const struct op_entry op_vm_snapshot_list;
+extern const struct op_entry op_vm_stats;
 extern const struct op_entry op_vm_snapshot_revert;
 extern const struct op_entry op_vm_snapshot_delete;
 extern const struct op_entry op_vm_attach_nic;

@@ -114,6 +114,11 @@ struct vm {
 	bool shutdown_requested; /* the next poweroff was asked for through vmd */
 	bool reboot_requested;
 	double started_at; /* wall clock of the last start, 0 if unknown */
+	/* vm.stats' last sample of the domain's CPU time: the next one's % is over the time
+	 * between them. */
+	int64_t stats_domid;
+	uint64_t stats_cpu_ns;
+	double stats_at; /* monotonic; 0: none yet */
 	LIST_HEAD(, vm_waiter) waiters;
 	/* A backend create or destroy is outstanding: no other operation may start. */
 	bool in_flight;

@@ -1460,6 +1460,84 @@ static int xl_nic_rate(struct backend *b, uint32_t domid, const uint8_t mac[6], 
 	return 0;
 }
 
+/* A counter in dom0's sysfs, or STATS_NONE. */
+static uint64_t sysfs_counter(const char *dir, const char *name)
+{
+	char path[256], buf[32];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return STATS_NONE;
+	uint64_t v = STATS_NONE;
+	if (fgets(buf, sizeof buf, f)) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(buf, &end, 10);
+		if (errno == 0 && end != buf)
+			v = (uint64_t)n;
+	}
+	fclose(f);
+	return v;
+}
+
+static uint64_t sectors(uint64_t n)
+{
+	return n == STATS_NONE ? n : n * 512;
+}
+
+/* The counters xentop shows, where xenstat reads them: blkback's statistics of each vbd in
+ * /sys/bus/xen-backend/devices/vbd-DOMID-DEVID (sectors of 512 bytes; a qdisk backend, in
+ * qemu, has none), and each vif's netback device vifDOMID.DEVID, whose rx is what the guest
+ * sent. */
+static int xl_stats(struct backend *b, uint32_t domid, struct dom_stats *out, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	if (require_live(be, domid, err) < 0)
+		return -1;
+	int nd = 0, nn = 0;
+	libxl_device_disk *disks = libxl_device_disk_list(be->ctx, domid, &nd);
+	out->disks = xcalloc(nd > 0 ? (size_t)nd : 1, sizeof *out->disks);
+	for (int i = 0; i < nd; i++) {
+		libxl_diskinfo info;
+		libxl_diskinfo_init(&info);
+		if (disks[i].is_cdrom || !disks[i].vdev ||
+		    libxl_device_disk_getinfo(be->ctx, domid, &disks[i], &info) != 0) {
+			libxl_diskinfo_dispose(&info);
+			continue;
+		}
+		struct disk_stats *k = &out->disks[out->n_disks++];
+		char dir[128];
+		snprintf(k->vdev, sizeof k->vdev, "%s", disks[i].vdev);
+		snprintf(dir, sizeof dir,
+			 "/sys/bus/xen-backend/devices/vbd-%" PRIu32 "-%d/statistics", domid,
+			 info.devid);
+		k->rd_req = sysfs_counter(dir, "rd_req");
+		k->wr_req = sysfs_counter(dir, "wr_req");
+		k->rd_bytes = sectors(sysfs_counter(dir, "rd_sect"));
+		k->wr_bytes = sectors(sysfs_counter(dir, "wr_sect"));
+		libxl_diskinfo_dispose(&info);
+	}
+	if (disks)
+		libxl_device_disk_list_free(disks, nd);
+	libxl_device_nic *nics = libxl_device_nic_list(be->ctx, domid, &nn);
+	out->vifs = xcalloc(nn > 0 ? (size_t)nn : 1, sizeof *out->vifs);
+	for (int i = 0; i < nn; i++) {
+		struct vif_stats *v = &out->vifs[out->n_vifs++];
+		char dir[128];
+		memcpy(v->mac, nics[i].mac, 6);
+		v->devid = nics[i].devid;
+		snprintf(dir, sizeof dir, "/sys/class/net/vif%" PRIu32 ".%d/statistics", domid,
+			 nics[i].devid);
+		v->rx_bytes = sysfs_counter(dir, "tx_bytes");
+		v->rx_packets = sysfs_counter(dir, "tx_packets");
+		v->tx_bytes = sysfs_counter(dir, "rx_bytes");
+		v->tx_packets = sysfs_counter(dir, "rx_packets");
+	}
+	if (nics)
+		libxl_device_nic_list_free(nics, nn);
+	return 0;
+}
+
 static int xl_watch(struct backend *b, uint32_t domid, struct err *err)
 {
 	struct xl *be = (struct xl *)b;
@@ -1493,6 +1571,7 @@ const struct backend_ops backend_libxl = {
 	.nic_attach = xl_nic_attach,
 	.nic_detach = xl_nic_detach,
 	.nic_rate = xl_nic_rate,
+	.stats = xl_stats,
 	.shutdown = xl_shutdown,
 	.reboot = xl_reboot,
 	.destroy = xl_destroy,

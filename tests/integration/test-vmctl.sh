@@ -204,6 +204,18 @@ vmctl --json info "$NAME"
 check "--json info: memory 4096, vcpus 1, uuid" pyj \
 	"d['memory'] == 4096 and d['vcpus'] == 1 and len(d['uuid']) == 36"
 
+vmctl stats "$NAME"
+expect 0 "stats"
+check "stats: the domain and its state" out_has "^$NAME: domain [0-9][0-9]*, running$"
+check "stats: cpu time and share" out_has "^  cpu  *[0-9.]* s, [0-9.]* % over [0-9.]* s (1 vCPUs)$"
+check "stats: memory" out_has "^  memory  *4096 MiB (max [0-9]* MiB)$"
+check "stats: a table of disks" out_has "^DISK  *READ  *READS  *WRITTEN  *WRITES$"
+check "... with xvda" out_has "^xvda  *[0-9.]* [KMG]iB  *[0-9]*  *[0-9.]* [KMG]iB  *[0-9]*$"
+check "stats: a table of vifs, by MAC" out_has "^00:16:3e:54:02:03  *[0-9.]* [KMG]iB  *[0-9]* "
+vmctl --json stats "$NAME"
+check "--json stats: counters are integers" pyj \
+	"isinstance(d['disks'][0]['wr_req'], int) and d['vifs'][0]['devid'] == 0"
+
 # ---- config round trip -------------------------------------------------------------------
 
 vmctl config "$NAME"

@@ -1,0 +1,104 @@
+/*
+ * vm.stats: what a running guest consumes, as xentop shows it: its CPU time and the share of
+ * one CPU it used since the previous vm.stats of the same domain (or, the first time, since
+ * it started), its memory, and each disk's and vif's counters as the guest sees them
+ * (be_stats). Counters only grow while the domain lives; a new domain starts from zero.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "daemon.h"
+#include "ops.h"
+#include "rpc.h"
+#include "util.h"
+#include "vm.h"
+#include "vmd-proto.h"
+
+static json_t *counter(uint64_t v)
+{
+	return v == STATS_NONE ? json_null() : json_integer((json_int_t)v);
+}
+
+/* The share of one CPU (percent) since the last sample of this domain, which it becomes. */
+static json_t *cpu_json(struct vm *vm, const struct dom_info *di)
+{
+	double now = now_monotonic(), window = 0, pct = 0;
+	uint64_t before = 0;
+	if (vm->stats_at > 0 && vm->stats_domid == vm->domid &&
+	    di->cpu_time_ns >= vm->stats_cpu_ns) {
+		window = now - vm->stats_at;
+		before = vm->stats_cpu_ns;
+	} else if (vm->started_at > 0) {
+		window = now_wall() - vm->started_at; /* the first sample: since the start */
+	}
+	if (window > 0.001)
+		pct = (double)(di->cpu_time_ns - before) / 1e9 / window * 100.0;
+	vm->stats_domid = vm->domid;
+	vm->stats_cpu_ns = di->cpu_time_ns;
+	vm->stats_at = now;
+	json_t *o = json_pack("{s:f, s:i}", "time_s", (double)di->cpu_time_ns / 1e9, "vcpus",
+			      di->vcpus);
+	if (window > 0.001) {
+		json_object_set_new(o, "percent", json_real(pct));
+		json_object_set_new(o, "window_s", json_real(window));
+	}
+	return o;
+}
+
+static void exec(struct rpc_req *req)
+{
+	struct vm *vm = req->vm;
+	struct err err = {0};
+	struct dom_info di = {0};
+	struct dom_stats st = {0};
+	if (!vm_has_domain(vm)) {
+		vm_refuse(vm, &err, VMD_ERR_BAD_STATE, "guest '%s' is %s: only a guest with a "
+			  "domain has figures", vm->name, vm_state_name(vm->state));
+		rpc_reply_err(req, &err);
+		return;
+	}
+	uint32_t domid = (uint32_t)vm->domid;
+	if (be_info(vm->d->be, domid, &di, &err) < 0 || be_stats(vm->d->be, domid, &st, &err) < 0) {
+		if (!err_data_str(&err, "name"))
+			err_add_str(&err, "name", vm->name);
+		rpc_reply_err(req, &err);
+		dom_info_finish(&di);
+		return;
+	}
+	json_t *disks = json_array(), *vifs = json_array();
+	for (size_t i = 0; i < st.n_disks; i++) {
+		const struct disk_stats *k = &st.disks[i];
+		json_array_append_new(disks, json_pack("{s:s, s:o, s:o, s:o, s:o}", "vdev", k->vdev,
+						       "rd_req", counter(k->rd_req), "rd_bytes",
+						       counter(k->rd_bytes), "wr_req",
+						       counter(k->wr_req), "wr_bytes",
+						       counter(k->wr_bytes)));
+	}
+	for (size_t i = 0; i < st.n_vifs; i++) {
+		const struct vif_stats *v = &st.vifs[i];
+		char mac[MAC_STR_LEN];
+		mac_format(v->mac, mac);
+		json_array_append_new(vifs, json_pack("{s:s, s:i, s:o, s:o, s:o, s:o}", "mac", mac,
+						      "devid", v->devid, "rx_bytes",
+						      counter(v->rx_bytes), "rx_packets",
+						      counter(v->rx_packets), "tx_bytes",
+						      counter(v->tx_bytes), "tx_packets",
+						      counter(v->tx_packets)));
+	}
+	json_t *r = json_pack("{s:s, s:I, s:s, s:f, s:o, s:{s:I, s:I}, s:o, s:o}", "name",
+			      vm->name, "domid", (json_int_t)domid, "state",
+			      vm_state_name(vm->state), "at", now_wall(), "cpu", cpu_json(vm, &di),
+			      "memory", "current_kib", (json_int_t)di.memory_kib, "max_kib",
+			      (json_int_t)di.maxmem_kib, "disks", disks, "vifs", vifs);
+	dom_info_finish(&di);
+	dom_stats_finish(&st);
+	rpc_reply_result(req, r);
+}
+
+const struct op_entry op_vm_stats = {
+	.method = "vm.stats",
+	.params = ops_name_only,
+	.perm = OP_READ,
+	.target = "name",
+	.exec = exec,
+};
