@@ -109,6 +109,7 @@ no_reflink() {
     [ "$(vm_field $G-2 state)" = running ]
     vmctl destroy $G-2
     vmctl remove $G-2
+    rm -f $img2
 }
 
 M=$G-mem
@@ -163,6 +164,7 @@ cleanup() {
     [ ! -e "$IMG@one" ]
     vmctl remove $G
     umount $MNT
+    rm -f /var/lib/xen/$G-xfs.img  # dom0's root is RAM: the next scenarios need the room
 }
 
 step vmd-up vmd_up
