@@ -31,6 +31,7 @@
 #include "cmd.h"
 #include "console.h"
 #include "edit.h"
+#include "metrics.h"
 #include "output.h"
 #include "params.h"
 #include "print.h"
@@ -87,6 +88,11 @@ static const struct cmd cmds[] = {
 	{ .verb = "stats", .method = "vm.stats", .usage = "NAME", .min_args = 1, .max_args = 1,
 	  .help = "show what a running guest consumes: CPU, memory, disk and vif counters",
 	  .parse = params_name, .print = print_stats },
+	{ .verb = "metrics", .method = "vm.stats_all",
+	  .flags = { { "output", "FILE" }, { "http", NULL } },
+	  .help = "every running guest's figures in Prometheus' text format (--output: into "
+		  "FILE, atomically, for node_exporter; --http: answer one scrape on stdin/out)",
+	  .parse = params_metrics, .print = print_metrics },
 	{ .verb = "remove", .method = "vm.remove", .usage = "NAME", .min_args = 1, .max_args = 1,
 	  .flags = { { "delete-disks", NULL } },
 	  .help = "remove a stopped guest's definition",

@@ -27,9 +27,9 @@ _vmctl()
 	_init_completion || return
 
 	local commands="create define start shutdown reboot destroy pause unpause list info stats
-		remove config edit update console autostart clone migrate save restore vcpu-set
-		mem-set sched-set block-attach block-detach cd-insert cd-eject network-attach
-		network-detach network-rate disk snapshot install
+		metrics remove config edit update console autostart clone migrate save restore
+		vcpu-set mem-set sched-set block-attach block-detach cd-insert cd-eject
+		network-attach network-detach network-rate disk snapshot install
 		events version proxy help"
 	local i cmd="" _vmctl_socket="" _vmctl_host=""
 	for ((i = 1; i < cword; i++)); do
@@ -66,7 +66,7 @@ _vmctl()
 	--timeout | --disk-size | --memory | --vcpus | --extra | --bridge | --weight | --cap)
 		return
 		;;
-	--iso | --kernel | --initrd | --disk | --disk-dir)
+	--iso | --kernel | --initrd | --disk | --disk-dir | --output)
 		_filedir
 		return
 		;;
@@ -92,7 +92,8 @@ _vmctl()
 		[[ ${words[i]} == -* ]] || ((nargs++))
 		case ${words[i]} in
 		--timeout | --disk-size | --memory | --vcpus | --extra | --bridge | --iso | \
-			--kernel | --initrd | --disk | --disk-dir | --type | --weight | --cap) ((i++)) ;;
+			--kernel | --initrd | --disk | --disk-dir | --type | --weight | --cap | \
+			--output) ((i++)) ;;
 		esac
 	done
 
@@ -103,6 +104,7 @@ _vmctl()
 	list) flags="--all" ;;
 	remove) flags="--delete-disks" ;;
 	config) flags="--json" ;;
+	metrics) flags="--output --http" ;;
 	console) flags="--timeout" ;;
 	clone) flags="--disk-dir --start --sysprep" ;;
 	migrate) flags="--live" ;;

@@ -25,6 +25,7 @@ static const struct op_entry *const entries[] = {
 	&op_vm_detach_disk, &op_vm_attach_nic, &op_vm_detach_nic, &op_vm_cd_insert,
 	&op_vm_cd_eject, &op_vm_update, &op_vm_set_nic_rate, &op_vm_snapshot_create,
 	&op_vm_snapshot_list, &op_vm_snapshot_revert, &op_vm_snapshot_delete, &op_vm_stats,
+	&op_vm_stats_all,
 };
 
 const struct rpc_table ops_table = {
@@ -40,6 +41,10 @@ void ops_reply_vm(struct rpc_req *req, struct vm *vm)
 
 const struct param_spec ops_name_only[] = {
 	{"name", P_NAME, true, 0, 0},
+	{NULL, 0, false, 0, 0},
+};
+
+const struct param_spec ops_no_params[] = {
 	{NULL, 0, false, 0, 0},
 };
 

@@ -76,6 +76,8 @@ const char *ops_config_check(json_t *params);
 #define OPS_LIVE_CONFIG_PARAMS {"live", P_BOOL, false, 0, 0}, {"config", P_BOOL, false, 0, 0}
 /* Param tables shared by verbs that take only a guest name. */
 extern const struct param_spec ops_name_only[];
+/* ... and by those that take none. */
+extern const struct param_spec ops_no_params[];
 
 extern const struct op_entry op_daemon_version;
 extern const struct op_entry op_vm_define;
@@ -112,6 +114,7 @@ extern const struct op_entry op_vm_set_nic_rate;
 extern const struct op_entry op_vm_snapshot_create;
 extern const struct op_entry op_vm_snapshot_list;
 extern const struct op_entry op_vm_stats;
+extern const struct op_entry op_vm_stats_all;
 extern const struct op_entry op_vm_snapshot_revert;
 extern const struct op_entry op_vm_snapshot_delete;
 extern const struct op_entry op_vm_attach_nic;

@@ -30,6 +30,9 @@ PKGS="$PKGS debootstrap systemd"
 PKGS="$PKGS ansible-core python3-voluptuous python3-pycodestyle pylint yamllint"
 # vmctl -H ssh:// tests: a real sshd on the loopback (and ssh, ssh-keygen)
 PKGS="$PKGS openssh-server openssh-client"
+# vmctl metrics: its Prometheus text read back by another parser, and promtool's lint
+# (Debian's prometheus; its server is not started by the tests)
+PKGS="$PKGS python3-prometheus-client prometheus"
 
 missing=""
 for p in $PKGS; do

@@ -20,11 +20,9 @@ static void exec(struct rpc_req *req)
 	host_info_finish(&hi);
 }
 
-static const struct param_spec params[] = {{NULL, 0, false, 0, 0}};
-
 const struct op_entry op_daemon_version = {
 	.method = "daemon.version",
-	.params = params,
+	.params = ops_no_params,
 	.perm = OP_READ,
 	.exec = exec,
 };

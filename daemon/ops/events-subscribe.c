@@ -13,11 +13,9 @@ static void exec(struct rpc_req *req)
 	rpc_reply_result(req, json_pack("{s:b}", "subscribed", 1));
 }
 
-static const struct param_spec params[] = {{NULL, 0, false, 0, 0}};
-
 const struct op_entry op_events_subscribe = {
 	.method = "events.subscribe",
-	.params = params,
+	.params = ops_no_params,
 	.perm = OP_READ,
 	.exec = exec,
 };

@@ -138,9 +138,9 @@ for u in vmd-guest@.service vmd-guests.service; do
 	install -D -m 644 "$HERE/guest/dropins/console.conf" "$ROOT/etc/systemd/system/$u.d/console.conf"
 done
 mkdir -p "$ROOT/var/lib/vmd-test"
-check "systemctl --root enable vmd.socket vmd-guest@g1.service (and the test's units)" \
-	sh -c 'systemctl --root="$0" enable vmd.socket vmd-guest@g1.service vmd-test.service \
-	vmd-test-mark.service 2>"$1"' "$ROOT" "$W/enable.log"
+check "systemctl --root enable vmd.socket vmd-guest@g1.service vmd-metrics.socket (and more)" \
+	sh -c 'systemctl --root="$0" enable vmd.socket vmd-guest@g1.service vmd-metrics.socket \
+	vmd-test.service vmd-test-mark.service 2>"$1"' "$ROOT" "$W/enable.log"
 check "vmd.socket's Also= enabled vmd-ro.socket and vmd-guests.service" \
 	test -L "$ROOT/etc/systemd/system/sockets.target.wants/vmd-ro.socket" -a \
 	-L "$ROOT/etc/systemd/system/multi-user.target.wants/vmd-guests.service"

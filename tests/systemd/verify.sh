@@ -71,6 +71,7 @@ verify() {
 }
 
 units="vmd.socket vmd-ro.socket vmd.service vmd-guest@g1.service vmd-guests.service"
+units="$units vmd-metrics.socket vmd-metrics@0.service"
 set --
 for u in $units; do
 	set -- "$@" "$unitdir/$u"

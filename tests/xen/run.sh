@@ -12,7 +12,9 @@
 #   VMD_XEN_FAIL_MARKER=20-pv    make that scenario wait for a wrong marker (1 = 20-pv)
 #   VMD_XEN_CACHE, VMD_XEN_WORK  cache and work directories
 #   VMD_XEN_HVM_FULL=0           62-vmd-install-hvm stops once the installed HVM system's
-#                                domain runs, without its disk boot (5 minutes less)
+#                                domain runs, without its disk boot; 1 (default): once grub
+#                                read from the disk speaks, as 46-hvm; 2: also waits for the
+#                                installed kernel (4.5 minutes more under TCG)
 #   VMD_XEN_TIMEOUT              QEMU's hard limit (default 300 s + each scenario's budget:
 #                                150 s, or what a "# budget: SECONDS" line in it says)
 #   boot.sh's VMD_XEN_SMP, ... are passed through.

@@ -3,7 +3,8 @@
 # netback's counters in dom0, and they grow as the guest works, as its CPU time does. xentop
 # (xenstat, Xen's own reader of the same counters) is the oracle: its VBD_WR, NETTX and
 # NETRX for the guest, read between two `vmctl stats`, lie between vmd's two answers (its
-# NETTX is dom0's side of the vif, what the guest received: vmd's rx).
+# NETTX is dom0's side of the vif, what the guest received: vmd's rx). vmctl metrics, from
+# the read-only socket, lies between two vm.stats.
 # budget: 150
 need_vmd_libxl || return 0
 G=vmdt-stats
@@ -84,6 +85,42 @@ print("vmd and xentop agree: VBD_WR %s, NETTX %s KiB, NETRX %s KiB" %
 PYEOF
 }
 
+# vmctl metrics (vm.stats_all: the same reads of the libxl backend) between two vm.stats:
+# its samples lie between their figures.
+metrics() {
+    vmctl -j stats $G > $OUT/m1.json
+    vmctl -s /run/vmd/vmd-ro.sock metrics > $OUT/metrics.txt
+    vmctl -j stats $G > $OUT/m2.json
+    grep "name=\"$G\"" $OUT/metrics.txt
+    python3 - $OUT/m1.json $OUT/m2.json $OUT/metrics.txt $G $MAC <<'PYEOF'
+import json, re, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+g, mac = sys.argv[4], sys.argv[5]
+got = {}
+for line in open(sys.argv[3]):
+    m = re.match(r'^(\w+)\{(.*)\} (\S+)$', line)
+    if m:
+        got[(m.group(1), m.group(2))] = float(m.group(3))
+def between(fam, labels, lo, hi):
+    x = got[(fam, labels)]
+    assert lo <= x <= hi, "%s{%s}: %s, vm.stats %s .. %s" % (fam, labels, x, lo, hi)
+between("vmd_guest_cpu_seconds_total", 'name="%s"' % g, a["cpu"]["time_s"] - 1e-6,
+        b["cpu"]["time_s"] + 1e-6)
+disk = 'name="%s",vdev="xvda"' % g
+between("vmd_guest_disk_writes_completed_total", disk, a["disks"][0]["wr_req"],
+        b["disks"][0]["wr_req"])
+between("vmd_guest_disk_written_bytes_total", disk, a["disks"][0]["wr_bytes"],
+        b["disks"][0]["wr_bytes"])
+vif = 'name="%s",devid="0",mac="%s"' % (g, mac)
+between("vmd_guest_network_transmit_packets_total", vif, a["vifs"][0]["tx_packets"],
+        b["vifs"][0]["tx_packets"])
+between("vmd_guest_network_receive_bytes_total", vif, a["vifs"][0]["rx_bytes"],
+        b["vifs"][0]["rx_bytes"])
+assert got[("vmd_guest_memory_bytes", 'name="%s"' % g)] == a["memory"]["current_kib"] * 1024
+print("vmctl metrics lies between two vm.stats")
+PYEOF
+}
+
 refused_when_stopped() {
     local rc=0
     vmctl destroy $G
@@ -102,6 +139,7 @@ step setup setup
 step vmd-up vmd_up
 step -t 120 boot boot
 step -t 60 grows grows
+step -t 30 metrics metrics
 step -t 30 stopped refused_when_stopped
 step cleanup cleanup
 show_vmd_log
