@@ -37,6 +37,7 @@ struct cmd {
 	bool attach_console; /* the result names a pty: hang up and relay the terminal to it */
 	bool stream_events;  /* print vm.event notifications until the daemon hangs up */
 	bool edit;           /* the result is a vm.config: edit it, then vm.update (edit.c) */
+	bool top;            /* the result is a vm.stats_all: show it, ask again (top.c) */
 	/* A verb that asks nothing and works on the socket itself (proxy): its exit status. */
 	int (*local)(const char *socket_path);
 };

@@ -37,6 +37,7 @@
 #include "print.h"
 #include "proxy.h"
 #include "remote.h"
+#include "top.h"
 #include "transport.h"
 #include "util.h"
 #include "vmd-proto.h"
@@ -93,6 +94,12 @@ static const struct cmd cmds[] = {
 	  .help = "every running guest's figures in Prometheus' text format (--output: into "
 		  "FILE, atomically, for node_exporter; --http: answer one scrape on stdin/out)",
 	  .parse = params_metrics, .print = print_metrics },
+	{ .verb = "top", .method = "vm.stats_all",
+	  .flags = { { "delay", "S" }, { "iterations", "N" }, { "sort", "COLUMN" },
+		     { "batch", NULL } },
+	  .help = "every running guest's CPU, memory, disk and vif rates, refreshed as xentop "
+		  "(q quits, s/S sort, r reverses; --batch: one table after the other)",
+	  .parse = params_none, .top = true },
 	{ .verb = "remove", .method = "vm.remove", .usage = "NAME", .min_args = 1, .max_args = 1,
 	  .flags = { { "delete-disks", NULL } },
 	  .help = "remove a stopped guest's definition",
@@ -282,6 +289,7 @@ static void on_fatal_signal(int sig)
 {
 	console_restore_on_signal();
 	output_restore_on_signal();
+	top_restore_on_signal();
 	_exit(128 + sig);
 }
 
@@ -347,6 +355,8 @@ static int use_result(const struct cmd *cmd, const struct args *a, struct transp
 		return stream_events(*t);
 	if (cmd->edit)
 		return edit_run(*t, a, result);
+	if (cmd->top && !output_is_json())
+		return top_run(*t, a, result);
 	if (output_is_json() && !cmd->own_json) {
 		output_json(result);
 		return VMCTL_EXIT_OK;

@@ -27,7 +27,7 @@ _vmctl()
 	_init_completion || return
 
 	local commands="create define start shutdown reboot destroy pause unpause list info stats
-		metrics remove config edit update console autostart clone migrate save restore
+		metrics top remove config edit update console autostart clone migrate save restore
 		vcpu-set mem-set sched-set block-attach block-detach cd-insert cd-eject
 		network-attach network-detach network-rate disk snapshot install
 		events version proxy help"
@@ -93,7 +93,7 @@ _vmctl()
 		case ${words[i]} in
 		--timeout | --disk-size | --memory | --vcpus | --extra | --bridge | --iso | \
 			--kernel | --initrd | --disk | --disk-dir | --type | --weight | --cap | \
-			--output) ((i++)) ;;
+			--output | --delay | --iterations | --sort) ((i++)) ;;
 		esac
 	done
 
@@ -105,6 +105,7 @@ _vmctl()
 	remove) flags="--delete-disks" ;;
 	config) flags="--json" ;;
 	metrics) flags="--output --http" ;;
+	top) flags="--delay --iterations --sort --batch" ;;
 	console) flags="--timeout" ;;
 	clone) flags="--disk-dir --start --sysprep" ;;
 	migrate) flags="--live" ;;

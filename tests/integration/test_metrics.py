@@ -1,16 +1,23 @@
 #!/usr/bin/python3
-"""vm.stats_all and vmctl metrics against the sim backend: every guest with a domain in one
+"""vm.stats_all, vmctl metrics and vmctl top against the sim backend: every guest with a domain in one
 answer, and the same figures in Prometheus' text format, read back with Debian's
 python3-prometheus-client parser (an independent reader of the format) and checked with
 promtool (Debian's prometheus) where installed; each sample lies between the vm.stats_all
 answers taken just before and just after it. --output FILE replaces the file whole, --http
 answers one scrape on stdin/stdout as the socket unit runs it (systemd/vmd-metrics.socket).
+vmctl top: --batch tables whose CPU%% and rates follow the guests' figures, and on a pty the
+keys (sort, reverse, quit) with the terminal given back as it was.
 
     /usr/bin/python3 tests/integration/test_metrics.py --vmd build/daemon/vmd \\
         --vmctl build/client/vmctl [-v] [Class.test]
 """
 
 import os
+import pty
+import re
+import select
+import termios
+import time
 import shutil
 import socket
 import subprocess
@@ -202,6 +209,97 @@ class TestMetrics(VmdTestCase):
         rc, data = self.scrape(b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
         self.assertNotEqual(rc, 0)
         self.assertTrue(data.startswith(b"HTTP/1.0 405 "), data)
+
+
+class TestTop(VmdTestCase):
+    """vmctl top in batch mode and on a terminal (a pty)."""
+
+    def top(self, *args):
+        return subprocess.run([VMCTL, "-s", self.d.ro_socket, "top"] + list(args),
+                              capture_output=True, text=True, timeout=WAIT)
+
+    def tables(self, out):
+        """[(title, [row dicts by header])] of a --batch output."""
+        result = []
+        for block in out.strip().split("\n\n"):
+            lines = block.split("\n")
+            heads = lines[1].split()
+            rows = [dict(zip(heads, re.split(r"\s{2,}", l.strip()))) for l in lines[2:]]
+            result.append((lines[0], rows))
+        return result
+
+    def test_batch(self):
+        self.create("t1")
+        self.create("t2", memory=256)
+        self.create("t3")
+        self.c.call("vm.pause", {"name": "t3"})
+        p = self.top("--batch", "--iterations", "2", "--delay", "0.5", "--sort", "cpu")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        (t1, first), (t2, second) = self.tables(p.stdout)
+        self.assertRegex(t1, r"^vmctl top - \d\d:\d\d:\d\d, 3 guests, sorted by cpu$")
+        self.assertEqual(len(first), 3)
+        # one sample: no rates yet
+        self.assertEqual({(r["CPU%"], r["READ/s"], r["TX/s"]) for r in first}, {("-", "-", "-")})
+        by = {r["NAME"]: r for r in second}
+        self.assertEqual(by["t3"]["STATE"], "paused")
+        self.assertEqual(by["t3"]["CPU%"], "0.0")
+        for g in ("t1", "t2"):  # a busy vCPU of the sim: about one CPU
+            self.assertGreater(float(by[g]["CPU%"]), 50)
+            self.assertLess(float(by[g]["CPU%"]), 150)
+            self.assertRegex(by[g]["WRITE/s"], r"^[0-9.]+ (B|KiB|MiB)$")
+        self.assertEqual(by["t2"]["MEM"], "256.0 MiB")
+        self.assertEqual(by["t1"]["DOMID"], str(self.info("t1")["domid"]))
+        self.assertEqual(second[-1]["NAME"], "t3")  # the idle guest last
+        p = self.top("--batch", "--iterations", "1", "--sort", "name")
+        self.assertEqual([r["NAME"] for r in self.tables(p.stdout)[0][1]], ["t1", "t2", "t3"])
+
+    def test_bad_flags(self):
+        for args, msg in ((["--sort", "disk"], "--sort takes"), (["--delay", "0"], "--delay"),
+                          (["--delay", "x"], "--delay"), (["--iterations", "0"], "iterations")):
+            p = self.top("--batch", *args)
+            self.assertEqual(p.returncode, 1, args)
+            self.assertIn(msg, p.stderr)
+
+    def test_terminal_keys(self):
+        self.create("k1")
+        self.create("k2", memory=256)
+        master, slave = pty.openpty()
+        before = termios.tcgetattr(slave)
+        proc = subprocess.Popen([VMCTL, "-s", self.d.ro_socket, "top", "--delay", "0.3"],
+                                stdin=slave, stdout=slave, stderr=slave)
+        seen = b""
+
+        def until(pattern):
+            nonlocal seen
+            end = time.monotonic() + WAIT
+            while not re.search(pattern, seen):
+                self.assertLess(time.monotonic(), end, (pattern, seen[-600:]))
+                r, _, _ = select.select([master], [], [], 1)
+                if r:
+                    seen += os.read(master, 65536)
+        try:
+            until(rb"\x1b\[\?1049h")  # the alternate screen
+            until(rb"sorted by cpu  \[q quit")
+            self.assertFalse(termios.tcgetattr(slave)[3] & (termios.ICANON | termios.ECHO))
+            os.write(master, b"s")
+            until(rb"sorted by mem  [^\r]*\r\n[^\r]*\r\n[^\r]*\r\n[^\r]*\r\n")  # and 2 rows
+            rows = seen[seen.rindex(b"sorted by mem"):].split(b"\r\n")
+            names = [l.split()[0] for l in rows[2:] if l[:1] in (b"k",)]
+            self.assertEqual(names[:2], [b"k2", b"k1"])  # the bigger first
+            os.write(master, b"r")
+            until(rb"sorted by mem \(reversed\)")
+            seen = b""
+            until(rb"sorted by mem \(reversed\)")  # it refreshes: a new table
+            os.write(master, b"q")
+            self.assertEqual(proc.wait(timeout=WAIT), 0)
+            until(rb"\x1b\[\?1049l")  # and gives the screen back
+            self.assertEqual(termios.tcgetattr(slave), before)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+            os.close(slave)
 
 
 def main():
