@@ -32,6 +32,7 @@
 #include "console.h"
 #include "edit.h"
 #include "metrics.h"
+#include "network.h"
 #include "output.h"
 #include "params.h"
 #include "print.h"
@@ -235,6 +236,24 @@ static const struct cmd cmds[] = {
 	  .min_args = 2, .max_args = 2,
 	  .help = "delete a snapshot: exactly the copies it made",
 	  .parse = params_snapshot, .print = print_snapshot },
+	{ .verb = "network create", .method = "network.create", .usage = "NAME", .min_args = 1,
+	  .max_args = 1,
+	  .flags = { { "nat", NULL }, { "isolated", NULL }, { "interface", "IF" },
+		     { "subnet", "CIDR" }, { "no-dhcp", NULL } },
+	  .help = "make a bridge NAME that vmd keeps (vifs: bridge=NAME): --nat (default: a "
+		  "subnet, DHCP and DNS by dnsmasq, NAT by nftables), --isolated, --interface IF",
+	  .parse = params_network_create, .print = print_network },
+	{ .verb = "network list", .method = "network.list",
+	  .help = "list the managed networks",
+	  .parse = params_none, .print = print_network_list },
+	{ .verb = "network info", .method = "network.info", .usage = "NAME", .min_args = 1,
+	  .max_args = 1,
+	  .help = "show a managed network, its guests and its DHCP leases",
+	  .parse = params_network_name, .print = print_network },
+	{ .verb = "network remove", .method = "network.remove", .usage = "NAME", .min_args = 1,
+	  .max_args = 1,
+	  .help = "take a managed network down (refused while a guest's vif names it)",
+	  .parse = params_network_name, .print = print_network_remove },
 	{ .verb = "events", .method = "events.subscribe",
 	  .help = "print guest events as they happen",
 	  .parse = params_none, .stream_events = true },

@@ -29,7 +29,7 @@ _vmctl()
 	local commands="create define start shutdown reboot destroy pause unpause list info stats
 		metrics top remove config edit update console autostart clone migrate save restore
 		vcpu-set mem-set sched-set block-attach block-detach cd-insert cd-eject
-		network-attach network-detach network-rate disk snapshot install
+		network-attach network-detach network-rate network disk snapshot install
 		events version proxy help"
 	local i cmd="" _vmctl_socket="" _vmctl_host=""
 	for ((i = 1; i < cword; i++)); do
@@ -93,7 +93,8 @@ _vmctl()
 		case ${words[i]} in
 		--timeout | --disk-size | --memory | --vcpus | --extra | --bridge | --iso | \
 			--kernel | --initrd | --disk | --disk-dir | --type | --weight | --cap | \
-			--output | --delay | --iterations | --sort) ((i++)) ;;
+			--output | --delay | --iterations | --sort | --interface | --subnet)
+			((i++)) ;;
 		esac
 	done
 
@@ -114,6 +115,7 @@ _vmctl()
 	restore) flags="--paused" ;;
 	update) flags="--dry-run --config" ;;
 	snapshot) flags="--memory" ;;
+	network) flags="--nat --isolated --interface --subnet --no-dhcp" ;;
 	vcpu-set | mem-set) flags="--live --config" ;;
 	sched-set) flags="--weight --cap --live --config" ;;
 	block-attach | block-detach | network-attach | network-detach | network-rate | cd-insert | \
@@ -170,6 +172,10 @@ _vmctl()
 	disk)
 		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "create" -- "$cur")
 		((nargs == 1)) && _filedir
+		;;
+	network)
+		((nargs == 0)) &&
+			mapfile -t COMPREPLY < <(compgen -W "create list info remove" -- "$cur")
 		;;
 	snapshot)
 		((nargs == 0)) &&

@@ -135,6 +135,9 @@ struct backend_options {
 	int claim_mode;
 	backend_event_fn *on_event;  /* domain events, for every watched domain */
 	void *event_arg;
+	/* The bridge a vif with bridge=name goes on (a managed network's, network.h), or NULL:
+	 * name as it is; arg is event_arg. libxl asks it at every build and vif attach. */
+	const char *(*bridge_of)(void *arg, const char *name);
 };
 
 struct backend_ops {

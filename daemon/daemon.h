@@ -22,6 +22,7 @@ struct vm;
 struct vm_reservation;
 struct pending_define;
 struct saving;
+struct network;
 
 struct daemon {
 	struct event_base *base;
@@ -56,6 +57,7 @@ struct daemon {
 	uint64_t copy_rate;  /* clone copies: data bytes per second at most, 0 = no limit */
 	struct migration *migrations; /* under way, both halves (migrate.c) */
 	struct saving *saves;         /* saves and restores under way (save.c) */
+	struct network *networks;     /* managed networks (network.c) */
 };
 
 #endif

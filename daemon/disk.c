@@ -666,6 +666,19 @@ static void tool_failed(const char *name, int status, char *tail, struct err *er
 	sysprep_reason(tail, err, prefix);
 }
 
+int disk_run_tool(const char *name, const char *const *argv, struct err *err)
+{
+	char *tail = NULL;
+	int status;
+	int rc = run_tool(argv, NULL, &tail, &status, err);
+	if (rc == 0 && status != 0) {
+		tool_failed(name, status, tail, err);
+		rc = -1;
+	}
+	free(tail);
+	return rc;
+}
+
 int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size_t n,
 		 const char *hostname, const atomic_bool *cancel, struct err *err)
 {

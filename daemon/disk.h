@@ -100,6 +100,10 @@ int disk_create(const char *path, const char *tmp, uint64_t size, unsigned mode,
 /* The program's path: prog itself when it contains a '/', else the first executable of that
  * name in $PATH. malloc'ed, or NULL when there is none. */
 char *disk_find_program(const char *prog);
+/* Runs argv[0] (a path) to its end, blocking (a worker's tools; ip and nft, quick, in the
+ * loop): 0 when it exited 0, else -1 with err BACKEND "NAME failed (exit status N): " and its
+ * reason (its first "error:" line, else its last). */
+int disk_run_tool(const char *name, const char *const *argv, struct err *err);
 
 /* What virt-sysprep is asked to do to a clone's images: a new machine-id (systemd makes one
  * at boot; DHCP client ids derive from it), no SSH host keys (regenerated at first boot by the

@@ -23,6 +23,7 @@
 #include "job.h"
 #include "log.h"
 #include "migrate.h"
+#include "network.h"
 #include "save.h"
 #include "snapshot.h"
 #include "ops.h"
@@ -171,6 +172,12 @@ static int translation_host(struct daemon *d, const struct vmd_conf *conf)
 		 claim_from, host.vif_bridge ? "; default bridge " : "",
 		 host.vif_bridge ? host.vif_bridge : "");
 	return 0;
+}
+
+/* A managed network's bridge, for the backend (backend_options.bridge_of). */
+static const char *bridge_of(void *arg, const char *name)
+{
+	return network_bridge_of(arg, name);
 }
 
 int main(int argc, char **argv)
@@ -386,6 +393,7 @@ int main(int argc, char **argv)
 		.sim_delay_ms = (unsigned)sim_delay,
 		.on_event = vm_dom_event,
 		.event_arg = &d,
+		.bridge_of = bridge_of,
 	};
 	struct err err = {0};
 	d.be = be_open(be_ops, d.base, &bo, &err);
@@ -399,6 +407,8 @@ int main(int argc, char **argv)
 		goto out;
 	save_scan(&d);
 	snap_scan(&d);
+	if (network_start_all(&d) < 0)
+		goto out;
 	vm_adopt_all(&d);
 	/* Jobs (clone, disk.create) run in worker threads. What a killed daemon's jobs left
 	 * behind goes now: after the registry load, which tells the images a stored definition
@@ -457,6 +467,7 @@ out:
 	server_free(d.server);
 	vm_life_end(&d);
 	vm_registry_finish(&d);
+	network_free_all(&d);
 	be_close(d.be);
 	store_close(&d.store);
 	if (d.base)

@@ -33,6 +33,9 @@ PKGS="$PKGS openssh-server openssh-client"
 # vmctl metrics: its Prometheus text read back by another parser, and promtool's lint
 # (Debian's prometheus; its server is not started by the tests)
 PKGS="$PKGS python3-prometheus-client prometheus"
+# managed networks (vmctl network): bridges by iproute2, NAT rules by nftables, DHCP and DNS
+# by dnsmasq (the binary alone: dnsmasq-base, no system service)
+PKGS="$PKGS iproute2 nftables dnsmasq-base"
 
 missing=""
 for p in $PKGS; do

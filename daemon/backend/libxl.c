@@ -120,6 +120,7 @@ struct xl {
 	struct be_libxl_builder *builder;
 	backend_event_fn *on_event;
 	void *event_arg;
+	const char *(*bridge_of)(void *arg, const char *name);
 	struct watch *watches;
 	uint64_t next_watch_id;
 	struct op *ops;
@@ -699,6 +700,7 @@ static struct backend *xl_open(struct event_base *base, const struct backend_opt
 	struct xl *be = xcalloc(1, sizeof *be);
 	be->base = base;
 	be->on_event = opts ? opts->on_event : NULL;
+	be->bridge_of = opts ? opts->bridge_of : NULL;
 	be->event_arg = opts ? opts->event_arg : NULL;
 	be->logger.vtable.vmessage = logger_vmessage;
 	be->logger.vtable.progress = logger_progress;
@@ -852,6 +854,16 @@ static int precheck(const libxl_domain_config *dc, struct err *err)
 	return 0;
 }
 
+/* A vif with bridge=NETWORK goes on that managed network's bridge. */
+static void map_bridge(struct xl *be, libxl_device_nic *n)
+{
+	const char *br = be->bridge_of ? be->bridge_of(be->event_arg, n->bridge) : NULL;
+	if (br && strcmp(br, n->bridge) != 0) {
+		free(n->bridge);
+		n->bridge = xstrdup(br);
+	}
+}
+
 /* A create, from scratch or (restore_fd >= 0) from a migration stream, under name. */
 static int submit_create(struct xl *be, const struct vm_config *cfg, const char *name,
 			 const char *record, int restore_fd, backend_done_fn *done, void *arg,
@@ -866,6 +878,8 @@ static int submit_create(struct xl *be, const struct vm_config *cfg, const char 
 	libxl_domain_config_copy(be->ctx, &c->dc, &cfg->dc);
 	free(c->dc.c_info.name);
 	c->dc.c_info.name = xstrdup(name);
+	for (int i = 0; i < c->dc.num_nics; i++)
+		map_bridge(be, &c->dc.nics[i]);
 	c->restore_fd = restore_fd;
 	uint32_t other;
 	if (precheck(&c->dc, err) < 0) {
@@ -1389,6 +1403,7 @@ static int xl_nic_attach(struct backend *b, uint32_t domid, const libxl_device_n
 	libxl_device_nic *n = xmalloc(sizeof *n);
 	libxl_device_nic_init(n);
 	libxl_device_nic_copy(be->ctx, n, nic);
+	map_bridge(be, n);
 	n->devid = -1; /* libxl takes the next free one */
 	return device_op(be, domid, NULL, n, DEV_ADD, done, arg, err);
 }

@@ -29,7 +29,7 @@ VMCTL=$2
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
 READ_METHODS="daemon.version events.subscribe vm.config vm.info vm.list vm.snapshot_list vm.stats"
-READ_METHODS="$READ_METHODS vm.stats_all"
+READ_METHODS="$READ_METHODS vm.stats_all network.list network.info"
 GROUP=users
 
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null || ! getent group $GROUP >/dev/null
@@ -140,7 +140,8 @@ params_of() {
 	vm.shutdown | vm.reboot | vm.destroy | vm.pause | vm.unpause | vm.console | vm.info | \
 	vm.config) echo '{"name":"g1"}' ;;
 	vm.autostart) echo '{"name":"g1","enabled":true}' ;;
-	vm.list | daemon.version | events.subscribe | vm.stats_all) echo '{}' ;;
+	vm.list | daemon.version | events.subscribe | vm.stats_all | network.list) echo '{}' ;;
+	network.create | network.info | network.remove) echo '{"name":"pn1"}' ;;
 	sim.inject) echo '{"fault":"crash","name":"g1"}' ;;
 	disk.create) echo "{\"path\":\"$T/images/new.img\",\"size\":\"1M\"}" ;;
 	job.cancel) echo '{"job":"1"}' ;;
@@ -176,6 +177,9 @@ else
 fi
 
 is_read() { case " $READ_METHODS " in *" $1 "*) return 0 ;; esac; return 1; }
+# A read method answered: a result, or for network.info (no network here: making one takes
+# root and a bridge on this host) "no such network", which is not a refusal.
+answered() { [ $rc -eq 0 ] || { [ "$1" = network.info ] && grep -q '"code": *1,' "$T/out"; }; }
 
 # A refusal: error 5 whose data names the method.
 refused() { grep -q "\"code\": *5," "$T/out" && grep -q "\"method\": *\"$1\"" "$T/out"; }
@@ -190,7 +194,8 @@ for m in $methods; do
 	chmod 666 "$T/vmd.sock"
 	rpc reader "$T/vmd.sock" "$m" "$p"
 	if is_read "$m"; then
-		if [ $rc -eq 0 ]; then ok "reader, main socket: $m works"; else not_ok "reader, main socket: $m works"; fi
+		if answered "$m"; then ok "reader, main socket: $m works"
+		else not_ok "reader, main socket: $m works"; fi
 	else
 		if [ $rc -eq 1 ] && refused "$m"; then
 			ok "reader, main socket: $m refused with error 5 and data.method"
@@ -203,7 +208,8 @@ for m in $methods; do
 	for who in reader root; do
 		rpc $who "$T/vmd-ro.sock" "$m" "$p"
 		if is_read "$m"; then
-			if [ $rc -eq 0 ]; then ok "$who, read-only socket: $m works"; else not_ok "$who, read-only socket: $m works"; fi
+			if answered "$m"; then ok "$who, read-only socket: $m works"
+			else not_ok "$who, read-only socket: $m works"; fi
 		elif [ $rc -eq 1 ] && refused "$m"; then
 			ok "$who, read-only socket: $m refused with error 5"
 		else

@@ -119,7 +119,7 @@ class Daemon:
     """One vmd process: --backend=sim on <dir>/vmd.sock with state in <dir>/state."""
 
     def __init__(self, base, name="vmd", state_dir=None, run_dir=None, sim_memory=None,
-                 sim_delay_ms=SIM_DELAY_MS, extra=(), conf=""):
+                 sim_delay_ms=SIM_DELAY_MS, extra=(), conf="", prefix=()):
         self.base = base
         self.socket = os.path.join(base, name + ".sock")
         self.ro_socket = os.path.join(base, name + "-ro.sock")  # derived by vmd
@@ -132,6 +132,7 @@ class Daemon:
         self.sim_memory = sim_memory
         self.sim_delay_ms = sim_delay_ms
         self.extra = list(extra)
+        self.prefix = list(prefix)  # runs vmd under it: ["ip", "netns", "exec", NS]
         self.proc = None
         self.runs = 0
         self.logs = []  # one log file per start
@@ -142,7 +143,7 @@ class Daemon:
         return os.path.join(self.state_dir, "guests")
 
     def argv(self):
-        a = [VMD, "--config", self.conf, "--backend=sim", "--socket", self.socket,
+        a = self.prefix + [VMD, "--config", self.conf, "--backend=sim", "--socket", self.socket,
              "--state-dir", self.state_dir,
              "--run-dir", self.run_dir, "--log-level", "debug",
              "--sim-delay-ms", str(self.sim_delay_ms)]

@@ -1,0 +1,115 @@
+/*
+ * vmctl network: managed networks (network.create, .list, .info, .remove). create takes the
+ * mode as a flag: --nat (the default), --isolated, or --interface IF (a bridge with the host
+ * interface IF as its port).
+ */
+#include "network.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "output.h"
+#include "util.h"
+
+static const char *str_or(json_t *obj, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s ? s : dflt;
+}
+
+json_t *params_network_name(const struct args *a)
+{
+	json_t *v = json_string(a->pos[0]);
+
+	if (!v) {
+		cmd_usage_error(a, "%s: not valid UTF-8", a->pos[0]);
+		return NULL;
+	}
+	return json_pack("{s:o}", "name", v);
+}
+
+json_t *params_network_create(const struct args *a)
+{
+	int modes = cmd_flag(a, "nat") + cmd_flag(a, "isolated") + !!cmd_value(a, "interface");
+	json_t *p;
+
+	if (modes > 1) {
+		cmd_usage_error(a, "one of --nat, --isolated and --interface");
+		return NULL;
+	}
+	p = params_network_name(a);
+	if (!p)
+		return NULL;
+	if (cmd_value(a, "interface")) {
+		json_object_set_new(p, "mode", json_string("bridge"));
+		json_object_set_new(p, "interface", json_string(cmd_value(a, "interface")));
+	} else {
+		json_object_set_new(p, "mode", json_string(cmd_flag(a, "isolated") ? "isolated"
+									: "nat"));
+	}
+	if (cmd_value(a, "subnet"))
+		json_object_set_new(p, "subnet", json_string(cmd_value(a, "subnet")));
+	if (cmd_flag(a, "no-dhcp"))
+		json_object_set_new(p, "dhcp", json_false());
+	return p;
+}
+
+int print_network(const struct args *a, json_t *n)
+{
+	static const char *const order[] = { "name", "mode", "bridge", "up", "subnet", "gateway",
+					     "interface", "dhcp", "dnsmasq", "guests", NULL };
+
+	(void)a;
+	if (!json_is_object(n) || !json_is_string(json_object_get(n, "name")))
+		return util_malformed("no network name");
+	output_info(n, order);
+	return VMCTL_EXIT_OK;
+}
+
+int print_network_list(const struct args *a, json_t *result)
+{
+	enum { NCOLS = 6 };
+	static const char *const headers[NCOLS] = { "NAME", "MODE", "SUBNET", "UP", "DHCP",
+						    "GUESTS" };
+	static const bool right[NCOLS] = { false, false, false, false, false, true };
+	json_t *nets = json_object_get(result, "networks"), *n;
+	size_t count = json_array_size(nets), i;
+	char **cells;
+
+	(void)a;
+	if (!json_is_array(nets))
+		return util_malformed("no \"networks\" array");
+	cells = calloc(count * NCOLS + 1, sizeof(*cells));
+	if (!cells) {
+		util_warn("out of memory");
+		return VMCTL_EXIT_FAIL;
+	}
+	json_array_foreach(nets, i, n) {
+		char **row = cells + i * NCOLS;
+		const char *subnet = json_string_value(json_object_get(n, "subnet"));
+		const char *iface = json_string_value(json_object_get(n, "interface"));
+		row[0] = strdup(str_or(n, "name", "?"));
+		row[1] = strdup(str_or(n, "mode", "?"));
+		if (subnet)
+			row[2] = strdup(subnet);
+		else if (!iface || asprintf(&row[2], "port %s", iface) < 0)
+			row[2] = strdup("-");
+		row[3] = strdup(output_yes_no(json_object_get(n, "up")));
+		row[4] = strdup(output_yes_no(json_object_get(n, "dhcp")));
+		if (asprintf(&row[5], "%zu", json_array_size(json_object_get(n, "guests"))) < 0)
+			row[5] = NULL;
+	}
+	output_table(NCOLS, headers, right, cells, count);
+	for (i = 0; i < count * NCOLS; i++)
+		free(cells[i]);
+	free(cells);
+	return VMCTL_EXIT_OK;
+}
+
+int print_network_remove(const struct args *a, json_t *result)
+{
+	(void)a;
+	printf("removed network %s\n", str_or(result, "name", "?"));
+	return VMCTL_EXIT_OK;
+}
