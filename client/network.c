@@ -107,6 +107,50 @@ int print_network_list(const struct args *a, json_t *result)
 	return VMCTL_EXIT_OK;
 }
 
+/* vm.addresses: one row per address (a vif without any: one row with "-"). */
+int print_addresses(const struct args *a, json_t *result)
+{
+	enum { NCOLS = 5 };
+	static const char *const headers[NCOLS] = { "VIF", "MAC", "NETWORK", "ADDRESS", "SOURCE" };
+	static const bool right[NCOLS] = { false };
+	json_t *vifs = json_object_get(result, "vifs"), *v, *ad;
+	size_t n = 0, i, k, rows = 0;
+	char **cells;
+
+	(void)a;
+	if (!json_is_array(vifs))
+		return util_malformed("no \"vifs\" array");
+	json_array_foreach(vifs, i, v) {
+		size_t na = json_array_size(json_object_get(v, "addresses"));
+		n += na ? na : 1;
+	}
+	cells = calloc(n * NCOLS + 1, sizeof(*cells));
+	if (!cells) {
+		util_warn("out of memory");
+		return VMCTL_EXIT_FAIL;
+	}
+	json_array_foreach(vifs, i, v) {
+		json_t *addrs = json_object_get(v, "addresses");
+		json_t *devid = json_object_get(v, "devid");
+		for (k = 0; k < (json_array_size(addrs) ? json_array_size(addrs) : 1); k++) {
+			char **row = cells + rows++ * NCOLS;
+			ad = json_array_get(addrs, k);
+			if (!json_is_integer(devid) || asprintf(&row[0], "%" JSON_INTEGER_FORMAT,
+								   json_integer_value(devid)) < 0)
+				row[0] = strdup("-");
+			row[1] = strdup(str_or(v, "mac", "?"));
+			row[2] = strdup(str_or(v, "network", str_or(v, "bridge", "-")));
+			row[3] = strdup(str_or(ad, "address", "-"));
+			row[4] = strdup(str_or(ad, "source", "-"));
+		}
+	}
+	output_table(NCOLS, headers, right, cells, rows);
+	for (i = 0; i < rows * NCOLS; i++)
+		free(cells[i]);
+	free(cells);
+	return VMCTL_EXIT_OK;
+}
+
 int print_network_remove(const struct args *a, json_t *result)
 {
 	(void)a;

@@ -90,6 +90,11 @@ static const struct cmd cmds[] = {
 	{ .verb = "stats", .method = "vm.stats", .usage = "NAME", .min_args = 1, .max_args = 1,
 	  .help = "show what a running guest consumes: CPU, memory, disk and vif counters",
 	  .parse = params_name, .print = print_stats },
+	{ .verb = "addresses", .method = "vm.addresses", .usage = "NAME", .min_args = 1,
+	  .max_args = 1,
+	  .help = "show a guest's addresses: its managed network's DHCP lease and what its guest "
+		  "agent published in xenstore",
+	  .parse = params_name, .print = print_addresses },
 	{ .verb = "metrics", .method = "vm.stats_all",
 	  .flags = { { "output", "FILE" }, { "http", NULL } },
 	  .help = "every running guest's figures in Prometheus' text format (--output: into "

@@ -27,8 +27,8 @@ _vmctl()
 	_init_completion || return
 
 	local commands="create define start shutdown reboot destroy pause unpause list info stats
-		metrics top remove config edit update console autostart clone migrate save restore
-		vcpu-set mem-set sched-set block-attach block-detach cd-insert cd-eject
+		metrics top addresses remove config edit update console autostart clone migrate save
+		restore vcpu-set mem-set sched-set block-attach block-detach cd-insert cd-eject
 		network-attach network-detach network-rate network disk snapshot install
 		events version proxy help"
 	local i cmd="" _vmctl_socket="" _vmctl_host=""
@@ -134,7 +134,7 @@ _vmctl()
 		((nargs == 0)) && _filedir '@(cfg|json)'
 		;;
 	start | shutdown | reboot | destroy | pause | unpause | info | remove | config | console | \
-		edit | stats)
+		edit | stats | addresses)
 		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "$(_vmctl_guests)" -- "$cur")
 		;;
 	clone)

@@ -228,6 +228,14 @@ int be_nic_rate(struct backend *be, uint32_t domid, const uint8_t mac[6], uint64
 	return be->ops->nic_rate(be, domid, mac, bytes, usecs, err);
 }
 
+int be_vif_addrs(struct backend *be, uint32_t domid, struct vif_addr **out, size_t *n,
+		 struct err *err)
+{
+	*out = NULL;
+	*n = 0;
+	return be->ops->vif_addrs ? be->ops->vif_addrs(be, domid, out, n, err) : 0;
+}
+
 int be_stats(struct backend *be, uint32_t domid, struct dom_stats *out, struct err *err)
 {
 	*out = (struct dom_stats){0};

@@ -100,6 +100,14 @@ struct dom_stats {
 };
 void dom_stats_finish(struct dom_stats *s);
 
+/* An address a guest agent published for one of its vifs (xenstore attr/vif/DEVID/ipv4/N or
+ * ipv6/N, as xen-guest-agent writes them). */
+struct vif_addr {
+	int devid;
+	bool ipv6;
+	char addr[64];
+};
+
 struct host_info {
 	uint64_t total_kib;
 	uint64_t free_kib;
@@ -231,6 +239,10 @@ struct backend_ops {
 			uint32_t usecs, struct err *err);
 	/* The running domain's disk and vif counters (cdroms left out). */
 	int (*stats)(struct backend *be, uint32_t domid, struct dom_stats *out, struct err *err);
+	/* The addresses the guest published for its vifs (malloc'ed array in *out); NULL when
+	 * the backend has no such place. */
+	int (*vif_addrs)(struct backend *be, uint32_t domid, struct vif_addr **out, size_t *n,
+			 struct err *err);
 	/* Backend-specific test hook (sim: fault injection); NULL when unsupported. */
 	int (*inject)(struct backend *be, const char *fault, uint32_t domid, struct err *err);
 };
@@ -290,6 +302,9 @@ int be_nic_rate(struct backend *be, uint32_t domid, const uint8_t mac[6], uint64
 		uint32_t usecs, struct err *err);
 int be_rename(struct backend *be, uint32_t domid, const char *name, struct err *err);
 int be_stats(struct backend *be, uint32_t domid, struct dom_stats *out, struct err *err);
+/* What vif_addrs finds; none (0, *n 0) from a backend without it. */
+int be_vif_addrs(struct backend *be, uint32_t domid, struct vif_addr **out, size_t *n,
+		 struct err *err);
 /* -1 with err NOT_SUPPORTED when the backend has no test hook. */
 int be_inject(struct backend *be, const char *fault, uint32_t domid, struct err *err);
 

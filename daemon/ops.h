@@ -119,6 +119,7 @@ extern const struct op_entry op_network_create;
 extern const struct op_entry op_network_list;
 extern const struct op_entry op_network_info;
 extern const struct op_entry op_network_remove;
+extern const struct op_entry op_vm_addresses;
 extern const struct op_entry op_vm_snapshot_revert;
 extern const struct op_entry op_vm_snapshot_delete;
 extern const struct op_entry op_vm_attach_nic;

@@ -1095,6 +1095,52 @@ static int xl_vnc(struct backend *b, uint32_t domid, char *out, size_t outlen,
 	return r;
 }
 
+/* attr/vif/DEVID/ipv4/N and ipv6/N under the domain's xenstore home: where a guest agent
+ * (xen-guest-agent; xe-daemon writes the same for XAPI) publishes its vifs' addresses. */
+static int xl_vif_addrs(struct backend *b, uint32_t domid, struct vif_addr **out, size_t *n,
+			struct err *err)
+{
+	struct xs_handle *xs = xs_open(0);
+	if (!xs) {
+		err_set(err, VMD_ERR_BACKEND, "cannot open xenstore: %s", strerror(errno));
+		return -1;
+	}
+	char path[128];
+	unsigned int nd = 0;
+	snprintf(path, sizeof path, "/local/domain/%" PRIu32 "/attr/vif", domid);
+	char **devs = xs_directory(xs, XBT_NULL, path, &nd);
+	size_t cap = 0;
+	for (unsigned int i = 0; devs && i < nd; i++) {
+		for (int v6 = 0; v6 < 2; v6++) {
+			unsigned int na = 0;
+			snprintf(path, sizeof path, "/local/domain/%" PRIu32 "/attr/vif/%s/%s",
+				 domid, devs[i], v6 ? "ipv6" : "ipv4");
+			char **idx = xs_directory(xs, XBT_NULL, path, &na);
+			for (unsigned int k = 0; idx && k < na; k++) {
+				char leaf[192];
+				unsigned int len = 0;
+				snprintf(leaf, sizeof leaf, "%s/%s", path, idx[k]);
+				char *a = xs_read(xs, XBT_NULL, leaf, &len);
+				if (a && *a && len < sizeof(*out)->addr) {
+					if (*n == cap) {
+						cap = cap ? 2 * cap : 8;
+						*out = xrealloc(*out, cap * sizeof **out);
+					}
+					struct vif_addr *va = &(*out)[(*n)++];
+					va->devid = atoi(devs[i]);
+					va->ipv6 = v6;
+					snprintf(va->addr, sizeof va->addr, "%s", a);
+				}
+				free(a);
+			}
+			free(idx);
+		}
+	}
+	free(devs);
+	xs_close(xs);
+	return 0;
+}
+
 static int xl_core_dump(struct backend *b, uint32_t domid, const char *path, struct err *err)
 {
 	struct xl *be = (struct xl *)b;
@@ -1587,6 +1633,7 @@ const struct backend_ops backend_libxl = {
 	.nic_detach = xl_nic_detach,
 	.nic_rate = xl_nic_rate,
 	.stats = xl_stats,
+	.vif_addrs = xl_vif_addrs,
 	.shutdown = xl_shutdown,
 	.reboot = xl_reboot,
 	.destroy = xl_destroy,

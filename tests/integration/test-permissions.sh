@@ -29,7 +29,7 @@ VMCTL=$2
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
 READ_METHODS="daemon.version events.subscribe vm.config vm.info vm.list vm.snapshot_list vm.stats"
-READ_METHODS="$READ_METHODS vm.stats_all network.list network.info"
+READ_METHODS="$READ_METHODS vm.stats_all vm.addresses network.list network.info"
 GROUP=users
 
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null || ! getent group $GROUP >/dev/null
@@ -159,7 +159,7 @@ params_of() {
 	vm.set_nic_rate) echo '{"name":"g1","mac":"00:16:3e:00:00:01","rate":"1Mb/s"}' ;;
 	vm.snapshot_create) echo '{"name":"g2","snapshot":"p1"}' ;;
 	vm.snapshot_revert | vm.snapshot_delete) echo '{"name":"g2","snapshot":"p1"}' ;;
-	vm.snapshot_list | vm.stats) echo '{"name":"g1"}' ;;
+	vm.snapshot_list | vm.stats | vm.addresses) echo '{"name":"g1"}' ;;
 	vm.update) echo "{\"name\":\"g1\",\"config\":{\"name\":\"g1\",\"kernel\":\"$T/images/kernel\"}}" ;;
 	vm.detach_nic) echo '{"name":"g1","mac":"00:16:3e:00:00:01"}' ;;
 	vm.restore) echo "{\"file\":\"$T/images/none.save\"}" ;;

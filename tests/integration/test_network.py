@@ -6,7 +6,8 @@ second namespace plugged into the bridge: busybox's udhcpc gets its lease from v
 dnsmasq, and its packets go out through the NAT to a third namespace that plays the world
 beyond dom0. Needs root, iproute2, nftables, dnsmasq-base and busybox; skipped otherwise.
 
-    /usr/bin/python3 tests/integration/test_network.py --vmd build/daemon/vmd [-v] [Class.test]
+    /usr/bin/python3 tests/integration/test_network.py --vmd build/daemon/vmd \\
+        [--vmctl build/client/vmctl] [-v] [Class.test]
 """
 
 import json
@@ -14,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import unittest
 
@@ -24,6 +26,7 @@ NOT_FOUND, EXISTS, BAD_STATE, BACKEND = 1, 2, 3, 6
 INVALID_PARAMS = -32602
 TOOLS = ("ip", "nft", "dnsmasq", "busybox")
 MISSING = [t for t in TOOLS if not shutil.which(t)]
+VMCTL = None  # --vmctl: vmctl addresses too
 
 
 def running(pid):
@@ -96,13 +99,16 @@ class TestNetwork(VmdTestCase):
         except (OSError, ValueError):
             return None
 
-    def guest_ns(self, bridge, tag):
-        """A namespace with a veth g0 whose peer is a port of bridge; its name and MAC."""
+    def guest_ns(self, bridge, tag, mac=None):
+        """A namespace with a veth g0 (of that MAC) whose peer is a port of bridge; its name
+        and MAC."""
         ns = "%s-%s" % (self.ns[:9], tag)
         sh("ip", "netns", "add", ns)
         self.others.append(ns)
         host = "v%s%d" % (tag, os.getpid() % 10000)
         self.inns("ip", "link", "add", host, "type", "veth", "peer", "name", "g0")
+        if mac:
+            self.inns("ip", "link", "set", "g0", "address", mac)
         self.inns("ip", "link", "set", "g0", "netns", ns)
         self.inns("ip", "link", "set", host, "master", bridge, "up")
         sh("ip", "netns", "exec", ns, "ip", "link", "set", "g0", "up")
@@ -299,6 +305,34 @@ class TestNetwork(VmdTestCase):
         self.assertFalse(running(pid))
         self.assertIsNone(self.dnsmasq_pid("default"))  # its pid file went too
 
+    def test_addresses(self):
+        """vm.addresses: the lease dnsmasq gave the guest's vif MAC (here a veth that has it,
+        the sim's vifs carry no packets), only while the guest has a domain."""
+        self.c.call("network.create", {"name": "default"})
+        self.create("web", vif=[{"bridge": "default"}, {"bridge": "xenbr0"}])
+        a = self.c.call("vm.addresses", {"name": "web"})
+        (v0, v1) = a["vifs"]
+        self.assertEqual((v0["devid"], v0["bridge"], v0["network"], v0["addresses"]),
+                         (0, "default", "default", []))
+        self.assertEqual((v1["devid"], v1["bridge"], "network" in v1, v1["addresses"]),
+                         (1, "xenbr0", False, []))
+        gns, mac = self.guest_ns("vmdbr0", "a", mac=v0["mac"])
+        self.assertEqual(mac, v0["mac"])
+        ip = self.dhcp(gns)
+        a = self.c.call("vm.addresses", {"name": "web"})
+        self.assertEqual(a["vifs"][0]["addresses"],
+                         [{"address": ip, "family": "ipv4", "source": "dhcp"}])
+        p = subprocess.run([VMCTL, "-s", self.d.socket, "addresses", "web"],
+                           capture_output=True, text=True, timeout=WAIT) if VMCTL else None
+        if p:
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertRegex(p.stdout, r"\n0 +%s +default +%s +dhcp\n" % (v0["mac"], ip))
+        self.c.call("vm.destroy", {"name": "web"})
+        a = self.c.call("vm.addresses", {"name": "web"})
+        self.assertEqual([(v["devid"], v["addresses"]) for v in a["vifs"]],
+                         [(None, []), (None, [])])
+        self.assertEqual(a["state"], "stopped")
+
     def test_half_made_is_undone(self):
         """A create cut short by kill -9: its definition is still marked, and the next start
         takes down what it had made."""
@@ -318,4 +352,8 @@ class TestNetwork(VmdTestCase):
 
 
 if __name__ == "__main__":
+    if "--vmctl" in sys.argv:
+        i = sys.argv.index("--vmctl")
+        VMCTL = os.path.abspath(sys.argv[i + 1])
+        del sys.argv[i:i + 2]
     vmdtest.main()
