@@ -59,6 +59,8 @@ typedef void ops_balloon_fn(void *arg, struct vm *vm, bool moved, uint64_t now_k
 void ops_balloon_wait(struct vm *vm, uint64_t before_kib, uint64_t target_kib,
 		      ops_balloon_fn *done, void *arg);
 bool ops_balloon_needed(uint64_t before_kib, uint64_t target_kib);
+/* vm.addresses' vifs of vm (vm-addresses.c); NULL with err when the backend cannot tell. */
+json_t *ops_vm_addresses(struct vm *vm, struct err *err);
 /* The index of the disk the guest boots from, which stays (vm-device.c): HVM's and a
  * bootloader's (pygrub) first disk that is not a cdrom; with a kernel given, the disk its
  * root= names (root=/dev/xvda1: xvda). -1: none. */

@@ -62,30 +62,28 @@ static const char *bridge_of_mac(const struct vm_config *cfg, const uint8_t mac[
 	return i >= 0 ? cfg->dc.nics[i].bridge : NULL;
 }
 
-static void exec(struct rpc_req *req)
+json_t *ops_vm_addresses(struct vm *vm, struct err *err)
 {
-	struct vm *vm = req->vm;
-	struct err err = {0};
-	struct vm_config *cfg = vm_cfg(vm, &err);
+	struct daemon *d = vm->d;
+	struct vm_config *cfg = vm_cfg(vm, err);
 	json_t *vifs = json_array();
-	err_clear(&err);
+	err_clear(err);
 	if (vm_has_domain(vm)) {
 		struct dom_stats st = {0};
 		struct vif_addr *va = NULL;
 		size_t n_va = 0;
 		uint32_t domid = (uint32_t)vm->domid;
-		if (be_stats(vm->d->be, domid, &st, &err) < 0 ||
-		    be_vif_addrs(vm->d->be, domid, &va, &n_va, &err) < 0) {
-			if (!err_data_str(&err, "name"))
-				err_add_str(&err, "name", vm->name);
+		if (be_stats(d->be, domid, &st, err) < 0 ||
+		    be_vif_addrs(d->be, domid, &va, &n_va, err) < 0) {
+			if (!err_data_str(err, "name"))
+				err_add_str(err, "name", vm->name);
 			dom_stats_finish(&st);
 			json_decref(vifs);
-			rpc_reply_err(req, &err);
-			return;
+			return NULL;
 		}
 		for (size_t i = 0; i < st.n_vifs; i++) {
 			const struct vif_stats *v = &st.vifs[i];
-			json_array_append_new(vifs, vif_json(req->d, v->mac, v->devid,
+			json_array_append_new(vifs, vif_json(d, v->mac, v->devid,
 							     bridge_of_mac(cfg, v->mac), true, va,
 							     n_va));
 		}
@@ -94,9 +92,21 @@ static void exec(struct rpc_req *req)
 	} else {
 		for (int i = 0; cfg && i < cfg->dc.num_nics; i++) {
 			const libxl_device_nic *nic = &cfg->dc.nics[i];
-			json_array_append_new(vifs, vif_json(req->d, nic->mac, -1, nic->bridge,
+			json_array_append_new(vifs, vif_json(d, nic->mac, -1, nic->bridge,
 							     false, NULL, 0));
 		}
+	}
+	return vifs;
+}
+
+static void exec(struct rpc_req *req)
+{
+	struct vm *vm = req->vm;
+	struct err err = {0};
+	json_t *vifs = ops_vm_addresses(vm, &err);
+	if (!vifs) {
+		rpc_reply_err(req, &err);
+		return;
 	}
 	rpc_reply_result(req, json_pack("{s:s, s:s, s:o}", "name", vm->name, "state",
 					vm_state_name(vm->state), "vifs", vifs));

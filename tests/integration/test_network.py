@@ -322,11 +322,16 @@ class TestNetwork(VmdTestCase):
         a = self.c.call("vm.addresses", {"name": "web"})
         self.assertEqual(a["vifs"][0]["addresses"],
                          [{"address": ip, "family": "ipv4", "source": "dhcp"}])
+        self.assertEqual(self.info("web")["addresses"],
+                         [{"mac": mac, "address": ip, "family": "ipv4", "source": "dhcp"}])
         p = subprocess.run([VMCTL, "-s", self.d.socket, "addresses", "web"],
                            capture_output=True, text=True, timeout=WAIT) if VMCTL else None
         if p:
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertRegex(p.stdout, r"\n0 +%s +default +%s +dhcp\n" % (v0["mac"], ip))
+            p = subprocess.run([VMCTL, "-s", self.d.socket, "info", "web"],
+                               capture_output=True, text=True, timeout=WAIT)
+            self.assertIn(ip, p.stdout)
         self.c.call("vm.destroy", {"name": "web"})
         a = self.c.call("vm.addresses", {"name": "web"})
         self.assertEqual([(v["devid"], v["addresses"]) for v in a["vifs"]],
