@@ -58,6 +58,7 @@ struct daemon {
 	struct migration *migrations; /* under way, both halves (migrate.c) */
 	struct saving *saves;         /* saves and restores under way (save.c) */
 	struct network *networks;     /* managed networks (network.c) */
+	struct event *net_poll;       /* their leases, looked at every 2 s */
 };
 
 #endif

@@ -409,6 +409,7 @@ int main(int argc, char **argv)
 	snap_scan(&d);
 	if (network_start_all(&d) < 0)
 		goto out;
+	network_poll_start(&d);
 	vm_adopt_all(&d);
 	/* Jobs (clone, disk.create) run in worker threads. What a killed daemon's jobs left
 	 * behind goes now: after the registry load, which tells the images a stored definition

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <event2/event.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -431,6 +432,7 @@ static void net_free(struct network *n)
 	free(n->name);
 	free(n->bridge);
 	free(n->interface);
+	free(n->leases_seen);
 	free(n);
 }
 
@@ -585,8 +587,26 @@ int network_start_all(struct daemon *d)
 	return 0;
 }
 
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	network_poll(arg);
+}
+
+void network_poll_start(struct daemon *d)
+{
+	struct timeval every = { .tv_sec = 2 };
+	d->net_poll = event_new(d->base, -1, EV_PERSIST, poll_cb, d);
+	if (d->net_poll)
+		event_add(d->net_poll, &every);
+}
+
 void network_free_all(struct daemon *d)
 {
+	if (d->net_poll)
+		event_free(d->net_poll);
+	d->net_poll = NULL;
 	while (d->networks) {
 		struct network *n = d->networks;
 		d->networks = n->next;
@@ -675,6 +695,7 @@ int network_create(struct daemon *d, const struct net_spec *spec, struct err *er
 		remove_files(d, n->name);
 		goto fail;
 	}
+	n->leases_seen = xstrdup(""); /* its first lease is news */
 	n->next = d->networks;
 	d->networks = n;
 	log_info("network %s: made (%s)", n->name, mode_names[n->mode]);
@@ -788,3 +809,46 @@ json_t *network_to_json(struct daemon *d, const struct network *n, bool leases)
 		json_object_set_new(o, "leases", leases_of(d, n));
 	return o;
 }
+
+/* The MACs whose "MAC IP" pair is in text a and not in b (dnsmasq's lines: EXPIRY MAC IP
+ * HOSTNAME CLIENTID; the expiry moves on every renewal and is not a change). */
+static void changed_macs(struct daemon *d, const char *a, const char *b)
+{
+	const char *line = a;
+	while (line && *line) {
+		const char *eol = strchr(line, '\n');
+		char mac[64], ip[64], pair[160];
+		long long expiry;
+		if (sscanf(line, "%lld %63s %63s", &expiry, mac, ip) == 3) {
+			snprintf(pair, sizeof pair, " %s %s ", mac, ip);
+			uint8_t m[6];
+			if (!(b && strstr(b, pair)) && mac_parse(mac, m) == 0) {
+				struct vm *vm = vm_find_mac(d, m);
+				if (vm)
+					vm_emit(vm, "addresses");
+			}
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+}
+
+void network_poll(struct daemon *d)
+{
+	for (struct network *n = d->networks; n; n = n->next) {
+		if (!n->dhcp)
+			continue;
+		char *path = net_file(d, n->name, "leases");
+		char *now = read_file(path, 1 << 20, NULL);
+		free(path);
+		if (!now)
+			now = xstrdup("");
+		const char *was = n->leases_seen;
+		if (was && strcmp(was, now) != 0) { /* the first look at a start: nothing to say */
+			changed_macs(d, now, was); /* new or changed */
+			changed_macs(d, was, now); /* gone */
+		}
+		free(n->leases_seen);
+		n->leases_seen = now;
+	}
+}
+

@@ -38,6 +38,7 @@ struct network {
 	int prefix;	  /* its length; 0: none (a bridge network) */
 	char *interface;  /* the host interface of a bridge network */
 	bool dhcp;	  /* dnsmasq on it (nat, isolated: default true) */
+	char *leases_seen; /* the lease file as the last look found it (network_poll) */
 	struct network *next;
 };
 
@@ -70,6 +71,12 @@ int network_create(struct daemon *d, const struct net_spec *spec, struct err *er
 int network_remove(struct daemon *d, const char *name, struct err *err);
 /* The network as vm.network_list / _info show it; with leases: dnsmasq's leases too. */
 json_t *network_to_json(struct daemon *d, const struct network *n, bool leases);
+/* Looks at every network's leases (vmd calls it every 2 s): each MAC whose lease came, went
+ * or changed since the last look is a vm.event "addresses" of the guest whose vif has it. */
+void network_poll(struct daemon *d);
+/* A timer on the daemon's loop that calls it. */
+void network_poll_start(struct daemon *d);
+
 /* dnsmasq's lease of mac on the network (MAC_STR_LEN form); the address (malloc'ed) or
  * NULL. */
 char *network_lease_of(struct daemon *d, const struct network *n, const char *mac);

@@ -318,7 +318,11 @@ class TestNetwork(VmdTestCase):
                          (1, "xenbr0", False, []))
         gns, mac = self.guest_ns("vmdbr0", "a", mac=v0["mac"])
         self.assertEqual(mac, v0["mac"])
+        ev = self.connect()
+        ev.call("events.subscribe", {})
         ip = self.dhcp(gns)
+        # dnsmasq's new lease is an event of the guest whose vif has the MAC
+        self.assertEqual(ev.wait_event("web", "addresses", timeout=15)["state"], "running")
         a = self.c.call("vm.addresses", {"name": "web"})
         self.assertEqual(a["vifs"][0]["addresses"],
                          [{"address": ip, "family": "ipv4", "source": "dhcp"}])
