@@ -27,7 +27,9 @@ BOOT=$WORK/boot
 # tun: qemu's tap for an HVM guest's emulated NIC; cdrom, isofs: scenarios mount an ISO;
 # xfs (libcrc32c, crc32c_generic): scenario 68 keeps a guest's image on XFS with reflink.
 DOM0_MODULES="xenfs xen-privcmd xen-evtchn xen-gntdev xen-gntalloc xen-blkback xen-netback
- loop llc stp bridge tun cdrom isofs crc32c_generic libcrc32c xfs"
+ loop llc stp bridge tun cdrom isofs crc32c_generic libcrc32c xfs
+ nfnetlink nf_tables nf_conntrack nf_defrag_ipv4 nf_defrag_ipv6 nf_nat nft_chain_nat nft_masq
+ nft_ct veth"
 GUEST_MODULES="xen-blkfront xen-netfront"
 # The HVM installer reads its CD on the emulated IDE (ata_piix, sr_mod, isofs) and has
 # sd_mod for a disk Linux did not unplug; in load order (guest/installer-init loads them).
@@ -168,9 +170,11 @@ configure_rootfs() {  # ROOT
     mkdir -p "$1/etc/ld.so.conf.d"
     echo "/usr/lib/xen-$XEN_VERSION/lib/x86_64-linux-gnu" > "$1/etc/ld.so.conf.d/xen.conf"
     ldconfig -r "$1"
-    # sshd (scenario 64) drops privileges to its own user, as Debian's package makes it
-    printf 'root:x:0:0:root:/root:/bin/sh\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n' \
-        > "$1/etc/passwd"
+    # sshd (scenario 64) and dnsmasq (70) drop privileges to their own users, as Debian's
+    # packages make them
+    printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'sshd:x:100:65534::/run/sshd:/usr/sbin/nologin' \
+        'dnsmasq:x:101:65534:dnsmasq:/var/lib/misc:/usr/sbin/nologin' \
+        'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin' > "$1/etc/passwd"
     printf 'root:x:0:\nnogroup:x:65534:\n' > "$1/etc/group"
     printf '127.0.0.1 localhost\n' > "$1/etc/hosts"  # ssh localhost (scenario 64)
     mkdir -p "$1"/{proc,sys,dev,run,tmp,root,var/lib/xen,var/log/xen/console,var/lib/xenstored}
