@@ -3,6 +3,7 @@
 #   make check       install deps, build, run every test tier (unit, integration, ASan, Xen)
 #   make check-xen   only the real-Xen tier (tests/xen), VMD_XEN_SCENARIO=name picks one
 #   make bench       the benchmarks of tests/bench (release build; figures, nothing asserted)
+#   make bench-xen   vmctl stats / metrics with 100 guests against xentop, on real Xen
 #   make soak        the soak test for half an hour (make check runs it for a minute)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -10,7 +11,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 REL_BUILD ?= build-release
 
-.PHONY: all deps build demo check check-fast check-asan check-xen fuzz bench soak clean
+.PHONY: all deps build demo check check-fast check-asan check-xen fuzz bench bench-xen soak clean
 
 all: build
 
@@ -58,6 +59,11 @@ bench: deps $(REL_BUILD)/build.ninja
 	python3 tests/bench/scale --build $(REL_BUILD)
 	python3 tests/bench/clone --vmd $(REL_BUILD)/daemon/vmd
 	python3 tests/bench/remote --build $(REL_BUILD)
+
+# vmctl stats / metrics with 100 guests against xentop, on real Xen under QEMU (~20 min).
+bench-xen: deps $(REL_BUILD)/build.ninja
+	ninja -C $(REL_BUILD)
+	sh tests/bench/xen-stats $(REL_BUILD)
 
 SOAK_SECONDS ?= 1800
 soak: build

@@ -389,6 +389,8 @@ build_overlay() {  # BASE_DIR SCENARIO...
         echo "MARKER_TIMEOUT='${VMD_XEN_MARKER_TIMEOUT:-150}'"
         echo "INTERACTIVE='${VMD_XEN_INTERACTIVE:-0}'"
         echo "HVM_FULL='${VMD_XEN_HVM_FULL:-1}'"
+        echo "BENCH='${VMD_XEN_BENCH:-0}'"
+        echo "BENCH_GUESTS='${VMD_XEN_BENCH_GUESTS:-100}'"
     } > "$o/vmdtest/config"
 
     for f in "$BUILD_DIR/daemon/vmd" "$BUILD_DIR/client/vmctl"; do

@@ -15,6 +15,8 @@
 #                                domain runs, without its disk boot; 1 (default): once grub
 #                                read from the disk speaks, as 46-hvm; 2: also waits for the
 #                                installed kernel (4.5 minutes more under TCG)
+#   VMD_XEN_BENCH=1              95-bench-stats measures (tests/bench/xen-stats); without
+#                                it the scenario does nothing; VMD_XEN_BENCH_GUESTS: N (100)
 #   VMD_XEN_TIMEOUT              QEMU's hard limit (default 300 s + each scenario's budget:
 #                                150 s, or what a "# budget: SECONDS" line in it says)
 #   boot.sh's VMD_XEN_SMP, ... are passed through.
