@@ -37,8 +37,10 @@ options:
     default: false
 notes:
   - Check mode is supported (nothing is ever changed).
-  - vmd knows no address a guest uses (it has no guest agent); I(guests[].addresses) lists the
-    addresses configured in the guest's vif specs (C(ip=)), which may be none.
+  - I(guests[].addresses) lists the addresses vmd sees a running guest use (its managed
+    network's DHCP lease, what a guest agent published in xenstore, as C(vm.addresses) finds
+    them), then those configured in its vif specs (C(ip=)) that are not among them; it may be
+    empty.
 seealso:
   - module: vmd.xen.vmd_guest
 '''
@@ -104,7 +106,8 @@ guests:
       elements: dict
     addresses:
       description:
-        - The IP addresses configured in the vif specs (C(ip=)); vmd observes none.
+        - The IP addresses vmd sees the guest use (DHCP leases, a guest agent's), then the
+          ones configured in its vif specs (C(ip=)).
       type: list
       elements: str
     xlcfg:
@@ -157,7 +160,9 @@ def main():
                 if e.code == NOT_FOUND:
                     continue  # removed meanwhile
                 raise
-            info['addresses'] = [v['ip'] for v in info.get('vifs', []) if v.get('ip')]
+            seen = [a['address'] for a in info.get('addresses', []) if isinstance(a, dict)]
+            configured = [v['ip'] for v in info.get('vifs', []) if v.get('ip')]
+            info['addresses'] = seen + [ip for ip in configured if ip not in seen]
             guests.append(info)
     except VmdError as e:
         module.fail_json(msg='%s: %s (vmd error code %s)' % (e.method, e.message, e.code),
