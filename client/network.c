@@ -12,11 +12,6 @@
 #include "output.h"
 #include "util.h"
 
-static const char *str_or(json_t *obj, const char *key, const char *dflt)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-	return s ? s : dflt;
-}
 
 json_t *params_network_name(const struct args *a)
 {
@@ -89,8 +84,8 @@ int print_network_list(const struct args *a, json_t *result)
 		char **row = cells + i * NCOLS;
 		const char *subnet = json_string_value(json_object_get(n, "subnet"));
 		const char *iface = json_string_value(json_object_get(n, "interface"));
-		row[0] = strdup(str_or(n, "name", "?"));
-		row[1] = strdup(str_or(n, "mode", "?"));
+		row[0] = strdup(output_str_or(n, "name", "?"));
+		row[1] = strdup(output_str_or(n, "mode", "?"));
 		if (subnet)
 			row[2] = strdup(subnet);
 		else if (!iface || asprintf(&row[2], "port %s", iface) < 0)
@@ -138,10 +133,11 @@ int print_addresses(const struct args *a, json_t *result)
 			if (!json_is_integer(devid) || asprintf(&row[0], "%" JSON_INTEGER_FORMAT,
 								   json_integer_value(devid)) < 0)
 				row[0] = strdup("-");
-			row[1] = strdup(str_or(v, "mac", "?"));
-			row[2] = strdup(str_or(v, "network", str_or(v, "bridge", "-")));
-			row[3] = strdup(str_or(ad, "address", "-"));
-			row[4] = strdup(str_or(ad, "source", "-"));
+			row[1] = strdup(output_str_or(v, "mac", "?"));
+			row[2] = strdup(output_str_or(v, "network",
+						      output_str_or(v, "bridge", "-")));
+			row[3] = strdup(output_str_or(ad, "address", "-"));
+			row[4] = strdup(output_str_or(ad, "source", "-"));
 		}
 	}
 	output_table(NCOLS, headers, right, cells, rows);
@@ -154,6 +150,6 @@ int print_addresses(const struct args *a, json_t *result)
 int print_network_remove(const struct args *a, json_t *result)
 {
 	(void)a;
-	printf("removed network %s\n", str_or(result, "name", "?"));
+	printf("removed network %s\n", output_str_or(result, "name", "?"));
 	return VMCTL_EXIT_OK;
 }

@@ -305,3 +305,10 @@ const char *output_yes_no(json_t *v)
 {
 	return json_is_boolean(v) ? (json_is_true(v) ? "yes" : "no") : "-";
 }
+
+const char *output_str_or(json_t *o, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : dflt;
+}

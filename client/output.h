@@ -45,6 +45,8 @@ void output_info_value(FILE *f, const char *key, json_t *v);
 void output_mib(double mib, char *buf, size_t sz);
 /* A domain id, or "-" for null/missing (then buf is unused); buf must hold 24 bytes. */
 const char *output_domid(json_t *v, char *buf, size_t sz);
+/* o's string member key, or dflt when it has none (or o is not an object). */
+const char *output_str_or(json_t *o, const char *key, const char *dflt);
 /* "yes", "no", or "-" for what is not a boolean. */
 const char *output_yes_no(json_t *v);
 

@@ -23,12 +23,6 @@ static const char *get_str(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-static const char *get_str_or(json_t *o, const char *key, const char *dflt)
-{
-	const char *s = get_str(o, key);
-
-	return s ? s : dflt;
-}
 
 /* What xl would warn about, as xl does: on stderr, the result goes on. */
 static void print_warnings(json_t *result)
@@ -219,8 +213,8 @@ void print_changes(json_t *changes)
 		const char *apply = get_str(c, "apply");
 		const char *why = get_str(c, "error") ? get_str(c, "error") : get_str(c, "reason");
 
-		printf("  %s%s%s: ", get_str_or(c, "key", "?"), get_str(c, "id") ? " " : "",
-		       get_str_or(c, "id", ""));
+		printf("  %s%s%s: ", output_str_or(c, "key", "?"), get_str(c, "id") ? " " : "",
+		       output_str_or(c, "id", ""));
 		change_value(json_object_get(c, "live"));
 		fputs(" -> ", stdout);
 		change_value(json_object_get(c, "config"));
@@ -305,18 +299,18 @@ int print_install(const struct args *a, json_t *result)
 
 	if (!name || !console)
 		return util_malformed("no guest name or console");
-	printf("installing %s (%s, domid %s)\n", name, get_str_or(vm, "type", "?"),
+	printf("installing %s (%s, domid %s)\n", name, output_str_or(vm, "type", "?"),
 	       output_domid(json_object_get(vm, "domid"), dom, sizeof(dom)));
-	printf("  disk:      %s%s\n", get_str_or(result, "disk", "?"),
+	printf("  disk:      %s%s\n", output_str_or(result, "disk", "?"),
 	       json_is_true(json_object_get(result, "disk_created")) ? " (new)" : "");
 	if (json_is_object(inst)) {
 		if (get_str(inst, "iso_kernel"))
 			printf("  installer: %s and %s from the ISO (%s)\n",
-			       get_str(inst, "iso_kernel"), get_str_or(inst, "iso_ramdisk", "?"),
-			       get_str_or(inst, "source", "?"));
+			       get_str(inst, "iso_kernel"), output_str_or(inst, "iso_ramdisk", "?"),
+			       output_str_or(inst, "source", "?"));
 		else
-			printf("  installer: %s, %s\n", get_str_or(inst, "kernel", "?"),
-			       get_str_or(inst, "ramdisk", "?"));
+			printf("  installer: %s, %s\n", output_str_or(inst, "kernel", "?"),
+			       output_str_or(inst, "ramdisk", "?"));
 	}
 	printf("  console:   vmctl console %s  (%s)\n", name,
 	       strcmp(console, "serial") == 0 ? "serial port" : "PV console");
@@ -462,13 +456,13 @@ int print_clone(const struct args *a, json_t *result)
 
 		output_mib(json_number_value(json_object_get(d, "bytes")) / (1024.0 * 1024.0),
 			   size, sizeof(size));
-		printf("  %s: %s -> %s (%s, %s)\n", get_str_or(d, "vdev", "?"),
-		       get_str_or(d, "source", "?"), get_str_or(d, "target", "?"), size,
-		       get_str_or(d, "method", "?"));
+		printf("  %s: %s -> %s (%s, %s)\n", output_str_or(d, "vdev", "?"),
+		       output_str_or(d, "source", "?"), output_str_or(d, "target", "?"), size,
+		       output_str_or(d, "method", "?"));
 	}
 	json_array_foreach(shared, i, d)
-		printf("  %s: %s (shared)\n", get_str_or(d, "vdev", "?"),
-		       get_str_or(d, "target", "?"));
+		printf("  %s: %s (shared)\n", output_str_or(d, "vdev", "?"),
+		       output_str_or(d, "target", "?"));
 	return VMCTL_EXIT_OK;
 }
 
@@ -525,10 +519,10 @@ int print_version(const struct args *a, json_t *result)
 		return VMCTL_EXIT_OK;
 	}
 	printf("vmctl %s (protocol %d)\n", VMD_VERSION, VMD_PROTO_VERSION);
-	printf("vmd %s (protocol ", get_str_or(result, "version", "?"));
+	printf("vmd %s (protocol ", output_str_or(result, "version", "?"));
 	output_info_value(stdout, "protocol", proto ? proto : json_null());
-	printf(", backend %s, hypervisor %s)\n", get_str_or(result, "backend", "?"),
-	       get_str_or(result, "hypervisor", "?"));
+	printf(", backend %s, hypervisor %s)\n", output_str_or(result, "backend", "?"),
+	       output_str_or(result, "hypervisor", "?"));
 	return VMCTL_EXIT_OK;
 }
 
@@ -576,8 +570,8 @@ int print_snapshot(const struct args *a, json_t *result)
 	       strcmp(a->cmd->verb, "snapshot revert") == 0 ? "reverted to snapshot" : "snapshot",
 	       snap);
 	json_array_foreach(disks, i, d)
-		printf("  %s  %s (%s)\n", get_str_or(d, "vdev", "?"), get_str_or(d, "image", "?"),
-		       get_str_or(d, "method", "?"));
+		printf("  %s  %s (%s)\n", output_str_or(d, "vdev", "?"),
+		       output_str_or(d, "image", "?"), output_str_or(d, "method", "?"));
 	if (get_str(result, "memory"))
 		printf("  memory  %s\n", get_str(result, "memory"));
 	if (json_is_number(paused))
@@ -586,7 +580,7 @@ int print_snapshot(const struct args *a, json_t *result)
 		printf("the guest runs again from the snapshot's memory (domain %"
 		       JSON_INTEGER_FORMAT ", %s)\n",
 		       json_integer_value(json_object_get(restored, "domid")),
-		       get_str_or(restored, "state", "?"));
+		       output_str_or(restored, "state", "?"));
 	return VMCTL_EXIT_OK;
 }
 
@@ -617,7 +611,7 @@ int print_snapshot_list(const struct args *a, json_t *result)
 
 		if (localtime_r(&t, &tm))
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-		row[0] = strdup(get_str_or(s, "snapshot", "?"));
+		row[0] = strdup(output_str_or(s, "snapshot", "?"));
 		row[1] = strdup(when);
 		row[2] = strdup(output_yes_no(json_object_get(s, "running")));
 		row[3] = strdup(get_str(s, "memory") ? "yes" : "no");
@@ -668,7 +662,7 @@ static void counter_table(json_t *rows, const char *const headers[5], const char
 		return;
 	}
 	json_array_foreach(rows, i, row) {
-		cells[i * 5] = strdup(get_str_or(row, first, "?"));
+		cells[i * 5] = strdup(output_str_or(row, first, "?"));
 		for (int k = 0; k < 4; k++)
 			cells[i * 5 + 1 + k] = counter_text(json_object_get(row, keys[k]),
 							    strstr(keys[k], "bytes") != NULL);
@@ -694,7 +688,7 @@ int print_stats(const struct args *a, json_t *result)
 		return util_malformed("no name, cpu or memory");
 	printf("%s: domain %" JSON_INTEGER_FORMAT ", %s\n", name,
 	       json_integer_value(json_object_get(result, "domid")),
-	       get_str_or(result, "state", "?"));
+	       output_str_or(result, "state", "?"));
 	printf("  cpu     %.1f s", json_number_value(json_object_get(cpu, "time_s")));
 	if (json_is_number(pct))
 		printf(", %.1f %% over %.1f s", json_number_value(pct),

@@ -108,25 +108,6 @@ report() {
     done < $OUT/bench.txt
 }
 
-# The figures as results of their own: the host prints them with the others.
-report() {
-    local name figure
-    [ -s $OUT/bench.txt ] || return 0
-    result PASS "$SCENARIO/built" 0 "($(cat $OUT/built.txt))"
-    while IFS='|' read -r name figure; do
-        result PASS "$SCENARIO/${name// /_}" 0 "($figure)"
-    done < $OUT/bench.txt
-}
-
-cleanup() {
-    local i
-    for i in $(seq 1 $N); do
-        vmctl destroy b$i > /dev/null
-        vmctl remove b$i > /dev/null
-    done
-    rm -f /var/lib/xen/bench.img
-}
-
 step setup setup
 step vmd-up vmd_up
 step -t 1800 build build
