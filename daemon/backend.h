@@ -79,9 +79,10 @@ const char *dom_state_name(enum dom_state s);
 void dom_info_list_free(struct dom_info *list, size_t n);
 
 
-/* A running domain's I/O counters (vm.stats), as the guest sees them: a disk's reads and
- * writes, a vif's rx (what the guest received) and tx (what it sent). STATS_NONE: a counter
- * this backend cannot read (a qemu qdisk's, an emulated NIC's). */
+/* A running domain's figures (vm.stats): its CPU time and memory, and its I/O counters as
+ * the guest sees them: a disk's reads and writes, a vif's rx (what the guest received) and
+ * tx (what it sent). STATS_NONE: a counter this backend cannot read (a qemu qdisk's, an
+ * emulated NIC's). */
 #define STATS_NONE UINT64_MAX
 struct disk_stats {
 	char vdev[16];
@@ -93,6 +94,9 @@ struct vif_stats {
 	uint64_t rx_bytes, rx_packets, tx_bytes, tx_packets;
 };
 struct dom_stats {
+	uint64_t cpu_time_ns;
+	uint64_t memory_kib, maxmem_kib;
+	int vcpus; /* online */
 	struct disk_stats *disks;
 	size_t n_disks;
 	struct vif_stats *vifs;

@@ -38,6 +38,7 @@
 #include "libxl-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -125,6 +126,7 @@ struct xl {
 	uint64_t next_watch_id;
 	struct op *ops;
 	struct defer *notes; /* callbacks on their way to the core */
+	struct xs_handle *xs; /* vm.stats' reads, kept open (xs_of) */
 };
 
 /* ---- logging ------------------------------------------------------------------------------ */
@@ -687,6 +689,8 @@ static void xl_close(struct backend *b)
 		libxl_ctx_free(be->ctx);
 	}
 	be_libxl_loop_free(be->loop);
+	if (be->xs)
+		xs_close(be->xs);
 	free(be);
 }
 
@@ -1521,24 +1525,80 @@ static int xl_nic_rate(struct backend *b, uint32_t domid, const uint8_t mac[6], 
 	return 0;
 }
 
+/* The xenstore connection vm.stats reads through, opened at the first use and kept: a guest's
+ * figures take a handful of reads, and monitoring asks for every guest's every few seconds. */
+static struct xs_handle *xs_of(struct xl *be, struct err *err)
+{
+	if (!be->xs)
+		be->xs = xs_open(0);
+	if (!be->xs)
+		err_set(err, VMD_ERR_BACKEND, "cannot open xenstore: %s", strerror(errno));
+	return be->xs;
+}
+
+/* A read failed: a connection that broke (xenstored restarted) is opened again next time. */
+static void xs_failed(struct xl *be)
+{
+	if (errno != ENOENT && errno != EACCES && be->xs) {
+		xs_close(be->xs);
+		be->xs = NULL;
+	}
+}
+
+static int cmp_devid(const void *a, const void *b)
+{
+	long x = strtol(*(char *const *)a, NULL, 10), y = strtol(*(char *const *)b, NULL, 10);
+	return (x > y) - (x < y);
+}
+
+/* The device ids under dom0's backend directory KIND for domid, in order (n 0 when none). */
+static char **backend_devids(struct xl *be, struct xs_handle *xs, const char *kind,
+			     uint32_t domid, unsigned int *n)
+{
+	char path[96];
+	snprintf(path, sizeof path, "/local/domain/0/backend/%s/%" PRIu32, kind, domid);
+	*n = 0;
+	char **ids = xs_directory(xs, XBT_NULL, path, n);
+	if (!ids) {
+		xs_failed(be);
+		*n = 0;
+		return NULL;
+	}
+	qsort(ids, *n, sizeof *ids, cmp_devid);
+	return ids;
+}
+
+/* A node of one backend device, NUL-terminated, or NULL. */
+static char *backend_read(struct xl *be, struct xs_handle *xs, const char *kind,
+			  uint32_t domid, const char *devid, const char *node)
+{
+	char path[160];
+	unsigned int len = 0;
+	snprintf(path, sizeof path, "/local/domain/0/backend/%s/%" PRIu32 "/%s/%s", kind,
+		 domid, devid, node);
+	char *v = xs_read(xs, XBT_NULL, path, &len);
+	if (!v)
+		xs_failed(be);
+	return v;
+}
+
 /* A counter in dom0's sysfs, or STATS_NONE. */
 static uint64_t sysfs_counter(const char *dir, const char *name)
 {
 	char path[256], buf[32];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "re");
-	if (!f)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return STATS_NONE;
-	uint64_t v = STATS_NONE;
-	if (fgets(buf, sizeof buf, f)) {
-		char *end;
-		errno = 0;
-		unsigned long long n = strtoull(buf, &end, 10);
-		if (errno == 0 && end != buf)
-			v = (uint64_t)n;
-	}
-	fclose(f);
-	return v;
+	ssize_t got = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (got <= 0)
+		return STATS_NONE;
+	buf[got] = '\0';
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(buf, &end, 10);
+	return errno == 0 && end != buf ? (uint64_t)n : STATS_NONE;
 }
 
 static uint64_t sectors(uint64_t n)
@@ -1546,56 +1606,95 @@ static uint64_t sectors(uint64_t n)
 	return n == STATS_NONE ? n : n * 512;
 }
 
-/* The counters xentop shows, where xenstat reads them: blkback's statistics of each vbd in
- * /sys/bus/xen-backend/devices/vbd-DOMID-DEVID (sectors of 512 bytes; a qdisk backend, in
- * qemu, has none), and each vif's netback device vifDOMID.DEVID, whose rx is what the guest
- * sent. */
-static int xl_stats(struct backend *b, uint32_t domid, struct dom_stats *out, struct err *err)
+/* The disks of domid served by dom0 (blkback's vbd, qemu's qdisk), cdroms left out, into out. */
+static void disk_stats_of(struct xl *be, struct xs_handle *xs, uint32_t domid,
+			  struct dom_stats *out)
 {
-	struct xl *be = (struct xl *)b;
-	if (require_live(be, domid, err) < 0)
-		return -1;
-	int nd = 0, nn = 0;
-	libxl_device_disk *disks = libxl_device_disk_list(be->ctx, domid, &nd);
-	out->disks = xcalloc(nd > 0 ? (size_t)nd : 1, sizeof *out->disks);
-	for (int i = 0; i < nd; i++) {
-		libxl_diskinfo info;
-		libxl_diskinfo_init(&info);
-		if (disks[i].is_cdrom || !disks[i].vdev ||
-		    libxl_device_disk_getinfo(be->ctx, domid, &disks[i], &info) != 0) {
-			libxl_diskinfo_dispose(&info);
+	static const char *const kinds[] = {"vbd", "qdisk"};
+	unsigned int n[2];
+	char **ids[2];
+	for (int k = 0; k < 2; k++)
+		ids[k] = backend_devids(be, xs, kinds[k], domid, &n[k]);
+	out->disks = xcalloc((size_t)n[0] + n[1] + 1, sizeof *out->disks);
+	for (int k = 0; k < 2; k++) {
+		for (unsigned int i = 0; i < n[k]; i++) {
+			char *type = backend_read(be, xs, kinds[k], domid, ids[k][i],
+						  "device-type");
+			char *dev = type && strcmp(type, "cdrom") != 0
+					    ? backend_read(be, xs, kinds[k], domid, ids[k][i], "dev")
+					    : NULL;
+			free(type);
+			if (!dev)
+				continue;
+			struct disk_stats *s = &out->disks[out->n_disks++];
+			snprintf(s->vdev, sizeof s->vdev, "%s", dev);
+			free(dev);
+			if (k == 1) { /* qemu keeps its counters to itself */
+				s->rd_req = s->wr_req = s->rd_bytes = s->wr_bytes = STATS_NONE;
+				continue;
+			}
+			char dir[128];
+			snprintf(dir, sizeof dir,
+				 "/sys/bus/xen-backend/devices/vbd-%" PRIu32 "-%s/statistics",
+				 domid, ids[k][i]);
+			s->rd_req = sysfs_counter(dir, "rd_req");
+			s->wr_req = sysfs_counter(dir, "wr_req");
+			s->rd_bytes = sectors(sysfs_counter(dir, "rd_sect"));
+			s->wr_bytes = sectors(sysfs_counter(dir, "wr_sect"));
+		}
+		free(ids[k]);
+	}
+}
+
+/* Each vif of domid and its netback device vifDOMID.DEVID's counters, whose rx is what the
+ * guest sent, into out. */
+static void vif_stats_of(struct xl *be, struct xs_handle *xs, uint32_t domid,
+			 struct dom_stats *out)
+{
+	unsigned int n;
+	char **ids = backend_devids(be, xs, "vif", domid, &n);
+	out->vifs = xcalloc((size_t)n + 1, sizeof *out->vifs);
+	for (unsigned int i = 0; i < n; i++) {
+		char *mac = backend_read(be, xs, "vif", domid, ids[i], "mac");
+		struct vif_stats *v = &out->vifs[out->n_vifs];
+		if (!mac || mac_parse(mac, v->mac) < 0) {
+			free(mac);
 			continue;
 		}
-		struct disk_stats *k = &out->disks[out->n_disks++];
+		free(mac);
+		out->n_vifs++;
+		v->devid = atoi(ids[i]);
 		char dir[128];
-		snprintf(k->vdev, sizeof k->vdev, "%s", disks[i].vdev);
-		snprintf(dir, sizeof dir,
-			 "/sys/bus/xen-backend/devices/vbd-%" PRIu32 "-%d/statistics", domid,
-			 info.devid);
-		k->rd_req = sysfs_counter(dir, "rd_req");
-		k->wr_req = sysfs_counter(dir, "wr_req");
-		k->rd_bytes = sectors(sysfs_counter(dir, "rd_sect"));
-		k->wr_bytes = sectors(sysfs_counter(dir, "wr_sect"));
-		libxl_diskinfo_dispose(&info);
-	}
-	if (disks)
-		libxl_device_disk_list_free(disks, nd);
-	libxl_device_nic *nics = libxl_device_nic_list(be->ctx, domid, &nn);
-	out->vifs = xcalloc(nn > 0 ? (size_t)nn : 1, sizeof *out->vifs);
-	for (int i = 0; i < nn; i++) {
-		struct vif_stats *v = &out->vifs[out->n_vifs++];
-		char dir[128];
-		memcpy(v->mac, nics[i].mac, 6);
-		v->devid = nics[i].devid;
 		snprintf(dir, sizeof dir, "/sys/class/net/vif%" PRIu32 ".%d/statistics", domid,
-			 nics[i].devid);
+			 v->devid);
 		v->rx_bytes = sysfs_counter(dir, "tx_bytes");
 		v->rx_packets = sysfs_counter(dir, "tx_packets");
 		v->tx_bytes = sysfs_counter(dir, "rx_bytes");
 		v->tx_packets = sysfs_counter(dir, "rx_packets");
 	}
-	if (nics)
-		libxl_device_nic_list_free(nics, nn);
+	free(ids);
+}
+
+/* What xentop shows, where xenstat reads it: the domain's CPU time and memory from one
+ * domain-info hypercall, the devices from dom0's xenstore backend directories (a few reads
+ * a device; libxl's device lists take dozens), and the counters from sysfs: blkback's
+ * statistics of each vbd (sectors of 512 bytes; a qdisk backend, in qemu, has none). */
+static int xl_stats(struct backend *b, uint32_t domid, struct dom_stats *out, struct err *err)
+{
+	struct xl *be = (struct xl *)b;
+	libxl_dominfo i;
+	if (live_domain(be, domid, &i, err) < 0)
+		return -1;
+	out->cpu_time_ns = i.cpu_time;
+	out->memory_kib = i.current_memkb;
+	out->maxmem_kib = i.max_memkb;
+	out->vcpus = (int)i.vcpu_online;
+	libxl_dominfo_dispose(&i);
+	struct xs_handle *xs = xs_of(be, err);
+	if (!xs)
+		return -1;
+	disk_stats_of(be, xs, domid, out);
+	vif_stats_of(be, xs, domid, out);
 	return 0;
 }
 

@@ -1912,7 +1912,11 @@ static int sim_stats(struct backend *b, uint32_t domid, struct dom_stats *out, s
 
 	if (!d)
 		return -1;
-	uint64_t ms = cpu_time(d) / 1000000;
+	out->cpu_time_ns = cpu_time(d);
+	out->memory_kib = d->memory_kib;
+	out->maxmem_kib = d->maxmem_kib;
+	out->vcpus = d->vcpus;
+	uint64_t ms = out->cpu_time_ns / 1000000;
 	out->disks = xcalloc((size_t)d->n_vdevs + 1, sizeof *out->disks);
 	for (int i = 0; i < d->n_vdevs; i++) {
 		struct disk_stats *k = &out->disks[out->n_disks++];

@@ -24,24 +24,24 @@ static json_t *counter(uint64_t v)
 }
 
 /* The share of one CPU (percent) since the last sample of this domain, which it becomes. */
-static json_t *cpu_json(struct vm *vm, const struct dom_info *di)
+static json_t *cpu_json(struct vm *vm, const struct dom_stats *st)
 {
 	double now = now_monotonic(), window = 0, pct = 0;
 	uint64_t before = 0;
 	if (vm->stats_at > 0 && vm->stats_domid == vm->domid &&
-	    di->cpu_time_ns >= vm->stats_cpu_ns) {
+	    st->cpu_time_ns >= vm->stats_cpu_ns) {
 		window = now - vm->stats_at;
 		before = vm->stats_cpu_ns;
 	} else if (vm->started_at > 0) {
 		window = now_wall() - vm->started_at; /* the first sample: since the start */
 	}
 	if (window > 0.001)
-		pct = (double)(di->cpu_time_ns - before) / 1e9 / window * 100.0;
+		pct = (double)(st->cpu_time_ns - before) / 1e9 / window * 100.0;
 	vm->stats_domid = vm->domid;
-	vm->stats_cpu_ns = di->cpu_time_ns;
+	vm->stats_cpu_ns = st->cpu_time_ns;
 	vm->stats_at = now;
-	json_t *o = json_pack("{s:f, s:i}", "time_s", (double)di->cpu_time_ns / 1e9, "vcpus",
-			      di->vcpus);
+	json_t *o = json_pack("{s:f, s:i}", "time_s", (double)st->cpu_time_ns / 1e9, "vcpus",
+			      st->vcpus);
 	if (window > 0.001) {
 		json_object_set_new(o, "percent", json_real(pct));
 		json_object_set_new(o, "window_s", json_real(window));
@@ -53,13 +53,12 @@ static json_t *cpu_json(struct vm *vm, const struct dom_info *di)
  * with err. */
 static json_t *stats_json(struct vm *vm, bool share, struct err *err)
 {
-	struct dom_info di = {0};
 	struct dom_stats st = {0};
 	uint32_t domid = (uint32_t)vm->domid;
-	if (be_info(vm->d->be, domid, &di, err) < 0 || be_stats(vm->d->be, domid, &st, err) < 0) {
+	if (be_stats(vm->d->be, domid, &st, err) < 0) {
 		if (!err_data_str(err, "name"))
 			err_add_str(err, "name", vm->name);
-		dom_info_finish(&di);
+		dom_stats_finish(&st);
 		return NULL;
 	}
 	json_t *disks = json_array(), *vifs = json_array();
@@ -82,15 +81,14 @@ static json_t *stats_json(struct vm *vm, bool share, struct err *err)
 						      counter(v->tx_bytes), "tx_packets",
 						      counter(v->tx_packets)));
 	}
-	json_t *cpu = share ? cpu_json(vm, &di)
-			    : json_pack("{s:f, s:i}", "time_s", (double)di.cpu_time_ns / 1e9,
-					"vcpus", di.vcpus);
+	json_t *cpu = share ? cpu_json(vm, &st)
+			    : json_pack("{s:f, s:i}", "time_s", (double)st.cpu_time_ns / 1e9,
+					"vcpus", st.vcpus);
 	json_t *r = json_pack("{s:s, s:I, s:s, s:f, s:o, s:{s:I, s:I}, s:o, s:o}", "name",
 			      vm->name, "domid", (json_int_t)domid, "state",
 			      vm_state_name(vm->state), "at", now_wall(), "cpu", cpu, "memory",
-			      "current_kib", (json_int_t)di.memory_kib, "max_kib",
-			      (json_int_t)di.maxmem_kib, "disks", disks, "vifs", vifs);
-	dom_info_finish(&di);
+			      "current_kib", (json_int_t)st.memory_kib, "max_kib",
+			      (json_int_t)st.maxmem_kib, "disks", disks, "vifs", vifs);
 	dom_stats_finish(&st);
 	return r;
 }
