@@ -8,6 +8,8 @@ set -eu
 PKGS="gcc make meson ninja-build pkg-config libxen-dev libevent-dev libjansson-dev libyajl-dev"
 # vm.install reads installer ISOs (ISO 9660) with libcdio's libiso9660
 PKGS="$PKGS libiso9660-dev"
+# cloud-init NoCloud seeds (cidata ISO 9660 volumes) are written with libisofs
+PKGS="$PKGS libisofs-dev"
 # systemd integration (sd_notify, socket activation) and the man pages
 PKGS="$PKGS libsystemd-dev scdoc"
 # tests: integration (python + schemas), sanitizers and memory checks
