@@ -188,7 +188,10 @@ json_t *params_shutdown(const struct args *a)
 
 json_t *params_list(const struct args *a)
 {
-	return json_pack("{s:b}", "all", cmd_flag(a, "all"));
+	json_t *p = json_pack("{s:b}", "all", cmd_flag(a, "all"));
+	if (p && cmd_flag(a, "addresses"))
+		json_object_set_new(p, "addresses", json_true());
+	return p;
 }
 
 json_t *params_remove(const struct args *a)

@@ -106,10 +106,14 @@ int print_shutdown(const struct args *a, json_t *vm)
 
 int print_list(const struct args *a, json_t *result)
 {
-	enum { NCOLS = 8 };
-	static const char *const headers[NCOLS] = { "NAME",   "DOMID",  "STATE",     "TYPE",
-						    "VCPUS",  "MEMORY", "AUTOSTART", "MANAGED" };
-	static const bool right[NCOLS] = { false, true, false, false, true, true, false, false };
+	enum { MAXCOLS = 9 };
+	static const char *const headers[MAXCOLS] = { "NAME",      "DOMID",   "STATE",
+						      "TYPE",      "VCPUS",   "MEMORY",
+						      "AUTOSTART", "MANAGED", "ADDRESS" };
+	static const bool right[MAXCOLS] = { false, true,  false, false, true,
+					     true,  false, false, false };
+	/* --addresses: the first address vm.list found, as vmctl addresses lists it first */
+	const int NCOLS = cmd_flag(a, "addresses") ? 9 : 8;
 	json_t *vms = json_object_get(result, "vms");
 	size_t n, i;
 	char **cells;
@@ -145,6 +149,10 @@ int print_list(const struct args *a, json_t *result)
 		row[5] = strdup(mem);
 		row[6] = strdup(output_yes_no(json_object_get(vm, "autostart")));
 		row[7] = strdup(output_yes_no(json_object_get(vm, "managed")));
+		if (NCOLS > 8) {
+			json_t *first = json_array_get(json_object_get(vm, "addresses"), 0);
+			row[8] = strdup(output_str_or(first, "address", "-"));
+		}
 		for (int c = 0; c < NCOLS; c++) {
 			if (!row[c]) {
 				util_warn("out of memory");

@@ -81,8 +81,9 @@ static const struct cmd cmds[] = {
 	  .help = "resume a paused guest",
 	  .parse = params_name, .print = print_vm_action, .done = "unpaused" },
 	{ .verb = "list", .method = "vm.list",
-	  .flags = { { "all", NULL } },
-	  .help = "list running guests (--all: stopped definitions too)",
+	  .flags = { { "all", NULL }, { "addresses", NULL } },
+	  .help = "list running guests (--all: stopped definitions too; --addresses: each one's "
+		  "first address)",
 	  .parse = params_list, .print = print_list },
 	{ .verb = "info", .method = "vm.info", .usage = "NAME", .min_args = 1, .max_args = 1,
 	  .help = "show a guest's details",

@@ -102,7 +102,7 @@ _vmctl()
 	case $cmd in
 	create | define) flags="--dry-run" ;;
 	shutdown) flags="--wait --timeout" ;;
-	list) flags="--all" ;;
+	list) flags="--all --addresses" ;;
 	remove) flags="--delete-disks" ;;
 	config) flags="--json" ;;
 	metrics) flags="--output --http" ;;

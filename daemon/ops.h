@@ -61,6 +61,9 @@ void ops_balloon_wait(struct vm *vm, uint64_t before_kib, uint64_t target_kib,
 bool ops_balloon_needed(uint64_t before_kib, uint64_t target_kib);
 /* vm.addresses' vifs of vm (vm-addresses.c); NULL with err when the backend cannot tell. */
 json_t *ops_vm_addresses(struct vm *vm, struct err *err);
+/* o with "addresses": every address of ops_vm_addresses in one list, each with its vif's mac
+ * (none when the backend cannot tell); vm.info's and vm.list's. Returns o. */
+json_t *ops_vm_with_addresses(struct vm *vm, json_t *o);
 /* The index of the disk the guest boots from, which stays (vm-device.c): HVM's and a
  * bootloader's (pygrub) first disk that is not a cdrom; with a kernel given, the disk its
  * root= names (root=/dev/xvda1: xvda). -1: none. */

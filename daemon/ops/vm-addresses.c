@@ -119,3 +119,21 @@ const struct op_entry op_vm_addresses = {
 	.target = "name",
 	.exec = exec,
 };
+
+json_t *ops_vm_with_addresses(struct vm *vm, json_t *o)
+{
+	struct err err = {0};
+	json_t *vifs = ops_vm_addresses(vm, &err), *v, *a, *all = json_array();
+	size_t i, k;
+	json_array_foreach(vifs, i, v) {
+		json_array_foreach(json_object_get(v, "addresses"), k, a) {
+			json_t *e = json_deep_copy(a);
+			json_object_set(e, "mac", json_object_get(v, "mac"));
+			json_array_append_new(all, e);
+		}
+	}
+	json_decref(vifs);
+	err_clear(&err);
+	json_object_set_new(o, "addresses", all);
+	return o;
+}

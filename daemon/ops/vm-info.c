@@ -9,25 +9,6 @@
 #include "vm.h"
 #include "vmd-proto.h"
 
-/* A running guest's addresses (vm.addresses, one list): what vmctl info shows. */
-static json_t *with_addresses(struct vm *vm, json_t *o)
-{
-	struct err err = {0};
-	json_t *vifs = ops_vm_addresses(vm, &err), *v, *a, *all = json_array();
-	size_t i, k;
-	json_array_foreach(vifs, i, v) {
-		json_array_foreach(json_object_get(v, "addresses"), k, a) {
-			json_t *e = json_deep_copy(a);
-			json_object_set(e, "mac", json_object_get(v, "mac"));
-			json_array_append_new(all, e);
-		}
-	}
-	json_decref(vifs);
-	err_clear(&err);
-	json_object_set_new(o, "addresses", all);
-	return o;
-}
-
 static void exec(struct rpc_req *req)
 {
 	struct daemon *d = req->d;
@@ -40,7 +21,7 @@ static void exec(struct rpc_req *req)
 		if (!vm_cfg(vm, &err))
 			rpc_reply_err(req, &err);
 		else if (vm_has_domain(vm)) /* its runtime figures change by the second */
-			rpc_reply_result(req, with_addresses(vm, vm_to_json(vm, true)));
+			rpc_reply_result(req, ops_vm_with_addresses(vm, vm_to_json(vm, true)));
 		else if ((text = vm_info_text(vm, &len)))
 			rpc_reply_result_text(req, text, len);
 		else

@@ -1,6 +1,8 @@
 /*
  * vm.list: our guests (with `all`, the stopped ones too) and every domain that vmd does not
  * manage (started by xl, or ours from a definition since removed), marked managed=false.
+ * With `addresses`, each of ours with a domain also gets vm.info's addresses (vm.addresses in
+ * one list): a few xenstore reads and a lease lookup a guest, so only when asked.
  */
 #include "daemon.h"
 #include "log.h"
@@ -12,11 +14,16 @@ static void exec(struct rpc_req *req)
 {
 	struct daemon *d = req->d;
 	bool all = rpc_param_bool(req, "all", false);
+	bool addresses = rpc_param_bool(req, "addresses", false);
 	json_t *vms = json_array();
 	struct vm *vm;
 	TAILQ_FOREACH(vm, &d->vms, link) {
-		if (all || vm->state != VM_STOPPED)
-			json_array_append_new(vms, vm_to_json(vm, false));
+		if (!all && vm->state == VM_STOPPED)
+			continue;
+		json_t *o = vm_to_json(vm, false);
+		if (addresses && vm_has_domain(vm))
+			o = ops_vm_with_addresses(vm, o);
+		json_array_append_new(vms, o);
 	}
 	struct dom_info *doms = NULL;
 	size_t n = 0;
@@ -35,6 +42,7 @@ static void exec(struct rpc_req *req)
 
 static const struct param_spec params[] = {
 	{"all", P_BOOL, false, 0, 0},
+	{"addresses", P_BOOL, false, 0, 0},
 	{NULL, 0, false, 0, 0},
 };
 

@@ -12,6 +12,7 @@ beyond dom0. Needs root, iproute2, nftables, dnsmasq-base and busybox; skipped o
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -328,6 +329,14 @@ class TestNetwork(VmdTestCase):
                          [{"address": ip, "family": "ipv4", "source": "dhcp"}])
         self.assertEqual(self.info("web")["addresses"],
                          [{"mac": mac, "address": ip, "family": "ipv4", "source": "dhcp"}])
+        # vm.list has them only when asked, the same as vm.info's
+        self.define("off", vif=[{"bridge": "default"}])
+        listed = {v["name"]: v for v in self.c.call("vm.list", {"all": True,
+                                                                 "addresses": True})["vms"]}
+        self.assertEqual(listed["web"]["addresses"], self.info("web")["addresses"])
+        self.assertNotIn("addresses", listed["off"])  # no domain, no current address
+        self.assertTrue(all("addresses" not in v
+                            for v in self.c.call("vm.list", {"all": True})["vms"]))
         p = subprocess.run([VMCTL, "-s", self.d.socket, "addresses", "web"],
                            capture_output=True, text=True, timeout=WAIT) if VMCTL else None
         if p:
@@ -336,6 +345,12 @@ class TestNetwork(VmdTestCase):
             p = subprocess.run([VMCTL, "-s", self.d.socket, "info", "web"],
                                capture_output=True, text=True, timeout=WAIT)
             self.assertIn(ip, p.stdout)
+            p = subprocess.run([VMCTL, "-s", self.d.socket, "list", "--all", "--addresses"],
+                               capture_output=True, text=True, timeout=WAIT)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertRegex(p.stdout, r"^NAME .* MANAGED +ADDRESS\n")
+            self.assertRegex(p.stdout, r"\nweb .* yes +%s\n" % re.escape(ip))
+            self.assertRegex(p.stdout, r"\noff .* yes +-\n")
         self.c.call("vm.destroy", {"name": "web"})
         a = self.c.call("vm.addresses", {"name": "web"})
         self.assertEqual([(v["devid"], v["addresses"]) for v in a["vifs"]],
