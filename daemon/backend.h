@@ -53,6 +53,9 @@ enum dom_event {
 	DOM_EV_WATCHDOG, /* the guest's watchdog fired */
 	DOM_EV_SOFT_RESET, /* the guest asked for a soft reset (an HVM guest's kexec) */
 	DOM_EV_GONE,     /* the domain disappeared (destroyed by someone, or by us) */
+	/* Not a change of state: the addresses a guest agent publishes (xenstore attr/vif)
+	 * changed. */
+	DOM_EV_ADDRESSES,
 };
 
 /* One domain as the hypervisor sees it. */

@@ -560,6 +560,10 @@ void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev)
 		log_debug("event %d for domain %u, which is not ours", (int)ev, domid);
 		return;
 	}
+	if (ev == DOM_EV_ADDRESSES) { /* vm.addresses has news, whatever the guest is doing */
+		vm_emit(vm, "addresses");
+		return;
+	}
 	if (vm_busy(vm)) {
 		/* We are destroying or restarting it already; that outcome wins. */
 		log_debug("%s: event %d ignored during %s", vm->name, (int)ev,
@@ -613,6 +617,8 @@ void vm_dom_event(void *arg, uint32_t domid, enum dom_event ev)
 		apply(vm, a, what, ev != DOM_EV_SOFT_RESET);
 		break;
 	}
+	case DOM_EV_ADDRESSES:
+		break; /* above */
 	}
 }
 

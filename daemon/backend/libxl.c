@@ -71,6 +71,8 @@ struct watch {
 	uint64_t id; /* the evgen's libxl_ev_user */
 	libxl_evgen_domain_death *evgen;
 	int destroying; /* destroys asked through destroy() still in flight */
+	bool addr_watched; /* its attr/vif is watched (addr_watch) */
+	bool addr_primed;  /* xenstored's first firing of that watch, at once, came */
 };
 
 enum op_kind { OP_CREATE, OP_DESTROY, OP_SEND, OP_DEVICE };
@@ -127,6 +129,8 @@ struct xl {
 	struct op *ops;
 	struct defer *notes; /* callbacks on their way to the core */
 	struct xs_handle *xs; /* vm.stats' reads, kept open (xs_of) */
+	struct xs_handle *xsw; /* the watches of guest agents' addresses (addr_watch) */
+	struct event *xsw_ev;
 };
 
 /* ---- logging ------------------------------------------------------------------------------ */
@@ -291,6 +295,78 @@ static struct watch *watch_by_id(struct xl *be, uint64_t id)
 	return NULL;
 }
 
+/* ---- guest agents' addresses: attr/vif of each watched domain, watched in xenstore -------- */
+
+static void addr_path(uint32_t domid, char *path, size_t len, char *token, size_t tlen)
+{
+	snprintf(path, len, "/local/domain/%" PRIu32 "/attr/vif", domid);
+	snprintf(token, tlen, "vmd-addr-%" PRIu32, domid);
+}
+
+/* The watch connection fired: each domain whose attr/vif changed gets DOM_EV_ADDRESSES, once
+ * for all the writes this batch brought (an agent writes one node per address). */
+static void addr_fired(evutil_socket_t fd, short what, void *arg)
+{
+	struct xl *be = arg;
+	uint32_t changed[64];
+	size_t n = 0;
+	char **v;
+	while ((v = xs_check_watch(be->xsw))) {
+		unsigned long domid = 0;
+		struct watch *w = sscanf(v[XS_WATCH_TOKEN], "vmd-addr-%lu", &domid) == 1
+					  ? watch_find(be, (uint32_t)domid)
+					  : NULL;
+		free(v);
+		if (!w || !w->addr_watched)
+			continue;
+		if (!w->addr_primed) { /* the firing at registration is no change */
+			w->addr_primed = true;
+			continue;
+		}
+		bool seen = false;
+		for (size_t i = 0; i < n; i++)
+			seen |= changed[i] == w->domid;
+		if (!seen && n < sizeof changed / sizeof changed[0])
+			changed[n++] = w->domid;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (be->on_event)
+			be->on_event(be->event_arg, changed[i], DOM_EV_ADDRESSES);
+}
+
+/* Watches domid's attr/vif (best effort: without it, addresses are still read when asked). */
+static void addr_watch(struct xl *be, struct watch *w)
+{
+	if (!be->xsw) {
+		be->xsw = xs_open(0);
+		int fd = be->xsw ? xs_fileno(be->xsw) : -1;
+		if (fd < 0) {
+			log_warn("xenstore: cannot watch guest agents' addresses: %s", strerror(errno));
+			if (be->xsw)
+				xs_close(be->xsw);
+			be->xsw = NULL;
+			return;
+		}
+		be->xsw_ev = event_new(be->base, fd, EV_READ | EV_PERSIST, addr_fired, be);
+		event_add(be->xsw_ev, NULL);
+	}
+	char path[64], token[32];
+	addr_path(w->domid, path, sizeof path, token, sizeof token);
+	if (xs_watch(be->xsw, path, token))
+		w->addr_watched = true;
+	else
+		log_warn("xenstore: cannot watch %s: %s", path, strerror(errno));
+}
+
+static void addr_unwatch(struct xl *be, struct watch *w)
+{
+	char path[64], token[32];
+	addr_path(w->domid, path, sizeof path, token, sizeof token);
+	if (w->addr_watched && be->xsw)
+		xs_unwatch(be->xsw, path, token);
+	w->addr_watched = false;
+}
+
 static int watch_add(struct xl *be, uint32_t domid, struct err *err)
 {
 	if (watch_find(be, domid))
@@ -306,6 +382,7 @@ static int watch_add(struct xl *be, uint32_t domid, struct err *err)
 	}
 	w->next = be->watches;
 	be->watches = w;
+	addr_watch(be, w);
 	return 0;
 }
 
@@ -319,6 +396,7 @@ static void watch_remove(struct xl *be, struct watch *w)
 	}
 	/* Events it generated before this may still be queued: their id finds no watch. */
 	libxl_evdisable_domain_death(be->ctx, w->evgen);
+	addr_unwatch(be, w);
 	free(w);
 }
 
@@ -691,6 +769,10 @@ static void xl_close(struct backend *b)
 	be_libxl_loop_free(be->loop);
 	if (be->xs)
 		xs_close(be->xs);
+	if (be->xsw_ev)
+		event_free(be->xsw_ev);
+	if (be->xsw)
+		xs_close(be->xsw);
 	free(be);
 }
 

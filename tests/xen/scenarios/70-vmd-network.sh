@@ -4,9 +4,9 @@
 # backend, gets its address from dnsmasq by DHCP (busybox udhcpc in the guest) and pings the
 # gateway; network.info's leases show its MAC with the address the guest reports on its
 # console, and vm.addresses shows it (source dhcp), and what a guest agent publishes in
-# xenstore (source xenstore). vmd restarted (the guest keeps running): the network is still
-# there, and after its rules and dnsmasq are taken away (as by a host reboot) a vmd start
-# makes them again. Removal is refused while the guest is defined, then takes it all down.
+# xenstore (source xenstore), whose change is a vm.event addresses. vmd restarted (the guest
+# keeps running): the network is still there, and after its rules and dnsmasq are taken away
+# (as by a host reboot) a vmd start makes them again. Removal is refused while the guest is defined, then takes it all down.
 # budget: 180
 need_vmd_libxl || return 0
 G=vmdt-net
@@ -74,6 +74,10 @@ print("lease of %s: %s" % (sys.argv[2], sys.argv[3]))
 PYEOF
 }
 
+addresses_event() {
+    grep -q "$G.*addresses" $OUT/events
+}
+
 # vm.addresses: the lease (source dhcp); then what a guest agent would publish in xenstore
 # (written here from dom0, where xen-guest-agent in the guest writes it): source xenstore.
 addresses() {
@@ -83,8 +87,15 @@ addresses() {
     d=$(domid_of $G)
     vmctl addresses $G
     vmctl -j addresses $G > $OUT/addr1.json
+    vmctl events > $OUT/events 2>&1 &
+    echo $! > $OUT/events.pid
+    sleep 1
     xenstore-write /local/domain/$d/attr/vif/0/ipv4/0 "$ip" \
         /local/domain/$d/attr/vif/0/ipv6/0 fe80::216:3eff:fe76:6e70
+    # the xenstore watch: one vm.event addresses for the agent's writes
+    retry 20 addresses_event
+    kill "$(cat $OUT/events.pid)" 2>/dev/null || true
+    cat $OUT/events
     vmctl addresses $G
     vmctl -j addresses $G > $OUT/addr2.json
     python3 - $OUT/addr1.json $OUT/addr2.json "$ip" <<'PYEOF'
