@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,19 @@ static bool mime(const char *data, size_t len)
 	return false;
 }
 
+/* The start of the first line of data (len bytes), for a message: at most 32 characters
+ * ("..." when cut), anything unprintable as '?'. */
+static void shown(const char *data, size_t len, char out[40])
+{
+	size_t n = 0;
+	while (n < len && data[n] != '\n' && data[n] != '\r')
+		n++;
+	snprintf(out, 40, "%.*s%s", (int)(n < 32 ? n : 32), data, n > 32 ? "..." : "");
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+}
+
 const char *seed_user_data_kind(const char *data, size_t len, struct err *err)
 {
 	if (len == 0)
@@ -81,24 +95,68 @@ const char *seed_user_data_kind(const char *data, size_t len, struct err *err)
 			return KINDS[i].kind;
 	}
 	char first[40];
-	size_t n = strcspn(data, "\r\n");
-	if (n > len)
-		n = len;
-	snprintf(first, sizeof first, "%.*s", (int)(n < 32 ? n : 32), data);
-	for (char *p = first; *p; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-			*p = '?';
+	shown(data, len, first);
 	err_set(err, VMD_ERR_INVALID_PARAMS,
-		"user-data starts with '%s%s': cloud-init would ignore it (it takes '#cloud-config' "
+		"user-data starts with '%s': cloud-init would ignore it (it takes '#cloud-config' "
 		"YAML, a script starting '#!', '#include', '#cloud-boothook', a MIME multi-part "
-		"message or gzip)", first, n > 32 ? "..." : "");
+		"message or gzip)", first);
 	return NULL;
 }
 
-char *seed_meta_data(const char *instance_id, const char *hostname)
+int seed_check_ssh_key(const char *key, struct err *err)
 {
-	/* both are vmd's names and UUIDs: no character YAML would take for syntax */
-	return xasprintf("instance-id: %s\nlocal-hostname: %s\n", instance_id, hostname);
+	static const char *const types[] = {"ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-sha2-"};
+	size_t n = strlen(key);
+	bool typed = false;
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		typed |= strncmp(key, types[i], strlen(types[i])) == 0;
+	const char *sp = strchr(key, ' ');
+	for (size_t i = 0; typed && i < n; i++)
+		if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f)
+			typed = false; /* one line, as authorized_keys has it */
+	if (!typed || !sp || sp[1] == '\0' || sp[1] == ' ' || n > 16384) {
+		char first[40];
+		shown(key, n, first);
+		err_set(err, VMD_ERR_INVALID_PARAMS, "'%s' is not an OpenSSH public key (one line: "
+			"TYPE BASE64 [COMMENT], as in a .pub file)", first);
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends s to out at *len as a YAML double-quoted scalar ('"' and '\\' escaped: a key that
+ * passed seed_check_ssh_key needs no other escape); out has room for 2 * strlen(s) + 3. */
+static void yaml_quoted(char *out, size_t *len, const char *s)
+{
+	out[(*len)++] = '"';
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			out[(*len)++] = '\\';
+		out[(*len)++] = *s;
+	}
+	out[(*len)++] = '"';
+	out[*len] = '\0';
+}
+
+char *seed_meta_data(const char *instance_id, const char *hostname, char *const *keys,
+		     size_t n_keys)
+{
+	/* instance-id and hostname are vmd's UUIDs and guest names: nothing YAML would take for
+	 * syntax; the keys are quoted */
+	char *head = xasprintf("instance-id: %s\nlocal-hostname: %s\n%s", instance_id, hostname,
+			       n_keys ? "public-keys:\n" : "");
+	size_t len = strlen(head), cap = len + 1;
+	for (size_t i = 0; i < n_keys; i++)
+		cap += 2 * strlen(keys[i]) + 8; /* "  - " '"' ... '"' '\n' */
+	char *m = xrealloc(head, cap);
+	for (size_t i = 0; i < n_keys; i++) {
+		memcpy(m + len, "  - ", 4);
+		len += 4;
+		yaml_quoted(m, &len, keys[i]);
+		m[len++] = '\n';
+		m[len] = '\0';
+	}
+	return m;
 }
 
 static pthread_once_t iso_once = PTHREAD_ONCE_INIT;
@@ -185,7 +243,7 @@ static int build_image(IsoImage *image, unsigned char **out, size_t *len, struct
 	return 0;
 }
 
-int seed_write(const char *path, const struct seed *s, struct err *err)
+int seed_build(const struct seed *s, unsigned char **out, size_t *out_len, struct err *err)
 {
 	if (!seed_user_data_kind(s->user_data, s->user_data_len, err))
 		return -1;
@@ -193,7 +251,7 @@ int seed_write(const char *path, const struct seed *s, struct err *err)
 	const char *meta = s->meta_data;
 	size_t meta_len = s->meta_data_len;
 	if (!meta) {
-		made = seed_meta_data(s->instance_id, s->hostname);
+		made = seed_meta_data(s->instance_id, s->hostname, s->ssh_keys, s->n_ssh_keys);
 		meta = made;
 		meta_len = strlen(made);
 	}
@@ -225,12 +283,20 @@ int seed_write(const char *path, const struct seed *s, struct err *err)
 		r = add_file(image, "network-config", s->network_config, s->network_config_len,
 			     err);
 	free(made);
+	if (r == 0)
+		r = build_image(image, out, out_len, err);
+	iso_image_unref(image);
+	return r;
+}
+
+int seed_write(const char *path, const struct seed *s, struct err *err)
+{
 	unsigned char *iso = NULL;
 	size_t len = 0;
-	if (r == 0)
-		r = build_image(image, &iso, &len, err);
-	iso_image_unref(image);
-	if (r == 0 && write_file_atomic(path, iso, len, 0640) < 0) {
+	if (seed_build(s, &iso, &len, err) < 0)
+		return -1;
+	int r = 0;
+	if (write_file_atomic(path, iso, len, 0640) < 0) {
 		err_set(err, VMD_ERR_IO, "cannot write %s: %s", path, strerror(errno));
 		r = -1;
 	}

@@ -28,6 +28,8 @@ struct seed {
 	size_t network_config_len;
 	const char *instance_id;    /* for a made meta-data */
 	const char *hostname;
+	char *const *ssh_keys;      /* for a made meta-data: its public-keys (the default user's) */
+	size_t n_ssh_keys;
 };
 
 /* What cloud-init makes of user-data that starts so: a #cloud-config document, a script, a
@@ -36,8 +38,18 @@ struct seed {
  * it), with err set. Empty user-data is none (cloud-init does nothing with it): "empty". */
 const char *seed_user_data_kind(const char *data, size_t len, struct err *err);
 
-/* The meta-data of a seed: instance-id and local-hostname, as YAML (malloc'ed). */
-char *seed_meta_data(const char *instance_id, const char *hostname);
+/* The meta-data of a seed: instance-id, local-hostname and, when there are keys,
+ * public-keys (cloud-init installs them for the image's default user), as YAML (malloc'ed).
+ * The keys must pass seed_check_ssh_key. */
+char *seed_meta_data(const char *instance_id, const char *hostname, char *const *keys,
+		     size_t n_keys);
+/* Is key one line of an OpenSSH public key ("ssh-ed25519 AAAA... comment")? 0, or -1 with
+ * err INVALID_PARAMS. */
+int seed_check_ssh_key(const char *key, struct err *err);
+
+/* The seed's image, in *out (malloc'ed, *len bytes; a multiple of 2048). 0, or -1 with err as
+ * seed_write's (but for VMD_ERR_IO). */
+int seed_build(const struct seed *s, unsigned char **out, size_t *len, struct err *err);
 
 /* Writes the seed to path, whole or not at all (a temporary file renamed over it), mode
  * 0640. 0, or -1 with err: user-data cloud-init would ignore (VMD_ERR_INVALID_PARAMS), more

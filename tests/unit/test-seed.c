@@ -69,7 +69,7 @@ static void against_genisoimage(void)
 {
 	char *ref_dir = xasprintf("%s/ref", dir);
 	CHECK(mkdir_p(ref_dir, 0755) == 0);
-	char *meta = seed_meta_data("5b1c0a9e-7e9e-4f0a-9d55-0d1f3e6c2a11", "web1");
+	char *meta = seed_meta_data("5b1c0a9e-7e9e-4f0a-9d55-0d1f3e6c2a11", "web1", NULL, 0);
 	CHECK_STR(meta, "instance-id: 5b1c0a9e-7e9e-4f0a-9d55-0d1f3e6c2a11\n"
 			"local-hostname: web1\n");
 	put("user-data", USER_DATA);
@@ -138,6 +138,47 @@ static void given_meta_data(void)
 	char *l = out_of("xorriso -indev '%s' -ls / 2>/dev/null", iso);
 	CHECK(l && !strstr(l, "network-config") && strstr(l, "'user-data'"));
 	free(l);
+	free(m);
+	free(iso);
+}
+
+/* The keys as cloud-init's YAML parser (PyYAML, here an oracle) reads the meta-data back. */
+static void ssh_keys(void)
+{
+	char *keys[] = {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx1 admin@host",
+			"ecdsa-sha2-nistp256 AAAAE2VjZHNh x: \"y\" #z \\ w",
+			"ssh-rsa AAAAB3NzaC1yc2E"};
+	struct err err = {0};
+	for (size_t i = 0; i < 3; i++)
+		CHECK(seed_check_ssh_key(keys[i], &err) == 0);
+	char *iso = xasprintf("%s/keys.iso", dir);
+	struct seed s = {.user_data = USER_DATA, .user_data_len = strlen(USER_DATA),
+			 .instance_id = "i-1", .hostname = "k", .ssh_keys = keys, .n_ssh_keys = 3};
+	CHECK(seed_write(iso, &s, &err) == 0);
+	char *m = read_back(iso, "meta-data");
+	char *file = xasprintf("%s/meta", dir);
+	CHECK(m && write_file_atomic(file, m, strlen(m), 0644) == 0);
+	char *parsed = out_of("python3 -c 'import json, sys, yaml; "
+			      "print(json.dumps(yaml.safe_load(open(sys.argv[1])), sort_keys=True))'"
+			      " '%s'", file);
+	CHECK_STR(parsed, "{\"instance-id\": \"i-1\", \"local-hostname\": \"k\", "
+			  "\"public-keys\": [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx1 admin@host\", "
+			  "\"ecdsa-sha2-nistp256 AAAAE2VjZHNh x: \\\"y\\\" #z \\\\ w\", "
+			  "\"ssh-rsa AAAAB3NzaC1yc2E\"]}\n");
+	static const char *const bad[] = {
+		"AAAAC3NzaC1lZDI1NTE5 admin", /* no type */
+		"ssh-ed25519",                /* no key */
+		"ssh-ed25519 AAAA\nssh-rsa BBBB", "ssh-ed25519  AAAA", "-----BEGIN OPENSSH PRIVATE KEY-----",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err_clear(&err);
+		CHECK(seed_check_ssh_key(bad[i], &err) < 0 && err.code == VMD_ERR_INVALID_PARAMS);
+		CHECK(strstr(err.msg, "not an OpenSSH public key") != NULL);
+		CHECK(strchr(err.msg, '\n') == NULL);
+	}
+	err_clear(&err);
+	free(parsed);
+	free(file);
 	free(m);
 	free(iso);
 }
@@ -234,6 +275,7 @@ int main(void)
 		abort();
 	RUN(against_genisoimage);
 	RUN(given_meta_data);
+	RUN(ssh_keys);
 	RUN(user_data_kinds);
 	RUN(refused);
 	if (test_failures == 0)
