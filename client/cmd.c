@@ -117,6 +117,14 @@ int cmd_parse(const struct cmd *c, int argc, char **argv, struct args *a)
 				cmd_usage_error(a, "option --%s takes no value", c->flags[f].name);
 				return -1;
 			}
+			if (c->flags[f].metavar) {
+				if (a->nvals[f] == CMD_MAX_REPEAT) {
+					cmd_usage_error(a, "option --%s given more than %d times",
+							c->flags[f].name, CMD_MAX_REPEAT);
+					return -1;
+				}
+				a->vals[f][a->nvals[f]++] = a->val[f];
+			}
 			a->set[f] = true;
 		} else if (!only_pos && s[0] == '-' && s[1] != '\0') {
 			cmd_usage_error(a, "unknown option %s", s);
@@ -148,6 +156,14 @@ const char *cmd_value(const struct args *a, const char *name)
 	int f = find_flag(a->cmd, name, strlen(name));
 
 	return f >= 0 ? a->val[f] : NULL;
+}
+
+const char *const *cmd_values(const struct args *a, const char *name, int *n)
+{
+	int f = find_flag(a->cmd, name, strlen(name));
+
+	*n = f >= 0 ? a->nvals[f] : 0;
+	return f >= 0 ? a->vals[f] : NULL;
 }
 
 int cmd_uint(const struct args *a, const char *name, long min, long max, long *out)

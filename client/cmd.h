@@ -11,7 +11,8 @@
 
 #include <jansson.h>
 
-#define CMD_MAX_FLAGS 14
+#define CMD_MAX_FLAGS 16
+#define CMD_MAX_REPEAT 16 /* values of one flag given more than once (--ssh-key A --ssh-key B) */
 #define CMD_MAX_POS 3
 
 struct cmd_flag {
@@ -49,7 +50,9 @@ struct args {
 	int npos;
 	const char *pos[CMD_MAX_POS];
 	bool set[CMD_MAX_FLAGS];
-	const char *val[CMD_MAX_FLAGS];
+	const char *val[CMD_MAX_FLAGS]; /* the last value given */
+	const char *vals[CMD_MAX_FLAGS][CMD_MAX_REPEAT]; /* all of them, in order */
+	int nvals[CMD_MAX_FLAGS];
 };
 
 /* The row of table (ended by a row without verb) that argv starts with, and in *words how
@@ -66,6 +69,8 @@ int cmd_parse(const struct cmd *c, int argc, char **argv, struct args *a);
 /* Whether flag name was given; its value (NULL if not given or boolean). */
 bool cmd_flag(const struct args *a, const char *name);
 const char *cmd_value(const struct args *a, const char *name);
+/* Every value of a flag that may be repeated, in the order given (*n of them). */
+const char *const *cmd_values(const struct args *a, const char *name, int *n);
 /* A whole number in [min, max] from flag name (which must be set); -1 after a usage
  * error. */
 int cmd_uint(const struct args *a, const char *name, long min, long max, long *out);

@@ -154,6 +154,141 @@ json_t *params_file(const struct args *a)
 	return file_params(a, a->pos[0]);
 }
 
+static bool set_path(const struct args *a, json_t *obj, const char *key, const char *path);
+
+/* Adds key: the text of the file at path (cloud-init's files, sent as they are); false after
+ * reporting. */
+static bool set_file_text(const struct args *a, json_t *obj, const char *key, const char *path)
+{
+	size_t len;
+	char *text = read_cfg(path, &len);
+	json_t *s = text ? json_stringn(text, len) : NULL;
+
+	if (text && !s)
+		util_warn("%s: not valid UTF-8", path);
+	free(text);
+	return s && json_object_set_new(obj, key, s) == 0;
+}
+
+/* The keys of a .pub or authorized_keys file: each line that is not empty or a comment. */
+static bool add_keys(json_t *keys, const char *path)
+{
+	size_t len;
+	char *text = read_cfg(path, &len);
+	size_t before = json_array_size(keys);
+
+	if (!text)
+		return false;
+	for (char *line = text, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		line[strcspn(line, "\r")] = '\0';
+		if (*line && *line != '#')
+			json_array_append_new(keys, json_string(line));
+	}
+	free(text);
+	if (json_array_size(keys) == before) {
+		util_warn("%s: no public key in it", path);
+		return false;
+	}
+	return true;
+}
+
+/* The string flags strs ({flag, key} pairs) and --memory, --vcpus of a guest being made
+ * (install, create --image); false after reporting. */
+static bool set_guest_flags(const struct args *a, json_t *p, const char *const (*strs)[2],
+			    size_t n_strs)
+{
+	long n;
+
+	for (size_t i = 0; i < n_strs; i++) {
+		const char *v = cmd_value(a, strs[i][0]);
+
+		if (v && !set_str(a, p, strs[i][1], v))
+			return false;
+	}
+	if (cmd_flag(a, "memory")) {
+		if (cmd_uint(a, "memory", 1, 1L << 30, &n) < 0)
+			return false;
+		json_object_set_new(p, "memory", json_integer(n));
+	}
+	if (cmd_flag(a, "vcpus")) {
+		if (cmd_uint(a, "vcpus", 1, 1L << 20, &n) < 0)
+			return false;
+		json_object_set_new(p, "vcpus", json_integer(n));
+	}
+	return true;
+}
+
+/* create FILE, or create NAME --image FILE ...: a guest from a cloud image (vm-provision). */
+json_t *params_create(const struct args *a)
+{
+	static const char *const image_only[] = { "disk", "disk-size", "overlay", "type",
+						  "memory", "vcpus", "network", "bridge",
+						  "cloud-init", "meta-data", "network-config",
+						  "ssh-key", "no-start" };
+	static const char *const strs[][2] = {
+		{ "disk-size", "disk_size" }, { "type", "type" }, { "network", "network" },
+		{ "bridge", "bridge" },
+	};
+	static const char *const texts[][2] = {
+		{ "cloud-init", "user_data" }, { "meta-data", "meta_data" },
+		{ "network-config", "network_config" },
+	};
+	const char *image = cmd_value(a, "image");
+	json_t *p;
+
+	if (!image) {
+		for (size_t i = 0; i < sizeof(image_only) / sizeof(image_only[0]); i++) {
+			if (cmd_flag(a, image_only[i])) {
+				cmd_usage_error(a, "--%s goes with --image", image_only[i]);
+				return NULL;
+			}
+		}
+		return params_file(a);
+	}
+	if (cmd_flag(a, "dry-run")) {
+		cmd_usage_error(a, "--dry-run is for a config FILE, not --image");
+		return NULL;
+	}
+	if (!cmd_flag(a, "cloud-init")) {
+		cmd_usage_error(a, "--image needs --cloud-init FILE (the user-data)");
+		return NULL;
+	}
+	p = params_name(a);
+	if (!p || !set_path(a, p, "image", image))
+		goto fail;
+	if (cmd_flag(a, "disk") && !set_path(a, p, "disk", cmd_value(a, "disk")))
+		goto fail;
+	if (!set_guest_flags(a, p, strs, sizeof(strs) / sizeof(strs[0])))
+		goto fail;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		const char *v = cmd_value(a, texts[i][0]);
+
+		if (v && !set_file_text(a, p, texts[i][1], v))
+			goto fail;
+	}
+	int nkeys;
+	const char *const *files = cmd_values(a, "ssh-key", &nkeys);
+	if (nkeys > 0) {
+		json_t *keys = json_array();
+
+		json_object_set_new(p, "ssh_keys", keys);
+		for (int i = 0; i < nkeys; i++)
+			if (!add_keys(keys, files[i]))
+				goto fail;
+	}
+	if (cmd_flag(a, "overlay"))
+		json_object_set_new(p, "overlay", json_true());
+	if (cmd_flag(a, "no-start"))
+		json_object_set_new(p, "start", json_false());
+	return p;
+fail:
+	json_decref(p);
+	return NULL;
+}
+
 /* update NAME FILE: the whole new config; --config: the definition alone. */
 json_t *params_update(const struct args *a)
 {
@@ -505,7 +640,6 @@ json_t *params_install(const struct args *a)
 		{ "bridge", "bridge" },
 	};
 	json_t *p = params_name(a);
-	long n;
 
 	if (!p)
 		return NULL;
@@ -515,22 +649,8 @@ json_t *params_install(const struct args *a)
 		if (v && !set_path(a, p, paths[i][1], v))
 			goto fail;
 	}
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-		const char *v = cmd_value(a, strs[i][0]);
-
-		if (v && !set_str(a, p, strs[i][1], v))
-			goto fail;
-	}
-	if (cmd_flag(a, "memory")) {
-		if (cmd_uint(a, "memory", 1, 1L << 30, &n) < 0)
-			goto fail;
-		json_object_set_new(p, "memory", json_integer(n));
-	}
-	if (cmd_flag(a, "vcpus")) {
-		if (cmd_uint(a, "vcpus", 1, 1L << 20, &n) < 0)
-			goto fail;
-		json_object_set_new(p, "vcpus", json_integer(n));
-	}
+	if (!set_guest_flags(a, p, strs, sizeof(strs) / sizeof(strs[0])))
+		goto fail;
 	if (cmd_flag(a, "no-network"))
 		json_object_set_new(p, "network", json_false());
 	if (cmd_flag(a, "no-vnc"))

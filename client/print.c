@@ -65,6 +65,13 @@ static int defined(json_t *vm)
 int print_created(const struct args *a, json_t *vm)
 {
 	char buf[24];
+	json_t *disk = json_object_get(vm, "disk"), *seed = json_object_get(vm, "seed");
+	if (json_is_object(disk) && json_is_object(seed)) { /* --image */
+		vm = json_object_get(vm, "vm");
+		printf("disk %s (%s of %s)\nseed %s (instance-id %s)\n", get_str(disk, "path"),
+		       output_str_or(disk, "method", "?"), output_str_or(disk, "image", "?"),
+		       output_str_or(seed, "path", "?"), output_str_or(seed, "instance_id", "?"));
+	}
 	const char *name = get_str(vm, "name");
 	int r = defined(vm);
 

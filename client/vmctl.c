@@ -49,11 +49,17 @@
 
 /* The verbs, in the order of the command list; the fields are explained in cmd.h. */
 static const struct cmd cmds[] = {
-	{ .verb = "create", .method = "vm.create", .usage = "FILE", .min_args = 1, .max_args = 1,
-	  .flags = { { "dry-run", NULL } },
+	{ .verb = "create", .method = "vm.create", .usage = "FILE | NAME --image FILE",
+	  .min_args = 1, .max_args = 1,
+	  .flags = { { "dry-run", NULL }, { "image", "FILE" }, { "cloud-init", "FILE" },
+		     { "disk-size", "SIZE" }, { "type", "pv|pvh|hvm" }, { "memory", "MIB" },
+		     { "vcpus", "N" }, { "network", "NAME" }, { "bridge", "BR" },
+		     { "meta-data", "FILE" }, { "network-config", "FILE" }, { "ssh-key", "FILE" },
+		     { "disk", "PATH" }, { "overlay", NULL }, { "no-start", NULL } },
 	  .help = "define and start a guest (FILE.cfg|FILE.json|- stdin; --dry-run: print the "
-		  "libxl config, as xl -N create)",
-	  .parse = params_file, .print = print_created },
+		  "libxl config, as xl -N create); or a guest NAME from a cloud image and a "
+		  "cloud-init user-data (--image, --cloud-init)",
+	  .parse = params_create, .print = print_created },
 	{ .verb = "define", .method = "vm.define", .usage = "FILE", .min_args = 1, .max_args = 1,
 	  .flags = { { "dry-run", NULL } },
 	  .help = "define a guest without starting it",

@@ -93,14 +93,18 @@ _vmctl()
 		case ${words[i]} in
 		--timeout | --disk-size | --memory | --vcpus | --extra | --bridge | --iso | \
 			--kernel | --initrd | --disk | --disk-dir | --type | --weight | --cap | \
-			--output | --delay | --iterations | --sort | --interface | --subnet)
+			--output | --delay | --iterations | --sort | --interface | --subnet | \
+			--image | --cloud-init | --meta-data | --network-config | --ssh-key | \
+			--network)
 			((i++)) ;;
 		esac
 	done
 
 	local flags=""
 	case $cmd in
-	create | define) flags="--dry-run" ;;
+	create) flags="--dry-run --image --cloud-init --disk-size --type --memory --vcpus --network
+		--bridge --meta-data --network-config --ssh-key --disk --overlay --no-start" ;;
+	define) flags="--dry-run" ;;
 	shutdown) flags="--wait --timeout" ;;
 	list) flags="--all --addresses" ;;
 	remove) flags="--delete-disks" ;;
@@ -128,6 +132,16 @@ _vmctl()
 		mapfile -t COMPREPLY < <(compgen -W "$flags" -- "$cur")
 		return
 	fi
+	case $prev in
+	--image | --cloud-init | --meta-data | --network-config | --ssh-key | --disk)
+		_filedir
+		return
+		;;
+	--type)
+		mapfile -t COMPREPLY < <(compgen -W "pv pvh hvm" -- "$cur")
+		return
+		;;
+	esac
 
 	case $cmd in
 	create | define)

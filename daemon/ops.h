@@ -61,6 +61,9 @@ void ops_balloon_wait(struct vm *vm, uint64_t before_kib, uint64_t target_kib,
 bool ops_balloon_needed(uint64_t before_kib, uint64_t target_kib);
 /* vm.addresses' vifs of vm (vm-addresses.c); NULL with err when the backend cannot tell. */
 json_t *ops_vm_addresses(struct vm *vm, struct err *err);
+/* vm.create with an image (vm-provision.c): its params' check, and the request. */
+const char *ops_provision_check(json_t *params);
+void ops_provision_exec(struct rpc_req *req);
 /* o with "addresses": every address of ops_vm_addresses in one list, each with its vif's mac
  * (none when the backend cannot tell); vm.info's and vm.list's. Returns o. */
 json_t *ops_vm_with_addresses(struct vm *vm, json_t *o);

@@ -16,8 +16,9 @@
 
 /* The most user-data, meta-data and network-config may hold together: cloud-init reads them
  * whole into memory, and a seed of this size is already far beyond any real one (EC2 stops
- * user-data at 16 KiB). */
-#define SEED_MAX_BYTES (1u << 20)
+ * user-data at 16 KiB); it also leaves room in a request's line (VMD_MAX_LINE, 1 MiB) for
+ * the JSON escapes of the texts, so the limit is this clear error, not a protocol one. */
+#define SEED_MAX_BYTES (256u << 10)
 
 struct seed {
 	const char *user_data;      /* the guest's user-data, as given */

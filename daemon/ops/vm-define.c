@@ -124,6 +124,10 @@ static void started(struct vm *vm, void *arg, const struct err *err)
 
 static void exec_create(struct rpc_req *req)
 {
+	if (json_object_get(req->params, "image")) {
+		ops_provision_exec(req);
+		return;
+	}
 	struct vm *vm = define(req);
 	if (!vm)
 		return;
@@ -150,10 +154,49 @@ const struct op_entry op_vm_define = {
 	.grouped = true,
 };
 
+/* vm.create: a config, or an image and what the guest made from it needs (vm-provision.c). */
+static const struct param_spec create_params[] = {
+	{"config", P_OBJECT, false, 0, 0},
+	{"xlcfg", P_STRING, false, 0, 0},
+	{"filename", P_STRING, false, 0, 0},
+	{"dry_run", P_BOOL, false, 0, 0},
+	{"name", P_NAME, false, 0, 0},
+	{"image", P_STRING, false, 0, 0},
+	{"disk", P_STRING, false, 0, 0},
+	{"disk_size", P_STRING, false, 0, 0},
+	{"overlay", P_BOOL, false, 0, 0},
+	{"type", P_STRING, false, 0, 0},
+	{"memory", P_INT, false, 1, 1LL << 40},
+	{"vcpus", P_INT, false, 1, 1 << 20},
+	{"network", P_STRING, false, 0, 0},
+	{"bridge", P_STRING, false, 0, 0},
+	{"user_data", P_STRING, false, 0, 0},
+	{"meta_data", P_STRING, false, 0, 0},
+	{"network_config", P_STRING, false, 0, 0},
+	{"ssh_keys", P_ARRAY, false, 0, 0},
+	{"start", P_BOOL, false, 0, 0},
+	{NULL, 0, false, 0, 0},
+};
+
+static const char *create_check(json_t *p)
+{
+	if (json_object_get(p, "image"))
+		return ops_provision_check(p);
+	static const char *const image_only[] = {"name", "disk", "disk_size", "overlay", "type",
+						 "memory", "vcpus", "network", "bridge",
+						 "user_data", "meta_data", "network_config",
+						 "ssh_keys", "start"};
+	for (size_t i = 0; i < sizeof image_only / sizeof image_only[0]; i++)
+		if (json_object_get(p, image_only[i]))
+			return "only vm.create with 'image' takes 'name', 'disk', 'user_data' and "
+			       "the like; with a config, the config says it all";
+	return ops_config_check(p);
+}
+
 const struct op_entry op_vm_create = {
 	.method = "vm.create",
-	.params = params,
+	.params = create_params,
 	.perm = OP_WRITE,
 	.exec = exec_create,
-	.check = ops_config_check,
+	.check = create_check,
 };
