@@ -164,6 +164,34 @@ class TestProvision(ProvisionCase):
         self.assertIn("vdev=hdc, access=ro, devtype=cdrom", text)
         self.assertIn('boot = "c"', text)
 
+    def test_clone_gets_its_own_seed(self):
+        """vm.clone: the source's user-data and network-config in a new seed with a new
+        instance-id and the clone's name as hostname; the rest of the meta-data kept."""
+        net = "version: 2\nethernets:\n  eth0:\n    dhcp4: true\n"
+        r = self.create("src", self.raw_image(), ssh_keys=[KEY], network_config=net)
+        self.c.call("vm.destroy", {"name": "src"})
+        c = self.c.call("vm.clone", {"source": "src", "name": "dst"})
+        mine = os.path.join(self.images, "dst-cidata.iso")
+        by_target = {x["target"]: x for x in c["copied"]}
+        self.assertEqual(by_target[mine]["method"], "seed")
+        self.assertEqual(by_target[mine]["source"], r["seed"]["path"])
+        self.assertIn(os.path.join(self.images, "dst.img"), by_target)
+        self.assertEqual(c["shared"], [])
+        meta = yaml.safe_load(self.seed_file(mine, "meta-data"))
+        self.assertEqual(meta["local-hostname"], "dst")
+        self.assertEqual(meta["public-keys"], [KEY])
+        self.assertNotEqual(meta["instance-id"], r["seed"]["instance_id"])
+        self.assertRegex(meta["instance-id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4")
+        self.assertEqual(self.seed_file(mine, "user-data"), USER_DATA)
+        self.assertEqual(self.seed_file(mine, "network-config"), net)
+        # the source's seed is untouched, and each guest owns its own
+        src_meta = yaml.safe_load(self.seed_file(r["seed"]["path"], "meta-data"))
+        self.assertEqual(src_meta["instance-id"], r["seed"]["instance_id"])
+        self.assertIn("target=%s" % mine, self.c.call("vm.config", {"name": "dst"})["xlcfg"])
+        d = self.c.call("vm.remove", {"name": "dst", "delete_disks": True})
+        self.assertIn(mine, d["deleted"])
+        self.assertTrue(os.path.exists(r["seed"]["path"]))
+
     def test_given_meta_data_and_network_config(self):
         meta = "instance-id: i-given\nlocal-hostname: other\n"
         net = "version: 2\nethernets:\n  eth0:\n    dhcp4: true\n"
