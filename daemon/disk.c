@@ -742,3 +742,74 @@ int disk_qcow2_snapshot(const char *flag, const char *tag, const char *image, ch
 	free(prog);
 	return rc;
 }
+
+/* ---- image formats ------------------------------------------------------------------------ */
+
+static uint64_t be64(const unsigned char *b)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+int disk_image_probe(int fd, const char *path, struct disk_image *out, struct err *err)
+{
+	memset(out, 0, sizeof *out);
+	struct stat st;
+	unsigned char h[2048];
+	if (fstat(fd, &st) < 0) {
+		err_set(err, VMD_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set(err, VMD_ERR_INVALID_PARAMS, "the image %s is not a regular file", path);
+		return -1;
+	}
+	ssize_t got = pread(fd, h, sizeof h, 0);
+	if (got < 0) {
+		err_set(err, VMD_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	out->file_size = out->virtual_size = (uint64_t)st.st_size;
+	if (got >= 32 && memcmp(h, "QFI\xfb", 4) == 0) {
+		out->qcow2 = true;
+		out->virtual_size = be64(h + 24);
+		out->has_backing = be64(h + 8) != 0;
+		return 0;
+	}
+	bool boot_sig = got >= 512 && h[510] == 0x55 && h[511] == 0xaa;
+	bool ext = got >= 1082 && h[1080] == 0x53 && h[1081] == 0xef;
+	if (!boot_sig && !ext) {
+		err_set(err, VMD_ERR_INVALID_PARAMS, "%s is not a disk image: neither qcow2 nor a raw "
+			"disk with a partition table or an ext file system%s", path,
+			st.st_size == 0 ? " (it is empty)" : "");
+		return -1;
+	}
+	return 0;
+}
+
+char *disk_qcow2_backing(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return NULL;
+	unsigned char h[20];
+	char *name = NULL;
+	if (pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h && memcmp(h, "QFI\xfb", 4) == 0) {
+		uint64_t off = be64(h + 8);
+		uint32_t len = (uint32_t)h[16] << 24 | (uint32_t)h[17] << 16 | (uint32_t)h[18] << 8 |
+			       h[19];
+		if (off && len && len <= 1023) { /* qemu's limit: 1023 */
+			name = xmalloc(len + 1);
+			if (pread(fd, name, len, (off_t)off) == (ssize_t)len) {
+				name[len] = '\0';
+			} else {
+				free(name);
+				name = NULL;
+			}
+		}
+	}
+	close(fd);
+	return name;
+}

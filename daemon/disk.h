@@ -128,6 +128,22 @@ struct disk_sysprep_image {
 int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size_t n,
 		 const char *hostname, const atomic_bool *cancel, struct err *err);
 
+/* What the first bytes of a disk image say (vm.create with an image, image.add). */
+struct disk_image {
+	bool qcow2;
+	uint64_t file_size;    /* the file's bytes */
+	uint64_t virtual_size; /* the disk's: a qcow2 header's, else the file's size */
+	bool has_backing;      /* a qcow2 with a backing file of its own */
+};
+/* Probes the image open at fd (path: for messages). A raw image must start as every cloud
+ * image does: with a partition table (the boot signature 0x55AA of an MBR, GPT's protective
+ * one included) or an ext2/3/4 file system. 0 with out filled, or -1 with err
+ * (INVALID_PARAMS: not a regular file, not a disk image; IO: a read failed). */
+int disk_image_probe(int fd, const char *path, struct disk_image *out, struct err *err);
+/* The backing file a qcow2 image names (its header's, as written: maybe relative), or NULL
+ * (not qcow2, none, unreadable). malloc'ed. */
+char *disk_qcow2_backing(const char *path);
+
 /* qemu-img snapshot FLAG TAG IMAGE: an internal snapshot of a qcow2 image made (-c),
  * applied (-a) or deleted (-d); with tag NULL, the list (-l IMAGE) in *out (malloc'ed).
  * Blocks until it is done. 0, or -1 with err (NOT_SUPPORTED: no qemu-img here). */

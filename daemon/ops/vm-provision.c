@@ -119,56 +119,31 @@ static int build_config(const struct provision *p, const char *name, struct vm_c
 
 /* ---- the worker ------------------------------------------------------------------------- */
 
-static uint64_t be64(const unsigned char *b)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | b[i];
-	return v;
-}
-
 /* Opens the image and tells its format and size. The fd, or -1 (failed). */
 static int open_image(struct longop *op)
 {
 	struct provision *p = op->arg;
 	int fd = open(p->image, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		longop_fail_path(op, VMD_ERR_IO, "image",
-				 p->image, "cannot open the image %s: %s", p->image,
-				 strerror(errno));
+		longop_fail_path(op, VMD_ERR_IO, "image", p->image, "cannot open the image %s: %s",
+				 p->image, strerror(errno));
 		return -1;
 	}
-	struct stat st;
-	unsigned char h[2048];
-	ssize_t got = -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		got = pread(fd, h, sizeof h, 0);
-	if (got < 0) {
-		longop_fail_path(op, VMD_ERR_INVALID_PARAMS, "image", NULL,
-				 "the image %s is not a regular file", p->image);
+	struct disk_image di;
+	struct err err = {0};
+	if (disk_image_probe(fd, p->image, &di, &err) < 0) {
+		bool io = err.code == VMD_ERR_IO;
+		longop_fail_path(op, err.code, "image", io ? p->image : NULL, "%s", err.msg);
+		err_clear(&err);
 		close(fd);
 		return -1;
 	}
-	p->image_size = (uint64_t)st.st_size;
-	if (got >= 32 && memcmp(h, "QFI\xfb", 4) == 0) {
-		p->qcow2 = true;
-		p->image_size = be64(h + 24);
-		if (be64(h + 8) != 0 && !p->overlay) {
-			longop_fail_path(op, VMD_ERR_NOT_SUPPORTED, "image", p->image,
-					 "the image %s has a backing file of its own: a copy would "
-					 "not find it; ask for an overlay", p->image);
-			close(fd);
-			return -1;
-		}
-		return fd;
-	}
-	bool boot_sig = got >= 512 && h[510] == 0x55 && h[511] == 0xaa;
-	bool ext = got >= 1082 && h[1080] == 0x53 && h[1081] == 0xef;
-	if (!boot_sig && !ext) {
-		longop_fail_path(op, VMD_ERR_INVALID_PARAMS, "image", NULL,
-				 "%s is not a disk image: neither qcow2 nor a raw disk with a "
-				 "partition table or an ext file system%s", p->image,
-				 st.st_size == 0 ? " (it is empty)" : "");
+	p->qcow2 = di.qcow2;
+	p->image_size = di.virtual_size;
+	if (di.has_backing && !p->overlay) {
+		longop_fail_path(op, VMD_ERR_NOT_SUPPORTED, "image", p->image,
+				 "the image %s has a backing file of its own: a copy would not find "
+				 "it; ask for an overlay", p->image);
 		close(fd);
 		return -1;
 	}
