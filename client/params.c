@@ -221,6 +221,18 @@ static bool set_guest_flags(const struct args *a, json_t *p, const char *const (
 	return true;
 }
 
+/* image add NAME FILE: the file's absolute path. */
+json_t *params_image_add(const struct args *a)
+{
+	json_t *p = params_name(a);
+
+	if (p && !set_path(a, p, "path", a->pos[1])) {
+		json_decref(p);
+		return NULL;
+	}
+	return p;
+}
+
 /* create FILE, or create NAME --image FILE ...: a guest from a cloud image (vm-provision). */
 json_t *params_create(const struct args *a)
 {
@@ -257,7 +269,9 @@ json_t *params_create(const struct args *a)
 		return NULL;
 	}
 	p = params_name(a);
-	if (!p || !set_path(a, p, "image", image))
+	/* a word without '/' names an image (vmctl image list); a file here is ./FILE */
+	if (!p || !(strchr(image, '/') ? set_path(a, p, "image", image)
+				       : set_str(a, p, "image", image)))
 		goto fail;
 	if (cmd_flag(a, "disk") && !set_path(a, p, "disk", cmd_value(a, "disk")))
 		goto fail;

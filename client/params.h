@@ -15,6 +15,7 @@ json_t *params_none(const struct args *a);
 json_t *params_name(const struct args *a); /* {"name": NAME}: most verbs */
 json_t *params_file(const struct args *a); /* define */
 json_t *params_create(const struct args *a); /* create FILE, create NAME --image FILE */
+json_t *params_image_add(const struct args *a);
 json_t *params_update(const struct args *a);
 json_t *params_shutdown(const struct args *a);
 json_t *params_list(const struct args *a);

@@ -32,6 +32,7 @@
 #include "console.h"
 #include "edit.h"
 #include "metrics.h"
+#include "image.h"
 #include "network.h"
 #include "output.h"
 #include "params.h"
@@ -266,6 +267,17 @@ static const struct cmd cmds[] = {
 	  .max_args = 1,
 	  .help = "take a managed network down (refused while a guest's vif names it)",
 	  .parse = params_network_name, .print = print_network_remove },
+	{ .verb = "image add", .method = "image.add", .usage = "NAME FILE", .min_args = 2,
+	  .max_args = 2,
+	  .help = "copy a cloud image (raw or qcow2) in as NAME, for create --image NAME",
+	  .parse = params_image_add, .print = print_image },
+	{ .verb = "image list", .method = "image.list",
+	  .help = "list the named images and the guests that use them",
+	  .parse = params_none, .print = print_image_list },
+	{ .verb = "image remove", .method = "image.remove", .usage = "NAME", .min_args = 1,
+	  .max_args = 1,
+	  .help = "delete a named image (refused while a guest's disk is an overlay of it)",
+	  .parse = params_name, .print = print_image_remove },
 	{ .verb = "events", .method = "events.subscribe",
 	  .help = "print guest events as they happen",
 	  .parse = params_none, .stream_events = true },

@@ -29,7 +29,7 @@ _vmctl()
 	local commands="create define start shutdown reboot destroy pause unpause list info stats
 		metrics top addresses remove config edit update console autostart clone migrate save
 		restore vcpu-set mem-set sched-set block-attach block-detach cd-insert cd-eject
-		network-attach network-detach network-rate network disk snapshot install
+		network-attach network-detach network-rate network disk snapshot install image
 		events version proxy help"
 	local i cmd="" _vmctl_socket="" _vmctl_host=""
 	for ((i = 1; i < cword; i++)); do
@@ -190,6 +190,10 @@ _vmctl()
 	network)
 		((nargs == 0)) &&
 			mapfile -t COMPREPLY < <(compgen -W "create list info remove" -- "$cur")
+		;;
+	image)
+		((nargs == 0)) && mapfile -t COMPREPLY < <(compgen -W "add list remove" -- "$cur")
+		((nargs == 2)) && [[ ${words[cword - 2]} == add ]] && _filedir
 		;;
 	snapshot)
 		((nargs == 0)) &&

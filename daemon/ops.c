@@ -26,6 +26,7 @@ static const struct op_entry *const entries[] = {
 	&op_vm_cd_eject, &op_vm_update, &op_vm_set_nic_rate, &op_vm_snapshot_create,
 	&op_vm_snapshot_list, &op_vm_snapshot_revert, &op_vm_snapshot_delete, &op_vm_stats,
 	&op_vm_stats_all, &op_network_create, &op_network_list, &op_network_info,
+	&op_image_add, &op_image_list, &op_image_remove,
 	&op_network_remove, &op_vm_addresses,
 };
 

@@ -61,6 +61,9 @@ void ops_balloon_wait(struct vm *vm, uint64_t before_kib, uint64_t target_kib,
 bool ops_balloon_needed(uint64_t before_kib, uint64_t target_kib);
 /* vm.addresses' vifs of vm (vm-addresses.c); NULL with err when the backend cannot tell. */
 json_t *ops_vm_addresses(struct vm *vm, struct err *err);
+/* The file of the named image (image.c: <first storage root>/templates/NAME.raw|qcow2),
+ * malloc'ed, or NULL with err (NOT_FOUND; NOT_SUPPORTED: no storage root). */
+char *ops_image_path(const char *name, struct err *err);
 /* vm.create with an image (vm-provision.c): its params' check, and the request. */
 const char *ops_provision_check(json_t *params);
 void ops_provision_exec(struct rpc_req *req);
@@ -124,6 +127,9 @@ extern const struct op_entry op_vm_snapshot_list;
 extern const struct op_entry op_vm_stats;
 extern const struct op_entry op_vm_stats_all;
 extern const struct op_entry op_network_create;
+extern const struct op_entry op_image_add;
+extern const struct op_entry op_image_list;
+extern const struct op_entry op_image_remove;
 extern const struct op_entry op_network_list;
 extern const struct op_entry op_network_info;
 extern const struct op_entry op_network_remove;

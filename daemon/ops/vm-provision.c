@@ -417,12 +417,13 @@ const char *ops_provision_check(json_t *params)
 		return "'name' is required with 'image'";
 	if (!json_object_get(params, "user_data"))
 		return "'user_data' (the cloud-init user-data) is required with 'image'";
-	static const char *const paths[] = {"image", "disk"};
-	for (size_t i = 0; i < 2; i++) {
-		const char *s = json_string_value(json_object_get(params, paths[i]));
-		if (s && (s[0] != '/' || s[strlen(s) - 1] == '/'))
-			return "'image' and 'disk' must be absolute paths of files";
-	}
+	const char *image = json_string_value(json_object_get(params, "image"));
+	const char *disk = json_string_value(json_object_get(params, "disk"));
+	if (image && strchr(image, '/') && (image[0] != '/' || image[strlen(image) - 1] == '/'))
+		return "'image' must be an absolute path of a file or the name of an image "
+		       "(image.list)";
+	if (disk && (disk[0] != '/' || disk[strlen(disk) - 1] == '/'))
+		return "'disk' must be an absolute path of a file";
 	const char *type = json_string_value(json_object_get(params, "type"));
 	if (type && strcmp(type, "pv") != 0 && strcmp(type, "pvh") != 0 &&
 	    strcmp(type, "hvm") != 0)
@@ -465,14 +466,23 @@ void ops_provision_exec(struct rpc_req *req)
 	const char *name = rpc_param_str(req, "name");
 	struct provision *p = xcalloc(1, sizeof *p);
 	p->f_disk = p->f_seed = NO_FILE;
+	const char *s;
 	struct longop *op = longop_new(req, "vm.create", &provision_ops, p,
 				       "creation of '%s' from an image", name);
 	if (longop_reserve(op, name) < 0) {
 		longop_abort(op);
 		return;
 	}
-	p->image = xstrdup(rpc_param_str(req, "image"));
-	const char *s = rpc_param_str(req, "type");
+	s = rpc_param_str(req, "image");
+	if (s[0] == '/') {
+		p->image = xstrdup(s);
+	} else if (!(p->image = ops_image_path(s, &op->err))) { /* a named image */
+		if (op->err.code == VMD_ERR_NOT_FOUND)
+			err_add_str(&op->err, "name", s);
+		longop_abort(op);
+		return;
+	}
+	s = rpc_param_str(req, "type");
 	p->type = !s || strcmp(s, "pv") == 0 ? VM_TYPE_PV
 		  : strcmp(s, "pvh") == 0    ? VM_TYPE_PVH
 					     : VM_TYPE_HVM;

@@ -240,6 +240,22 @@ class TestVmctlCreateImage(ProvisionCase):
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("is not a disk image", p.stderr)
 
+    def test_images(self):
+        q = self.qcow2_image()
+        p = self.vmctl("image", "add", "deb12", q)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"format: +qcow2")
+        ud = self.touch("user-data", USER_DATA.encode())
+        p = self.vmctl("create", "web", "--image", "deb12", "--overlay", "--cloud-init", ud)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.vmctl("image", "list")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"^NAME +FORMAT +SIZE +VIRTUAL +USED BY\n")
+        self.assertRegex(p.stdout, r"\ndeb12 +qcow2 .* 32 MiB +web\n")
+        p = self.vmctl("image", "remove", "deb12")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("in use by 1 guest", p.stderr)
+
     def test_usage(self):
         ud = self.touch("user-data", USER_DATA.encode())
         for args, msg in ((["x", "--cloud-init", ud], "--cloud-init goes with --image"),
@@ -254,6 +270,63 @@ class TestVmctlCreateImage(ProvisionCase):
             self.assertEqual(p.returncode, 1, (args, p.stderr))
             self.assertIn(msg, p.stderr)
         self.assertEqual(self.leftovers(), ([], [], []))
+
+
+class TestImages(ProvisionCase):
+    """image.add, image.list, image.remove: named images under the storage root's templates/,
+    that vm.create finds by name; one in use by a qcow2 overlay cannot be removed."""
+
+    def test_named_images(self):
+        raw, q = self.raw_image(), self.qcow2_image()
+        a = self.c.call("image.add", {"name": "deb12", "path": q})
+        tdir = os.path.join(self.images, "templates")
+        self.assertEqual((a["name"], a["format"], a["path"], a["virtual_size"], a["used_by"]),
+                         ("deb12", "qcow2", os.path.join(tdir, "deb12.qcow2"), 32 * MIB, []))
+        self.assertIn(a["method"], ("reflink", "sparse", "readwrite"))
+        self.assertEqual(qemu_img_info(a["path"])["virtual-size"], 32 * MIB)
+        b = self.c.call("image.add", {"name": "alp", "path": raw})
+        self.assertEqual((b["format"], b["size"]), ("raw", 8 * MIB))
+        self.assertEqual([i["name"] for i in self.c.call("image.list")["images"]],
+                         ["alp", "deb12"])
+        # by name: an overlay of the template, which is then in use
+        r = self.create("web", "deb12", overlay=True, disk_size="40M")
+        self.assertEqual(r["disk"]["image"], a["path"])
+        self.assertEqual(qemu_img_info(r["disk"]["path"])["backing-filename"], a["path"])
+        r2 = self.create("db", "alp")
+        self.assertEqual(r2["disk"]["image"], b["path"])
+        listed = {i["name"]: i for i in self.c.call("image.list")["images"]}
+        self.assertEqual(listed["deb12"]["used_by"], ["web"])
+        self.assertEqual(listed["alp"]["used_by"], [])  # a copy does not use it
+        e = self.assertCallFails(3, "image.remove", {"name": "deb12"})
+        self.assertEqual(e.data["guests"], ["web"])
+        self.assertTrue(os.path.exists(a["path"]))
+        self.assertEqual(self.c.call("image.remove", {"name": "alp"})["removed"], True)
+        self.assertFalse(os.path.exists(b["path"]))
+        self.c.call("vm.destroy", {"name": "web"})
+        self.c.call("vm.remove", {"name": "web", "delete_disks": True})
+        self.c.call("image.remove", {"name": "deb12"})
+        self.assertEqual(self.c.call("image.list")["images"], [])
+
+    def test_refused(self):
+        q = self.qcow2_image()
+        self.c.call("image.add", {"name": "one", "path": q})
+        tdir = os.path.join(self.images, "templates")
+        before = sorted(os.listdir(tdir))
+        self.assertCallFails(EXISTS, "image.add", {"name": "one", "path": self.raw_image()})
+        e = self.assertCallFails(INVALID_PARAMS, "image.add",
+                                 {"name": "two", "path": self.touch("rnd", os.urandom(65536))})
+        self.assertIn("is not a disk image", e.message)
+        self.assertCallFails(IO, "image.add", {"name": "two", "path": "/nonexistent.img"})
+        over = os.path.join(self.tmp, "over.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", q,
+                        over], check=True)
+        self.assertCallFails(NOT_SUPPORTED, "image.add", {"name": "two", "path": over})
+        self.assertEqual(sorted(os.listdir(tdir)), before)  # no temporary file left
+        self.assertCallFails(NOT_FOUND, "image.remove", {"name": "none"})
+        e = self.assertCallFails(NOT_FOUND, "vm.create", {"name": "x", "image": "none",
+                                                           "user_data": USER_DATA})
+        self.assertIn("no image named 'none'", e.message)
+        self.assertEqual(self.leftovers()[1:], ([], []))
 
 
 class TestProvisionRefusals(ProvisionCase):
@@ -306,7 +379,7 @@ class TestProvisionRefusals(ProvisionCase):
     def test_params_that_do_not_go_together(self):
         img = self.raw_image()
         self.refused(INVALID_PARAMS, {"image": img, "config": {"name": "x"}})
-        self.refused(INVALID_PARAMS, {"image": "relative.img"})
+        self.refused(INVALID_PARAMS, {"image": "sub/relative.img"})
         self.refused(INVALID_PARAMS, {"image": img, "type": "arm"})
         self.refused(INVALID_PARAMS, {"image": img, "network": "a", "bridge": "b"})
         # a config says it all: no image-only params with it
