@@ -781,9 +781,10 @@ int disk_image_probe(int fd, const char *path, struct disk_image *out, struct er
 	bool boot_sig = got >= 512 && h[510] == 0x55 && h[511] == 0xaa;
 	bool ext = got >= 1082 && h[1080] == 0x53 && h[1081] == 0xef;
 	if (!boot_sig && !ext) {
-		err_set(err, VMD_ERR_INVALID_PARAMS, "%s is not a disk image: neither qcow2 nor a raw "
-			"disk with a partition table or an ext file system%s", path,
-			st.st_size == 0 ? " (it is empty)" : "");
+		err_set(err, VMD_ERR_INVALID_PARAMS,
+			"%s is not a disk image: neither qcow2 nor a raw disk with a partition table "
+			"or an ext file system%s",
+			path, st.st_size == 0 ? " (it is empty)" : "");
 		return -1;
 	}
 	return 0;

@@ -341,7 +341,8 @@ static void addr_watch(struct xl *be, struct watch *w)
 		be->xsw = xs_open(0);
 		int fd = be->xsw ? xs_fileno(be->xsw) : -1;
 		if (fd < 0) {
-			log_warn("xenstore: cannot watch guest agents' addresses: %s", strerror(errno));
+			log_warn("xenstore: cannot watch guest agents' addresses: %s",
+				 strerror(errno));
 			if (be->xsw)
 				xs_close(be->xsw);
 			be->xsw = NULL;

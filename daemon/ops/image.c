@@ -32,8 +32,9 @@ static char *templates_dir(struct err *err)
 {
 	const struct vmd_conf *conf = conf_active();
 	if (conf->n_storage_roots == 0) {
-		err_set(err, VMD_ERR_NOT_SUPPORTED, "named images live under the first storage root, "
-			"and vmd.conf names none (storage_roots)");
+		err_set(err, VMD_ERR_NOT_SUPPORTED,
+			"named images live under the first storage root, and vmd.conf names none "
+			"(storage_roots)");
 		return NULL;
 	}
 	return xasprintf("%s/templates", conf->storage_roots[0]);

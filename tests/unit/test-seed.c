@@ -168,7 +168,8 @@ static void ssh_keys(void)
 	static const char *const bad[] = {
 		"AAAAC3NzaC1lZDI1NTE5 admin", /* no type */
 		"ssh-ed25519",                /* no key */
-		"ssh-ed25519 AAAA\nssh-rsa BBBB", "ssh-ed25519  AAAA", "-----BEGIN OPENSSH PRIVATE KEY-----",
+		"ssh-ed25519 AAAA\nssh-rsa BBBB", "ssh-ed25519  AAAA",
+		"-----BEGIN OPENSSH PRIVATE KEY-----",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		err_clear(&err);

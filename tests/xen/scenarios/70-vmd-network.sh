@@ -6,7 +6,8 @@
 # console, and vm.addresses shows it (source dhcp), and what a guest agent publishes in
 # xenstore (source xenstore), whose change is a vm.event addresses. vmd restarted (the guest
 # keeps running): the network is still there, and after its rules and dnsmasq are taken away
-# (as by a host reboot) a vmd start makes them again. Removal is refused while the guest is defined, then takes it all down.
+# (as by a host reboot) a vmd start makes them again. Removal is refused while the guest is
+# defined, then takes it all down.
 # budget: 180
 need_vmd_libxl || return 0
 G=vmdt-net
