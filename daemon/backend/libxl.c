@@ -311,6 +311,7 @@ static void addr_fired(evutil_socket_t fd, short what, void *arg)
 	uint32_t changed[64];
 	size_t n = 0;
 	char **v;
+	errno = 0;
 	while ((v = xs_check_watch(be->xsw))) {
 		unsigned long domid = 0;
 		struct watch *w = sscanf(v[XS_WATCH_TOKEN], "vmd-addr-%lu", &domid) == 1
@@ -328,6 +329,18 @@ static void addr_fired(evutil_socket_t fd, short what, void *arg)
 			seen |= changed[i] == w->domid;
 		if (!seen && n < sizeof changed / sizeof changed[0])
 			changed[n++] = w->domid;
+	}
+	if (errno != EAGAIN) {
+		/* the connection broke (xenstored went away): stop, rather than spin on its fd;
+		 * addresses are still read when asked */
+		log_warn("xenstore: the watch of guest agents' addresses failed: %s; no more "
+			 "address events", strerror(errno));
+		event_free(be->xsw_ev);
+		be->xsw_ev = NULL;
+		xs_close(be->xsw);
+		be->xsw = NULL;
+		for (struct watch *w = be->watches; w; w = w->next)
+			w->addr_watched = false;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (be->on_event)
