@@ -301,8 +301,8 @@ static int work(struct longop *op)
 		return -1;
 	}
 	if (p->qcow2 && !p->disk_given) {
-		/* <name>.img.qcow2: the name tells an admin what the file is */
-		char *d = xasprintf("%s.qcow2", p->disk);
+		/* <name>.qcow2, not .img: the name tells an admin what the file is */
+		char *d = xasprintf("%.*s.qcow2", (int)(strlen(p->disk) - 4), p->disk);
 		free(p->disk);
 		p->disk = d;
 	}

@@ -139,7 +139,7 @@ class TestProvision(ProvisionCase):
         r = self.create("ov", base, overlay=True, disk_size="64M", type="pvh")
         path = r["disk"]["path"]
         self.assertEqual((path, r["disk"]["method"]),
-                         (os.path.join(self.images, "ov.img.qcow2"), "overlay"))
+                         (os.path.join(self.images, "ov.qcow2"), "overlay"))
         info = qemu_img_info(path)
         self.assertEqual((info["format"], info["virtual-size"]), ("qcow2", 64 * MIB))
         self.assertEqual(info["backing-filename"], base)
