@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import yaml
 
@@ -327,6 +328,30 @@ class TestImages(ProvisionCase):
                                                            "user_data": USER_DATA})
         self.assertIn("no image named 'none'", e.message)
         self.assertEqual(self.leftovers()[1:], ([], []))
+
+
+class TestProvisionKilled(ProvisionCase):
+    """vmd killed with SIGKILL in the middle of the copy (at 1 MiB/s, --copy-rate): the next
+    start finds the journal and removes the temporary disk; no definition, no seed."""
+
+    def daemon_kwargs(self):
+        kw = super().daemon_kwargs()
+        kw["extra"] = ["--copy-rate", "1"]
+        return kw
+
+    def test_kill9_during_copy_leaves_nothing(self):
+        img = os.path.join(self.tmp, "busy.raw")
+        with open(img, "wb") as f:
+            f.write(b"\0" * 510 + b"\x55\xaa")
+            f.write(os.urandom(16 * MIB))
+        self.c.request("vm.create", {"name": "k", "image": img, "user_data": USER_DATA})
+        self.c.wait_notification(lambda n: n["method"] == "job.progress", timeout=10)
+        time.sleep(1)
+        self.assertTrue(any(f.endswith(".vmdtmp") for f in os.listdir(self.images)))
+        self.d.kill9()
+        self.d.start()
+        self.c = self.connect()
+        self.assertEqual(self.leftovers(), ([], [], []))
 
 
 class TestProvisionRefusals(ProvisionCase):
