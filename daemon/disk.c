@@ -679,6 +679,30 @@ int disk_run_tool(const char *name, const char *const *argv, struct err *err)
 	return rc;
 }
 
+int disk_qcow2_check(const char *image, struct err *err)
+{
+	char *prog = disk_find_program("qemu-img");
+	if (!prog) {
+		err_set(err, VMD_ERR_NOT_SUPPORTED, "qcow2 images need qemu-img (Debian's "
+			"qemu-utils), which is not installed");
+		return -1;
+	}
+	const char *argv[] = {prog, "check", "-q", "-f", "qcow2", image, NULL};
+	char *tail = NULL;
+	int status;
+	int rc = run_tool(argv, NULL, &tail, &status, err);
+	/* qemu-img check: 0 whole; 3 only leaked clusters (space lost, no data); 1 the check
+	 * could not finish (a truncated image), 2 corrupted, 63 not checkable */
+	if (rc == 0 && status != 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 3)) {
+		tool_failed("qemu-img check", status, tail, err);
+		err->code = VMD_ERR_INVALID_PARAMS;
+		rc = -1;
+	}
+	free(tail);
+	free(prog);
+	return rc;
+}
+
 int disk_sysprep(const char *prog, const struct disk_sysprep_image *images, size_t n,
 		 const char *hostname, const atomic_bool *cancel, struct err *err)
 {

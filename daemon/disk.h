@@ -144,6 +144,10 @@ int disk_image_probe(int fd, const char *path, struct disk_image *out, struct er
  * (not qcow2, none, unreadable). malloc'ed. */
 char *disk_qcow2_backing(const char *path);
 
+/* qemu-img check of a qcow2 image: 0 when whole (leaked clusters, lost space but no data, are
+ * fine), else -1 with err (INVALID_PARAMS: damaged or truncated; NOT_SUPPORTED: no qemu-img). */
+int disk_qcow2_check(const char *image, struct err *err);
+
 /* qemu-img snapshot FLAG TAG IMAGE: an internal snapshot of a qcow2 image made (-c),
  * applied (-a) or deleted (-d); with tag NULL, the list (-l IMAGE) in *out (malloc'ed).
  * Blocks until it is done. 0, or -1 with err (NOT_SUPPORTED: no qemu-img here). */

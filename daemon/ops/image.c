@@ -235,6 +235,13 @@ static int add_work(struct longop *op)
 		close(fd);
 		return -1;
 	}
+	if (di.qcow2 && disk_qcow2_check(a->source, &err) < 0) {
+		longop_fail_path(op, err.code, "path", NULL, "%s is not a whole qcow2 image: %s",
+				 a->source, err.msg);
+		err_clear(&err);
+		close(fd);
+		return -1;
+	}
 	if (di.has_backing) {
 		longop_fail_path(op, VMD_ERR_NOT_SUPPORTED, "path", a->source,
 				 "%s has a backing file of its own: an image must stand alone "

@@ -181,13 +181,12 @@ static int make_disk(struct longop *op, int src)
 	const char *tmp = op->files[p->f_disk].jf.tmp;
 	char size[32];
 	snprintf(size, sizeof size, "%llu", (unsigned long long)p->disk_size);
-	if (p->qcow2) {
-		char *what = xasprintf("the image %s is not a whole qcow2 image", p->image);
-		const char *check[] = {"check", "-q", "-f", "qcow2", p->image, NULL};
-		int r = qemu_img(op, check, what);
-		free(what);
-		if (r < 0)
-			return -1;
+	struct err err = {0};
+	if (p->qcow2 && disk_qcow2_check(p->image, &err) < 0) {
+		longop_fail_path(op, err.code, "image", NULL, "the image %s is not a whole qcow2 "
+				 "image: %s", p->image, err.msg);
+		err_clear(&err);
+		return -1;
 	}
 	if (p->overlay) {
 		longop_set_phase(op, "creating an overlay of %s", p->image);

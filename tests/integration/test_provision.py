@@ -318,6 +318,11 @@ class TestImages(ProvisionCase):
                                  {"name": "two", "path": self.touch("rnd", os.urandom(65536))})
         self.assertIn("is not a disk image", e.message)
         self.assertCallFails(IO, "image.add", {"name": "two", "path": "/nonexistent.img"})
+        cut = self.qcow2_image("cut.qcow2")
+        with open(cut, "r+b") as f:
+            f.truncate(200 * 1024)
+        e = self.assertCallFails(INVALID_PARAMS, "image.add", {"name": "two", "path": cut})
+        self.assertIn("not a whole qcow2 image", e.message)
         over = os.path.join(self.tmp, "over.qcow2")
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", q,
                         over], check=True)
