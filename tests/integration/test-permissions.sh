@@ -29,7 +29,7 @@ VMCTL=$2
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
 READ_METHODS="daemon.version events.subscribe vm.config vm.info vm.list vm.snapshot_list vm.stats"
-READ_METHODS="$READ_METHODS vm.stats_all vm.addresses network.list network.info"
+READ_METHODS="$READ_METHODS vm.stats_all vm.addresses network.list network.info image.list"
 GROUP=users
 
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null || ! getent group $GROUP >/dev/null
@@ -140,7 +140,10 @@ params_of() {
 	vm.shutdown | vm.reboot | vm.destroy | vm.pause | vm.unpause | vm.console | vm.info | \
 	vm.config) echo '{"name":"g1"}' ;;
 	vm.autostart) echo '{"name":"g1","enabled":true}' ;;
-	vm.list | daemon.version | events.subscribe | vm.stats_all | network.list) echo '{}' ;;
+	vm.list | daemon.version | events.subscribe | vm.stats_all | network.list | image.list)
+		echo '{}' ;;
+	image.add) echo "{\"name\":\"t1\",\"path\":\"$T/images/kernel\"}" ;;
+	image.remove) echo '{"name":"t1"}' ;;
 	network.create | network.info | network.remove) echo '{"name":"pn1"}' ;;
 	sim.inject) echo '{"fault":"crash","name":"g1"}' ;;
 	disk.create) echo "{\"path\":\"$T/images/new.img\",\"size\":\"1M\"}" ;;
