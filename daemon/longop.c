@@ -164,6 +164,35 @@ void longop_done_err(struct longop *op, struct err *err)
 	op_free(op);
 }
 
+static void guest_started(struct vm *vm, void *arg, const struct err *err)
+{
+	struct longop *op = arg;
+	if (!err) {
+		log_info("%s: running (%s)", vm->name, op->what);
+		longop_done(op, op->start_result(op));
+		return;
+	}
+	struct err e = {0};
+	err_copy(&e, err);
+	struct err rerr = {0};
+	if (vm_remove(vm, true, NULL, NULL, &rerr) < 0)
+		log_error("%s: did not start and its definition could not be removed: %s",
+			  op->name, rerr.msg);
+	err_clear(&rerr);
+	*op->start_vm = NULL;
+	longop_done_err(op, &e);
+}
+
+void longop_start_guest(struct longop *op, struct vm **vm, json_t *(*result)(struct longop *op))
+{
+	op->start_vm = vm;
+	op->start_result = result;
+	struct err err = {0};
+	if (vm_start(*vm, guest_started, op, &err) < 0)
+		guest_started(*vm, op, &err);
+	err_clear(&err);
+}
+
 /* ---- undo (worker, or the loop when no thread can be had) --------------------------------- */
 
 /* Removes what the operation made, newest first: finals that are still our very files,

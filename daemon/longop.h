@@ -41,6 +41,7 @@
 struct daemon;
 struct longop;
 struct rpc_req;
+struct vm;
 
 /* One file the operation makes. */
 struct longop_file {
@@ -82,6 +83,9 @@ struct longop {
 	struct longop_file *files;
 	size_t n_files;
 	struct err err;        /* why it failed: the first failure */
+	/* longop_start_guest's */
+	struct vm **start_vm;
+	json_t *(*start_result)(struct longop *op);
 };
 
 /* A new operation for req (its kind, e.g. "vm.clone"; what it does, for messages: "clone
@@ -132,6 +136,11 @@ int longop_copy(struct longop *op, size_t i, int src, const char *path, uint64_t
 
 /* ---- for commit and finish (loop) -------------------------------------------------------- */
 
+/* Starts the guest the operation defined (its commit stored it in *vm) and answers: with
+ * result(op) once it runs; when it cannot start, all or nothing: the definition goes with the
+ * files it owns (vm_remove with delete_disks), *vm becomes NULL and the start's error is the
+ * reply. */
+void longop_start_guest(struct longop *op, struct vm **vm, json_t *(*result)(struct longop *op));
 /* The finals of the files, for the definition that owns them (an array of n_files). */
 char **longop_finals(struct longop *op);
 /* The reply: result (stolen), or an error; then everything is freed. */

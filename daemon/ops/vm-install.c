@@ -380,37 +380,10 @@ static json_t *result(struct longop *op)
 			 in->create_disk, "installer", installer);
 }
 
-static void started(struct vm *vm, void *arg, const struct err *err)
-{
-	struct longop *op = arg;
-	struct install *in = op->arg;
-	if (!err) {
-		log_info("%s: installer running (%s%s%s)", vm->name, vm_type_name(in->type),
-			 in->extract ? ", from " : "", in->extract ? in->found.kernel : "");
-		longop_done(op, result(op));
-		return;
-	}
-	struct err e = {0};
-	err_copy(&e, err);
-	/* All or nothing: the definition goes, and with it the image we made and the files we
-	 * extracted (vm_remove deletes owned disks and install files). */
-	struct err rerr = {0};
-	if (vm_remove(vm, true, NULL, NULL, &rerr) < 0)
-		log_error("%s: the installer did not start and its definition could not be "
-			  "removed: %s",
-			  op->name, rerr.msg);
-	err_clear(&rerr);
-	in->vm = NULL;
-	longop_done_err(op, &e);
-}
-
 static void finish(struct longop *op)
 {
 	struct install *in = op->arg;
-	struct err err = {0};
-	if (vm_start(in->vm, started, op, &err) < 0)
-		started(in->vm, op, &err);
-	err_clear(&err);
+	longop_start_guest(op, &in->vm, result);
 }
 
 /* The paths an ISO was searched for, when none was there. */

@@ -362,38 +362,13 @@ static json_t *result(struct longop *op)
 			 p->instance_id);
 }
 
-static void started(struct vm *vm, void *arg, const struct err *err)
-{
-	struct longop *op = arg;
-	struct provision *p = op->arg;
-	if (!err) {
-		log_info("%s: running, from %s (%s)", vm->name, p->image, p->method);
-		longop_done(op, result(op));
-		return;
-	}
-	struct err e = {0};
-	err_copy(&e, err);
-	/* all or nothing: the definition goes, and with it the disk and the seed */
-	struct err rerr = {0};
-	if (vm_remove(vm, true, NULL, NULL, &rerr) < 0)
-		log_error("%s: did not start and its definition could not be removed: %s",
-			  op->name, rerr.msg);
-	err_clear(&rerr);
-	p->vm = NULL;
-	longop_done_err(op, &e);
-}
-
 static void finish(struct longop *op)
 {
 	struct provision *p = op->arg;
-	if (!p->start) {
+	if (p->start)
+		longop_start_guest(op, &p->vm, result);
+	else
 		longop_done(op, result(op));
-		return;
-	}
-	struct err err = {0};
-	if (vm_start(p->vm, started, op, &err) < 0)
-		started(p->vm, op, &err);
-	err_clear(&err);
 }
 
 static const struct longop_ops provision_ops = {
