@@ -35,11 +35,14 @@ GUEST_MODULES="xen-blkfront xen-netfront"
 # sd_mod for a disk Linux did not unplug; in load order (guest/installer-init loads them).
 HVM_INSTALLER_MODULES="scsi_common scsi_mod libata ata_piix cdrom sr_mod isofs
  crct10dif_common crc-t10dif crc64 crc64-rocksoft t10-pi sd_mod"
+# The cloud image's initrd (guest/cloud-initrd-init loads them in this order): its ext4
+# root, isofs for the NoCloud seed, blkfront.
+CLOUD_MODULES="crc32c_generic crc16 mbcache jbd2 ext4 cdrom isofs xen-blkfront"
 
 # ---------------------------------------------------------------- packages
 
-package_list() {
-    sed 's/#.*//' "$XEN_DIR/dom0-packages.txt" | tr -s ' \t' '\n\n' | sed '/^$/d' | awk '!seen[$0]++'
+package_list() {  # [LIST]: dom0-packages.txt or cloud-packages.txt
+    sed 's/#.*//' "$XEN_DIR/${1:-dom0-packages.txt}" | tr -s ' \t' '\n\n' | sed '/^$/d' | awk '!seen[$0]++'
 }
 
 kernel_package() {  # what linux-image-amd64 points to, e.g. linux-image-6.1.0-56-amd64
@@ -47,8 +50,9 @@ kernel_package() {  # what linux-image-amd64 points to, e.g. linux-image-6.1.0-5
         awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
 }
 
-# Writes "package file" lines for the current candidates to $WORK/manifest.
-# Falls back to the last manifest when apt cannot answer but the cache holds its files.
+# Writes "package file" lines for the current candidates to $WORK/manifest (dom0, its
+# kernel and Xen) and $WORK/cloud-manifest (the cloud image of scenario 72).
+# Falls back to the last manifests when apt cannot answer but the cache holds their files.
 resolve_packages() {
     local kpkg
     kpkg=$(kernel_package)
@@ -60,16 +64,23 @@ resolve_packages() {
     # shellcheck disable=SC2046  # one word per package
     if [ -n "$kpkg" ] &&
        apt-get download --print-uris "$kpkg" "xen-hypervisor-$XEN_VERSION-amd64" $(package_list) \
-           > "$WORK/uris" 2> "$WORK/uris.err"; then
+           > "$WORK/uris" 2> "$WORK/uris.err" &&
+       apt-get download --print-uris $(package_list cloud-packages.txt) \
+           > "$WORK/cloud-uris" 2>> "$WORK/uris.err"; then
         awk '{ f = $2; p = f; sub(/_.*/, "", p); print p, f }' "$WORK/uris" > "$WORK/manifest"
+        awk '{ f = $2; p = f; sub(/_.*/, "", p); print p, f }' "$WORK/cloud-uris" \
+            > "$WORK/cloud-manifest"
         echo "$kpkg" > "$WORK/kernel-package"
         cp "$WORK/manifest" "$CACHE/last-manifest"
+        cp "$WORK/cloud-manifest" "$CACHE/last-cloud-manifest"
         cp "$WORK/kernel-package" "$CACHE/last-kernel-package"
         return 0
     fi
-    [ -s "$CACHE/last-manifest" ] || { cat "$WORK/uris.err" >&2; die "cannot resolve packages"; }
-    say "WARNING: apt could not resolve the packages; using the last manifest from the cache"
+    [ -s "$CACHE/last-manifest" ] && [ -s "$CACHE/last-cloud-manifest" ] ||
+        { cat "$WORK/uris.err" >&2; die "cannot resolve packages"; }
+    say "WARNING: apt could not resolve the packages; using the last manifests from the cache"
     cp "$CACHE/last-manifest" "$WORK/manifest"
+    cp "$CACHE/last-cloud-manifest" "$WORK/cloud-manifest"
     cp "$CACHE/last-kernel-package" "$WORK/kernel-package"
 }
 
@@ -79,7 +90,7 @@ fetch_packages() {
     local missing=() pkg file
     while read -r pkg file; do
         [ -s "$DEBS/$file" ] || missing+=("$pkg")
-    done < "$WORK/manifest"
+    done < <(cat "$WORK/manifest" "$WORK/cloud-manifest")
     [ ${#missing[@]} -eq 0 ] && return 0
     say "downloading ${#missing[@]} packages into $DEBS"
     # A stale package list names versions the mirror no longer has: update once, retry.
@@ -94,7 +105,8 @@ prune_packages() {
     local f
     for f in "$DEBS"/*.deb; do
         [ -e "$f" ] || continue
-        awk -v f="${f##*/}" '$2 == f { found = 1 } END { exit !found }' "$WORK/manifest" || rm -f "$f"
+        awk -v f="${f##*/}" '$2 == f { found = 1 } END { exit !found }' \
+            "$WORK/manifest" "$WORK/cloud-manifest" || rm -f "$f"
     done
 }
 
@@ -103,6 +115,7 @@ prune_packages() {
 image_key() {
     (
         sort "$WORK/manifest"
+        sort "$WORK/cloud-manifest"
         cd "$XEN_DIR" && sha256sum build-image.sh guest/*
     ) | sha256sum | cut -c1-16
 }
@@ -114,7 +127,7 @@ extract_kernel() {  # DIR
     dpkg-deb --fsys-tarfile "$(deb "$(cat "$WORK/kernel-package")")" |
         tar -x -C "$1" --wildcards './boot/vmlinuz-*' './lib/modules/*/modules.order' \
             './lib/modules/*/modules.builtin' './lib/modules/*/modules.builtin.modinfo' \
-            $(for m in $DOM0_MODULES $GUEST_MODULES $HVM_INSTALLER_MODULES; do echo "*/$m.ko"; done | sort -u)
+            $(for m in $DOM0_MODULES $GUEST_MODULES $HVM_INSTALLER_MODULES $CLOUD_MODULES; do echo "*/$m.ko"; done | sort -u)
     ls "$1/lib/modules" > "$kver"
     mv "$1/boot/vmlinuz-$(cat "$kver")" "$1/vmlinuz"
     # QEMU's -kernel takes a multiboot ELF: the gunzipped xen.gz is exactly that.
@@ -309,6 +322,68 @@ build_hvm_installer_iso() {  # ROOT KDIR GUEST_INITRD OUT
     rm -rf "$d"
 }
 
+# The cloud image of scenario 72: a small Debian system with cloud-init, unpacked from
+# cloud-packages.txt, on a raw disk as a distribution's cloud image is (an MBR, one ext4
+# partition, grub.cfg, kernel and initrd in /boot for pygrub). Stored gzip'd: the dom0
+# image is a cpio archive, which keeps no holes.
+build_cloud_image() {  # ROOT(dom0, for busybox) KDIR OUT
+    local r=$WORK/cloud-root g=$WORK/cloud-initrd pkg file size_mb=448
+    rm -rf "$r" && mkdir -p "$r"
+    while read -r pkg file; do dpkg -x "$DEBS/$file" "$r"; done < "$WORK/cloud-manifest"
+    rm -rf "$r"/usr/share/{doc,man,info,locale,lintian,bug,bash-completion,zsh,fish} \
+           "$r"/usr/lib/python3.11/{test,idlelib,ensurepip,tkinter,lib2to3}
+    # what the packages' maintainer scripts would have made
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' \
+        > "$r/etc/passwd"
+    printf 'root:*:20000:0:99999:7:::\nnobody:*:20000:0:99999:7:::\n' > "$r/etc/shadow"
+    chmod 640 "$r/etc/shadow"
+    # Debian's base groups (cloud-init's default user joins some of them)
+    printf '%s\n' root:x:0: adm:x:4: dialout:x:20: cdrom:x:24: floppy:x:25: sudo:x:27: \
+        audio:x:29: dip:x:30: video:x:44: plugdev:x:46: users:x:100: netdev:x:101: \
+        nogroup:x:65534: > "$r/etc/group"
+    sed 's/:x:[0-9]*:$/:*::/' "$r/etc/group" > "$r/etc/gshadow"
+    echo debian > "$r/etc/hostname"
+    printf '127.0.0.1 localhost\n' > "$r/etc/hosts"
+    printf '/dev/xvda1 / ext4 defaults 0 1\n' > "$r/etc/fstab"
+    # What Debian's debconf answer for cloud-init would say, and what the image lacks: no
+    # sshd (cloud-init makes the host key an sshd would use, ed25519 only: RSA's is slow
+    # under TCG), no dpkg, apt, locales or grub (their config modules are left out; a
+    # chroot run showed each failing, and any failure is cloud-init's "status: error"), no
+    # ifupdown, netplan or networkd for cloud-init to render a network config for (the
+    # guest's vif stays unconfigured).
+    mkdir -p "$r/etc/cloud/cloud.cfg.d"
+    printf '%s\n' 'datasource_list: [ NoCloud, None ]' 'ssh_genkeytypes: [ ed25519 ]' \
+        'cloud_config_modules: [ ssh-import-id, keyboard, set-passwords, ntp, timezone,' \
+        '  disable-ec2-metadata, runcmd ]' 'network: { config: disabled }' \
+        > "$r/etc/cloud/cloud.cfg.d/90-vmdtest.cfg"
+    ln -sf mawk "$r/usr/bin/awk"  # update-alternatives' link (growpart runs awk)
+    ldconfig -r "$r"
+    # Python compiles each module on its first import: done here, not in a TCG guest (one
+    # process: a chroot has no /dev/shm for a pool).
+    chroot "$r" /usr/bin/python3.11 -m compileall -q -j 1 /usr/lib/python3/dist-packages \
+        /usr/lib/python3.11 > /dev/null || die "compileall failed in the cloud image"
+    install -m 755 "$XEN_DIR/guest/cloud-image-init" "$r/sbin/init"
+    for m in poweroff reboot halt; do
+        rm -f "$r/sbin/$m"
+        install -m 755 "$XEN_DIR/guest/shutdown-request" "$r/sbin/$m"
+    done
+    mkdir -p "$r"/{proc,sys,dev,run,tmp,var/tmp,root,home,var/lib,boot/grub}
+    cp "$2/vmlinuz" "$r/boot/vmlinuz"
+    cp "$XEN_DIR/guest/cloud-image.grub.cfg" "$r/boot/grub/grub.cfg"
+    busybox_tree "$1" "$g"
+    install -m 755 "$XEN_DIR/guest/cloud-initrd-init" "$g/init"
+    # shellcheck disable=SC2086
+    guest_modules "$2" "$g" $CLOUD_MODULES
+    cpio_gz "$g" 9 > "$r/boot/initrd.gz"
+    rm -rf "$g"
+    local disk=$WORK/cloud.img
+    rm -f "$disk" && truncate -s ${size_mb}M "$disk"
+    echo 'start=2048, type=83, bootable' | sfdisk -q "$disk"
+    mkfs.ext4 -q -F -L cloudimg-rootfs -E offset=$((2048 * 512)) -d "$r" "$disk" $((size_mb - 1))M
+    gzip -1 < "$disk" > "$3"
+    rm -rf "$r" "$disk"
+}
+
 build_base() {  # DIR
     local tmp=$1.tmp.$$ root
     rm -rf "$tmp" && mkdir -p "$tmp/k"
@@ -329,6 +404,7 @@ build_base() {  # DIR
         "$root/vmdtest/guest/pv-installer.iso"
     build_hvm_installer_iso "$root" "$tmp/k" "$root/vmdtest/guest/initrd.gz" \
         "$root/vmdtest/guest/hvm-installer.iso"
+    build_cloud_image "$root" "$tmp/k" "$root/vmdtest/guest/cloud.img.gz"
     say "guest material built: $(cd "$root/vmdtest/guest" && du -h -- * | awk '{ printf "%s%s %s", s, $2, $1; s = ", " }')"
 
     # Sonames present in dom0, so the overlay adds only what is missing.

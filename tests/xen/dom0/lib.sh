@@ -214,7 +214,11 @@ procs_matching() {
 device_models() { procs_matching /usr/libexec/xen-qemu-system; }
 
 # dom0's memory in MiB, one line: its root file system (the initramfs) lives in it too
-dom0_memory() { free -m | awk '$1 == "Mem:" { printf "total %s MiB, used %s, free %s, shared (tmpfs, rootfs) %s, available %s\n", $2, $3, $4, $5, $7 }'; }
+dom0_memory() {
+    free -m | awk '$1 == "Mem:" { printf "total %s MiB, used %s, free %s, ", $2, $3, $4
+        printf "shared (tmpfs, rootfs) %s, available %s", $5, $7 }'
+    df -m / | awk 'NR == 2 { printf "; root file system %s of %s MiB used\n", $3, $2 }'
+}
 
 dom_state() { xl list "$1" 2>/dev/null | awk -v n="$1" '$1 == n { print $5 }'; }
 domid_of() { xl domid "$1" 2>/dev/null; }
