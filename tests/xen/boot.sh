@@ -7,8 +7,8 @@
 # Settings (environment):
 #   VMD_XEN_TIMEOUT   seconds before QEMU is killed                  (900; run.sh scales it)
 #   VMD_XEN_SMP       vCPUs for Xen (and dom0)                       (1)
-#   VMD_XEN_MEM       QEMU memory, MiB                               (2048)
-#   VMD_XEN_DOM0_MEM  dom0's share                                   (1024M)
+#   VMD_XEN_MEM       QEMU memory, MiB                               (2560)
+#   VMD_XEN_DOM0_MEM  dom0's share                                   (1536M)
 #   VMD_XEN_CPU       QEMU CPU model                                 (qemu64,+svm,+npt)
 #   VMD_XEN_XEN_ARGS / VMD_XEN_DOM0_ARGS  extra Xen / dom0 kernel command line
 #   VMD_XEN_STALL     seconds without any CPU use by QEMU after which the machine's interrupt
@@ -26,8 +26,11 @@ TIMEOUT=${VMD_XEN_TIMEOUT:-900}
 # running SVM), and one boot with one vCPU for every scenario is simpler than a second boot
 # for the HVM ones; the PV scenarios lose little (tests/xen/README.md, "Timings").
 SMP=${VMD_XEN_SMP:-1}
-MEM=${VMD_XEN_MEM:-2048}
-DOM0_MEM=${VMD_XEN_DOM0_MEM:-1024M}
+# dom0's root file system is RAM and holds the dom0 image (the cloud image of scenario 72
+# among it), the scenarios' disks and save files: 1024M ran out in scenarios 68 and 72 of
+# a whole run (the OOM killer took xenstored). The guests keep the ~1 GiB they had.
+MEM=${VMD_XEN_MEM:-2560}
+DOM0_MEM=${VMD_XEN_DOM0_MEM:-1536M}
 # KVM does not work on these machines (nested virtualisation is not offered): TCG only.
 # Debian's Xen is built without shadow paging, so PVH and HVM guests need the emulated
 # SVM with nested paging (+npt); PV guests would be happy with plain qemu64.

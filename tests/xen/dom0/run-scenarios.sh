@@ -27,8 +27,21 @@ run_scenario() {
     before=$(wc -l < "$RESULTS")
     t0=$(now)
     echo "XENSCEN BEGIN $SCENARIO"
+    # After a failure the scenario's own cleanup steps are skipped: its `teardown`, if it
+    # has one, removes what would weigh on the next ones (dom0's root file system is RAM).
     # shellcheck disable=SC1090
-    ( . "$VT/scenarios/$SCENARIO.sh" )
+    (
+        . "$VT/scenarios/$SCENARIO.sh"
+        rc=$?
+        if [ -n "$SCENARIO_FAILED" ] && declare -F teardown > /dev/null; then
+            vmd_stop
+            destroy_all
+            say "teardown after $SCENARIO_FAILED failed"
+            teardown > "$STATE/log/$SCENARIO.teardown.log" 2>&1 ||
+                say "teardown: exit $? ($(tail -n 1 "$STATE/log/$SCENARIO.teardown.log"))"
+        fi
+        exit $rc
+    )
     rc=$?
     if [ "$(wc -l < "$RESULTS")" = "$before" ]; then
         result FAIL "$SCENARIO/script" "$(since "$t0")" "(exit $rc before any step)"

@@ -137,6 +137,8 @@ lifecycle_after() {
     vmctl remove $G
 }
 
+teardown() { rm -rf $SAVES "$VMD_STATE_DIR/saves"; }  # after a failure (run-scenarios.sh)
+
 step vmd-up vmd_up
 step create create
 step -t 150 save-restore save_restore

@@ -167,6 +167,13 @@ cleanup() {
     rm -f /var/lib/xen/$G-xfs.img  # dom0's root is RAM: the next scenarios need the room
 }
 
+# after a failure (run-scenarios.sh, vmd stopped, domains destroyed): the XFS and the
+# memory save weigh on dom0's RAM
+teardown() {
+    umount $MNT || umount -l $MNT
+    rm -rf /var/lib/xen/$G-xfs.img /var/lib/xen/$G-ext.img "$VMD_STATE_DIR/snapshots"
+}
+
 step vmd-up vmd_up
 step -t 30 xfs xfs_up
 step -t 120 boot boot_a
