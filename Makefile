@@ -60,7 +60,7 @@ bench: deps $(REL_BUILD)/build.ninja
 	python3 tests/bench/clone --vmd $(REL_BUILD)/daemon/vmd
 	python3 tests/bench/remote --build $(REL_BUILD)
 
-# vmctl stats / metrics with 100 guests against xentop, on real Xen under QEMU (~20 min,
+# vmctl stats / metrics with 100 guests against xentop, on real Xen under QEMU (~32 min,
 # 12 GiB for QEMU).
 bench-xen: deps $(REL_BUILD)/build.ninja
 	ninja -C $(REL_BUILD)
