@@ -243,8 +243,8 @@ qrc=$?
 tr -d '\r' <"$W/console.log" >"$W/console.txt"
 echo "# QEMU ran $(( $(date +%s) - t0 )) s, status $qrc"
 
-# The dom0 test's results from its file on the disk (the console's copy can lose a line to
-# the kernel's messages), from the console if the file is not there.
+# The dom0 test's results from its file on the disk (on the console systemd's status lines
+# can swallow one), from the console if the file is not there.
 debugfs -R 'cat /var/lib/vmd-test/results' "$W/root.ext4" >"$W/results" 2>/dev/null
 if ! grep -q '^VMDX ' "$W/results"; then
 	echo "# no /var/lib/vmd-test/results in dom0's disk: the results from the console"
